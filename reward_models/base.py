@@ -1,0 +1,61 @@
+"""The reward-model interface: a batched scorer of (prompt, completion) pairs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+RewardFn = Callable[[Sequence[str], Sequence[str]], Sequence[float]]
+"""Any callable ``(prompts, completions) -> sequence of float``, one score per pair."""
+
+
+@runtime_checkable
+class RewardModel(Protocol):
+    """Scores a batch of (prompt, completion) pairs.
+
+    ``score(prompts, completions)`` takes two equal-length lists of strings and returns a float array of
+    shape ``[batch]``; ``__call__`` is the same call, so a reward model is also a plain ``RewardFn``.
+    """
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray: ...
+
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray: ...
+
+
+class BaseRewardModel:
+    """Convenience base class: implement ``score``; ``__call__`` forwards to it."""
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        raise NotImplementedError
+
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        return self.score(prompts, completions)
+
+
+def check_scores(scores: object, expected: int, source: str = "reward_model") -> np.ndarray:
+    """Validate a reward model's output and return it as a float64 array of shape ``[expected]``.
+
+    Raises ``ValueError`` naming ``source`` when the output is not a flat sequence of ``expected`` finite numbers.
+    """
+    try:
+        array = np.asarray(
+            scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores, dtype=np.float64
+        )
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"{source} must return a sequence of {expected} floats, got {type(scores).__name__}: {error}"
+        ) from error
+    if array.ndim != 1 or array.shape[0] != expected:
+        raise ValueError(
+            f"{source} returned {array.shape[0] if array.ndim == 1 else f'an array of shape {array.shape}'} "
+            f"scores for {expected} (prompt, completion) pairs; it must return exactly one float per pair"
+        )
+    bad = np.flatnonzero(~np.isfinite(array))
+    if bad.size:
+        raise ValueError(
+            f"{source} returned non-finite scores {array[bad[:5]].tolist()} at batch positions {bad[:5].tolist()}; "
+            "scores must be finite floats"
+        )
+    return array

@@ -1,0 +1,1 @@
+"""Thin command-line entry points for text-gym (the ``text-gym`` console script)."""

@@ -1,0 +1,154 @@
+"""TextGen-v0: one episode is one completion of one prompt, one action is one token id."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from reward_models import RewardFn
+from text_gym.task import TextGenTask
+
+
+def check_action(action: object, vocab_size: int) -> int:
+    """Return ``action`` as an int token id, or raise if it is not an integer in ``[0, vocab_size)``."""
+    value = action
+    if isinstance(value, np.ndarray) and value.size == 1:
+        value = value.reshape(()).item() if np.issubdtype(value.dtype, np.integer) else value.reshape(())
+    if hasattr(value, "item") and getattr(value, "numel", lambda: 2)() == 1:  # a one-element torch tensor
+        value = value.item()
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"action must be an integer token id in [0, {vocab_size}), got {action!r} "
+                        f"of type {type(action).__name__}")
+    if not 0 <= value < vocab_size:
+        raise ValueError(f"action must be a token id in [0, {vocab_size}), got {int(value)}")
+    return int(value)
+
+
+class TextGenEnv(gym.Env):
+    """Generate a completion for a prompt, one token per step; the reward model scores the finished text.
+
+    Args:
+        tokenizer: hub id, local folder, ``"smollm2"`` (default: the packaged SmolLM2-135M-Instruct tokenizer,
+            no download), or a ``PreTrainedTokenizerBase``.
+        reward_model: a spec string (``reward_models.registered_reward_models()``; default ``"vader"``), a
+            reward-model object, or any callable ``(prompts: list[str], completions: list[str]) -> floats``.
+            It must return one finite float per completion; anything else raises ``ValueError``, and an
+            exception inside it is re-raised as ``RuntimeError`` naming the reward model.
+        prompts: list of strings, a ``.txt`` (one per line) or ``.jsonl`` (``prompt`` field) path, or
+            ``"default:train|test|all"``; default: the project's train prompts. ``reset`` draws one uniformly
+            from ``self.np_random`` unless ``options={"prompt_index": i}`` picks it.
+        max_new_tokens: episode length limit in tokens (default 32). Reaching it ends the episode with
+            ``terminated=True`` and the cut text is scored: the length limit is part of the task.
+        max_prompt_tokens: prompt slots in the observation (default 64).
+        render_mode: ``"ansi"`` (``render()`` returns the text) or ``"human"`` (prints it).
+        chat_template: wrap each prompt as a user turn with the tokenizer's chat template (default False).
+        system_prompt: optional system turn, used with ``chat_template=True``.
+        stop_strings: the episode also ends at the step whose token completes one of these strings; the
+            completion keeps that token. Costs a decode of the last few tokens per step.
+        eos_token_ids: token ids that end the episode (default: the tokenizer's EOS id).
+        pad_token_id: padding id in observations; must differ from every EOS id (default: the tokenizer's pad
+            id if it is not EOS, else its unk id, else its first non-EOS special token).
+        vocab_size: size ``V`` of the action space ``Discrete(V)``; pass the policy's LM-head size
+            (``model.get_output_embeddings().weight.shape[0]``), which can exceed ``len(tokenizer)``. Default
+            ``len(tokenizer)``. Ids ``>= len(tokenizer)`` are legal actions that decode to no text.
+        truncation: a prompt longer than ``max_prompt_tokens`` raises ``ValueError`` at construction
+            (``"error"``, default) or keeps its last ``max_prompt_tokens`` tokens (``"left"``).
+
+    Observation: ``{"input_ids": int64 [L], "attention_mask": int64 [L]}``, ``L = max_prompt_tokens +
+    max_new_tokens``, see :mod:`text_gym.task` for the layout. Reward: 0 on every step but the last, then the
+    reward model's score. The final ``info`` holds ``prompt``, ``completion``, ``score``, ``prompt_index``,
+    ``num_tokens`` and ``stop_reason`` (``"eos"``, ``"length"`` or ``"stop_string"``).
+    """
+
+    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+
+    def __init__(
+        self,
+        tokenizer: str | os.PathLike | object | None = None,
+        reward_model: str | RewardFn | None = None,
+        prompts: str | os.PathLike | Sequence[str] | None = None,
+        max_new_tokens: int = 32,
+        max_prompt_tokens: int = 64,
+        render_mode: str | None = None,
+        **task_options: Any,
+    ) -> None:
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.render_mode = render_mode
+        self.task = TextGenTask(tokenizer, reward_model, prompts, max_new_tokens, max_prompt_tokens, **task_options)
+        self.observation_space = self.task.observation_space
+        self.action_space = self.task.action_space
+        self._input_ids = np.full(self.task.seq_len, self.task.pad_token_id, dtype=np.int64)
+        self._attention_mask = np.zeros(self.task.seq_len, dtype=np.int64)
+        self._prompt_index = -1
+        self._num_tokens = 0
+        self._running = False
+
+    def _obs(self) -> dict[str, np.ndarray]:
+        return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        task = self.task
+        index = (options or {}).get("prompt_index")
+        if index is None:
+            index = int(self.np_random.integers(len(task.prompts)))
+        elif isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(task.prompts):
+            raise ValueError(f"options['prompt_index'] must be an integer in [0, {len(task.prompts)}), got {index!r}")
+        self._prompt_index = int(index)
+        self._input_ids[: task.max_prompt_tokens] = task.prompt_ids[index]
+        self._input_ids[task.max_prompt_tokens:] = task.pad_token_id
+        self._attention_mask[:] = 0
+        self._attention_mask[task.max_prompt_tokens - task.prompt_lengths[index]: task.max_prompt_tokens] = 1
+        self._num_tokens = 0
+        self._running = True
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), {"prompt": task.prompts[index], "prompt_index": self._prompt_index}
+
+    def step(self, action):
+        if not self._running:
+            raise RuntimeError("step() called before reset() or after the episode ended; call reset() first")
+        task = self.task
+        token = check_action(action, task.vocab_size)
+        position = task.max_prompt_tokens + self._num_tokens
+        self._input_ids[position] = token
+        self._attention_mask[position] = 1
+        self._num_tokens += 1
+        completion_ids = self._input_ids[task.max_prompt_tokens: position + 1]
+        if token in task.eos_token_ids:
+            stop_reason = "eos"
+        elif task.hits_stop_string(completion_ids):
+            stop_reason = "stop_string"
+        elif self._num_tokens == task.max_new_tokens:
+            stop_reason = "length"
+        else:
+            stop_reason = None
+        reward, info = 0.0, {}
+        if stop_reason is not None:
+            self._running = False
+            completion = task.decode(completion_ids)
+            reward = float(task.score([self._prompt_index], [completion])[0])
+            info = {"prompt": task.scored_prompts[self._prompt_index], "completion": completion, "score": reward,
+                    "prompt_index": self._prompt_index, "num_tokens": self._num_tokens, "stop_reason": stop_reason}
+        if self.render_mode == "human":
+            self.render()
+        return self._obs(), reward, stop_reason is not None, False, info
+
+    def _text(self) -> str:
+        task = self.task
+        if self._prompt_index < 0:
+            return "(no episode: call reset())"
+        completion = task.decode(self._input_ids[task.max_prompt_tokens: task.max_prompt_tokens + self._num_tokens])
+        return f"{task.scored_prompts[self._prompt_index]}⟦{completion}⟧ [{self._num_tokens}/{task.max_new_tokens} tokens]"
+
+    def render(self) -> str | None:
+        if self.render_mode == "ansi":
+            return self._text()
+        if self.render_mode == "human":
+            print(self._text())
+        return None

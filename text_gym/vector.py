@@ -1,0 +1,314 @@
+"""TextGenVectorEnv: ``num_envs`` TextGen episodes stepped together, token buffers in torch tensors on a device."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from gymnasium.utils import seeding
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+
+from reward_models import RewardFn
+from text_gym.task import TextGenTask
+
+EPISODE_KEYS = ("prompt", "completion", "score", "prompt_index", "num_tokens", "stop_reason")
+
+
+class TextGenVectorEnv(VectorEnv):
+    """``num_envs`` copies of :class:`text_gym.TextGenEnv` in one batch, without one Python env per copy.
+
+    Takes the same keyword arguments as ``TextGenEnv`` plus:
+
+    Args:
+        num_envs: batch size ``B``.
+        device: where the token buffers live (``"cpu"``, ``"cuda"``, ...).
+        autoreset_mode: declared in ``metadata["autoreset_mode"]``:
+
+            - ``NEXT_STEP`` (default, Gymnasium's default): the step after a sub-env's episode ends resets it,
+              ignores its action, and returns the new prompt's observation with reward 0.
+            - ``SAME_STEP``: an ended sub-env is reset within the same step; the returned observation is the new
+              prompt's, and ``info["final_obs"]`` (masked by ``info["_final_obs"]``) holds the final one.
+            - ``DISABLED``: an ended sub-env is frozen (action ignored, reward 0, terminated False) until
+              ``reset(options={"reset_mask": mask})`` resets it. :attr:`ended` says which are frozen. This is what
+              a KV-cached rollout wants: all episodes start together and the batch ends when all have ended.
+
+    Seeding: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` and draws its prompts exactly as a
+    ``TextGenEnv`` reset with ``seed=s + i`` would, so the same seeds and actions give the same episodes.
+
+    ``reset`` options: ``reset_mask`` (bool ``[B]``, which sub-envs to reset; default all) and ``prompt_index``
+    (int or int ``[B]``, the prompts to use instead of random draws).
+
+    The Gymnasium API (:meth:`reset`, :meth:`step`) takes and returns NumPy arrays. Agents on a GPU use
+    :meth:`reset_tensors` and :meth:`step_tensors`, which take a token tensor ``[B]`` and return the live device
+    buffers: the context never leaves the device. Per step there is one host sync of ``B + 1`` booleans (which
+    episodes ended, and whether any action was out of range), the same check ``generate`` makes to stop; ended
+    episodes' completion ids are then copied to the host, decoded and scored in **one** reward-model call. With
+    ``stop_strings`` the last few tokens of every running episode are also copied and decoded each step.
+
+    Episode info: on a step where sub-envs end, ``info`` holds each key of ``EPISODE_KEYS`` as an array
+    ``[B]`` with a boolean ``info["_<key>"]`` mask of the sub-envs that ended (Gymnasium's vector info format).
+    """
+
+    def __init__(
+        self,
+        num_envs: int = 1,
+        tokenizer: str | os.PathLike | object | None = None,
+        reward_model: str | RewardFn | None = None,
+        prompts: str | os.PathLike | Sequence[str] | None = None,
+        max_new_tokens: int = 32,
+        max_prompt_tokens: int = 64,
+        render_mode: str | None = None,
+        device: str | torch.device = "cpu",
+        autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
+        **task_options: Any,
+    ) -> None:
+        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
+            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        if render_mode is not None and render_mode not in ("ansi", "human"):
+            raise ValueError(f"render_mode must be None, 'ansi' or 'human', got {render_mode!r}")
+        try:
+            mode = AutoresetMode(autoreset_mode)
+        except ValueError as error:
+            raise ValueError(f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, "
+                             f"got {autoreset_mode!r}") from error
+        self.metadata = {"autoreset_mode": mode, "render_modes": ["ansi", "human"], "render_fps": 4}
+        self.render_mode = render_mode
+        self.num_envs = int(num_envs)
+        self.device = torch.device(device)
+        self.task = task = TextGenTask(tokenizer, reward_model, prompts, max_new_tokens, max_prompt_tokens,
+                                       **task_options)
+        self.single_observation_space = task.observation_space
+        self.single_action_space = task.action_space
+        self.observation_space = batch_space(task.observation_space, self.num_envs)
+        self.action_space = batch_space(task.action_space, self.num_envs)
+
+        P, B = task.max_prompt_tokens, self.num_envs
+        self._prompt_ids = torch.as_tensor(task.prompt_ids, device=self.device)
+        lengths = torch.as_tensor(task.prompt_lengths, device=self.device)
+        self._prompt_mask = (torch.arange(P, device=self.device) >= P - lengths[:, None]).long()
+        self._eos = torch.as_tensor(task.eos_token_ids, device=self.device)
+        self._rows = torch.arange(B, device=self.device)
+        self.input_ids = torch.full((B, task.seq_len), task.pad_token_id, dtype=torch.long, device=self.device)
+        self.attention_mask = torch.zeros((B, task.seq_len), dtype=torch.long, device=self.device)
+        self.num_tokens = torch.zeros(B, dtype=torch.long, device=self.device)
+        self.prompt_index = np.full(B, -1, dtype=np.int64)
+        self._ended = np.ones(B, dtype=bool)  # host copy; exact, because step() syncs the ended mask anyway
+        self._ended_dev = torch.ones(B, dtype=torch.bool, device=self.device)
+        self._rngs: list[np.random.Generator | None] = [None] * B
+        self._started = False
+
+    @property
+    def ended(self) -> np.ndarray:
+        """bool ``[B]``: sub-envs whose episode has ended and not been reset yet."""
+        return self._ended.copy()
+
+    # ----------------------------------------------------------------- reset
+    def _seeds(self, seed: int | Sequence[int | None] | None) -> list[int | None]:
+        if seed is None:
+            return [None] * self.num_envs
+        if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
+            return [int(seed) + i for i in range(self.num_envs)]
+        seeds = list(seed)
+        if len(seeds) != self.num_envs:
+            raise ValueError(f"seed must be an int, None, or a list of {self.num_envs} seeds, got {len(seeds)} seeds")
+        return seeds
+
+    def _reset_rows(self, rows: np.ndarray, seeds: list[int | None], prompt_index: np.ndarray | None) -> None:
+        task = self.task
+        indices = np.empty(len(rows), dtype=np.int64)
+        for k, row in enumerate(rows):
+            if seeds[row] is not None or self._rngs[row] is None:
+                self._rngs[row], _ = seeding.np_random(seeds[row])
+            indices[k] = self._rngs[row].integers(len(task.prompts)) if prompt_index is None else prompt_index[row]
+        rows_dev = torch.as_tensor(rows, device=self.device)
+        indices_dev = torch.as_tensor(indices, device=self.device)
+        P = task.max_prompt_tokens
+        self.input_ids[rows_dev, :P] = self._prompt_ids[indices_dev]
+        self.input_ids[rows_dev, P:] = task.pad_token_id
+        self.attention_mask[rows_dev, :P] = self._prompt_mask[indices_dev]
+        self.attention_mask[rows_dev, P:] = 0
+        self.num_tokens[rows_dev] = 0
+        self._ended_dev[rows_dev] = False
+        self._ended[rows] = False
+        self.prompt_index[rows] = indices
+
+    def reset_tensors(self, *, seed: int | Sequence[int | None] | None = None,
+                      options: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+        """Like :meth:`reset`, but the observation is the live device buffers ``{input_ids, attention_mask}``."""
+        options = options or {}
+        unknown = set(options) - {"reset_mask", "prompt_index"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: 'reset_mask', 'prompt_index'")
+        B = self.num_envs
+        mask = np.ones(B, dtype=bool) if options.get("reset_mask") is None else np.asarray(options["reset_mask"])
+        if mask.shape != (B,) or mask.dtype != bool:
+            raise ValueError(f"options['reset_mask'] must be a bool array of shape ({B},), got {mask!r}")
+        prompt_index = options.get("prompt_index")
+        if prompt_index is not None:
+            prompt_index = np.broadcast_to(np.asarray(prompt_index), (B,))
+            count = len(self.task.prompts)
+            if not np.issubdtype(prompt_index.dtype, np.integer) or ((prompt_index < 0) | (prompt_index >= count)).any():
+                raise ValueError(f"options['prompt_index'] must be integers in [0, {count}), got {prompt_index!r}")
+        self._reset_rows(np.flatnonzero(mask), self._seeds(seed), prompt_index)
+        self._started = True
+        info: dict[str, Any] = {}
+        self._add_reset_info(info, np.flatnonzero(mask))
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}, info
+
+    def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
+        obs, info = self.reset_tensors(seed=seed, options=options)
+        if self.render_mode == "human":
+            self.render()
+        return self._to_numpy(obs), info
+
+    # ------------------------------------------------------------------ step
+    def _as_action_tensor(self, actions: object) -> torch.Tensor:
+        if isinstance(actions, torch.Tensor):
+            tensor = actions
+        else:
+            array = np.asarray(actions)
+            if array.dtype == object or not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
+                raise TypeError(f"actions must be integer token ids in [0, {self.task.vocab_size}), "
+                                f"got an array of dtype {array.dtype}")
+            tensor = torch.from_numpy(np.ascontiguousarray(array))
+        if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():
+            raise TypeError(f"actions must be integer token ids in [0, {self.task.vocab_size}), "
+                            f"got dtype {tensor.dtype}")
+        if tensor.shape != (self.num_envs,):
+            raise ValueError(f"actions must have shape ({self.num_envs},), got {tuple(tensor.shape)}")
+        return tensor.to(self.device, torch.long, non_blocking=True)
+
+    def step_tensors(self, actions: torch.Tensor | np.ndarray) -> tuple[dict[str, torch.Tensor], torch.Tensor,
+                                                                       torch.Tensor, torch.Tensor, dict[str, Any]]:
+        """Like :meth:`step`, but observations, rewards (float32), terminated and truncated are device tensors.
+
+        The observation tensors are the env's live buffers: clone them to keep a copy past the next step.
+        """
+        if not self._started:
+            raise RuntimeError("step() called before reset(); call reset() first")
+        task, B = self.task, self.num_envs
+        actions = self._as_action_tensor(actions)
+        mode = self.metadata["autoreset_mode"]
+        info: dict[str, Any] = {}
+        if mode == AutoresetMode.NEXT_STEP and self._ended.any():
+            rows = np.flatnonzero(self._ended)
+            self._reset_rows(rows, [None] * B, None)
+            self._add_reset_info(info, rows)
+            active_np = np.ones(B, dtype=bool)
+            active_np[rows] = False
+            active = torch.as_tensor(active_np, device=self.device)
+        else:
+            active_np = ~self._ended
+            active = ~self._ended_dev
+
+        P, N = task.max_prompt_tokens, task.max_new_tokens
+        bad = active & ((actions < 0) | (actions >= task.vocab_size))
+        finished = active & (torch.isin(actions, self._eos) | (self.num_tokens + 1 >= N))
+        host = torch.cat([bad.any().view(1), finished]).cpu().numpy()  # the one sync per step
+        if host[0]:
+            value = actions[bad][0].item()
+            raise ValueError(f"actions must be token ids in [0, {task.vocab_size}), got {value}")
+        finished_np = host[1:]
+
+        position = P + self.num_tokens.clamp(max=N - 1)
+        current_ids = self.input_ids[self._rows, position]
+        self.input_ids[self._rows, position] = torch.where(active, actions, current_ids)
+        self.attention_mask[self._rows, position] |= active.long()
+        self.num_tokens += active.long()
+
+        if task.stop_strings:
+            running = np.flatnonzero(active_np & ~finished_np)
+            if len(running):
+                completions = self.input_ids[:, P:].cpu().numpy()
+                counts = self.num_tokens.cpu().numpy()
+                for row in running:
+                    if task.hits_stop_string(completions[row, : counts[row]]):
+                        finished_np[row] = True
+        rewards = np.zeros(B, dtype=np.float32)
+        if finished_np.any():
+            rows = np.flatnonzero(finished_np)
+            rewards[rows] = self._finish(rows, info)
+        finished_dev = torch.as_tensor(finished_np, device=self.device)
+        self._ended |= finished_np
+        self._ended_dev |= finished_dev
+
+        if mode == AutoresetMode.SAME_STEP and finished_np.any():
+            final = self._to_numpy({"input_ids": self.input_ids, "attention_mask": self.attention_mask})
+            final_obs = np.empty(B, dtype=object)
+            for row in np.flatnonzero(finished_np):
+                final_obs[row] = {key: value[row] for key, value in final.items()}
+            info["final_obs"], info["_final_obs"] = final_obs, finished_np.copy()
+            self._reset_rows(np.flatnonzero(finished_np), [None] * B, None)
+
+        if self.render_mode == "human":
+            self.render()
+        obs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+        reward_dev = torch.as_tensor(rewards, device=self.device)
+        truncated = torch.zeros(B, dtype=torch.bool, device=self.device)
+        return obs, reward_dev, finished_dev, truncated, info
+
+    def _add_info(self, info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence, dtype: type) -> None:
+        """Set ``info[key][rows] = values`` in Gymnasium's vector format, keeping entries other rows already set."""
+        if key not in info:
+            info[key] = np.full(self.num_envs, None, dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
+            info["_" + key] = np.zeros(self.num_envs, dtype=bool)
+        info[key][rows] = values
+        info["_" + key][rows] = True
+
+    def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
+        self._add_info(info, "prompt", rows, [self.task.prompts[i] for i in self.prompt_index[rows]], object)
+        self._add_info(info, "prompt_index", rows, self.prompt_index[rows], np.int64)
+
+    def _finish(self, rows: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+        """Decode and score the episodes in ``rows`` with one reward-model call; add their episode info."""
+        task = self.task
+        P = task.max_prompt_tokens
+        rows_dev = torch.as_tensor(rows, device=self.device)
+        ids = self.input_ids[rows_dev, P:].cpu().numpy()
+        counts = self.num_tokens[rows_dev].cpu().numpy()
+        completion_ids = [ids[k, : counts[k]] for k in range(len(rows))]
+        completions = [task.decode(c) for c in completion_ids]
+        scores = task.score(self.prompt_index[rows], completions)
+        reasons = ["eos" if c[-1] in task.eos_token_ids else "stop_string" if task.hits_stop_string(c) else "length"
+                   for c in completion_ids]
+        self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]], object)
+        self._add_info(info, "completion", rows, completions, object)
+        self._add_info(info, "score", rows, scores, np.float64)
+        self._add_info(info, "prompt_index", rows, self.prompt_index[rows], np.int64)
+        self._add_info(info, "num_tokens", rows, counts, np.int64)
+        self._add_info(info, "stop_reason", rows, reasons, object)
+        return scores
+
+    def step(self, actions):
+        obs, rewards, terminated, truncated, info = self.step_tensors(actions)
+        return (self._to_numpy(obs), rewards.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), info)
+
+    @staticmethod
+    def _to_numpy(obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
+        return {key: value.cpu().numpy().copy() for key, value in obs.items()}
+
+    # ---------------------------------------------------------------- render
+    def _texts(self) -> tuple[str, ...]:
+        task = self.task
+        ids = self.input_ids[:, task.max_prompt_tokens:].cpu().numpy()
+        counts = self.num_tokens.cpu().numpy()
+        texts = []
+        for row in range(self.num_envs):
+            if self.prompt_index[row] < 0:
+                texts.append("(no episode: call reset())")
+                continue
+            completion = task.decode(ids[row, : counts[row]])
+            texts.append(f"[{row}] {task.scored_prompts[self.prompt_index[row]]}⟦{completion}⟧ "
+                         f"[{counts[row]}/{task.max_new_tokens} tokens]")
+        return tuple(texts)
+
+    def render(self) -> tuple[str, ...] | None:
+        if self.render_mode == "ansi":
+            return self._texts()
+        if self.render_mode == "human":
+            print("\n".join(self._texts()))
+        return None
