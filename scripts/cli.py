@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ["scripts.rollout"]
+SUBCOMMANDS = ["scripts.rollout", "scripts.bench"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -91,7 +91,6 @@ class TextGenVectorEnv(VectorEnv):
         lengths = torch.as_tensor(task.prompt_lengths, device=self.device)
         self._prompt_mask = (torch.arange(P, device=self.device) >= P - lengths[:, None]).long()
         self._eos = torch.as_tensor(task.eos_token_ids, device=self.device)
-        self._rows = torch.arange(B, device=self.device)
         self.input_ids = torch.full((B, task.seq_len), task.pad_token_id, dtype=torch.long, device=self.device)
         self.attention_mask = torch.zeros((B, task.seq_len), dtype=torch.long, device=self.device)
         self.num_tokens = torch.zeros(B, dtype=torch.long, device=self.device)
@@ -127,12 +126,14 @@ class TextGenVectorEnv(VectorEnv):
         rows_dev = torch.as_tensor(rows, device=self.device)
         indices_dev = torch.as_tensor(indices, device=self.device)
         P = task.max_prompt_tokens
-        self.input_ids[rows_dev, :P] = self._prompt_ids[indices_dev]
-        self.input_ids[rows_dev, P:] = task.pad_token_id
-        self.attention_mask[rows_dev, :P] = self._prompt_mask[indices_dev]
-        self.attention_mask[rows_dev, P:] = 0
-        self.num_tokens[rows_dev] = 0
-        self._ended_dev[rows_dev] = False
+        # index_select/index_copy_/gather/scatter_ rather than advanced indexing (`x[rows]`): on CPU the latter
+        # costs milliseconds per call, the former microseconds.
+        self.input_ids[:, :P].index_copy_(0, rows_dev, self._prompt_ids.index_select(0, indices_dev))
+        self.input_ids[:, P:].index_fill_(0, rows_dev, task.pad_token_id)
+        self.attention_mask[:, :P].index_copy_(0, rows_dev, self._prompt_mask.index_select(0, indices_dev))
+        self.attention_mask[:, P:].index_fill_(0, rows_dev, 0)
+        self.num_tokens.index_fill_(0, rows_dev, 0)
+        self._ended_dev.index_fill_(0, rows_dev, False)
         self._ended[rows] = False
         self.prompt_index[rows] = indices
 
@@ -214,10 +215,11 @@ class TextGenVectorEnv(VectorEnv):
             raise ValueError(f"actions must be token ids in [0, {task.vocab_size}), got {value}")
         finished_np = host[1:]
 
-        position = P + self.num_tokens.clamp(max=N - 1)
-        current_ids = self.input_ids[self._rows, position]
-        self.input_ids[self._rows, position] = torch.where(active, actions, current_ids)
-        self.attention_mask[self._rows, position] |= active.long()
+        position = (P + self.num_tokens.clamp(max=N - 1)).unsqueeze(1)
+        current_ids = self.input_ids.gather(1, position).squeeze(1)
+        self.input_ids.scatter_(1, position, torch.where(active, actions, current_ids).unsqueeze(1))
+        current_mask = self.attention_mask.gather(1, position).squeeze(1)
+        self.attention_mask.scatter_(1, position, (current_mask | active.long()).unsqueeze(1))
         self.num_tokens += active.long()
 
         if task.stop_strings:
@@ -268,8 +270,8 @@ class TextGenVectorEnv(VectorEnv):
         task = self.task
         P = task.max_prompt_tokens
         rows_dev = torch.as_tensor(rows, device=self.device)
-        ids = self.input_ids[rows_dev, P:].cpu().numpy()
-        counts = self.num_tokens[rows_dev].cpu().numpy()
+        ids = self.input_ids[:, P:].index_select(0, rows_dev).cpu().numpy()
+        counts = self.num_tokens.index_select(0, rows_dev).cpu().numpy()
         completion_ids = [ids[k, : counts[k]] for k in range(len(rows))]
         completions = [task.decode(c) for c in completion_ids]
         scores = task.score(self.prompt_index[rows], completions)

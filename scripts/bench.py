@@ -1,0 +1,14 @@
+"""``text-gym bench …``: benchmarks. Each benchmark module in ``BENCHMARKS`` adds one sub-command."""
+
+from __future__ import annotations
+
+import importlib
+
+BENCHMARKS = ["scripts.bench_env"]
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser("bench", help="speed benchmarks")
+    benchmarks = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
+    for module in BENCHMARKS:
+        importlib.import_module(module).add_parser(benchmarks)

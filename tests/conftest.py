@@ -1,0 +1,28 @@
+"""Shared offline fixtures: a tiny word-level tokenizer built in memory (no downloads)."""
+
+from __future__ import annotations
+
+import pytest
+from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+from transformers import PreTrainedTokenizerFast
+
+TINY_WORDS = (
+    "the a movie film day food was is it very really not good great bad awful happy sad love hate fine ok "
+    "and but so i we you they my our this that . , ! ?"
+).split()
+
+
+def make_tiny_tokenizer(words=TINY_WORDS) -> PreTrainedTokenizerFast:
+    """Word-level tokenizer: ids 0-2 are <pad>, <unk>, <eos>; then one id per word in ``words``."""
+    vocab = {"<pad>": 0, "<unk>": 1, "<eos>": 2}
+    for word in words:
+        vocab.setdefault(word, len(vocab))
+    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<unk>"))
+    backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    backend.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
+    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", eos_token="<eos>")
+
+
+@pytest.fixture
+def tiny_tokenizer() -> PreTrainedTokenizerFast:
+    return make_tiny_tokenizer()
