@@ -1,0 +1,88 @@
+"""PPO for language models (RLHF-style), trained through a TextGen vector env.
+
+Per rollout: the reward of token ``t`` is ``-beta * KL_t`` (per-token KL to the frozen reference), plus the episode
+score on its last token; GAE (``gamma``, ``gae_lambda``) on the value head's estimates gives advantages (whitened)
+and returns; then ``n_epochs`` passes of shuffled minibatches minimise the clipped policy loss plus ``vf_coef``
+times the clipped value loss. See Huang et al., "The N Implementation Details of RLHF with PPO".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from agents.advantages import explained_variance, gae, masked_mean, whiten
+from agents.base import BaseAlgorithm
+from agents.config import AlgorithmConfig, _help
+from agents.rollout import RolloutBuffer
+
+
+@dataclass
+class PPOConfig(AlgorithmConfig):
+    """PPO settings (plus the shared :class:`agents.AlgorithmConfig` ones)."""
+
+    n_epochs: int = field(default=2, metadata=_help("passes over each rollout"))
+    gamma: float = field(default=1.0, metadata=_help("discount factor"))
+    gae_lambda: float = field(default=0.95, metadata=_help("GAE lambda"))
+    clip_range: float = field(default=0.2, metadata=_help("policy ratio clipping epsilon"))
+    clip_range_vf: float | None = field(default=0.2, metadata=_help(
+        "value clipping around the rollout's values (None: no value clipping)"))
+    vf_coef: float = field(default=0.1, metadata=_help("value loss coefficient"))
+    normalize_advantage: bool = field(default=True, metadata=_help("whiten advantages over each rollout"))
+    whiten_rewards: bool = field(default=False, metadata=_help(
+        "scale the per-token rewards to unit variance over each rollout before GAE"))
+    separate_critic: bool = field(default=False, metadata=_help(
+        "values from a separate copy of the backbone instead of a head on the shared one"))
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if isinstance(self.n_epochs, bool) or not isinstance(self.n_epochs, int) or self.n_epochs < 1:
+            raise ValueError(f"n_epochs must be an integer >= 1, got {self.n_epochs!r}")
+        if not 0 <= self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
+            raise ValueError(f"gamma and gae_lambda must be in [0, 1], got {self.gamma} and {self.gae_lambda}")
+        if self.clip_range <= 0 or (self.clip_range_vf is not None and self.clip_range_vf <= 0):
+            raise ValueError(f"clip_range and clip_range_vf must be > 0, got {self.clip_range}, {self.clip_range_vf}")
+
+
+class PPO(BaseAlgorithm):
+    """Proximal Policy Optimization with an LM policy and a value head. See :class:`agents.BaseAlgorithm`."""
+
+    config_class = PPOConfig
+    uses_values = True
+
+    def train(self, buffer: RolloutBuffer, scores: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
+        cfg = self.config
+        mask = buffer.response_mask
+        rows = torch.arange(buffer.batch_size, device=mask.device)
+        last = mask.sum(1).long() - 1
+        rewards = -self.kl_ctl.value * kl
+        rewards[rows, last] += scores
+        if cfg.whiten_rewards:
+            rewards = whiten(rewards, mask, shift_mean=False)
+        advantages, returns = gae(rewards, buffer.values, mask, cfg.gamma, cfg.gae_lambda)
+        if cfg.normalize_advantage:
+            advantages = whiten(advantages, mask)
+
+        def loss_fn(index: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+            input_ids, attention_mask, start = buffer.sequences(index)
+            logprobs, values = self.policy.evaluate_actions(input_ids, attention_mask, start, cfg.temperature, True)
+            m, adv, ret, old_values = mask[index], advantages[index], returns[index], buffer.values[index]
+            log_ratio = (logprobs - buffer.logprobs[index]) * m
+            ratio = torch.exp(log_ratio)
+            policy_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range,
+                                                                                  1 + cfg.clip_range)), m)
+            value_error = (values - ret) ** 2
+            if cfg.clip_range_vf is not None:
+                clipped = old_values + (values - old_values).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
+                value_error = torch.max(value_error, (clipped - ret) ** 2)
+            value_loss = 0.5 * masked_mean(value_error, m)
+            with torch.no_grad():
+                metrics = {"policy_loss": policy_loss, "value_loss": value_loss,
+                           "approx_kl": masked_mean(ratio - 1 - log_ratio, m),
+                           "clip_fraction": masked_mean(((ratio - 1).abs() > cfg.clip_range).float(), m)}
+            return policy_loss + cfg.vf_coef * value_loss, metrics
+
+        metrics = self.run_epochs(buffer, cfg.n_epochs, loss_fn)
+        metrics["explained_variance"] = explained_variance(buffer.values, returns, mask)
+        return metrics

@@ -1,0 +1,18 @@
+"""Stock stable-baselines3 / sb3-contrib algorithms on TextGen envs.
+
+- :class:`SB3VecEnv`: a ``TextGenVectorEnv`` as an SB3 ``VecEnv`` (terminal observations, ``infos``, episode stats).
+- :class:`LMActorCriticPolicy` (PPO, A2C) and :class:`MaskableLMActorCriticPolicy` (MaskablePPO): a causal LM as
+  the policy, value head on the last real token.
+- :class:`KLPenaltyCallback`: the per-token KL penalty against a frozen reference, for on-policy algorithms.
+- :class:`LSTMTokenExtractor`: a small LSTM policy body for DQN / PPO on small vocabularies (``TextGenChar-v0``).
+
+See docs/sb3.md.
+"""
+
+from agents.sb3.kl_callback import KLPenaltyCallback
+from agents.sb3.policy import LMActionHead, LMActorCriticPolicy, LMFeaturesExtractor, MaskableLMActorCriticPolicy
+from agents.sb3.token_lstm import LSTMTokenExtractor
+from agents.sb3.vec_env import SB3VecEnv
+
+__all__ = ["KLPenaltyCallback", "LMActionHead", "LMActorCriticPolicy", "LMFeaturesExtractor", "LSTMTokenExtractor",
+           "MaskableLMActorCriticPolicy", "SB3VecEnv"]

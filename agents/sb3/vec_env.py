@@ -1,0 +1,136 @@
+"""SB3VecEnv: a :class:`text_gym.TextGenVectorEnv` behind stable-baselines3's ``VecEnv`` API.
+
+SB3 does not take Gymnasium vector envs; this adapter runs the native vector env in ``SAME_STEP`` autoreset mode,
+which is SB3's convention: a sub-env whose episode ends is reset in the same step, ``dones[i]`` is True, the
+returned observation is the new prompt's, and ``infos[i]["terminal_observation"]`` is the final one.
+
+``infos[i]`` of a finished episode also holds ``episode = {"r": score, "l": tokens, "t": seconds}`` (what SB3's
+``Monitor`` adds, so ``rollout/ep_rew_mean`` and ``rollout/ep_len_mean`` are logged) and the env's episode info
+(``prompt``, ``completion``, ``score``, ``prompt_index``, ``num_tokens``, ``stop_reason``). With a vocabulary
+restriction every ``infos[i]["action_mask"]`` is set, and :meth:`action_masks` serves ``MaskablePPO``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.vec_env import VecEnv
+
+from text_gym import TextGenVectorEnv
+from text_gym.vector import EPISODE_KEYS
+
+
+class SB3VecEnv(VecEnv):
+    """SB3 ``VecEnv`` over a ``TextGenVectorEnv``.
+
+    Args:
+        env: an env id (``"TextGen-v0"``, ``"TextGenChar-v0"``), built with ``gym.make_vec(env, num_envs,
+            autoreset_mode="SAME_STEP", **env_kwargs)``, or a ``TextGenVectorEnv`` created with
+            ``autoreset_mode="SAME_STEP"``.
+        num_envs: number of sub-envs when ``env`` is an id.
+        env_kwargs: keyword arguments of the env (``tokenizer``, ``reward_model``, ``vocab_size``, ...).
+
+    ``reset`` uses the seeds given to :meth:`seed` (sub-env ``i`` gets ``seed + i``) and the ``prompt_index``
+    given to :meth:`set_options`, as SB3's ``DummyVecEnv`` does.
+    """
+
+    def __init__(self, env: str | TextGenVectorEnv = "TextGen-v0", num_envs: int = 1, **env_kwargs: Any) -> None:
+        if isinstance(env, str):
+            env = gym.make_vec(env, num_envs=num_envs, vectorization_mode="vector_entry_point",
+                               autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs)
+        elif env_kwargs:
+            raise ValueError("env_kwargs can only be given with an env id")
+        if not isinstance(env, TextGenVectorEnv):
+            raise TypeError(f"env must be an env id or a TextGenVectorEnv, got {type(env).__name__}")
+        if env.metadata["autoreset_mode"] != AutoresetMode.SAME_STEP:
+            raise ValueError("SB3VecEnv needs a TextGenVectorEnv with autoreset_mode='SAME_STEP' (SB3's convention),"
+                             f" got autoreset_mode={env.metadata['autoreset_mode'].value!r}")
+        self.env = env
+        super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
+        self._actions: np.ndarray | None = None
+        self._start_time = time.time()
+
+    def reset(self) -> dict[str, np.ndarray]:
+        seeds = None if all(s is None for s in self._seeds) else list(self._seeds)
+        options = {}
+        indices = [o.get("prompt_index") for o in self._options]
+        unknown = {key for o in self._options for key in o} - {"prompt_index"}
+        if unknown:
+            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: 'prompt_index'")
+        if any(i is not None for i in indices):
+            if any(i is None for i in indices):
+                raise ValueError("set_options: give prompt_index for every sub-env or for none")
+            options["prompt_index"] = np.asarray(indices, dtype=np.int64)
+        obs, info = self.env.reset(seed=seeds, options=options)
+        self._reset_seeds()
+        self._reset_options()
+        self.reset_infos = [self._row_info(info, i, ("prompt", "prompt_index", "action_mask"))
+                            for i in range(self.num_envs)]
+        return obs
+
+    @staticmethod
+    def _row_info(info: dict[str, Any], row: int, keys: Sequence[str]) -> dict[str, Any]:
+        """Sub-env ``row``'s entries of a Gymnasium vector ``info`` (those its ``_key`` mask marks)."""
+        return {key: info[key][row] for key in keys if key in info and info["_" + key][row]}
+
+    def step_async(self, actions: np.ndarray) -> None:
+        self._actions = np.asarray(actions).reshape(self.num_envs)
+
+    def step_wait(self) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        if self._actions is None:
+            raise RuntimeError("step_wait() called without step_async(actions)")
+        obs, rewards, terminated, truncated, info = self.env.step(self._actions)
+        self._actions = None
+        dones = terminated | truncated
+        infos = [self._row_info(info, i, ("action_mask",)) for i in range(self.num_envs)]
+        elapsed = round(time.time() - self._start_time, 6)
+        for row in np.flatnonzero(dones):
+            row_info = infos[row]
+            row_info.update(self._row_info(info, row, EPISODE_KEYS))
+            row_info["terminal_observation"] = info["final_obs"][row]
+            row_info["TimeLimit.truncated"] = bool(truncated[row] and not terminated[row])
+            row_info["episode"] = {"r": float(rewards[row]), "l": int(info["num_tokens"][row]), "t": elapsed}
+        return obs, rewards, dones, infos
+
+    def action_masks(self) -> np.ndarray:
+        """bool ``[B, V]``: the allowed actions of the current observations (all True without a restriction)."""
+        return self.env.action_masks()
+
+    def close(self) -> None:
+        self.env.close()
+
+    def render(self, mode: str | None = None) -> None:
+        """Print (``render_mode="human"``) the sub-envs' texts; use ``env.env.render()`` for the ANSI strings."""
+        self.env.render()
+
+    def get_images(self) -> Sequence[None]:
+        return [None] * self.num_envs
+
+    def _indices(self, indices: None | int | Sequence[int]) -> list[int]:
+        if indices is None:
+            return list(range(self.num_envs))
+        return [indices] if isinstance(indices, int) else list(indices)
+
+    def get_attr(self, attr_name: str, indices: None | int | Sequence[int] = None) -> list[Any]:
+        """The vector env's attribute, once per requested sub-env (the sub-envs share one task)."""
+        value = getattr(self.env, attr_name)
+        return [value] * len(self._indices(indices))
+
+    def set_attr(self, attr_name: str, value: Any, indices: None | int | Sequence[int] = None) -> None:
+        raise AttributeError(f"SB3VecEnv cannot set {attr_name!r} on single sub-envs: they are one batched env")
+
+    def env_method(self, method_name: str, *method_args: Any, indices: None | int | Sequence[int] = None,
+                   **method_kwargs: Any) -> list[Any]:
+        """Only ``"action_masks"`` (per sub-env rows of :meth:`action_masks`) is a per-sub-env method here."""
+        if method_name != "action_masks":
+            raise AttributeError(f"SB3VecEnv supports env_method('action_masks') only, got {method_name!r}")
+        masks = self.action_masks()
+        return [masks[i] for i in self._indices(indices)]
+
+    def env_is_wrapped(self, wrapper_class: type, indices: None | int | Sequence[int] = None) -> list[bool]:
+        return [False] * len(self._indices(indices))
