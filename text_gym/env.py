@@ -8,8 +8,10 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 
 from reward_models import RewardFn
+from text_gym.masking import check_allowed
 from text_gym.task import TextGenTask
 
 
@@ -57,6 +59,9 @@ class TextGenEnv(gym.Env):
             ``len(tokenizer)``. Ids ``>= len(tokenizer)`` are legal actions that decode to no text.
         truncation: a prompt longer than ``max_prompt_tokens`` raises ``ValueError`` at construction
             (``"error"``, default) or keeps its last ``max_prompt_tokens`` tokens (``"left"``).
+        allowed_tokens, mask_top_k, mask_model: vocabulary restriction, see :mod:`text_gym.masking`. The mask of
+            the current observation is ``action_masks()`` and ``info["action_mask"]`` (bool ``[V]``); a masked
+            action raises ``ValueError``.
 
     Observation: ``{"input_ids": int64 [L], "attention_mask": int64 [L]}``, ``L = max_prompt_tokens +
     max_new_tokens``, see :mod:`text_gym.task` for the layout. Reward: 0 on every step but the last, then the
@@ -87,6 +92,7 @@ class TextGenEnv(gym.Env):
         self._prompt_index = -1
         self._num_tokens = 0
         self._running = False
+        self._action_mask: np.ndarray | None = None
 
     def _obs(self) -> dict[str, np.ndarray]:
         return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
@@ -108,13 +114,16 @@ class TextGenEnv(gym.Env):
         self._running = True
         if self.render_mode == "human":
             self.render()
-        return self._obs(), {"prompt": task.prompts[index], "prompt_index": self._prompt_index}
+        info = {"prompt": task.prompts[index], "prompt_index": self._prompt_index}
+        self._update_action_mask(info)
+        return self._obs(), info
 
     def step(self, action):
         if not self._running:
             raise RuntimeError("step() called before reset() or after the episode ended; call reset() first")
         task = self.task
         token = check_action(action, task.vocab_size)
+        check_allowed(token, self._action_mask)
         position = task.max_prompt_tokens + self._num_tokens
         self._input_ids[position] = token
         self._attention_mask[position] = 1
@@ -137,7 +146,21 @@ class TextGenEnv(gym.Env):
                     "prompt_index": self._prompt_index, "num_tokens": self._num_tokens, "stop_reason": stop_reason}
         if self.render_mode == "human":
             self.render()
+        self._update_action_mask(info)
         return self._obs(), reward, stop_reason is not None, False, info
+
+    def _update_action_mask(self, info: dict[str, Any]) -> None:
+        mask = self.task.vocabulary_mask
+        if mask is not None:
+            obs = {key: torch.from_numpy(value)[None] for key, value in self._obs().items()}
+            self._action_mask = mask(obs["input_ids"], obs["attention_mask"])[0].numpy()
+            info["action_mask"] = self._action_mask.copy()
+
+    def action_masks(self) -> np.ndarray:
+        """bool ``[V]``: the actions allowed in the current observation (all True without a restriction)."""
+        if self._action_mask is None:
+            return np.ones(self.task.vocab_size, dtype=bool)
+        return self._action_mask.copy()
 
     def _text(self) -> str:
         task = self.task

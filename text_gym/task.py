@@ -20,6 +20,7 @@ import numpy as np
 from gymnasium import spaces
 
 from reward_models import RewardFn, check_scores, load_tokenizer, make_reward_model
+from text_gym.masking import make_vocabulary_mask
 from text_gym.prompts import load_prompts
 
 DEFAULT_TOKENIZER = "smollm2"
@@ -50,6 +51,9 @@ class TextGenTask:
         pad_token_id: int | None = None,
         vocab_size: int | None = None,
         truncation: str = "error",
+        allowed_tokens: Sequence[int] | None = None,
+        mask_top_k: int | None = None,
+        mask_model: str | os.PathLike | object | None = None,
     ) -> None:
         self.max_new_tokens = _positive_int("max_new_tokens", max_new_tokens)
         self.max_prompt_tokens = _positive_int("max_prompt_tokens", max_prompt_tokens)
@@ -89,6 +93,7 @@ class TextGenTask:
             }
         )
         self.action_space = spaces.Discrete(self.vocab_size)
+        self.vocabulary_mask = make_vocabulary_mask(self.vocab_size, allowed_tokens, mask_top_k, mask_model)
 
     def _choose_pad(self, pad_token_id: int | None) -> int:
         eos = set(self.eos_token_ids.tolist())

@@ -13,6 +13,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from reward_models import RewardFn
+from text_gym.masking import check_allowed
 from text_gym.task import TextGenTask
 
 EPISODE_KEYS = ("prompt", "completion", "score", "prompt_index", "num_tokens", "stop_reason")
@@ -48,6 +49,10 @@ class TextGenVectorEnv(VectorEnv):
     episodes ended, and whether any action was out of range), the same check ``generate`` makes to stop; ended
     episodes' completion ids are then copied to the host, decoded and scored in **one** reward-model call. With
     ``stop_strings`` the last few tokens of every running episode are also copied and decoded each step.
+
+    Vocabulary restriction (``allowed_tokens``, ``mask_top_k``, ``mask_model``, see :mod:`text_gym.masking`):
+    :meth:`action_masks` and ``info["action_mask"]`` hold bool ``[B, V]`` for the returned observations, and a
+    masked action of a running sub-env raises ``ValueError``.
 
     Episode info: on a step where sub-envs end, ``info`` holds each key of ``EPISODE_KEYS`` as an array
     ``[B]`` with a boolean ``info["_<key>"]`` mask of the sub-envs that ended (Gymnasium's vector info format).
@@ -99,6 +104,7 @@ class TextGenVectorEnv(VectorEnv):
         self._ended_dev = torch.ones(B, dtype=torch.bool, device=self.device)
         self._rngs: list[np.random.Generator | None] = [None] * B
         self._started = False
+        self._action_mask: torch.Tensor | None = None  # bool [B, V] on device, with a vocabulary restriction
 
     @property
     def ended(self) -> np.ndarray:
@@ -158,6 +164,7 @@ class TextGenVectorEnv(VectorEnv):
         self._started = True
         info: dict[str, Any] = {}
         self._add_reset_info(info, np.flatnonzero(mask))
+        self._update_action_mask(info)
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}, info
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
@@ -208,12 +215,17 @@ class TextGenVectorEnv(VectorEnv):
 
         P, N = task.max_prompt_tokens, task.max_new_tokens
         bad = active & ((actions < 0) | (actions >= task.vocab_size))
+        masked = torch.zeros_like(bad) if self._action_mask is None else active & ~self._action_mask.gather(
+            1, actions.clamp(0, task.vocab_size - 1).unsqueeze(1)).squeeze(1)
         finished = active & (torch.isin(actions, self._eos) | (self.num_tokens + 1 >= N))
-        host = torch.cat([bad.any().view(1), finished]).cpu().numpy()  # the one sync per step
+        host = torch.cat([bad.any().view(1), masked.any().view(1), finished]).cpu().numpy()  # the one sync per step
         if host[0]:
             value = actions[bad][0].item()
             raise ValueError(f"actions must be token ids in [0, {task.vocab_size}), got {value}")
-        finished_np = host[1:]
+        if host[1]:
+            row = int(masked.nonzero()[0, 0])
+            check_allowed(int(actions[row]), self._action_mask[row].cpu().numpy())
+        finished_np = host[2:]
 
         position = (P + self.num_tokens.clamp(max=N - 1)).unsqueeze(1)
         current_ids = self.input_ids.gather(1, position).squeeze(1)
@@ -248,10 +260,24 @@ class TextGenVectorEnv(VectorEnv):
 
         if self.render_mode == "human":
             self.render()
+        self._update_action_mask(info)
         obs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
         reward_dev = torch.as_tensor(rewards, device=self.device)
         truncated = torch.zeros(B, dtype=torch.bool, device=self.device)
         return obs, reward_dev, finished_dev, truncated, info
+
+    def _update_action_mask(self, info: dict[str, Any]) -> None:
+        mask = self.task.vocabulary_mask
+        if mask is not None:
+            self._action_mask = mask(self.input_ids, self.attention_mask)
+            info["action_mask"] = self._action_mask.cpu().numpy()
+            info["_action_mask"] = np.ones(self.num_envs, dtype=bool)
+
+    def action_masks(self) -> np.ndarray:
+        """bool ``[B, V]``: the actions allowed in the current observations (all True without a restriction)."""
+        if self._action_mask is None:
+            return np.ones((self.num_envs, self.task.vocab_size), dtype=bool)
+        return self._action_mask.cpu().numpy()
 
     def _add_info(self, info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence, dtype: type) -> None:
         """Set ``info[key][rows] = values`` in Gymnasium's vector format, keeping entries other rows already set."""
