@@ -19,6 +19,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
+from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv
 
 from text_gym import TextGenVectorEnv
@@ -133,4 +134,6 @@ class SB3VecEnv(VecEnv):
         return [masks[i] for i in self._indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: None | int | Sequence[int] = None) -> list[bool]:
-        return [False] * len(self._indices(indices))
+        """True for SB3's ``Monitor`` (this adapter adds its ``info["episode"]`` statistics, so
+        ``evaluate_policy`` reads them without a warning), False for any other wrapper."""
+        return [wrapper_class is Monitor] * len(self._indices(indices))
