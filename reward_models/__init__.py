@@ -1,22 +1,66 @@
-"""Reward models for text-gym: the interface, the spec-string registry, gold labellers and learned models."""
+"""Reward models for text-gym: the interface, the spec-string registry, gold labellers, learned models,
+preference data and Bradley–Terry training. See docs/reward_models.md."""
 
 from reward_models.base import BaseRewardModel, RewardFn, RewardModel, check_scores
-from reward_models.gold import VaderSentiment
+from reward_models.composite import CompositeReward
+from reward_models.delta import load_delta_model, save_delta
+from reward_models.evaluation import evaluate_preferences, score_pairs
+from reward_models.function_rewards import KeywordReward, LengthReward, RegexReward
+from reward_models.gold import DistinctNGrams, VaderSentiment
+from reward_models.hf import REWARD_CONFIG_NAME, HFRewardModel
+from reward_models.labelling import LabelConfig, label_preferences, rank_pairs
+from reward_models.losses import bradley_terry_loss, preference_metrics
 from reward_models.packaged import cache_dir, load_tokenizer, resolve_model_path
+from reward_models.preferences import (
+    PreferenceDataError,
+    PreferencePair,
+    PreferenceWriter,
+    append_preferences,
+    load_preferences,
+)
 from reward_models.registry import make_reward_model, register_reward_model, registered_reward_models
+from reward_models.sentiment import sentiment_model_path, sentiment_reward_model
+from reward_models.specs import register_builtin_specs
+from reward_models.trainer import RewardTrainerConfig, RewardTrainResult, train_reward_model
 
-register_reward_model("vader", lambda argument: VaderSentiment(include_prompt=argument == "with-prompt"))
+register_builtin_specs()
 
 __all__ = [
+    "REWARD_CONFIG_NAME",
     "BaseRewardModel",
+    "CompositeReward",
+    "DistinctNGrams",
+    "HFRewardModel",
+    "KeywordReward",
+    "LabelConfig",
+    "LengthReward",
+    "PreferenceDataError",
+    "PreferencePair",
+    "PreferenceWriter",
+    "RegexReward",
     "RewardFn",
     "RewardModel",
+    "RewardTrainResult",
+    "RewardTrainerConfig",
     "VaderSentiment",
+    "append_preferences",
+    "bradley_terry_loss",
     "cache_dir",
     "check_scores",
+    "evaluate_preferences",
+    "label_preferences",
+    "load_delta_model",
+    "load_preferences",
     "load_tokenizer",
     "make_reward_model",
+    "preference_metrics",
+    "rank_pairs",
     "register_reward_model",
     "registered_reward_models",
     "resolve_model_path",
+    "save_delta",
+    "score_pairs",
+    "sentiment_model_path",
+    "sentiment_reward_model",
+    "train_reward_model",
 ]

@@ -1,12 +1,20 @@
-"""Rule-based "gold" labellers that stand in for a human judge."""
+"""Rule-based "gold" labellers that stand in for a human judge.
+
+In the over-optimisation setup of Gao et al. (2022) a policy is trained against a *proxy* (learned) reward model,
+and a gold labeller — here a fixed rule — reports the "true" reward next to it. Both labellers below are cheap,
+deterministic and need no download.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import numpy as np
 
 from reward_models.base import BaseRewardModel
+
+_WORD = re.compile(r"\w+(?:'\w+)?")
 
 
 class VaderSentiment(BaseRewardModel):
@@ -24,3 +32,26 @@ class VaderSentiment(BaseRewardModel):
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         texts = [p + c for p, c in zip(prompts, completions)] if self.include_prompt else list(completions)
         return np.array([self.analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
+
+
+class DistinctNGrams(BaseRewardModel):
+    """Fraction of distinct word n-grams in the completion ("distinct-n"), in [0, 1]; higher = less repetition.
+
+    A completion with fewer than ``n`` words scores 0. Words are lower-cased ``\\w+`` runs. Reward hacking in
+    text RL often shows up as repetition ("great great great ..."), which this labeller exposes; use it as a gold
+    metric next to a learned reward, or in a :class:`~reward_models.CompositeReward` as a penalty.
+    """
+
+    def __init__(self, n: int = 2) -> None:
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        self.n = n
+
+    def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+        scores = np.zeros(len(completions), dtype=np.float64)
+        for index, completion in enumerate(completions):
+            words = _WORD.findall(completion.lower())
+            grams = [tuple(words[i:i + self.n]) for i in range(len(words) - self.n + 1)]
+            if grams:
+                scores[index] = len(set(grams)) / len(grams)
+        return scores

@@ -1,0 +1,194 @@
+"""Preference data: JSONL rows ``{"prompt", "chosen", "rejected"}`` (+ optional ``"margin"``), loaded and appended safely.
+
+Schema (one JSON object per line, UTF-8)::
+
+    {"prompt": str, "chosen": str, "rejected": str, "margin": float (optional, finite)}
+
+``chosen`` is the completion the labeller preferred; ``margin`` is an optional offset for the Bradley–Terry loss
+(``-log σ(r⁺ − r⁻ − margin)``). Other keys are allowed and ignored. Blank lines are skipped.
+
+Crash safety. :class:`PreferenceWriter` writes every row as one complete ``...\\n`` line with a single ``write`` to
+a file opened in append mode, then flushes and ``fsync``s it. A crash can therefore only leave a *torn final line*:
+bytes of the row being written, without the closing newline. Earlier rows are never touched. The torn line is
+
+- **ignored** (with a warning) by :func:`load_preferences`, and
+- **repaired** by :class:`PreferenceWriter` when it opens the file: the torn bytes are cut off before appending,
+  so the new rows start on a fresh line. The torn row was never acknowledged as written, so nothing is lost.
+
+A last line that has no newline but *is* a complete, valid row (e.g. a hand-edited file) is kept by both.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import warnings
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+REQUIRED_FIELDS = ("prompt", "chosen", "rejected")
+
+
+@dataclass(frozen=True)
+class PreferencePair:
+    """One labelled comparison: ``chosen`` was preferred over ``rejected`` as a completion of ``prompt``."""
+
+    prompt: str
+    chosen: str
+    rejected: str
+    margin: float | None = None
+
+    def to_json(self) -> str:
+        row = {"prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
+        if self.margin is not None:
+            row["margin"] = self.margin
+        return json.dumps(row, ensure_ascii=False)
+
+
+class PreferenceDataError(ValueError):
+    """A preference file has invalid rows; ``errors`` lists ``(line_number, reason)`` for each one."""
+
+    def __init__(self, path: str | os.PathLike, errors: list[tuple[int, str]]) -> None:
+        self.path = str(path)
+        self.errors = errors
+        shown = "\n".join(f"  line {number}: {reason}" for number, reason in errors[:20])
+        more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
+        super().__init__(f"{path}: {len(errors)} invalid preference row(s) (schema: one JSON object per line with "
+                         f"string fields {', '.join(REQUIRED_FIELDS)} and an optional finite number 'margin'):\n"
+                         f"{shown}{more}")
+
+
+def parse_preference_row(line: str) -> PreferencePair:
+    """Parse one JSONL line into a :class:`PreferencePair`; raise ``ValueError`` saying what is wrong."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    missing = [key for key in REQUIRED_FIELDS if key not in row]
+    if missing:
+        raise ValueError(f"missing field(s) {', '.join(map(repr, missing))}")
+    for key in REQUIRED_FIELDS:
+        if not isinstance(row[key], str):
+            raise ValueError(f"field {key!r} must be a string, got {type(row[key]).__name__}")
+    if row["chosen"] == row["rejected"]:
+        raise ValueError("'chosen' and 'rejected' are identical, so the pair carries no preference")
+    margin = row.get("margin")
+    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
+                               or not math.isfinite(margin)):
+        raise ValueError(f"field 'margin' must be a finite number or absent, got {margin!r}")
+    return PreferencePair(row["prompt"], row["chosen"], row["rejected"], None if margin is None else float(margin))
+
+
+def load_preferences(path: str | os.PathLike, skip_invalid: bool = False) -> list[PreferencePair]:
+    """Read a preference JSONL file.
+
+    Every invalid row is reported with its 1-based line number: by raising :class:`PreferenceDataError` listing
+    all of them (default), or with ``skip_invalid=True`` by a warning, keeping the valid rows. A torn final line
+    left by a crash (no trailing newline, not parseable) is ignored with a warning either way.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"preference file {path} does not exist")
+    text = path.read_bytes().decode("utf-8", errors="replace")
+    lines = text.split("\n")
+    torn_possible = not text.endswith("\n")
+    pairs: list[PreferencePair] = []
+    errors: list[tuple[int, str]] = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            pairs.append(parse_preference_row(line))
+        except ValueError as error:
+            if torn_possible and number == len(lines):
+                warnings.warn(f"{path}: ignoring a torn final line {number} (no newline, {error}); it is what a crash "
+                              "during a write leaves, and PreferenceWriter cuts it off before appending", stacklevel=2)
+                continue
+            errors.append((number, str(error)))
+    if errors:
+        if not skip_invalid:
+            raise PreferenceDataError(path, errors)
+        warnings.warn(str(PreferenceDataError(path, errors)) + "\n(skipped)", stacklevel=2)
+    return pairs
+
+
+def _cut_torn_tail(path: Path) -> None:
+    """Truncate an unterminated final line that is not a valid row (a crash remnant); keep a valid one."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data.endswith(b"\n"):
+            return
+        start = data.rfind(b"\n") + 1
+        try:
+            parse_preference_row(data[start:].decode("utf-8"))
+        except (ValueError, UnicodeDecodeError):
+            handle.truncate(start)
+        else:
+            handle.write(b"\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+class PreferenceWriter:
+    """Append preference rows to a JSONL file, crash-safely (see the module docstring).
+
+    Use as a context manager::
+
+        with PreferenceWriter("prefs.jsonl") as writer:
+            writer.write(PreferencePair(prompt, chosen, rejected))
+
+    ``fsync=False`` skips the per-row ``fsync`` (faster, still never corrupts earlier rows on a process crash;
+    only a power loss may drop the last rows).
+    """
+
+    def __init__(self, path: str | os.PathLike, fsync: bool = True) -> None:
+        self.path = Path(path)
+        self.fsync = fsync
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        _cut_torn_tail(self.path)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self.rows_written = 0
+
+    def write(self, pair: PreferencePair) -> None:
+        """Validate ``pair`` and append it as one line (one ``write`` call, then flush + fsync)."""
+        if self._fd is None:
+            raise ValueError(f"PreferenceWriter for {self.path} is closed")
+        line = pair.to_json()
+        parse_preference_row(line)
+        data = (line + "\n").encode("utf-8")
+        written = os.write(self._fd, data)
+        if written != len(data):  # a short write leaves a torn line; finish it so the row is complete
+            view = memoryview(data)[written:]
+            while view:
+                view = view[os.write(self._fd, view):]
+        if self.fsync:
+            os.fsync(self._fd)
+        self.rows_written += 1
+
+    def write_all(self, pairs: Iterable[PreferencePair]) -> None:
+        for pair in pairs:
+            self.write(pair)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> PreferenceWriter:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def append_preferences(path: str | os.PathLike, pairs: Iterable[PreferencePair], fsync: bool = True) -> int:
+    """Append ``pairs`` to ``path`` with a :class:`PreferenceWriter`; returns the number of rows written."""
+    with PreferenceWriter(path, fsync=fsync) as writer:
+        writer.write_all(pairs)
+        return writer.rows_written

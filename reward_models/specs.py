@@ -1,0 +1,84 @@
+"""The built-in reward-model spec strings (registered when ``reward_models`` is imported).
+
+=====================  =================================================================================
+spec                   reward model
+=====================  =================================================================================
+``sentiment[:dev]``    learned sentiment RM on MiniLM (the offline default), on device ``dev`` (cpu)
+``hf:<id-or-folder>``  :class:`HFRewardModel`; options after ``?``, e.g. ``hf:./rm?device=cuda&dtype=bfloat16``
+``vader[:with-prompt]`` VADER compound sentiment of the completion (gold labeller)
+``distinct[:n]``       distinct-n ratio of the completion (gold labeller of repetition; n = 2)
+``length[:target]``    words in the completion, or ``-|words - target|``
+``keyword:<w1,w2>``    whole-word occurrences of the keywords
+``regex:<pattern>``    1.0 when the pattern matches the completion, else 0.0
+``composite:<terms>``  weighted sum, e.g. ``composite:1*sentiment+0.5*distinct:2`` (terms must not contain '+')
+=====================  =================================================================================
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl
+
+from reward_models.composite import CompositeReward
+from reward_models.function_rewards import KeywordReward, LengthReward, RegexReward
+from reward_models.gold import DistinctNGrams, VaderSentiment
+from reward_models.hf import HFRewardModel
+from reward_models.registry import make_reward_model, register_reward_model
+from reward_models.sentiment import sentiment_reward_model
+
+_HF_OPTIONS = {"label_index": int, "negative_label_index": int, "include_prompt": "bool", "max_length": int,
+               "max_batch_size": int, "device": str, "dtype": str, "normalize": "bool"}
+
+
+def _required(name: str, argument: str | None, example: str) -> str:
+    if not argument:
+        raise ValueError(f"reward_model spec {name!r} needs an argument, e.g. {example!r}")
+    return argument
+
+
+def _integer(name: str, argument: str) -> int:
+    try:
+        return int(argument)
+    except ValueError:
+        raise ValueError(f"reward_model spec '{name}:{argument}': the argument must be an integer") from None
+
+
+def parse_hf_spec(argument: str | None) -> HFRewardModel:
+    """``<id-or-folder>[?option=value&...]`` -> :class:`HFRewardModel`; options are its keyword arguments."""
+    path, _, query = _required("hf", argument, "hf:./my-reward-model").partition("?")
+    options = {}
+    for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
+        kind = _HF_OPTIONS.get(key)
+        if kind is None:
+            raise ValueError(f"unknown hf reward-model option {key!r}; valid: {', '.join(_HF_OPTIONS)}")
+        if kind == "bool":
+            if value.lower() not in ("true", "false", "1", "0"):
+                raise ValueError(f"hf reward-model option {key} must be true or false, got {value!r}")
+            options[key] = value.lower() in ("true", "1")
+        else:
+            options[key] = _integer(key, value) if kind is int else value
+    return HFRewardModel(path, **options)
+
+
+def parse_composite_spec(argument: str | None) -> CompositeReward:
+    """``w1*spec1+w2*spec2+...`` (weight defaults to 1) -> :class:`CompositeReward`."""
+    terms = []
+    for term in _required("composite", argument, "composite:1*sentiment+0.5*distinct").split("+"):
+        weight, star, spec = term.partition("*")
+        if not star:
+            weight, spec = "1", term
+        try:
+            terms.append((float(weight), make_reward_model(spec.strip())))
+        except ValueError as error:
+            raise ValueError(f"composite term {term!r}: {error}") from error
+    return CompositeReward(terms)
+
+
+def register_builtin_specs() -> None:
+    register_reward_model("vader", lambda a: VaderSentiment(include_prompt=a == "with-prompt"))
+    register_reward_model("sentiment", lambda a: sentiment_reward_model(device=a or "cpu"))
+    register_reward_model("hf", parse_hf_spec)
+    register_reward_model("distinct", lambda a: DistinctNGrams(_integer("distinct", a) if a else 2))
+    register_reward_model("length", lambda a: LengthReward(_integer("length", a) if a else None))
+    register_reward_model("keyword", lambda a: KeywordReward(_required("keyword", a, "keyword:great,love").split(",")))
+    register_reward_model("regex", lambda a: RegexReward(_required("regex", a, r"regex:\bthanks\b")))
+    register_reward_model("composite", parse_composite_spec)

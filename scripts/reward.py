@@ -1,0 +1,76 @@
+"""``text-gym reward label|train|eval|pack``: preference data, Bradley–Terry training and evaluation of reward models.
+
+Thin wrappers: every flag is a field of :class:`reward_models.LabelConfig`, :class:`~reward_models.RewardTrainerConfig`,
+:class:`~reward_models.evaluation.EvalConfig` or :class:`~reward_models.delta.PackConfig`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from scripts.args import add_dataclass_arguments, dataclass_from_args
+
+
+def run_label(args: argparse.Namespace) -> int:
+    from reward_models import LabelConfig, label_preferences
+    from text_gym import load_prompts
+
+    config = dataclass_from_args(LabelConfig, args)
+    written = label_preferences(config, load_prompts(config.prompts))
+    print(f"wrote {written} preference pairs to {config.output}")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from reward_models import RewardTrainerConfig, train_reward_model
+
+    result = train_reward_model(dataclass_from_args(RewardTrainerConfig, args))
+    print(f"saved reward model to {result.output_dir} after {result.steps} steps; best held-out metrics: "
+          f"{json.dumps(result.best_metrics)}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from reward_models import evaluate_preferences, load_preferences, make_reward_model
+    from reward_models.evaluation import EvalConfig
+
+    config = dataclass_from_args(EvalConfig, args)
+    metrics = evaluate_preferences(make_reward_model(config.reward_model), load_preferences(config.data),
+                                   gold=None if config.gold is None else make_reward_model(config.gold),
+                                   min_gold_gap=config.min_gold_gap, use_margin=config.use_margin)
+    print(json.dumps({"reward_model": config.reward_model, "data": config.data, **metrics}, indent=2))
+    return 0
+
+
+def run_pack(args: argparse.Namespace) -> int:
+    from reward_models import HFRewardModel, resolve_model_path, save_delta
+    from reward_models.delta import PackConfig
+
+    config = dataclass_from_args(PackConfig, args)
+    reward_model = HFRewardModel(config.model)
+    stats = save_delta(reward_model.model, resolve_model_path(config.base), config.output, config.rank,
+                       settings=reward_model.settings())
+    print(f"wrote {config.output}: {stats['bytes'] / 1e6:.2f} MB, max relative error of the low-rank deltas "
+          f"{stats['max_relative_error']:.2e}")
+    return 0
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from reward_models import LabelConfig, RewardTrainerConfig
+    from reward_models.delta import PackConfig
+    from reward_models.evaluation import EvalConfig
+
+    parser = subparsers.add_parser("reward", help="label preference data, train and evaluate reward models",
+                                   description=__doc__)
+    commands = parser.add_subparsers(dest="reward_command", required=True, metavar="ACTION")
+    for name, config, func, help_text in (
+        ("label", LabelConfig, run_label, "sample completions from a policy and write gold-ranked preference pairs"),
+        ("train", RewardTrainerConfig, run_train, "train a Bradley-Terry reward model on preference pairs"),
+        ("eval", EvalConfig, run_eval, "evaluate a reward model on a preference file"),
+        ("pack", PackConfig, run_pack, "store a trained reward model as a small delta against its base"),
+    ):
+        command = commands.add_parser(name, help=help_text, description=help_text,
+                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        add_dataclass_arguments(command, config)
+        command.set_defaults(func=func)

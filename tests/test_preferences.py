@@ -1,0 +1,108 @@
+"""Preference JSONL: schema validation with line numbers, crash-safe appends, torn-line handling."""
+
+import json
+import os
+
+import pytest
+
+from reward_models import PreferenceDataError, PreferencePair, PreferenceWriter, append_preferences, load_preferences
+
+ROWS = [PreferencePair("p1", "good", "bad"), PreferencePair("p2", "nice", "awful", margin=0.5),
+        PreferencePair("p3 ünïcode\nline", "yes", "no")]
+
+
+def test_roundtrip_keeps_every_field(tmp_path):
+    path = tmp_path / "prefs.jsonl"
+    assert append_preferences(path, ROWS) == 3
+    assert load_preferences(path) == ROWS
+    assert path.read_text(encoding="utf-8").count("\n") == 3  # one line per row, newlines inside are escaped
+
+
+def test_bad_rows_are_reported_with_line_numbers(tmp_path):
+    path = tmp_path / "bad.jsonl"
+    lines = [
+        json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}),      # 1 ok
+        "{not json",                                                      # 2
+        json.dumps({"prompt": "p", "chosen": "a"}),                       # 3 missing rejected
+        "",                                                               # 4 blank: skipped
+        json.dumps({"prompt": "p", "chosen": 1, "rejected": "b"}),        # 5 wrong type
+        json.dumps({"prompt": "p", "chosen": "same", "rejected": "same"}),  # 6 identical
+        json.dumps({"prompt": "p", "chosen": "a", "rejected": "b", "margin": "big"}),  # 7 bad margin
+        json.dumps(["p", "a", "b"]),                                      # 8 not an object
+        json.dumps({"prompt": "q", "chosen": "c", "rejected": "d", "extra": 1}),  # 9 ok, extra key ignored
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(PreferenceDataError) as info:
+        load_preferences(path)
+    assert [number for number, _ in info.value.errors] == [2, 3, 5, 6, 7, 8]
+    message = str(info.value)
+    for fragment in ("line 2: not valid JSON", "line 3: missing field(s) 'rejected'", "line 5: field 'chosen' must be",
+                     "line 6: 'chosen' and 'rejected' are identical", "line 7: field 'margin'", "line 8: expected"):
+        assert fragment in message
+    with pytest.warns(UserWarning, match="6 invalid"):
+        kept = load_preferences(path, skip_invalid=True)
+    assert kept == [PreferencePair("p", "a", "b"), PreferencePair("q", "c", "d")]
+
+
+def test_loader_ignores_torn_final_line(tmp_path):
+    path = tmp_path / "prefs.jsonl"
+    append_preferences(path, ROWS)
+    with open(path, "ab") as handle:  # a crash in the middle of writing a fourth row
+        handle.write(ROWS[0].to_json().encode()[:17])
+    with pytest.warns(UserWarning, match="torn final line 4"):
+        assert load_preferences(path) == ROWS
+
+
+def test_append_after_crash_repairs_the_torn_line_and_keeps_every_earlier_row(tmp_path):
+    path = tmp_path / "prefs.jsonl"
+    append_preferences(path, ROWS)
+    before = path.read_bytes()
+    with open(path, "ab") as handle:
+        handle.write(b'{"prompt": "p4", "chosen": "hal')
+    new = PreferencePair("p5", "after", "crash")
+    with PreferenceWriter(path) as writer:
+        writer.write(new)
+    assert path.read_bytes().startswith(before)
+    assert load_preferences(path) == [*ROWS, new]
+
+
+def test_valid_last_line_without_newline_is_kept(tmp_path):
+    path = tmp_path / "hand.jsonl"
+    path.write_text(ROWS[0].to_json() + "\n" + ROWS[1].to_json(), encoding="utf-8")
+    assert load_preferences(path) == ROWS[:2]
+    append_preferences(path, [ROWS[2]])
+    assert load_preferences(path) == ROWS
+
+
+def test_writer_writes_each_row_in_one_write_and_fsyncs(tmp_path, monkeypatch):
+    calls = {"write": 0, "fsync": 0}
+    real_write, real_fsync = os.write, os.fsync
+
+    def counting_write(fd, data):
+        calls["write"] += 1
+        assert bytes(data).endswith(b"\n") and bytes(data).count(b"\n") == 1
+        return real_write(fd, data)
+
+    def counting_fsync(fd):
+        calls["fsync"] += 1
+        return real_fsync(fd)
+
+    monkeypatch.setattr(os, "write", counting_write)
+    monkeypatch.setattr(os, "fsync", counting_fsync)
+    append_preferences(tmp_path / "p.jsonl", ROWS)
+    assert calls == {"write": 3, "fsync": 3}
+
+
+def test_writer_rejects_invalid_rows_without_writing(tmp_path):
+    path = tmp_path / "p.jsonl"
+    with PreferenceWriter(path) as writer:
+        with pytest.raises(ValueError, match="identical"):
+            writer.write(PreferencePair("p", "x", "x"))
+        with pytest.raises(ValueError, match="margin"):
+            writer.write(PreferencePair("p", "x", "y", margin=float("nan")))
+    assert path.read_bytes() == b""
+
+
+def test_missing_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        load_preferences(tmp_path / "nope.jsonl")

@@ -1,0 +1,133 @@
+"""Bradley–Terry training with tiny models: learning a separable rule, best checkpoint, LoRA + delta packing,
+save/reload, the env end to end with a trained reward model, and the ``text-gym reward`` CLI."""
+
+import json
+
+import numpy as np
+import pytest
+
+from reward_models import (HFRewardModel, PreferencePair, RewardTrainerConfig, append_preferences, evaluate_preferences,
+                           load_delta_model, save_delta, train_reward_model)
+from reward_models.delta import delta_settings
+from reward_models.trainer import split_by_prompt
+from tiny_reward import PROMPTS, save_backbone, synthetic_pairs
+
+
+@pytest.fixture(scope="module")
+def backbone(tmp_path_factory):
+    return save_backbone(tmp_path_factory.mktemp("backbone") / "tiny-bert")
+
+
+@pytest.fixture(scope="module")
+def trained(backbone, tmp_path_factory):
+    output = tmp_path_factory.mktemp("rm") / "rm"
+    config = RewardTrainerConfig(model=backbone, output_dir=str(output), num_train_epochs=3, batch_size=16,
+                                 learning_rate=1e-3, device="cpu", seed=0)
+    result = train_reward_model(config, synthetic_pairs(400, seed=0), synthetic_pairs(100, seed=1))
+    return result
+
+
+def test_tiny_reward_model_learns_a_separable_rule(trained):
+    assert trained.best_metrics["accuracy"] >= 0.9
+    held_out = evaluate_preferences(HFRewardModel(trained.output_dir), synthetic_pairs(200, seed=2))
+    assert held_out["accuracy"] >= 0.9
+    assert held_out["loss"] < 0.5  # well below log 2 = 0.693, the loss of a constant reward
+    assert [h["step"] for h in trained.history] == [25, 50, 75]  # one evaluation per epoch
+    assert (trained.output_dir / "runs").is_dir()  # tensorboard event files
+    assert any(p.name.startswith("events.out.tfevents") for p in (trained.output_dir / "runs").iterdir())
+
+
+def test_trained_model_saves_reloads_and_scores_identically_and_normalised(trained, backbone):
+    saved = json.loads((trained.output_dir / "train_results.json").read_text())
+    assert saved["best_metrics"]["accuracy"] == trained.best_metrics["accuracy"]
+    first, second = HFRewardModel(trained.output_dir), HFRewardModel(trained.output_dir)
+    pairs = synthetic_pairs(50, seed=3)
+    prompts, completions = [p.prompt for p in pairs], [p.chosen for p in pairs]
+    np.testing.assert_allclose(first(prompts, completions), second(prompts, completions), rtol=1e-5, atol=1e-5)
+    assert not first.model.training
+    # normalisation fitted on the training completions: those score mean 0, std 1
+    train = synthetic_pairs(400, seed=0)
+    reference = sorted({(p.prompt, c) for p in train for c in (p.chosen, p.rejected)})
+    scores = first([p for p, _ in reference], [c for _, c in reference])
+    assert scores.mean() == pytest.approx(0.0, abs=0.05) and scores.std() == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize("metric", ["accuracy", "loss"])
+def test_best_checkpoint_and_early_stopping(backbone, tmp_path, metric):
+    # held-out labels are the reverse of the training rule, so held-out metrics get worse as training goes on
+    eval_pairs = [PreferencePair(p.prompt, p.rejected, p.chosen) for p in synthetic_pairs(60, seed=1)]
+    config = RewardTrainerConfig(model=backbone, output_dir=str(tmp_path / "rm"), num_train_epochs=20, batch_size=50,
+                                 learning_rate=1e-3, eval_steps=2, early_stopping_patience=2, device="cpu",
+                                 metric_for_best_model=metric, normalize=False)
+    result = train_reward_model(config, synthetic_pairs(200, seed=0), eval_pairs)
+    assert result.steps == 6 and [h["step"] for h in result.history] == [2, 4, 6]  # stopped after 2 worse evals
+    assert result.best_metrics == result.history[0]
+    assert result.history[-1]["loss"] > result.history[0]["loss"]
+    # the saved model is the best checkpoint (step 2), not the last one
+    reloaded = evaluate_preferences(HFRewardModel(result.output_dir).raw_score, eval_pairs)
+    assert reloaded["loss"] == pytest.approx(result.history[0]["loss"], rel=1e-4)
+
+
+def test_lora_training_packs_into_an_exact_small_delta(backbone, tmp_path):
+    config = RewardTrainerConfig(model=backbone, output_dir=str(tmp_path / "rm"), num_train_epochs=3,
+                                 batch_size=16, learning_rate=3e-3, lora_rank=4, device="cpu")
+    result = train_reward_model(config, synthetic_pairs(400, seed=0), synthetic_pairs(100, seed=1))
+    assert result.best_metrics["accuracy"] >= 0.75
+    trained = HFRewardModel(result.output_dir)
+    stats = save_delta(trained.model, backbone, tmp_path / "delta.safetensors", rank=4, settings=trained.settings())
+    assert stats["max_relative_error"] < 5e-3  # LoRA deltas have rank 4: the factorisation is exact up to fp16
+    assert stats["bytes"] < 0.5 * sum(p.numel() * 4 for p in trained.model.parameters())
+    rebuilt = HFRewardModel(load_delta_model(backbone, tmp_path / "delta.safetensors"), trained.tokenizer,
+                            **delta_settings(tmp_path / "delta.safetensors"))
+    pairs = synthetic_pairs(40, seed=4)
+    prompts, completions = [p.prompt for p in pairs], [p.rejected for p in pairs]
+    np.testing.assert_allclose(rebuilt(prompts, completions), trained(prompts, completions), atol=2e-2)
+
+
+def test_split_by_prompt_holds_out_whole_prompts():
+    pairs = synthetic_pairs(300, seed=0)
+    train, held_out = split_by_prompt(pairs, 0.25, seed=0)
+    assert len(train) + len(held_out) == 300
+    assert not {p.prompt for p in train} & {p.prompt for p in held_out}
+    assert len({p.prompt for p in held_out}) == round(0.25 * len(PROMPTS))
+    with pytest.raises(ValueError, match="eval_fraction"):
+        RewardTrainerConfig(eval_fraction=1.0)
+
+
+def test_env_uses_a_trained_reward_model_end_to_end(trained):
+    from text_gym import TextGenEnv
+    from conftest import make_tiny_tokenizer
+
+    policy_tokenizer = make_tiny_tokenizer()  # a different tokenizer from the reward model's own
+    env = TextGenEnv(tokenizer=policy_tokenizer, reward_model=f"hf:{trained.output_dir}",
+                     prompts=["the movie was", "the food is"], max_new_tokens=3)
+    reference = HFRewardModel(trained.output_dir)
+    returns = {}
+    for words in (["good", "movie", "so"], ["bad", "movie", "so"]):
+        env.reset(seed=0, options={"prompt_index": 0})
+        for word in words:
+            _, reward, terminated, _, info = env.step(policy_tokenizer.convert_tokens_to_ids(word))
+        assert terminated and info["completion"] == " ".join(words)
+        assert reward == pytest.approx(reference(["the movie was"], [info["completion"]])[0], abs=1e-4)
+        returns[words[0]] = reward
+    assert returns["good"] > returns["bad"]
+
+
+def test_cli_train_and_eval(backbone, tmp_path, capsys):
+    from scripts.cli import main
+
+    append_preferences(tmp_path / "train.jsonl", synthetic_pairs(200, seed=0))
+    append_preferences(tmp_path / "test.jsonl", synthetic_pairs(60, seed=1))
+    assert main(["reward", "train", "--model", backbone, "--train-file", str(tmp_path / "train.jsonl"),
+                 "--eval-file", str(tmp_path / "test.jsonl"), "--output-dir", str(tmp_path / "rm"),
+                 "--num-train-epochs", "2", "--batch-size", "20", "--learning-rate", "1e-3", "--device", "cpu",
+                 "--center-rewards-coefficient", "0.01"]) == 0
+    assert json.loads((tmp_path / "rm" / "train_results.json").read_text())["config"][
+        "center_rewards_coefficient"] == 0.01
+    capsys.readouterr()
+    assert main(["reward", "eval", "--data", str(tmp_path / "test.jsonl"), "--reward-model",
+                 f"hf:{tmp_path / 'rm'}", "--gold", "keyword:good,great,love,happy,nice", "--min-gold-gap", "1"]) == 0
+    metrics = json.loads(capsys.readouterr().out)
+    assert metrics["num_pairs"] == 60 and metrics["gold_accuracy"] == 1.0
+    assert metrics["num_clear_pairs"] == 60 and metrics["clear_accuracy"] == metrics["accuracy"]
+    assert metrics["accuracy"] >= 0.8
