@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ["scripts.rollout", "scripts.bench"]
+SUBCOMMANDS = ["scripts.rollout", "scripts.bench", "scripts.reward"]
 
 
 def build_parser() -> argparse.ArgumentParser:
