@@ -71,3 +71,43 @@ class ScoreRecorder:
                 return True
 
         return _Recorder()
+
+
+def exact_kl(agent, buffer) -> float:
+    """Mean over the buffer's generated tokens of the full-vocabulary KL(policy || reference) at each position."""
+    ids, mask, start = buffer.sequences()
+    with torch.no_grad():
+        policy = torch.log_softmax(agent.policy.model(ids, attention_mask=mask).logits[:, start - 1:-1], -1)
+        reference = torch.log_softmax(agent.ref_policy.model(ids, attention_mask=mask).logits[:, start - 1:-1], -1)
+    kl = (policy.exp() * (policy - reference)).sum(-1)
+    return float((kl * buffer.response_mask).sum() / buffer.response_mask.sum())
+
+
+def check_kl_penalty_pulls_back_to_reference(cls, **config) -> None:
+    """With zero task reward, a policy pushed away from its reference returns towards it only through the KL
+    penalty: KL falls with kl_coef=1 and stays exactly the same with kl_coef=0."""
+    results = {}
+    for kl_coef in (0.0, 1.0):
+        agent = cls(tiny_model(), tiny_env(16, reward_model=zero_reward, max_new_tokens=6), seed=0, kl_coef=kl_coef,
+                    **config)
+        with torch.no_grad():
+            agent.policy.model.transformer.ln_f.weight.mul_(4.0)  # a sharper policy than the reference
+        fixed = agent.collect_rollouts()
+        before = exact_kl(agent, fixed)
+        agent.learn(16 * 6 * 10, progress_bar=False)
+        results[kl_coef] = (before, exact_kl(agent, fixed))
+    before, after = results[1.0]
+    assert before > 0.1
+    assert after < 0.7 * before, results
+    assert results[0.0][1] == results[0.0][0], results
+
+
+def check_learns_toy_task(cls, updates: int = 15, threshold: float = 0.6, **config) -> list[float]:
+    """The policy learns to emit positive words: mean score of the last 3 rollouts > threshold (start ~0.15)."""
+    agent = cls(tiny_model(), tiny_env(16), seed=0, kl_coef=0.01, **config)
+    recorder = ScoreRecorder()
+    agent.learn(16 * 4 * updates, progress_bar=False, callback=recorder)
+    scores = recorder.scores
+    assert np.mean(scores[:2]) < 0.3, scores
+    assert np.mean(scores[-3:]) > threshold, scores
+    return scores

@@ -1,0 +1,22 @@
+"""REINFORCE with each baseline learns a toy task through the env; the KL penalty holds it near the reference."""
+
+import pytest
+
+from agents import REINFORCE, REINFORCEConfig
+from tiny_lm import check_kl_penalty_pulls_back_to_reference, check_learns_toy_task
+
+
+@pytest.mark.parametrize("baseline", ["moving_average", "rloo", "grpo"])
+def test_reinforce_learns_to_emit_positive_words(baseline):
+    check_learns_toy_task(REINFORCE, updates=15, baseline=baseline, learning_rate=1e-2, minibatch_size=16)
+
+
+def test_reinforce_kl_penalty_keeps_policy_near_reference():
+    check_kl_penalty_pulls_back_to_reference(REINFORCE, baseline="rloo", learning_rate=3e-3, minibatch_size=16)
+
+
+def test_group_baselines_need_groups():
+    with pytest.raises(ValueError, match="group_size"):
+        REINFORCEConfig(baseline="rloo", group_size=1)
+    with pytest.raises(ValueError, match="baseline"):
+        REINFORCEConfig(baseline="mean")
