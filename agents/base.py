@@ -36,6 +36,7 @@ from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
 from agents.policy import LMPolicy, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
 from reward_models import make_reward_model
+from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -73,7 +74,8 @@ class BaseAlgorithm:
         config: the algorithm's config dataclass; keyword arguments override its fields (SB3 style:
             ``PPO("smollm2", "TextGen-v0", learning_rate=1e-5)``).
         env_kwargs: constructor arguments when ``env`` is an id (``reward_model``, ``prompts``,
-            ``max_new_tokens``...); ``vocab_size`` defaults to the policy's LM-head size.
+            ``max_new_tokens``...); ``vocab_size`` defaults to the policy's LM-head size and ``tokenizer`` to
+            the policy's tokenizer.
     """
 
     config_class: type[AlgorithmConfig] = AlgorithmConfig
@@ -116,11 +118,22 @@ class BaseAlgorithm:
         self.logger = configure_logger(0)
 
     # ------------------------------------------------------------------ env
+    def make_env(self, env: str | gym.Env) -> TextGenVectorEnv:
+        """The vector env this agent acts in for ``env`` (an id is built with ``env_kwargs``, ``n_envs`` sub-envs,
+        the policy's LM-head size as ``vocab_size`` and, unless given, the policy's tokenizer)."""
+        env_kwargs = None
+        if isinstance(env, str):
+            env_kwargs = dict(self.env_kwargs)
+            if self.policy.tokenizer is not None:
+                env_kwargs.setdefault("tokenizer", self.policy.tokenizer)
+        return make_vector_env(env, self.config.n_envs, self.policy.vocab_size, str(self.device), env_kwargs)
+
     def set_env(self, env: str | gym.Env) -> None:
         """Use ``env`` for training (see the class docstring for what it can be)."""
-        self.env = make_vector_env(env, self.config.n_envs, self.policy.vocab_size, str(self.device),
-                                   self.env_kwargs if isinstance(env, str) else None)
+        self.env = self.make_env(env)
         self.policy.num_actions = self.ref_policy.num_actions = int(self.env.single_action_space.n)
+        if self.policy.tokenizer is None:  # saved next to the weights
+            self.policy.tokenizer = self.env.task.tokenizer
         self.n_envs = self.env.num_envs
 
     def get_env(self):

@@ -8,7 +8,6 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.envs import make_vector_env
 from agents.rollout import collect_rollout
 from reward_models import RewardFn, make_reward_model
 
@@ -36,10 +35,9 @@ def evaluate(agent, env, gold_reward_model: str | RewardFn | None = None, seed: 
     """Sample one completion per prompt of ``env`` with ``agent`` (a :class:`agents.BaseAlgorithm`) at its
     temperature, with a generator seeded by ``seed`` (the agent's own random state is not touched).
 
-    ``env`` is anything the agent's constructor accepts; an env id is built with the agent's ``env_kwargs``.
+    ``env`` is anything the agent's constructor accepts (see :meth:`agents.BaseAlgorithm.make_env`).
     """
-    env = make_vector_env(env, agent.config.n_envs, agent.policy.vocab_size, str(agent.device),
-                          agent.env_kwargs if isinstance(env, str) else None)
+    env = agent.make_env(env)
     gold = make_reward_model(gold_reward_model) if gold_reward_model is not None else None
     count, B = len(env.task.prompts), env.num_envs
     generator = torch.Generator(agent.device).manual_seed(seed)

@@ -36,7 +36,8 @@ class REINFORCEConfig(AlgorithmConfig):
         "moving_average, rloo (leave-one-out over group_size samples per prompt) or grpo (group normalisation)"))
     group_size: int = field(default=4, metadata=_help("samples per prompt for the rloo / grpo baselines"))
     baseline_decay: float = field(default=0.9, metadata=_help("decay of the moving-average baseline"))
-    normalize_advantage: bool = field(default=False, metadata=_help("whiten the advantages over each rollout"))
+    normalize_advantages: bool = field(default=False, metadata=_help(
+        "whiten the advantages over each rollout (TRL RLOO's name)"))
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -79,7 +80,7 @@ class REINFORCE(BaseAlgorithm):
             self.baseline_value = cfg.baseline_decay * baseline + (1 - cfg.baseline_decay) * mean
         else:
             advantages = group_advantages(returns, cfg.group_size, cfg.baseline)
-        if cfg.normalize_advantage:
+        if cfg.normalize_advantages:
             advantages = whiten(advantages)
 
         def loss_fn(index: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ["scripts.rollout", "scripts.bench", "scripts.reward"]
+SUBCOMMANDS = ["scripts.rollout", "scripts.bench", "scripts.reward", "scripts.train"]
 
 
 def build_parser() -> argparse.ArgumentParser:

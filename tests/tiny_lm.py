@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from conftest import make_tiny_tokenizer
 
 WORDS = ["good", "great", "nice", "bad", "awful", "sad", "the", "a", "is", "was", "it", "day", "food", "movie",
          "and", "very", "not", "so"]
@@ -13,15 +14,8 @@ PROMPTS = ["the movie was", "the food is", "it was a", "the day is", "it is so",
 
 
 def tiny_tokenizer():
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
-    from transformers import PreTrainedTokenizerFast
-
-    vocab = {"[PAD]": 0, "[UNK]": 1, "[EOS]": 2, **{w: i + 3 for i, w in enumerate(WORDS)}}
-    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    backend.pre_tokenizer = pre_tokenizers.Whitespace()
-    backend.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
-    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]", unk_token="[UNK]",
-                                   eos_token="[EOS]")
+    """Word-level tokenizer: ids 0-2 are <pad>, <unk>, <eos>, then WORDS."""
+    return make_tiny_tokenizer(WORDS)
 
 
 def tiny_model(vocab_size: int = len(WORDS) + 3, seed: int = 0):

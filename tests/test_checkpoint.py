@@ -1,0 +1,92 @@
+"""Checkpoints: a run killed at any moment and resumed ends with the same weights as an uninterrupted run;
+checkpoints are written atomically; save/load round-trips the agent."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from agents import PPO, REINFORCE
+from agents.checkpoint import TRAINING_STATE, list_checkpoints, resolve_checkpoint
+from tiny_lm import ScoreRecorder, tiny_env, tiny_model
+
+TOTAL = 16 * 4 * 6  # about 7 updates of 16 episodes x <= 4 tokens
+
+
+class Kill(Exception):
+    """Stands in for the process being killed."""
+
+
+def _agent(cls, checkpoint_dir, **config):
+    return cls(tiny_model(), tiny_env(16), seed=0, learning_rate=3e-3, checkpoint_dir=str(checkpoint_dir),
+               **config)
+
+
+def _weights(agent):
+    return {k: v.clone() for k, v in agent.policy.state_dict().items()}
+
+
+@pytest.mark.parametrize("cls,config", [(PPO, {"n_epochs": 2, "adaptive_kl": True, "normalize_scores": True}),
+                                        (REINFORCE, {"baseline": "moving_average"})])
+def test_resume_after_a_kill_reproduces_the_uninterrupted_run_exactly(tmp_path, cls, config):
+    full = _agent(cls, tmp_path / "full", **config)
+    full.learn(TOTAL, progress_bar=False)
+    expected = _weights(full)
+    assert full.n_updates >= 5
+
+    killed = _agent(cls, tmp_path / "killed", **config)
+    recorder = ScoreRecorder()
+
+    def kill_in_update_4(locals_, globals_):
+        recorder.scores.append(0)
+        if len(recorder.scores) == 4:  # after update 4's rollout, before its training step
+            raise Kill
+        return True
+
+    with pytest.raises(Kill):
+        killed.learn(TOTAL, callback=kill_in_update_4, progress_bar=False)
+    assert [p.name for p in list_checkpoints(tmp_path / "killed")] == ["checkpoint-000002", "checkpoint-000003"]
+    # A checkpoint that was being written when the process died is an ignored temporary folder.
+    (tmp_path / "killed" / ".checkpoint-000004.tmp-x").mkdir()
+
+    resumed = _agent(cls, tmp_path / "killed", **config)
+    resumed.learn(TOTAL, resume_from=tmp_path / "killed", progress_bar=False)
+    assert resumed.n_updates == full.n_updates and resumed.num_timesteps == full.num_timesteps
+    for name, value in expected.items():
+        assert torch.equal(resumed.policy.state_dict()[name], value), name
+    assert resumed.kl_ctl.value == full.kl_ctl.value
+
+
+def test_checkpoint_folder_is_an_hf_folder_with_training_state(tmp_path):
+    from transformers import AutoModelForCausalLM
+
+    agent = _agent(PPO, tmp_path, keep_checkpoints=1)
+    agent.learn(16 * 4 * 2, progress_bar=False)
+    (latest,) = list_checkpoints(tmp_path)
+    assert resolve_checkpoint(tmp_path) == latest and resolve_checkpoint(latest) == latest
+    assert (latest / TRAINING_STATE).is_file() and (latest / "value_head.safetensors").is_file()
+    model = AutoModelForCausalLM.from_pretrained(latest)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, agent.policy.model.state_dict()[name])
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".")]
+    with pytest.raises(FileNotFoundError, match="resume_from"):
+        resolve_checkpoint(tmp_path / "nothing")
+
+
+def test_save_and_load_round_trip(tmp_path):
+    agent = PPO(tiny_model(), tiny_env(4), seed=0, learning_rate=3e-3, temperature=0.9)
+    agent.learn(4 * 4 * 2, progress_bar=False)
+    with torch.no_grad():
+        agent.policy.value_head.bias.fill_(0.25)
+    agent.save(tmp_path / "agent")
+    loaded = PPO.load(tmp_path / "agent", env=tiny_env(4))
+    assert loaded.config == agent.config
+    for name, value in agent.policy.state_dict().items():
+        assert torch.equal(loaded.policy.state_dict()[name], value), name
+    obs, _ = agent.env.reset(options={"prompt_index": np.arange(4)})
+    assert np.array_equal(loaded.predict(obs, deterministic=True)[0], agent.predict(obs, deterministic=True)[0])
+    with pytest.raises(ValueError, match="PPO agent"):
+        REINFORCE.load(tmp_path / "agent")
+    assert Path(tmp_path / "agent" / "tokenizer.json").is_file()
