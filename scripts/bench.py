@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ["scripts.bench_env"]
+BENCHMARKS = ["scripts.bench_env", "scripts.bench_sb3", "scripts.bench_rollout"]
 
 
 def add_parser(subparsers) -> None:
