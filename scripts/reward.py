@@ -70,7 +70,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         ("eval", EvalConfig, run_eval, "evaluate a reward model on a preference file"),
         ("pack", PackConfig, run_pack, "store a trained reward model as a small delta against its base"),
     ):
-        command = commands.add_parser(name, help=help_text, description=help_text,
-                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        command = commands.add_parser(name, help=help_text, description=help_text)
         add_dataclass_arguments(command, config)
         command.set_defaults(func=func)

@@ -1,0 +1,58 @@
+"""The offline default reward model "sentiment": built from the shipped delta on the packaged MiniLM, quickly, with
+a normalised scale; the slow test re-measures its held-out agreement with VADER (docs/reward_models.md)."""
+
+import time
+
+import numpy as np
+import pytest
+
+from reward_models import HFRewardModel, VaderSentiment, make_reward_model
+from reward_models.sentiment import SENTIMENT_DELTA
+
+POSITIVE = [" a wonderful evening, I loved every minute of it.", " great fun and the staff were so kind!",
+            " the best day I have had in years, truly happy."]
+NEGATIVE = [" a disaster. I hated it and want my money back.", " awful, boring and far too loud.",
+            " a terrible experience, sad and painful from start to end."]
+
+
+def test_shipped_delta_is_small():
+    assert SENTIMENT_DELTA.stat().st_size < 2_000_000
+
+
+def test_sentiment_default_builds_offline_fast_and_orders_clear_sentiment(tmp_path, monkeypatch):
+    monkeypatch.setenv("TEXT_GYM_CACHE", str(tmp_path))  # a fresh install: nothing cached yet
+    start = time.perf_counter()
+    model = make_reward_model("sentiment")
+    assert time.perf_counter() - start < 30
+    assert isinstance(model, HFRewardModel) and not model.include_prompt
+    scores = model(["Honestly, the concert was"] * 6, POSITIVE + NEGATIVE)
+    assert scores[:3].min() > scores[3:].max()
+    assert np.all(np.abs(scores) < 6)  # normalised: training completions have mean 0, std 1
+    assert (model.mean, model.std) != (0.0, 1.0)
+    assert list(tmp_path.glob("sentiment-minilm-*/reward_model.json"))
+
+
+def test_env_default_prompts_with_sentiment_reward():
+    import gymnasium as gym
+
+    import text_gym  # noqa: F401  (registers TextGen-v0)
+
+    env = gym.make("TextGen-v0", reward_model="sentiment", max_new_tokens=4)
+    env.reset(seed=0)
+    for _ in range(4):
+        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+    assert terminated and np.isfinite(reward) and reward == info["score"]
+
+
+@pytest.mark.slow
+def test_sentiment_default_agrees_with_vader_on_held_out_prompts(tmp_path):
+    """Fresh SmolLM2 completions of the held-out test prompts, labelled by VADER (as in the build script)."""
+    from reward_models import LabelConfig, evaluate_preferences, label_preferences, load_preferences
+    from text_gym import default_prompts
+
+    config = LabelConfig(output=str(tmp_path / "test.jsonl"), prompts="default:test", seed=1, device="cpu")
+    label_preferences(config, default_prompts("test"))
+    metrics = evaluate_preferences(make_reward_model("sentiment"), load_preferences(config.output),
+                                   gold=VaderSentiment(), min_gold_gap=0.5)
+    assert metrics["num_clear_pairs"] >= 100
+    assert metrics["clear_accuracy"] >= 0.85
