@@ -26,10 +26,16 @@ _LOW_RANK, _UP, _FULL = ".delta_a", ".delta_b", ".full"
 def load_base(base_path: str, num_labels: int) -> tuple[torch.nn.Module, set[str]]:
     """The base checkpoint as a sequence classifier, and the names of tensors it lacks (newly initialised)."""
     from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging
 
-    model, info = AutoModelForSequenceClassification.from_pretrained(base_path, num_labels=num_labels,
-                                                                     output_loading_info=True)
-    return model, set(info["missing_keys"])
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()  # the new head is reported as missing; that is expected here, the delta sets it
+    try:
+        model, info = AutoModelForSequenceClassification.from_pretrained(
+            base_path, num_labels=num_labels, ignore_mismatched_sizes=True, output_loading_info=True)
+    finally:
+        logging.set_verbosity(verbosity)
+    return model, set(info["missing_keys"]) | {key for key, *_ in info.get("mismatched_keys", [])}
 
 
 def save_delta(tuned: torch.nn.Module, base_path: str, path: str | os.PathLike, rank: int,

@@ -117,7 +117,7 @@ def _load_backbone(config: RewardTrainerConfig) -> HFRewardModel:
     from transformers import AutoModelForSequenceClassification
 
     path = resolve_model_path(config.model)
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1)
+    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, ignore_mismatched_sizes=True)
     return HFRewardModel(model, load_tokenizer(path), include_prompt=config.include_prompt,
                          max_length=config.max_length, max_batch_size=2 * config.batch_size,
                          device=resolve_device(config.device), normalize=False)
