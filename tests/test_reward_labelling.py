@@ -41,3 +41,25 @@ def test_label_config_validates():
         LabelConfig(completions_per_prompt=1)
     with pytest.raises(ValueError, match="top_p"):
         LabelConfig(top_p=0.0)
+
+
+def test_cli_label_with_a_policy_folder_and_a_prompt_file(tmp_path, capsys):
+    from conftest import make_tiny_tokenizer
+    from scripts.cli import main
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tokenizer = make_tiny_tokenizer()
+    torch.manual_seed(0)
+    GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_embd=16, n_layer=1, n_head=2,
+                               eos_token_id=2, bos_token_id=2, pad_token_id=0)).save_pretrained(tmp_path / "policy")
+    tokenizer.save_pretrained(tmp_path / "policy")
+    (tmp_path / "prompts.txt").write_text("the movie was\nthe food is\n", encoding="utf-8")
+    output = tmp_path / "prefs.jsonl"
+    assert main(["reward", "label", "--policy", str(tmp_path / "policy"), "--prompts", str(tmp_path / "prompts.txt"),
+                 "--output", str(output), "--gold", "length", "--completions-per-prompt", "3",
+                 "--max-new-tokens", "6", "--temperature", "1.5", "--write-margin", "--device", "cpu"]) == 0
+    pairs = load_preferences(output)
+    assert f"wrote {len(pairs)} preference pairs" in capsys.readouterr().out
+    assert pairs and {p.prompt for p in pairs} <= {"the movie was", "the food is"}
+    for pair in pairs:  # chosen is the longer completion, and the margin is the gold gap
+        assert len(pair.chosen.split()) - len(pair.rejected.split()) == pair.margin > 0

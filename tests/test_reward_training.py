@@ -131,3 +131,8 @@ def test_cli_train_and_eval(backbone, tmp_path, capsys):
     assert metrics["num_pairs"] == 60 and metrics["gold_accuracy"] == 1.0
     assert metrics["num_clear_pairs"] == 60 and metrics["clear_accuracy"] == metrics["accuracy"]
     assert metrics["accuracy"] >= 0.8
+    assert main(["reward", "pack", "--model", str(tmp_path / "rm"), "--base", backbone, "--rank", "4",
+                 "--output", str(tmp_path / "delta.safetensors")]) == 0
+    rebuilt = HFRewardModel(load_delta_model(backbone, tmp_path / "delta.safetensors"), HFRewardModel(
+        tmp_path / "rm").tokenizer, **delta_settings(tmp_path / "delta.safetensors"))
+    assert rebuilt.settings() == HFRewardModel(tmp_path / "rm").settings()
