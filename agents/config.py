@@ -25,7 +25,7 @@ class AlgorithmConfig:
         "episodes per rollout (batch size); used when env is an id, a vector env brings its own num_envs"))
     temperature: float = field(default=1.0, metadata=_help(
         "sampling temperature; training log-probs use the same temperature"))
-    learning_rate: float = field(default=1e-5, metadata=_help("AdamW learning rate"))
+    learning_rate: float = field(default=5e-5, metadata=_help("AdamW learning rate"))
     lr_schedule: Literal["constant", "linear"] = field(default="constant", metadata=_help(
         "learning-rate schedule over total_timesteps: constant, or linear decay to 0 (SB3's progress_remaining)"))
     adam_eps: float = field(default=1e-5, metadata=_help("AdamW epsilon"))

@@ -36,7 +36,7 @@ class TrainArgs:
         "help": "held-out prompts scored before and after training (None: no evaluation)"})
     max_new_tokens: int = field(default=20, metadata={"help": "tokens per completion (episode length limit)"})
     max_prompt_tokens: int = field(default=64, metadata={"help": "prompt slots in the observation"})
-    total_timesteps: int = field(default=9600, metadata={"help": "generated tokens to train on"})
+    total_timesteps: int = field(default=8000, metadata={"help": "generated tokens to train on"})
     output_dir: str = field(default="runs/train", metadata={
         "help": "final agent in <dir>/final, checkpoints in <dir>/checkpoints and tensorboard logs in "
                 "<dir>/tensorboard unless --checkpoint-dir / --tensorboard-log say otherwise"})
