@@ -45,7 +45,7 @@ def _make(case: str, n_envs: int):
 
     if case.endswith("smollm2"):
         env = SB3VecEnv("TextGen-v0", num_envs=4, max_new_tokens=8)
-        return PPO(LMActorCriticPolicy, env, n_steps=16, batch_size=16, n_epochs=1,
+        return PPO(LMActorCriticPolicy, env, n_steps=8, batch_size=16, n_epochs=1,
                    policy_kwargs={"model": "smollm2"}), 0.1
     if case.endswith("lstm"):
         env = SB3VecEnv("TextGenChar-v0", num_envs=n_envs)

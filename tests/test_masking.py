@@ -17,7 +17,8 @@ V = 40  # the tiny tokenizer's size
 
 def tiny_lm(seed: int = 0, vocab_size: int = V) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=2)).eval()
+    return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=2,
+                                      bos_token_id=EOS, eos_token_id=EOS)).eval()
 
 
 def make_env(**kwargs) -> TextGenEnv:

@@ -40,7 +40,8 @@ def one_torch_thread():
 
 def tiny_gpt2(seed: int = 0) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=V, n_positions=16, n_embd=32, n_layer=2, n_head=2)).eval()
+    return GPT2LMHeadModel(GPT2Config(vocab_size=V, n_positions=16, n_embd=32, n_layer=2, n_head=2,
+                                      bos_token_id=EOS, eos_token_id=EOS)).eval()
 
 
 def make_env(num_envs: int = 8, **kwargs) -> SB3VecEnv:
@@ -123,6 +124,22 @@ def test_lm_policy_distribution_is_the_lm_next_token_distribution():
     assert torch.all(values == 0)  # zero-initialised value head
     with pytest.raises(ValueError, match="requires ortho_init=False"):
         PPO(LMActorCriticPolicy, env, policy_kwargs={"model": lm, "ortho_init": True})
+
+
+def test_save_and_load_restore_the_lm_policy(tmp_path):
+    env = make_env(4)
+    algo = PPO(LMActorCriticPolicy, env, n_steps=4, batch_size=16, seed=0, policy_kwargs={"model": tiny_gpt2()})
+    algo.learn(32)
+    obs_tensor, _ = algo.policy.obs_to_tensor(env.reset())
+
+    def logits(policy):
+        with torch.no_grad():
+            return policy.get_distribution(obs_tensor).distribution.logits
+
+    algo.save(tmp_path / "algo.zip")
+    algo.policy.save(tmp_path / "policy.pt")
+    torch.testing.assert_close(logits(PPO.load(tmp_path / "algo.zip", env=env).policy), logits(algo.policy))
+    torch.testing.assert_close(logits(LMActorCriticPolicy.load(tmp_path / "policy.pt")), logits(algo.policy))
 
 
 def test_ppo_with_lm_policy_learns_toy_reward():

@@ -12,8 +12,8 @@ masked). The score still arrives on the last token of the episode, so the return
 the KL of it and the later tokens (TRL's ``score - beta * KL`` per token). Returns and GAE advantages are then
 recomputed from the new rewards with the bootstrap values and dones SB3 used (SB3 computes them *before*
 ``on_rollout_end``). ``rollout/ep_rew_mean`` keeps showing the raw scores; the callback logs ``rollout/kl``
-(mean ``kl_t`` per token, nats), ``rollout/kl_per_episode`` (that times the mean episode length) and
-``rollout/non_score_reward`` (mean ``-kl_coef * kl_t`` per token).
+(mean ``kl_t`` per token, nats), ``rollout/kl_per_episode`` (the rollout's summed ``kl_t`` over the number of
+episodes that started in it) and ``rollout/non_score_reward`` (mean ``-kl_coef * kl_t`` per token).
 
 Cost: one batched forward of the reference over the whole context of each of the ``n_steps * n_envs`` stored
 observations per rollout (no KV cache), about the cost of the rollout's own policy forwards, done in chunks of

@@ -85,9 +85,18 @@ class _LMPolicyMixin:
             if name in kwargs and kwargs[name] != value:
                 raise ValueError(f"{type(self).__name__} requires {name}={value!r} (pretrained LM backbone and head, "
                                  f"shared by actor and critic), got {kwargs[name]!r}")
+        if kwargs.get("features_extractor_kwargs"):
+            raise ValueError(f"{type(self).__name__} takes the LM as model=..., not features_extractor_kwargs")
         kwargs.update(fixed)
         kwargs["features_extractor_kwargs"] = {"model": model}
         super().__init__(observation_space, action_space, lr_schedule, **kwargs)
+
+    def _get_constructor_parameters(self) -> dict[str, Any]:
+        params = super()._get_constructor_parameters()
+        for name in ("ortho_init", "net_arch", "share_features_extractor", "features_extractor_class"):
+            params.pop(name, None)
+        params["model"] = params.pop("features_extractor_kwargs")["model"]
+        return params
 
     def _build(self, lr_schedule: Any) -> None:
         self._build_mlp_extractor()
