@@ -3,10 +3,10 @@
 all-MiniLM-L6-v2 (``"minilm"``) fine-tuned with rank-8 LoRA by Bradley–Terry on preference pairs that SmolLM2
 completions of text_gym's train prompts received from the VADER gold labeller; it scores the completion alone,
 normalised to mean 0 / std 1 on the training completions. Only the trained part ships with the package
-(``data/sentiment-minilm.safetensors``, about 1 MB: the rank-8 weight deltas, the head and the normalisation);
+(``data/sentiment-minilm.safetensors``, 0.69 MB: the rank-8 weight deltas, the head and the normalisation);
 on first use it is added to the packaged MiniLM weights and saved as a plain HF folder under
 :func:`~reward_models.cache_dir` (about a second), named by the delta's hash so an updated delta never meets a
-stale cache. ``scripts/build_sentiment_reward.py`` reproduces the delta; docs/reward_models.md has the numbers.
+stale cache. ``bash scripts/build_sentiment_reward.sh`` reproduces the delta; docs/reward_models.md has the numbers.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def sentiment_model_path() -> Path:
     """The default sentiment reward model as a plain HF folder (assembled into the cache on first use)."""
     if not SENTIMENT_DELTA.is_file():
         raise FileNotFoundError(f"the shipped sentiment reward delta {SENTIMENT_DELTA} is missing; rebuild it with "
-                                "`python scripts/build_sentiment_reward.py` (see docs/reward_models.md)")
+                                "`bash scripts/build_sentiment_reward.sh` (see docs/reward_models.md)")
     digest = hashlib.sha256(SENTIMENT_DELTA.read_bytes()).hexdigest()[:12]
 
     def write(folder: Path) -> None:
