@@ -2,8 +2,9 @@
 
 Each row times ``algorithm.learn(total_timesteps)`` from start to end (rollouts *and* updates, like SB3's
 ``time/fps``) after a warm-up ``learn`` of one rollout. Policies: ``tiny`` is a 2-layer GPT-2 (n_embd 32) built
-from a config, on ``TextGenChar-v0``; ``smollm2`` is the packaged SmolLM2-135M on ``TextGen-v0`` (8 new tokens);
-``lstm`` is :class:`agents.sb3.LSTMTokenExtractor` on ``TextGenChar-v0``.
+from a config, on ``TextGenChar-v0``; ``smollm2`` is the packaged SmolLM2-135M on ``TextGen-v0`` (8 new tokens;
+``topk``: the next token restricted to SmolLM2's own top 20 each step); ``lstm`` is
+:class:`agents.sb3.LSTMTokenExtractor` on ``TextGenChar-v0``.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 from scripts.args import add_dataclass_arguments, dataclass_from_args
 
 CASES = ("ppo-tiny", "a2c-tiny", "maskable-ppo-tiny", "ppo-kl-tiny", "ppo-lstm", "dqn-lstm", "ppo-smollm2",
-         "ppo-kl-smollm2")
+         "ppo-kl-smollm2", "maskable-ppo-topk-smollm2")
 
 
 @dataclass
@@ -43,6 +44,10 @@ def _make(case: str, n_envs: int):
     from agents.sb3 import LMActorCriticPolicy, LSTMTokenExtractor, MaskableLMActorCriticPolicy, SB3VecEnv
     from text_gym import char_tokenizer
 
+    if case == "maskable-ppo-topk-smollm2":
+        env = SB3VecEnv("TextGen-v0", num_envs=4, max_new_tokens=8, mask_top_k=20, mask_model="smollm2")
+        return MaskablePPO(MaskableLMActorCriticPolicy, env, n_steps=8, batch_size=16, n_epochs=1,
+                           policy_kwargs={"model": "smollm2"}), 0.1
     if case.endswith("smollm2"):
         env = SB3VecEnv("TextGen-v0", num_envs=4, max_new_tokens=8)
         return PPO(LMActorCriticPolicy, env, n_steps=8, batch_size=16, n_epochs=1,
@@ -104,7 +109,8 @@ def add_parser(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     config = dataclass_from_args(BenchSB3Config, args)
     rows = run_benchmark(config)
-    print(f"| case | n_envs | env steps/s |  ({platform.processor() or platform.machine()}, {config.threads} thread(s))")
+    cpu = platform.processor() or platform.machine()
+    print(f"| case | n_envs | env steps/s |  ({cpu}, {config.threads} thread(s))")
     print("| --- | --- | --- |")
     for row in rows:
         print(f"| {row['case']} | {row['n_envs']} | {row['env_steps_per_s']} |")

@@ -52,7 +52,8 @@ def test_next_token_logits_match_unpadded_forward():
                                  torch.as_tensor(obs["attention_mask"]).float())
     expected = reference_next_logits(model, obs["input_ids"], obs["attention_mask"])
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
-    hidden = last_token_hidden(model.base_model, torch.as_tensor(obs["input_ids"]), torch.as_tensor(obs["attention_mask"]))
+    ids, mask = torch.as_tensor(obs["input_ids"]), torch.as_tensor(obs["attention_mask"])
+    hidden = last_token_hidden(model.base_model, ids, mask)
     assert hidden.shape == (4, 32)
 
 

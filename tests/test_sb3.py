@@ -225,7 +225,8 @@ def test_kl_callback_default_reference_is_the_initial_policy():
     callback = KLPenaltyCallback(kl_coef=0.1)
     algo.learn(16, callback=callback)
     np.testing.assert_allclose(callback.last_kl, 0.0, atol=1e-5)  # first rollout: policy == reference
-    assert callback.ref_model is not algo.policy.lm and not any(p.requires_grad for p in callback.ref_model.parameters())
+    assert callback.ref_model is not algo.policy.lm
+    assert not any(p.requires_grad for p in callback.ref_model.parameters())
     with pytest.raises(ValueError, match="kl_coef must be >= 0"):
         KLPenaltyCallback(kl_coef=-1)
 

@@ -83,7 +83,8 @@ class VocabularyMask:
         if allowed_tokens is not None:
             ids = np.asarray(list(allowed_tokens))
             if ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
-                raise ValueError(f"allowed_tokens must be a non-empty list of integer token ids, got {allowed_tokens!r}")
+                raise ValueError("allowed_tokens must be a non-empty list of integer token ids, "
+                                 f"got {allowed_tokens!r}")
             if ids.min() < 0 or ids.max() >= self.vocab_size:
                 raise ValueError(f"allowed_tokens must be token ids in [0, vocab_size={self.vocab_size}), "
                                  f"got {int(ids.min() if ids.min() < 0 else ids.max())}")
