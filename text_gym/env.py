@@ -36,8 +36,9 @@ class TextGenEnv(gym.Env):
     Args:
         tokenizer: hub id, local folder, ``"smollm2"`` (default: the packaged SmolLM2-135M-Instruct tokenizer,
             no download), or a ``PreTrainedTokenizerBase``.
-        reward_model: a spec string (``reward_models.registered_reward_models()``; default ``"vader"``), a
-            reward-model object, or any callable ``(prompts: list[str], completions: list[str]) -> floats``.
+        reward_model: a spec string (``reward_models.registered_reward_models()``; default ``"sentiment"``, the
+            learned offline MiniLM sentiment model), a reward-model object, or any callable
+            ``(prompts: list[str], completions: list[str]) -> floats``.
             It must return one finite float per completion; anything else raises ``ValueError``, and an
             exception inside it is re-raised as ``RuntimeError`` naming the reward model.
         prompts: list of strings, a ``.txt`` (one per line) or ``.jsonl`` (``prompt`` field) path, or

@@ -24,7 +24,7 @@ from text_gym.masking import make_vocabulary_mask
 from text_gym.prompts import load_prompts
 
 DEFAULT_TOKENIZER = "smollm2"
-DEFAULT_REWARD_MODEL = "vader"
+DEFAULT_REWARD_MODEL = "sentiment"
 TRUNCATION_MODES = ("error", "left")
 
 
