@@ -16,7 +16,10 @@ from reward_models.preferences import (
     PreferencePair,
     PreferenceWriter,
     append_preferences,
+    expand_row,
     load_preferences,
+    parse_row,
+    read_preference_rows,
 )
 from reward_models.registry import make_reward_model, register_reward_model, registered_reward_models
 from reward_models.sentiment import sentiment_model_path, sentiment_reward_model
@@ -48,13 +51,16 @@ __all__ = [
     "cache_dir",
     "check_scores",
     "evaluate_preferences",
+    "expand_row",
     "label_preferences",
     "load_delta_model",
     "load_preferences",
     "load_tokenizer",
     "make_reward_model",
+    "parse_row",
     "preference_metrics",
     "rank_pairs",
+    "read_preference_rows",
     "register_reward_model",
     "registered_reward_models",
     "resolve_model_path",

@@ -1,11 +1,17 @@
 """Preference data: JSONL rows ``{"prompt", "chosen", "rejected"}`` (+ optional ``"margin"``), loaded and appended safely.
 
-Schema (one JSON object per line, UTF-8)::
+Schema (one JSON object per line, UTF-8). Three kinds of row::
 
-    {"prompt": str, "chosen": str, "rejected": str, "margin": float (optional, finite)}
+    {"prompt": str, "chosen": str, "rejected": str, "margin": float (optional, finite)}  # a pair
+    {"prompt": str, "ranking": [str, str, ...]}                                         # a ranking, best first
+    {"undo": str}                                                    # retracts the row whose "id" is that string
 
 ``chosen`` is the completion the labeller preferred; ``margin`` is an optional offset for the Bradley–Terry loss
-(``-log σ(r⁺ − r⁻ − margin)``). Other keys are allowed and ignored. Blank lines are skipped.
+(``-log σ(r⁺ − r⁻ − margin)``). A ranking of k distinct completions expands at load time into its k(k−1)/2 pairs
+(each earlier one chosen over each later one). Any row may carry an ``"id"`` (a string, unique in the file); an
+undo row names an earlier id and the loader drops that row, so a label is retracted by appending, never by
+rewriting the file. Other keys (``annotator``, ``timestamp``, ``mode``, ...) are allowed and ignored. Blank lines are
+skipped.
 
 Crash safety. :class:`PreferenceWriter` writes every row as one complete ``...\\n`` line with a single ``write`` to
 a file opened in append mode, then flushes and ``fsync``s it. A crash can therefore only leave a *torn final line*:
@@ -23,6 +29,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -56,39 +63,85 @@ class PreferenceDataError(ValueError):
         shown = "\n".join(f"  line {number}: {reason}" for number, reason in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
         super().__init__(f"{path}: {len(errors)} invalid preference row(s) (schema: one JSON object per line with "
-                         f"string fields {', '.join(REQUIRED_FIELDS)} and an optional finite number 'margin'):\n"
+                         f"string fields {', '.join(REQUIRED_FIELDS)} and an optional finite number 'margin'; or "
+                         f"'prompt' and a 'ranking' list; or 'undo'):\n"
                          f"{shown}{more}")
 
 
-def parse_preference_row(line: str) -> PreferencePair:
-    """Parse one JSONL line into a :class:`PreferencePair`; raise ``ValueError`` saying what is wrong."""
+def _check_string(row: dict, key: str) -> None:
+    if not isinstance(row[key], str):
+        raise ValueError(f"field {key!r} must be a string, got {type(row[key]).__name__}")
+
+
+def parse_row(line: str) -> dict:
+    """Parse and validate one JSONL line of any kind (pair, ranking or undo); return the JSON object.
+
+    Raises ``ValueError`` saying what is wrong.
+    """
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if "id" in row and (not isinstance(row["id"], str) or not row["id"]):
+        raise ValueError(f"field 'id' must be a non-empty string, got {row['id']!r}")
+    if "undo" in row:
+        if not isinstance(row["undo"], str) or not row["undo"]:
+            raise ValueError(f"field 'undo' must be the non-empty id of an earlier row, got {row['undo']!r}")
+        return row
+    if "ranking" in row:
+        if "prompt" not in row:
+            raise ValueError("missing field(s) 'prompt'")
+        _check_string(row, "prompt")
+        if "chosen" in row or "rejected" in row:
+            raise ValueError("a row has either 'ranking' or 'chosen'/'rejected', not both")
+        ranking = row["ranking"]
+        if (not isinstance(ranking, list) or len(ranking) < 2
+                or not all(isinstance(text, str) for text in ranking)):
+            raise ValueError("field 'ranking' must be a list of at least 2 strings (best first)")
+        if len(set(ranking)) != len(ranking):
+            raise ValueError("field 'ranking' has identical completions, which carry no preference")
+        return row
     missing = [key for key in REQUIRED_FIELDS if key not in row]
     if missing:
         raise ValueError(f"missing field(s) {', '.join(map(repr, missing))}")
     for key in REQUIRED_FIELDS:
-        if not isinstance(row[key], str):
-            raise ValueError(f"field {key!r} must be a string, got {type(row[key]).__name__}")
+        _check_string(row, key)
     if row["chosen"] == row["rejected"]:
         raise ValueError("'chosen' and 'rejected' are identical, so the pair carries no preference")
     margin = row.get("margin")
     if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
                                or not math.isfinite(margin)):
         raise ValueError(f"field 'margin' must be a finite number or absent, got {margin!r}")
+    return row
+
+
+def parse_preference_row(line: str) -> PreferencePair:
+    """Parse one JSONL pair row into a :class:`PreferencePair`; raise ``ValueError`` saying what is wrong."""
+    row = parse_row(line)
+    if "undo" in row or "ranking" in row:
+        raise ValueError("expected a pair row (prompt, chosen, rejected), got a ranking or undo row")
+    margin = row.get("margin")
     return PreferencePair(row["prompt"], row["chosen"], row["rejected"], None if margin is None else float(margin))
 
 
-def load_preferences(path: str | os.PathLike, skip_invalid: bool = False) -> list[PreferencePair]:
-    """Read a preference JSONL file.
+def expand_row(row: dict) -> list[PreferencePair]:
+    """The pairs a validated pair or ranking row stands for (a ranking of k: k(k−1)/2 pairs, better one chosen)."""
+    if "ranking" in row:
+        ranking = row["ranking"]
+        return [PreferencePair(row["prompt"], better, worse)
+                for index, better in enumerate(ranking) for worse in ranking[index + 1:]]
+    margin = row.get("margin")
+    return [PreferencePair(row["prompt"], row["chosen"], row["rejected"], None if margin is None else float(margin))]
 
-    Every invalid row is reported with its 1-based line number: by raising :class:`PreferenceDataError` listing
-    all of them (default), or with ``skip_invalid=True`` by a warning, keeping the valid rows. A torn final line
-    left by a crash (no trailing newline, not parseable) is ignored with a warning either way.
+
+def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) -> list[dict]:
+    """The live pair and ranking rows of a preference file, in file order: undo rows applied (the rows they retract
+    dropped) and themselves left out.
+
+    Errors are handled like :func:`load_preferences` does; besides schema errors, a duplicate ``id`` and an undo
+    naming no earlier live row are errors of their line.
     """
     path = Path(path)
     if not path.is_file():
@@ -96,24 +149,46 @@ def load_preferences(path: str | os.PathLike, skip_invalid: bool = False) -> lis
     text = path.read_bytes().decode("utf-8", errors="replace")
     lines = text.split("\n")
     torn_possible = not text.endswith("\n")
-    pairs: list[PreferencePair] = []
+    rows: dict[int, dict] = {}
+    line_of_id: dict[str, int] = {}
     errors: list[tuple[int, str]] = []
     for number, line in enumerate(lines, start=1):
         if not line.strip():
             continue
         try:
-            pairs.append(parse_preference_row(line))
+            row = parse_row(line)
+            if row.get("id") in line_of_id:
+                raise ValueError(f"duplicate id {row['id']!r} (first used on line {line_of_id[row['id']]})")
+            if "undo" in row and line_of_id.get(row["undo"]) not in rows:
+                raise ValueError(f"undo of {row['undo']!r}, which is no earlier row's id or is already undone")
         except ValueError as error:
             if torn_possible and number == len(lines):
                 warnings.warn(f"{path}: ignoring a torn final line {number} (no newline, {error}); it is what a crash "
                               "during a write leaves, and PreferenceWriter cuts it off before appending", stacklevel=2)
                 continue
             errors.append((number, str(error)))
+            continue
+        if "id" in row:
+            line_of_id[row["id"]] = number
+        if "undo" in row:
+            del rows[line_of_id[row["undo"]]]
+        else:
+            rows[number] = row
     if errors:
         if not skip_invalid:
             raise PreferenceDataError(path, errors)
         warnings.warn(str(PreferenceDataError(path, errors)) + "\n(skipped)", stacklevel=2)
-    return pairs
+    return list(rows.values())
+
+
+def load_preferences(path: str | os.PathLike, skip_invalid: bool = False) -> list[PreferencePair]:
+    """Read a preference JSONL file into pairs: rankings expanded, undone rows dropped (see the module docstring).
+
+    Every invalid row is reported with its 1-based line number: by raising :class:`PreferenceDataError` listing
+    all of them (default), or with ``skip_invalid=True`` by a warning, keeping the valid rows. A torn final line
+    left by a crash (no trailing newline, not parseable) is ignored with a warning either way.
+    """
+    return [pair for row in read_preference_rows(path, skip_invalid) for pair in expand_row(row)]
 
 
 def _cut_torn_tail(path: Path) -> None:
@@ -126,7 +201,7 @@ def _cut_torn_tail(path: Path) -> None:
             return
         start = data.rfind(b"\n") + 1
         try:
-            parse_preference_row(data[start:].decode("utf-8"))
+            parse_row(data[start:].decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
             handle.truncate(start)
         else:
@@ -153,32 +228,41 @@ class PreferenceWriter:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         _cut_torn_tail(self.path)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        self._lock = threading.Lock()
         self.rows_written = 0
 
     def write(self, pair: PreferencePair) -> None:
         """Validate ``pair`` and append it as one line (one ``write`` call, then flush + fsync)."""
-        if self._fd is None:
-            raise ValueError(f"PreferenceWriter for {self.path} is closed")
-        line = pair.to_json()
-        parse_preference_row(line)
+        self._append(pair.to_json())
+
+    def write_row(self, row: dict) -> None:
+        """Validate a row of any kind (pair, ranking, undo; extra keys kept) and append it like :meth:`write`."""
+        self._append(json.dumps(row, ensure_ascii=False))
+
+    def _append(self, line: str) -> None:
+        parse_row(line)
         data = (line + "\n").encode("utf-8")
-        written = os.write(self._fd, data)
-        if written != len(data):  # a short write leaves a torn line; finish it so the row is complete
-            view = memoryview(data)[written:]
-            while view:
-                view = view[os.write(self._fd, view):]
-        if self.fsync:
-            os.fsync(self._fd)
-        self.rows_written += 1
+        with self._lock:  # threads sharing a writer never interleave parts of lines
+            if self._fd is None:
+                raise ValueError(f"PreferenceWriter for {self.path} is closed")
+            written = os.write(self._fd, data)
+            if written != len(data):  # a short write leaves a torn line; finish it so the row is complete
+                view = memoryview(data)[written:]
+                while view:
+                    view = view[os.write(self._fd, view):]
+            if self.fsync:
+                os.fsync(self._fd)
+            self.rows_written += 1
 
     def write_all(self, pairs: Iterable[PreferencePair]) -> None:
         for pair in pairs:
             self.write(pair)
 
     def close(self) -> None:
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
 
     def __enter__(self) -> PreferenceWriter:
         return self
