@@ -68,3 +68,13 @@ def dataclass_from_args(cls: type[T], args: argparse.Namespace) -> T:
         if isinstance(value, list) and typing.get_origin(_unwrap_optional(typing.get_type_hints(cls)[name])) is tuple:
             values[name] = tuple(value)
     return cls(**values)
+
+
+def add_config_subcommands(parser: argparse.ArgumentParser, dest: str,
+                           commands: list[tuple[str, type, typing.Callable, str]]) -> None:
+    """Add one sub-action per ``(name, config dataclass, func, help)``: its flags from the dataclass, ``func=func``."""
+    actions = parser.add_subparsers(dest=dest, required=True, metavar="ACTION")
+    for name, config, func, help_text in commands:
+        command = actions.add_parser(name, help=help_text, description=help_text)
+        add_dataclass_arguments(command, config)
+        command.set_defaults(func=func)

@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-SUBCOMMANDS = ["scripts.rollout", "scripts.bench", "scripts.reward", "scripts.train"]
+SUBCOMMANDS = ["scripts.rollout", "scripts.bench", "scripts.reward", "scripts.train", "scripts.label"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from scripts.args import add_dataclass_arguments, dataclass_from_args
+from scripts.args import add_config_subcommands, dataclass_from_args
 
 
 def run_label(args: argparse.Namespace) -> int:
@@ -63,13 +63,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     parser = subparsers.add_parser("reward", help="label preference data, train and evaluate reward models",
                                    description=__doc__)
-    commands = parser.add_subparsers(dest="reward_command", required=True, metavar="ACTION")
-    for name, config, func, help_text in (
+    add_config_subcommands(parser, "reward_command", [
         ("label", LabelConfig, run_label, "sample completions from a policy and write gold-ranked preference pairs"),
         ("train", RewardTrainerConfig, run_train, "train a Bradley-Terry reward model on preference pairs"),
         ("eval", EvalConfig, run_eval, "evaluate a reward model on a preference file"),
         ("pack", PackConfig, run_pack, "store a trained reward model as a small delta against its base"),
-    ):
-        command = commands.add_parser(name, help=help_text, description=help_text)
-        add_dataclass_arguments(command, config)
-        command.set_defaults(func=func)
+    ])

@@ -1,0 +1,134 @@
+"""What the labelling page shows: candidate completions per prompt (from a file or sampled from a policy), cut into
+labelling items, one queue per mode.
+
+Candidates file (JSONL, one object per line)::
+
+    {"prompt": str, "completions": [str, ...]}
+
+Items, per mode, for a prompt with distinct completions ``c0 … c(k-1)``:
+
+- ``pair``: disjoint pairs ``(c0, c1), (c2, c3), …`` (every completion compared once; an odd last one is left out);
+- ``rank``: all k completions (at least 2) at once;
+- ``edit``: the first completion, to be rewritten into what the labeller wanted.
+
+An item's key is a hash of its mode, prompt and completions, so it is the same on every run with the same candidates:
+that is what lets a restarted server skip the items already labelled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MODES: tuple[str, ...] = ("pair", "rank", "edit")
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Completions of one prompt offered for labelling."""
+
+    prompt: str
+    completions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Item:
+    """One labelling task: ``mode``, the prompt and the completions shown (in display order)."""
+
+    key: str
+    mode: str
+    prompt: str
+    completions: tuple[str, ...]
+
+    def to_dict(self) -> dict:
+        return {"key": self.key, "mode": self.mode, "prompt": self.prompt, "completions": list(self.completions)}
+
+
+def item_key(mode: str, prompt: str, completions: Sequence[str]) -> str:
+    """Stable key ``"<mode>:<16 hex digits>"`` of an item (sha256 of its mode, prompt and completions)."""
+    digest = hashlib.sha256(json.dumps([mode, prompt, list(completions)], ensure_ascii=False).encode("utf-8"))
+    return f"{mode}:{digest.hexdigest()[:16]}"
+
+
+def _distinct(completions: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(completions))
+
+
+def load_candidates(path: str | os.PathLike) -> list[Candidates]:
+    """Read a candidates JSONL file; a bad line raises ``ValueError`` naming the file and line number."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"candidates file {path} does not exist")
+    result = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{path} line {number}: not valid JSON ({error.msg})") from None
+        completions = row.get("completions") if isinstance(row, dict) else None
+        if (not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not isinstance(completions, list)
+                or not completions or not all(isinstance(c, str) for c in completions)):
+            raise ValueError(f"{path} line {number}: expected {{\"prompt\": str, \"completions\": [str, ...]}} "
+                             "with at least one completion")
+        result.append(Candidates(row["prompt"], _distinct(completions)))
+    if not result:
+        raise ValueError(f"candidates file {path} has no rows")
+    return result
+
+
+def save_candidates(path: str | os.PathLike, candidates: Sequence[Candidates]) -> None:
+    """Write ``candidates`` as a candidates JSONL file (to a temporary name first, then renamed into place)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text("".join(json.dumps({"prompt": c.prompt, "completions": list(c.completions)},
+                                            ensure_ascii=False) + "\n" for c in candidates), encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def sample_candidates(prompts: Sequence[str], policy: str | tuple = "smollm2", completions_per_prompt: int = 4,
+                      max_new_tokens: int = 24, temperature: float = 1.0, top_p: float = 1.0, batch_size: int = 32,
+                      device: str = "auto", seed: int = 0) -> list[Candidates]:
+    """Sample ``completions_per_prompt`` completions for each prompt from a causal LM (a name/folder as in
+    :func:`~reward_models.labelling.load_policy`, or a loaded ``(model, tokenizer)`` padding on the left)."""
+    import torch
+    from tqdm.auto import tqdm
+
+    from reward_models.hf import resolve_device
+    from reward_models.labelling import LabelConfig, load_policy, sample_completions
+
+    config = LabelConfig(policy=policy if isinstance(policy, str) else "smollm2",
+                         completions_per_prompt=completions_per_prompt, max_new_tokens=max_new_tokens,
+                         temperature=temperature, top_p=top_p, batch_size=batch_size, device=device, seed=seed)
+    torch.manual_seed(seed)
+    model, tokenizer = load_policy(policy, resolve_device(device)) if isinstance(policy, str) else policy
+    repeated = [p for p in prompts for _ in range(completions_per_prompt)]
+    with tqdm(total=len(repeated), desc="sampling candidates", unit="compl") as bar:
+        completions = sample_completions(model, tokenizer, repeated, config, progress=bar)
+    k = completions_per_prompt
+    return [Candidates(prompt, _distinct(completions[i * k:(i + 1) * k])) for i, prompt in enumerate(prompts)]
+
+
+def build_items(candidates: Sequence[Candidates]) -> dict[str, list[Item]]:
+    """The labelling queue of every mode (see the module docstring), in candidates order."""
+    queues: dict[str, list[Item]] = {mode: [] for mode in MODES}
+
+    def add(mode: str, prompt: str, completions: tuple[str, ...]) -> None:
+        queues[mode].append(Item(item_key(mode, prompt, completions), mode, prompt, completions))
+
+    for entry in candidates:
+        texts = entry.completions
+        for start in range(0, len(texts) - 1, 2):
+            add("pair", entry.prompt, texts[start:start + 2])
+        if len(texts) >= 2:
+            add("rank", entry.prompt, texts)
+        if texts:
+            add("edit", entry.prompt, texts[:1])
+    # identical rows in the candidates file make identical items (same key): keep one
+    return {mode: list({item.key: item for item in queue}.values()) for mode, queue in queues.items()}

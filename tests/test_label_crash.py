@@ -1,0 +1,101 @@
+"""Crash safety of ``text-gym label serve``: SIGKILL mid-session loses no acknowledged label and leaves no partial
+line; a restart resumes after the last label and never shows a labelled item again."""
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from label_server import call
+from reward_models import read_preference_rows
+from reward_models.human import Candidates, build_items, save_candidates
+
+CANDIDATES = [Candidates(f"prompt {i}", (f"left {i}", f"right {i}")) for i in range(300)]
+
+
+def start_server(candidates, output):
+    command = [sys.executable, "-m", "scripts.cli", "label", "serve", "--candidates", str(candidates),
+               "--output", str(output), "--port", "0", "--annotator", "alice"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+    deadline = time.monotonic() + 60
+    line = ""
+    while time.monotonic() < deadline and "open http" not in line:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+    match = re.search(r"open (http://127\.0\.0\.1:\d+)/", line)
+    if match is None:
+        process.kill()
+        raise AssertionError(f"server did not start: {line!r}")
+    return process, match.group(1)
+
+
+def test_sigkill_mid_session_keeps_every_acknowledged_label_and_restart_resumes(tmp_path):
+    save_candidates(tmp_path / "candidates.jsonl", CANDIDATES)
+    output = tmp_path / "prefs.jsonl"
+    keys = [item.key for item in build_items(CANDIDATES)["pair"]]
+    acknowledged: list[str] = []
+    stop = threading.Event()
+    process, url = start_server(tmp_path / "candidates.jsonl", output)
+    try:
+        def label_continuously():
+            for key in keys:
+                if stop.is_set():
+                    return
+                try:
+                    status, body = call(f"{url}/api/label", {"annotator": "alice", "item": key, "choice": 1},
+                                        timeout=5)
+                except OSError:  # the server died under this request: it was never acknowledged
+                    return
+                if status == 200:
+                    acknowledged.append(body["id"])
+
+        client = threading.Thread(target=label_continuously)
+        client.start()
+        deadline = time.monotonic() + 30
+        while len(acknowledged) < 40 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        process.send_signal(signal.SIGKILL)  # mid-session: the client is still posting
+        process.wait(timeout=10)
+    finally:
+        stop.set()
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=10)
+    client.join(timeout=10)
+    assert len(acknowledged) >= 40
+
+    text = output.read_text(encoding="utf-8")
+    lines = text.split("\n")
+    complete, tail = lines[:-1], lines[-1]
+    assert not any(item_id in tail for item_id in acknowledged)  # a torn tail, if any, was never acknowledged
+    rows = [json.loads(line) for line in complete]  # every complete line is a whole row
+    ids = [row["id"] for row in rows]
+    assert set(acknowledged) <= set(ids) and len(set(ids)) == len(ids)
+    assert [row["item"] for row in rows] == keys[:len(rows)]
+
+    process, url = start_server(tmp_path / "candidates.jsonl", output)
+    try:
+        status, body = call(f"{url}/api/next?annotator=alice&mode=pair")
+        assert status == 200
+        assert body["item"]["key"] == keys[len(rows)]  # resumes right after the last stored label
+        assert body["progress"] == {"done": len(rows), "total": len(keys)}
+        status, _ = call(f"{url}/api/label", {"annotator": "alice", "item": keys[0], "choice": 0})
+        assert status == 409  # a label from before the crash is never taken twice
+        status, _ = call(f"{url}/api/label", {"annotator": "alice", "item": body["item"]["key"], "choice": 0})
+        assert status == 200
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+    assert process.returncode == 0
+    assert output.read_text(encoding="utf-8").endswith("\n")
+    assert len(read_preference_rows(output)) == len(rows) + 1
