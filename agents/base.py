@@ -131,6 +131,9 @@ class BaseAlgorithm:
     def set_env(self, env: str | gym.Env) -> None:
         """Use ``env`` for training (see the class docstring for what it can be)."""
         self.env = self.make_env(env)
+        if self.env.device.type != self.device.type:
+            raise ValueError(f"the env keeps its tokens on {self.env.device} but the agent runs on {self.device}; "
+                             f"build the env with device={str(self.device)!r}")
         self.policy.num_actions = self.ref_policy.num_actions = int(self.env.single_action_space.n)
         if self.policy.tokenizer is None:  # saved next to the weights
             self.policy.tokenizer = self.env.task.tokenizer

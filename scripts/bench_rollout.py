@@ -5,7 +5,8 @@ number of new tokens and sampling (temperature 1, no top-k / top-p). Every episo
 is built without EOS ids and ``generate`` gets ``min_new_tokens = max_new_tokens``. The env side is the agents'
 ``collect_rollout`` (policy forward with KV cache, sampling, log-prob bookkeeping, ``env.step_tensors``, and at
 the end decoding and scoring with a constant reward). The two are timed alternately in the same process, and
-the best of ``repeats`` runs of each is reported (the least disturbed by other load on the machine).
+the best of ``repeats`` runs of each is reported (the least disturbed by other load on the machine); one
+untimed round of the first setting warms both up.
 """
 
 from __future__ import annotations
@@ -72,13 +73,14 @@ def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
                 return (out.shape[1] - encoded["input_ids"].shape[1]) * batch
 
             times = {"env": [], "generate": []}
-            for repeat in range(config.repeats + 1):  # the first round warms up both
+            warmup = not rows  # one untimed round of the first setting warms up both sides
+            for repeat in range(config.repeats + warmup):
                 for name, fn in (("env", env_rollout), ("generate", generate)):
                     sync()
                     start = time.perf_counter()
                     tokens = fn()
                     sync()
-                    if repeat:
+                    if repeat >= warmup:
                         times[name].append(time.perf_counter() - start)
                     assert tokens == batch * new_tokens, (name, tokens)
             env_tps, gen_tps = (batch * new_tokens / min(times[k]) for k in ("env", "generate"))

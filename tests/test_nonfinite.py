@@ -35,8 +35,8 @@ def test_overflowing_reward_skips_the_update_with_a_warning(cls):
                 max_skipped_updates=3)
     before = _weights(agent)
     with pytest.warns(RuntimeWarning, match="non-finite rewards"):
-        agent.learn(4 * 4 * 2, progress_bar=False)
-    assert agent.n_updates >= 1 and _unchanged(agent, before)
+        agent.learn(1, progress_bar=False)  # one update
+    assert agent.n_updates == 1 and _unchanged(agent, before)
     with pytest.raises(RuntimeError, match="consecutive updates were skipped"):
         with pytest.warns(RuntimeWarning):
             agent.learn(4 * 4 * 10, progress_bar=False)
