@@ -102,7 +102,7 @@ def test_vec_env_seeding_and_prompt_options():
 def test_vec_env_rejects_other_autoreset_modes():
     envs = TextGenVectorEnv(2, tokenizer=TOKENIZER, reward_model=good_fraction, prompts=PROMPTS, max_new_tokens=4,
                             max_prompt_tokens=4)
-    with pytest.raises(ValueError, match="autoreset_mode='SAME_STEP'"):
+    with pytest.raises(ValueError, match="autoreset_mode='SameStep'"):
         SB3VecEnv(envs)
 
 

@@ -31,8 +31,8 @@ class SB3VecEnv(VecEnv):
 
     Args:
         env: an env id (``"TextGen-v0"``, ``"TextGenChar-v0"``), built with ``gym.make_vec(env, num_envs,
-            autoreset_mode="SAME_STEP", **env_kwargs)``, or a ``TextGenVectorEnv`` created with
-            ``autoreset_mode="SAME_STEP"``.
+            autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs)``, or a ``TextGenVectorEnv`` created with
+            ``autoreset_mode="SameStep"``.
         num_envs: number of sub-envs when ``env`` is an id.
         env_kwargs: keyword arguments of the env (``tokenizer``, ``reward_model``, ``vocab_size``, ...).
 
@@ -49,7 +49,7 @@ class SB3VecEnv(VecEnv):
         if not isinstance(env, TextGenVectorEnv):
             raise TypeError(f"env must be an env id or a TextGenVectorEnv, got {type(env).__name__}")
         if env.metadata["autoreset_mode"] != AutoresetMode.SAME_STEP:
-            raise ValueError("SB3VecEnv needs a TextGenVectorEnv with autoreset_mode='SAME_STEP' (SB3's convention),"
+            raise ValueError("SB3VecEnv needs a TextGenVectorEnv with autoreset_mode='SameStep' (SB3's convention),"
                              f" got autoreset_mode={env.metadata['autoreset_mode'].value!r}")
         self.env = env
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
