@@ -49,3 +49,11 @@ def test_bad_config_is_rejected_with_the_field_name(bad):
 def test_unknown_keyword_is_rejected():
     with pytest.raises(TypeError, match="n_step"):
         PPO(tiny_model(), None, n_step=3)
+
+
+def test_bfloat16_autocast_trains_float32_weights():
+    agent = PPO(tiny_model(), tiny_env(4), seed=0, dtype="bfloat16", learning_rate=1e-3)
+    before = agent.policy.model.transformer.wte.weight.clone()
+    agent.learn(4 * 4, progress_bar=False)
+    weight = agent.policy.model.transformer.wte.weight
+    assert weight.dtype == torch.float32 and not torch.equal(weight, before) and torch.isfinite(weight).all()
