@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 from sb3_contrib import MaskablePPO
-from stable_baselines3 import A2C, PPO
+from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from transformers import GPT2Config, GPT2LMHeadModel
@@ -229,6 +229,9 @@ def test_kl_callback_default_reference_is_the_initial_policy():
     assert not any(p.requires_grad for p in callback.ref_model.parameters())
     with pytest.raises(ValueError, match="kl_coef must be >= 0"):
         KLPenaltyCallback(kl_coef=-1)
+    dqn = DQN("MultiInputPolicy", make_env(2), learning_starts=0, policy_kwargs={"net_arch": [8]})
+    with pytest.raises(TypeError, match="needs an on-policy algorithm"):
+        dqn.learn(8, callback=KLPenaltyCallback(kl_coef=0.1, ref_model=tiny_gpt2()))
 
 
 # --------------------------------------------------------------- evaluate

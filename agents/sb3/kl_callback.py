@@ -87,10 +87,10 @@ class KLPenaltyCallback(BaseCallback):
         return torch.cat(out).cpu()
 
     def _on_rollout_end(self) -> None:
-        buffer = self.locals["rollout_buffer"]
+        buffer = self.locals.get("rollout_buffer")
         if not isinstance(buffer, DictRolloutBuffer):
-            raise TypeError(f"KLPenaltyCallback needs an on-policy algorithm with Dict observations (a rollout "
-                            f"buffer of TextGen observations), got {type(buffer).__name__}")
+            raise TypeError(f"KLPenaltyCallback needs an on-policy algorithm (PPO, A2C, MaskablePPO) on a TextGen "
+                            f"env, whose rollout buffer holds the sampling log-probs; got {type(buffer).__name__}")
         n_steps, n_envs = buffer.rewards.shape
         observations = {key: value.reshape(n_steps * n_envs, -1) for key, value in buffer.observations.items()}
         ref_logprobs = self.reference_logprobs(observations, buffer.actions.reshape(-1))
