@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ["scripts.bench_env", "scripts.bench_sb3", "scripts.bench_rollout"]
+BENCHMARKS = ["scripts.bench_env", "scripts.bench_sb3", "scripts.bench_rollout", "scripts.bench_algos"]
 
 
 def add_parser(subparsers) -> None:
