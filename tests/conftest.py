@@ -26,3 +26,18 @@ def make_tiny_tokenizer(words=TINY_WORDS) -> PreTrainedTokenizerFast:
 @pytest.fixture
 def tiny_tokenizer() -> PreTrainedTokenizerFast:
     return make_tiny_tokenizer()
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread_for_tiny_models(request):
+    """Tiny models run faster, and with steadier timing on a shared 2-core machine, on one thread; tests marked
+    ``slow`` (real SmolLM2 / MiniLM) keep every thread."""
+    if request.node.get_closest_marker("slow"):
+        yield
+        return
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
