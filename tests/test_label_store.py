@@ -73,7 +73,7 @@ def test_items_per_mode_have_stable_keys(tmp_path):
     save_candidates(tmp_path / "c.jsonl", candidates)
     assert build_items(load_candidates(tmp_path / "c.jsonl")) == queues  # same keys on every run
     (tmp_path / "bad.jsonl").write_text('{"prompt": "p", "completions": "ab"}\n')
-    with pytest.raises(ValueError, match="bad.jsonl line 1: expected"):
+    with pytest.raises(ValueError, match="bad.jsonl, line 1: expected"):
         load_candidates(tmp_path / "bad.jsonl")
 
 

@@ -8,10 +8,11 @@ things the policy never saw during training.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
+
+from reward_models.jsonl import read_jsonl_objects
 
 _SUBJECTS = [
     "the new restaurant on the corner", "my first week at the new job", "the concert last night",
@@ -56,14 +57,8 @@ def default_prompts(split: str = "train") -> list[str]:
 def _read_prompt_file(path: Path) -> list[str]:
     if path.suffix == ".jsonl":
         prompts = []
-        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                raise ValueError(f"prompts file {path}, line {number}: not valid JSON ({error.msg})") from error
-            if not isinstance(row, dict) or not isinstance(row.get("prompt"), str):
+        for number, row in read_jsonl_objects(path, "prompts file"):
+            if not isinstance(row.get("prompt"), str):
                 raise ValueError(f"prompts file {path}, line {number}: expected an object with a string 'prompt' field")
             prompts.append(row["prompt"])
         return prompts

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from reward_models.jsonl import read_jsonl_objects
+
 MODES: tuple[str, ...] = ("pair", "rank", "edit")
 
 
@@ -60,22 +62,13 @@ def _distinct(completions: Sequence[str]) -> tuple[str, ...]:
 
 def load_candidates(path: str | os.PathLike) -> list[Candidates]:
     """Read a candidates JSONL file; a bad line raises ``ValueError`` naming the file and line number."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"candidates file {path} does not exist")
     result = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{path} line {number}: not valid JSON ({error.msg})") from None
-        completions = row.get("completions") if isinstance(row, dict) else None
-        if (not isinstance(row, dict) or not isinstance(row.get("prompt"), str) or not isinstance(completions, list)
+    for number, row in read_jsonl_objects(path, "candidates file"):
+        completions = row.get("completions")
+        if (not isinstance(row.get("prompt"), str) or not isinstance(completions, list)
                 or not completions or not all(isinstance(c, str) for c in completions)):
-            raise ValueError(f"{path} line {number}: expected {{\"prompt\": str, \"completions\": [str, ...]}} "
-                             "with at least one completion")
+            raise ValueError(f"candidates file {path}, line {number}: expected {{\"prompt\": str, "
+                             "\"completions\": [str, ...]} with at least one completion")
         result.append(Candidates(row["prompt"], _distinct(completions)))
     if not result:
         raise ValueError(f"candidates file {path} has no rows")

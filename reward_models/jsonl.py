@@ -1,0 +1,29 @@
+"""Reading JSONL files whose every non-blank line must be one JSON object."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def read_jsonl_objects(path: str | os.PathLike, what: str = "JSONL file") -> Iterator[tuple[int, dict]]:
+    """Yield ``(line_number, object)`` for each non-blank line of ``path`` (numbered from 1).
+
+    A missing file raises ``FileNotFoundError``; a line that is not a JSON object raises ``ValueError`` naming
+    ``what``, the file and the line number.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError as error:
+            raise ValueError(f"{what} {path}, line {number}: not valid JSON ({error.msg})") from None
+        if not isinstance(row, dict):
+            raise ValueError(f"{what} {path}, line {number}: expected a JSON object, got {type(row).__name__}")
+        yield number, row
