@@ -276,7 +276,8 @@ def run_benchmark(config: BenchAlgosConfig, policy_factory: Callable[[int], Any]
         markdown = "\n".join([
             f"Measured on {m['machine']} ({m['device']}, {m['torch_threads']} torch threads), torch {m['torch']}, "
             f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
-            f"{config.total_timesteps} tokens per run, {config.n_envs} episodes per update, seeds "
+            f"{config.total_timesteps} tokens per run, episodes of at most "
+            f"{config.max_new_tokens or 'the task default number of'} tokens, {config.n_envs} episodes per update, seeds "
             f"{config.seeds}; total {results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
             "over the task's held-out test prompts; KL is the last update's k1 estimate (nats per episode).", "",
             table, "", *[f"![{p.stem}]({p.name})" for p in plots]])
