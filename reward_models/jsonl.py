@@ -8,6 +8,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def parse_json_object(line: str) -> dict:
+    """Parse one JSONL line that must hold a JSON object; ``ValueError`` says what is wrong."""
+    try:
+        row = json.loads(line)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    if not isinstance(row, dict):
+        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    return row
+
+
 def read_jsonl_objects(path: str | os.PathLike, what: str = "JSONL file") -> Iterator[tuple[int, dict]]:
     """Yield ``(line_number, object)`` for each non-blank line of ``path`` (numbered from 1).
 
@@ -21,9 +32,7 @@ def read_jsonl_objects(path: str | os.PathLike, what: str = "JSONL file") -> Ite
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(f"{what} {path}, line {number}: not valid JSON ({error.msg})") from None
-        if not isinstance(row, dict):
-            raise ValueError(f"{what} {path}, line {number}: expected a JSON object, got {type(row).__name__}")
+            row = parse_json_object(line)
+        except ValueError as error:
+            raise ValueError(f"{what} {path}, line {number}: {error}") from None
         yield number, row

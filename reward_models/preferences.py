@@ -35,6 +35,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from reward_models.jsonl import parse_json_object
+
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")
 
 
@@ -78,12 +80,7 @@ def parse_row(line: str) -> dict:
 
     Raises ``ValueError`` saying what is wrong.
     """
-    try:
-        row = json.loads(line)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
-    if not isinstance(row, dict):
-        raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    row = parse_json_object(line)
     if "id" in row and (not isinstance(row["id"], str) or not row["id"]):
         raise ValueError(f"field 'id' must be a non-empty string, got {row['id']!r}")
     if "undo" in row:

@@ -75,6 +75,17 @@ def add_config_subcommands(parser: argparse.ArgumentParser, dest: str,
     """Add one sub-action per ``(name, config dataclass, func, help)``: its flags from the dataclass, ``func=func``."""
     actions = parser.add_subparsers(dest=dest, required=True, metavar="ACTION")
     for name, config, func, help_text in commands:
-        command = actions.add_parser(name, help=help_text, description=help_text)
-        add_dataclass_arguments(command, config)
-        command.set_defaults(func=func)
+        add_config_command(actions, name, config, func, help_text)
+
+
+def add_config_command(subparsers: argparse._SubParsersAction, name: str, config: type, func: typing.Callable,
+                       help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+    """Add the command ``name`` to ``subparsers``: one flag per field of ``config``, and ``func=func``.
+
+    ``description`` (e.g. the command module's ``__doc__``) is shown verbatim in ``--help``; default ``help_text``.
+    """
+    command = subparsers.add_parser(name, help=help_text, description=description or help_text,
+                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_dataclass_arguments(command, config)
+    command.set_defaults(func=func)
+    return command

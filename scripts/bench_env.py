@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.args import add_dataclass_arguments, dataclass_from_args
+from scripts.args import add_config_command, dataclass_from_args
 
 
 @dataclass
@@ -103,7 +103,4 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("env", help="env-only stepping speed (tokens/s, no model)",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, BenchEnvConfig)
-    parser.set_defaults(func=run)
+    add_config_command(subparsers, "env", BenchEnvConfig, run, "env-only stepping speed (tokens/s, no model)", description=__doc__)

@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.args import add_dataclass_arguments, dataclass_from_args
+from scripts.args import add_config_command, dataclass_from_args
 from scripts.bench_env import _zero_reward
 
 
@@ -111,10 +111,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("rollout", help="rollout tokens/s through the env vs model.generate",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_dataclass_arguments(parser, BenchRolloutConfig)
-    parser.set_defaults(func=run)
+    add_config_command(subparsers, "rollout", BenchRolloutConfig, run, "rollout tokens/s through the env vs model.generate", description=__doc__)
 
 
 if __name__ == "__main__":

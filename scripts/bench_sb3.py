@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.args import add_dataclass_arguments, dataclass_from_args
+from scripts.args import add_config_command, dataclass_from_args
 
 CASES = ("ppo-tiny", "a2c-tiny", "maskable-ppo-tiny", "ppo-kl-tiny", "ppo-lstm", "dqn-lstm", "ppo-smollm2",
          "ppo-kl-smollm2", "maskable-ppo-topk-smollm2")
@@ -100,10 +100,7 @@ def run_benchmark(config: BenchSB3Config) -> list[dict]:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("sb3", help="env steps/s of SB3 algorithms on TextGen envs",
-                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    add_dataclass_arguments(parser, BenchSB3Config)
-    parser.set_defaults(func=run)
+    add_config_command(subparsers, "sb3", BenchSB3Config, run, "env steps/s of SB3 algorithms on TextGen envs")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -17,25 +17,17 @@ from text_gym.task import TextGenTask
 from text_gym.tasks import TASKS, TaskSpec, gold_reward_spec, task_prompts
 from text_gym.vector import TextGenVectorEnv
 
-if "TextGen-v0" not in registry:
-    register(
-        id="TextGen-v0",
-        entry_point="text_gym.env:TextGenEnv",
-        vector_entry_point="text_gym.vector:TextGenVectorEnv",
-        max_episode_steps=None,
-    )
-if "TextGenChar-v0" not in registry:
-    register(
-        id="TextGenChar-v0",
-        entry_point="text_gym.char_level:make_char_env",
-        vector_entry_point="text_gym.char_level:make_char_vector_env",
-        max_episode_steps=None,
-    )
-for _task_id in TASKS:
-    if _task_id not in registry:
-        register(id=_task_id, entry_point="text_gym.tasks:make_task_env",
-                 vector_entry_point="text_gym.tasks:make_task_vector_env", max_episode_steps=None,
-                 kwargs={"task": _task_id})
+# env id -> (entry point, vector entry point, spec kwargs); no episode limit: the envs end their own episodes
+_ENVS = {
+    "TextGen-v0": ("text_gym.env:TextGenEnv", "text_gym.vector:TextGenVectorEnv", {}),
+    "TextGenChar-v0": ("text_gym.char_level:make_char_env", "text_gym.char_level:make_char_vector_env", {}),
+    **{task_id: ("text_gym.tasks:make_task_env", "text_gym.tasks:make_task_vector_env", {"task": task_id})
+       for task_id in TASKS},
+}
+for _env_id, (_entry_point, _vector_entry_point, _kwargs) in _ENVS.items():
+    if _env_id not in registry:
+        register(id=_env_id, entry_point=_entry_point, vector_entry_point=_vector_entry_point,
+                 max_episode_steps=None, kwargs=_kwargs)
 
 __all__ = ["TASKS", "PromptLettersReward", "TaskSpec", "TextGenEnv", "TextGenTask", "TextGenVectorEnv",
            "VocabularyMask", "char_prompts", "char_tokenizer", "check_action", "default_prompts", "gold_reward_spec",
