@@ -108,3 +108,9 @@ def test_bfloat16_scores_close_to_float32(tmp_path):
     with pytest.raises(ValueError, match="dtype must be"):
         HFRewardModel(folder, dtype="float8")
     assert math.isfinite(float(full.score(["x"], [""])[0]))  # an empty completion still scores
+
+
+def test_missing_local_folder_is_named_in_the_error(tmp_path):
+    missing = tmp_path / "no-such-rm"
+    with pytest.raises(FileNotFoundError, match=f"reward model folder {missing} does not exist"):
+        HFRewardModel(str(missing))
