@@ -36,22 +36,12 @@ from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
 from agents.policy import LMPolicy, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
 from reward_models import make_reward_model
+from reward_models.hf import resolve_device
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-
-
-def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"``: CUDA if available, else Apple MPS, else CPU; anything else is passed to ``torch.device``."""
-    if str(device) == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    return torch.device(device)
 
 
 def _markdown_table(rows: list[tuple[str, str, float]]) -> str:
