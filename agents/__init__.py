@@ -7,7 +7,7 @@
 from agents.advantages import explained_variance, gae, group_advantages, masked_mean, masked_var, whiten
 from agents.base import BaseAlgorithm, resolve_device
 from agents.config import AlgorithmConfig
-from agents.evaluate import EvalResult, evaluate
+from agents.evaluate import EvalResult, evaluate, evaluate_lm
 from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
 from agents.policy import LMPolicy
 from agents.ppo import PPO, PPOConfig
@@ -21,6 +21,6 @@ ALGORITHMS = {"ppo": (PPO, {}), "reinforce": (REINFORCE, {"baseline": "moving_av
 __all__ = [
     "ALGORITHMS", "AdaptiveKLController", "AlgorithmConfig", "BaseAlgorithm", "EvalResult", "FixedKLController",
     "LMPolicy", "PPO", "PPOConfig", "REINFORCE", "REINFORCEConfig", "RolloutBuffer", "collect_rollout", "evaluate",
-    "explained_variance", "gae", "group_advantages", "kl_estimate", "masked_mean", "masked_var", "resolve_device",
-    "whiten",
+    "evaluate_lm", "explained_variance", "gae", "group_advantages", "kl_estimate", "masked_mean", "masked_var",
+    "resolve_device", "whiten",
 ]

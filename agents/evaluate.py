@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agents.policy import LMPolicy
 from agents.rollout import collect_rollout
 from reward_models import RewardFn, make_reward_model
 
@@ -37,17 +40,31 @@ def evaluate(agent, env, gold_reward_model: str | RewardFn | None = None, seed: 
 
     ``env`` is anything the agent's constructor accepts (see :meth:`agents.BaseAlgorithm.make_env`).
     """
-    env = agent.make_env(env)
+    return evaluate_lm(agent.policy, agent.make_env(env), gold_reward_model, seed, agent.config.temperature,
+                       agent.autocast, progress_bar)
+
+
+def evaluate_lm(policy: LMPolicy, env, gold_reward_model: str | RewardFn | None = None, seed: int = 0,
+                temperature: float = 1.0,
+                autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+                progress_bar: bool = False) -> EvalResult:
+    """:func:`evaluate` for a bare :class:`agents.LMPolicy` (e.g. the LM of an SB3 policy,
+    ``LMActorCriticPolicy.lm_policy()``).
+
+    ``env`` is a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode (:func:`agents.envs.make_vector_env`); its
+    ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
+    ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``.
+    """
     gold = make_reward_model(gold_reward_model) if gold_reward_model is not None else None
     count, B = len(env.task.prompts), env.num_envs
-    generator = torch.Generator(agent.device).manual_seed(seed)
+    generator = torch.Generator(policy.device).manual_seed(seed)
     prompts, completions, scores = [], [], []
-    agent.policy.eval()
+    policy.eval()
     for begin in tqdm(range(0, count, B), desc="evaluate", disable=not progress_bar):
         index = np.minimum(np.arange(begin, begin + B), count - 1)  # the last batch repeats the last prompt
         keep = min(B, count - begin)
-        with agent.autocast():
-            buffer = collect_rollout(agent.policy, env, index, generator, agent.config.temperature)
+        with autocast():
+            buffer = collect_rollout(policy, env, index, generator, temperature)
         prompts += buffer.prompts[:keep]
         completions += buffer.completions[:keep]
         scores.append(buffer.scores[:keep].double().cpu().numpy())

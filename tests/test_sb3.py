@@ -12,6 +12,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from agents.policy import position_ids_from_mask
 from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, MaskableLMActorCriticPolicy, SB3VecEnv
 from text_gym import TextGenVectorEnv
 from conftest import make_tiny_tokenizer
@@ -124,6 +125,24 @@ def test_lm_policy_distribution_is_the_lm_next_token_distribution():
     assert torch.all(values == 0)  # zero-initialised value head
     with pytest.raises(ValueError, match="requires ortho_init=False"):
         PPO(LMActorCriticPolicy, env, policy_kwargs={"model": lm, "ortho_init": True})
+
+
+def test_lm_policy_view_has_the_sb3_action_distribution():
+    torch.manual_seed(0)
+    lm = GPT2LMHeadModel(GPT2Config(vocab_size=V + 5, n_positions=16, n_embd=32, n_layer=2, n_head=2,
+                                    bos_token_id=EOS, eos_token_id=EOS))
+    env = make_env(4)  # V actions: the LM head has 5 rows more
+    algo = PPO(LMActorCriticPolicy, env, n_steps=4, batch_size=16, policy_kwargs={"model": lm}, seed=0)
+    view = algo.policy.lm_policy()
+    assert view.model is lm and view.num_actions == V and view.value_head is None
+    obs = env.reset()
+    obs_tensor, _ = algo.policy.obs_to_tensor(obs)
+    ids, mask = torch.as_tensor(obs["input_ids"][:, :4]), torch.as_tensor(obs["attention_mask"][:, :4])  # prompt
+    with torch.no_grad():
+        expected = algo.policy.get_distribution(obs_tensor).distribution.logits
+        logprobs, values, _ = view.step(ids, mask, position_ids_from_mask(mask), None)
+    torch.testing.assert_close(logprobs[:, :V], expected, atol=1e-5, rtol=1e-5)
+    assert torch.all(logprobs[:, V:] == float("-inf")) and values is None
 
 
 def test_save_and_load_restore_the_lm_policy(tmp_path):

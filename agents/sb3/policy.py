@@ -115,6 +115,12 @@ class _LMPolicyMixin:
         """The wrapped transformers causal LM (trained in place; ``save_pretrained`` it to export)."""
         return self.features_extractor.model
 
+    def lm_policy(self) -> LMPolicy:
+        """The same LM (shared modules, no copy) as an :class:`agents.LMPolicy` over the env's ``action_space.n``
+        actions, without the value head: the unmasked action distribution of this policy, which
+        :func:`agents.collect_rollout` / :func:`agents.evaluate_lm` sample with a KV cache."""
+        return LMPolicy(self.lm, num_actions=self.action_space.n)
+
 
 class LMActorCriticPolicy(_LMPolicyMixin, ActorCriticPolicy):
     """Causal-LM policy for SB3's ``PPO`` and ``A2C``: ``PPO(LMActorCriticPolicy, env, policy_kwargs={"model":
