@@ -1,32 +1,46 @@
-"""``text-gym bench algos``: PPO, REINFORCE, RLOO and GRPO on the task suite (text_gym.tasks) over several seeds.
+"""``text-gym bench algos``: PPO, REINFORCE, RLOO, GRPO (and, opt-in, stock SB3 PPO) on the task suite
+(text_gym.tasks) over several seeds.
 
-Every (task, algorithm, seed) run trains a fresh policy for ``--total-timesteps`` generated tokens with the
-algorithm's default config (``--n-envs`` episodes per update) and the task's proxy reward, logs to tensorboard
-under ``<output-dir>/tensorboard/<task>/<algo>_s<seed>``, and records after every update the rollout's mean proxy
-and gold reward, KL to the reference (k1, nats per episode) and generated tokens. Before and after training the
-policy is scored on the task's held-out test prompts (proxy and gold). Writes to ``--output-dir``:
-``results.json`` (config, machine, versions, every curve and final score), ``results.md`` (mean ± std over seeds),
-``curves_<task>.png`` (proxy and gold reward vs tokens) and, for ``TextGenSentiment-v0``, ``overoptimisation.png``
-(gold and proxy reward vs √KL, per algorithm; Gao et al. 2022). ``--doc`` also replaces the generated section of
-that markdown file (between the ``bench-algos`` markers) and copies the plots next to it.
+Every (task, algorithm, seed) run trains a fresh copy of the initial policy for ``--total-timesteps`` generated tokens
+with the algorithm's default config (``--n-envs`` episodes per update) and the task's proxy reward, logs to
+tensorboard under ``<output-dir>/tensorboard/<task>/<algo>_s<seed>``, and records after every update the rollout's
+mean proxy and gold reward, KL to the reference (k1, nats per episode) and generated tokens. Before and after
+training the policy is scored on the task's held-out test prompts (proxy and gold); the before-evaluation depends
+only on (task, seed) and is computed once and shared by every algorithm. ``sb3-ppo`` is stable-baselines3's ``PPO``
+with ``agents.sb3.LMActorCriticPolicy`` and ``KLPenaltyCallback`` on ``SB3VecEnv`` (no KV cache: slow with real LMs
+on a CPU, so not in the default list). ``--workers N`` runs the (task, seed) groups in ``N`` processes.
+
+Writes to ``--output-dir``: ``results.json`` (config, machine, versions, the shared before-evaluations, every curve
+and final score), ``results.md`` (mean ± std over seeds), ``curves_<task>.png`` (proxy and gold reward vs tokens)
+and, for ``TextGenSentiment-v0``, ``overoptimisation.png`` (gold and proxy reward vs √KL, per algorithm; Gao et al.
+2022). ``--doc`` also replaces the generated section of that markdown file (between the ``bench-algos`` markers) and
+copies the plots next to it.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import math
+import multiprocessing
+import os
+import pickle
 import time
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from scripts.args import add_config_command, dataclass_from_args
 from scripts.bench_report import doc_markers, finish_figure, machine_info, write_doc
 
 DOC_BEGIN, DOC_END = doc_markers("algos")
 OVEROPT_TASK = "TextGenSentiment-v0"
+SB3_PPO = "sb3-ppo"
+BEFORE_EVAL_NOTE = ("computed once per (task, seed) with the initial policy and eval seed = seed, on the task's "
+                    "held-out test prompts, and shared by every algorithm of that (task, seed)")
 
 
 @dataclass
@@ -34,7 +48,8 @@ class BenchAlgosConfig:
     """Algorithm benchmark on the task suite."""
 
     algos: list[str] = field(default_factory=lambda: ["ppo", "reinforce", "rloo", "grpo"], metadata={
-        "help": "algorithms (agents.ALGORITHMS names: ppo, reinforce, rloo, grpo)"})
+        "help": "algorithms: agents.ALGORITHMS names (ppo, reinforce, rloo, grpo) and sb3-ppo (stock SB3 PPO, no KV "
+                "cache: slow with real LMs on a CPU)"})
     tasks: list[str] = field(default_factory=lambda: ["TextGenSentiment-v0", "TextGenKeyword-v0", "TextGenStory-v0",
                                                       "TextGenDialogue-v0"],
                              metadata={"help": "suite env ids (text_gym.TASKS)"})
@@ -48,6 +63,9 @@ class BenchAlgosConfig:
     output_dir: str = field(default="runs/bench_algos", metadata={"help": "where results, plots and logs go"})
     doc: str | None = field(default=None, metadata={
         "help": "markdown file whose bench-algos section is replaced with the results (e.g. docs/benchmarks.md)"})
+    workers: int = field(default=1, metadata={
+        "help": "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers "
+                "torch threads unless OMP_NUM_THREADS is set); 1: in this process"})
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
@@ -80,37 +98,138 @@ def _recorder():
     return _Recorder()
 
 
-def _run_one(config: BenchAlgosConfig, task: str, algo: str, seed: int, policy: Any,
-             env_kwargs: dict[str, Any]) -> dict[str, Any]:
-    from agents import ALGORITHMS, evaluate
-    from agents.envs import make_vector_env
-    from text_gym import gold_reward_spec, task_prompts
+class _Trained(NamedTuple):
+    """One finished training run: its policy (for the after-evaluation), per-update curve and counters."""
+
+    policy: Any
+    curve: dict[str, list[float]]
+    tokens: int
+    updates: int
+    learn_s: float
+
+
+def _curve(rows: list[dict[str, float]], kl_key: str) -> dict[str, list[float]]:
+    """The benchmark's per-update keys from the dumped logger rows (``kl_key``: the algorithm's KL per episode)."""
+    keys = {"tokens": "time/total_timesteps", "proxy": "rollout/score_mean", "gold": "rollout/gold_score_mean",
+            "kl": kl_key}
+    return {name: [row[key] for row in rows] for name, key in keys.items()}
+
+
+def _tensorboard_dir(config: BenchAlgosConfig, task: str) -> str:
+    return str(Path(config.output_dir) / "tensorboard" / task)
+
+
+def _train_agent(config: BenchAlgosConfig, task: str, algo: str, seed: int, policy: Any, env_kwargs: dict[str, Any],
+                 progress_bar: bool) -> _Trained:
+    """One of our agents (agents.ALGORITHMS) with its default config."""
+    from agents import ALGORITHMS
+    from text_gym import gold_reward_spec
 
     cls, fixed = ALGORITHMS[algo]
-    gold = gold_reward_spec(task)
-    kwargs = dict(env_kwargs)
+    agent = cls(policy, task, env_kwargs=env_kwargs, seed=seed, n_envs=config.n_envs, device=config.device,
+                gold_reward_model=gold_reward_spec(task), tensorboard_log=_tensorboard_dir(config, task), **fixed)
+    recorder = _recorder()
+    start = time.perf_counter()
+    agent.learn(config.total_timesteps, callback=recorder, progress_bar=progress_bar, tb_log_name=f"{algo}_s{seed}")
+    learn_s = time.perf_counter() - start
+    return _Trained(agent.policy, _curve(recorder.writer.rows, "objective/kl"), agent.num_timesteps, agent.n_updates,
+                    learn_s)
+
+
+def _episode_scores(gold: Any):
+    """SB3 callback: the mean proxy score (``rollout/score_mean``) and gold score (``rollout/gold_score_mean``) of
+    the episodes that end during each rollout, from the prompts, completions and scores SB3VecEnv puts in
+    ``infos``."""
+    import numpy as np
+    from stable_baselines3.common.callbacks import BaseCallback
+
+    class _EpisodeScores(BaseCallback):
+        def _on_rollout_start(self) -> None:
+            self.episodes: list[dict[str, Any]] = []
+
+        def _on_step(self) -> bool:
+            self.episodes += [info for info in self.locals["infos"] if "completion" in info]
+            return True
+
+        def _on_rollout_end(self) -> None:
+            prompts = [info["prompt"] for info in self.episodes]
+            completions = [info["completion"] for info in self.episodes]
+            self.logger.record("rollout/score_mean", float(np.mean([info["score"] for info in self.episodes])))
+            self.logger.record("rollout/gold_score_mean", float(np.mean(gold(prompts, completions))))
+
+    return _EpisodeScores()
+
+
+def _train_sb3_ppo(config: BenchAlgosConfig, task: str, seed: int, policy: Any, env_kwargs: dict[str, Any],
+                   gold: Any, progress_bar: bool) -> _Trained:
+    """Stock SB3 PPO with the LM policy and the KL penalty on SB3VecEnv (SAME_STEP autoreset). One rollout is
+    ``n_steps`` = the episode length steps of ``n_envs`` sub-envs; the other hyperparameters are agents.PPOConfig's
+    defaults (``batch_size`` = ``minibatch_size`` episodes' worth of steps, at most the rollout)."""
+    from stable_baselines3 import PPO
+
+    from agents import PPOConfig, resolve_device
+    from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, SB3VecEnv
+
+    cfg = PPOConfig()
+    env = SB3VecEnv(task, config.n_envs, device=str(resolve_device(config.device)), **env_kwargs)
+    n_steps = env.env.task.max_new_tokens
+    model = PPO(LMActorCriticPolicy, env, learning_rate=cfg.learning_rate, n_steps=n_steps,
+                batch_size=min(cfg.minibatch_size, config.n_envs) * n_steps, n_epochs=cfg.n_epochs, gamma=cfg.gamma,
+                gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range, clip_range_vf=cfg.clip_range_vf,
+                normalize_advantage=cfg.normalize_advantage, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
+                tensorboard_log=_tensorboard_dir(config, task), policy_kwargs={"model": policy},
+                seed=seed, device=str(env.env.device))
+    recorder = _recorder()
+    callbacks = [KLPenaltyCallback(cfg.kl_coef, estimator=cfg.kl_estimator), _episode_scores(gold), recorder]
+    start = time.perf_counter()
+    model.learn(config.total_timesteps, callback=callbacks, progress_bar=progress_bar, tb_log_name=f"{SB3_PPO}_s{seed}")
+    learn_s = time.perf_counter() - start
+    return _Trained(model.policy.lm_policy(), _curve(recorder.writer.rows, "rollout/kl_per_episode"),
+                    model.num_timesteps, model._n_updates // model.n_epochs, learn_s)
+
+
+def _run_group(config: BenchAlgosConfig, task: str, seed: int, policy_factory: Callable[[int], Any] | None,
+               env_kwargs: dict[str, Any], progress_bar: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Every algorithm of one (task, seed): the held-out evaluation of the initial policy once, then one training
+    run per algorithm from a copy of the same initial weights, each evaluated after training on the same env with
+    the same eval seed. Returns the before-evaluation record and the runs."""
+    import torch
+
+    from agents import LMPolicy, evaluate_lm, resolve_device
+    from agents.envs import make_vector_env
+    from reward_models import make_reward_model
+    from text_gym import gold_reward_spec, task_prompts
+
+    initial = policy_factory(seed) if policy_factory is not None else config.policy
+    device = resolve_device(config.device)
+    start = time.perf_counter()
+    policy = LMPolicy.from_pretrained(initial).to(device)
+    kwargs = dict(env_kwargs, vocab_size=policy.vocab_size)
     if config.max_new_tokens is not None:
         kwargs["max_new_tokens"] = config.max_new_tokens
-    start = time.perf_counter()
-    agent = cls(policy, task, env_kwargs=kwargs, seed=seed, n_envs=config.n_envs, device=config.device,
-                gold_reward_model=gold, tensorboard_log=str(Path(config.output_dir) / "tensorboard" / task), **fixed)
-    eval_env = make_vector_env(task, config.n_envs, agent.policy.vocab_size, str(agent.device),
-                               {**kwargs, "tokenizer": agent.env.task.tokenizer, "prompts": task_prompts(task, "test"),
-                                "reward_model": agent.env.task.reward_model})
-    before = evaluate(agent, eval_env, gold, seed=seed)
-    recorder = _recorder()
-    learn_start = time.perf_counter()
-    agent.learn(config.total_timesteps, callback=recorder, progress_bar=config.progress_bar,
-                tb_log_name=f"{algo}_s{seed}")
-    learn_s = time.perf_counter() - learn_start
-    after = evaluate(agent, eval_env, gold, seed=seed)
-    rows = recorder.writer.rows
-    curve = {"tokens": [r["time/total_timesteps"] for r in rows], "proxy": [r["rollout/score_mean"] for r in rows],
-             "gold": [r["rollout/gold_score_mean"] for r in rows], "kl": [r["objective/kl"] for r in rows]}
-    return {"task": task, "algo": algo, "seed": seed, "curve": curve, "tokens": agent.num_timesteps,
-            "updates": agent.n_updates, "proxy_before": before.score_mean, "gold_before": before.gold_mean,
-            "proxy_after": after.score_mean, "gold_after": after.gold_mean, "kl_final": curve["kl"][-1],
-            "learn_s": learn_s, "wall_s": time.perf_counter() - start}
+    if policy.tokenizer is not None:
+        kwargs.setdefault("tokenizer", policy.tokenizer)
+    eval_env = make_vector_env(task, config.n_envs, policy.vocab_size, str(device),
+                               {**kwargs, "prompts": task_prompts(task, "test")})
+    kwargs["reward_model"] = eval_env.task.reward_model  # one proxy model instance for every env of the group
+    gold = make_reward_model(gold_reward_spec(task))
+    before = evaluate_lm(policy, eval_env, gold, seed=seed)
+    before_record = {"task": task, "seed": seed, "proxy": before.score_mean, "gold": before.gold_mean,
+                     "wall_s": time.perf_counter() - start, "torch_threads": torch.get_num_threads()}
+    runs = []
+    for algo in config.algos:
+        start = time.perf_counter()
+        if algo == SB3_PPO:
+            trained = _train_sb3_ppo(config, task, seed, copy.deepcopy(initial), kwargs, gold, progress_bar)
+        else:
+            trained = _train_agent(config, task, algo, seed, copy.deepcopy(initial), kwargs, progress_bar)
+        after = evaluate_lm(trained.policy, eval_env, gold, seed=seed)
+        runs.append({"task": task, "algo": algo, "seed": seed, "curve": trained.curve, "tokens": trained.tokens,
+                     "updates": trained.updates, "proxy_before": before.score_mean, "gold_before": before.gold_mean,
+                     "proxy_after": after.score_mean, "gold_after": after.gold_mean,
+                     "kl_final": trained.curve["kl"][-1], "learn_s": trained.learn_s,
+                     "wall_s": time.perf_counter() - start})
+    return before_record, runs
 
 
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -188,34 +307,81 @@ def plot_overoptimisation(runs: list[dict[str, Any]], path: Path) -> None:
                    f"{OVEROPT_TASK}: reward vs √KL per update (Gao et al. 2022)", path)
 
 
+def _init_worker(workers: int) -> None:
+    """Give each of ``workers`` processes an equal share of the cores, unless ``OMP_NUM_THREADS`` is set."""
+    if "OMP_NUM_THREADS" not in os.environ:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
+
+
+def _run_groups(config: BenchAlgosConfig, policy_factory: Callable[[int], Any] | None,
+                env_kwargs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every (task, seed) group (:func:`_run_group`), in this process (``workers=1``) or in ``workers`` spawned
+    processes. Returns the before-evaluations in (task, seed) order and the runs in (task, algo, seed) order,
+    whatever order the groups finish in."""
+    from tqdm.auto import tqdm
+
+    groups = [(task, seed) for task in config.tasks for seed in config.seeds]
+    bar = tqdm(total=len(groups) * len(config.algos), unit="run", desc="bench algos", disable=not config.progress_bar)
+    results: dict[tuple[str, int], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
+
+    def finished(group: tuple[str, int], result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
+        results[group] = result
+        for run in result[1]:
+            bar.write(f"{run['task']} {run['algo']} seed {run['seed']}: proxy {run['proxy_before']:+.3f} -> "
+                      f"{run['proxy_after']:+.3f}, gold {run['gold_before']:+.3f} -> {run['gold_after']:+.3f}, "
+                      f"{run['learn_s']:.0f} s")
+        bar.update(len(result[1]))
+
+    if config.workers == 1:
+        for task, seed in groups:
+            finished((task, seed), _run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar))
+    else:
+        with ProcessPoolExecutor(min(config.workers, len(groups)), mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_init_worker, initargs=(config.workers,)) as pool:
+            futures = {pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False): (task, seed)
+                       for task, seed in groups}
+            for future in as_completed(futures):
+                finished(futures[future], future.result())
+    bar.close()
+    runs = {(run["task"], run["algo"], run["seed"]): run for _, group_runs in results.values() for run in group_runs}
+    return ([results[group][0] for group in groups],
+            [runs[task, algo, seed] for task in config.tasks for algo in config.algos for seed in config.seeds])
+
+
 def run_benchmark(config: BenchAlgosConfig, policy_factory: Callable[[int], Any] | None = None,
                   env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
     """Run every (task, algorithm, seed) and write the outputs; returns what ``results.json`` holds.
 
-    ``policy_factory(seed)`` builds each run's policy (default: ``config.policy``); ``env_kwargs`` are extra env
-    arguments for every task (e.g. ``tokenizer``).
+    ``policy_factory(seed)`` builds the initial policy of a (task, seed) (default: ``config.policy``); it is called
+    once per (task, seed), evaluated, and each algorithm trains a deep copy of it. ``env_kwargs`` are extra env
+    arguments for every task (e.g. ``tokenizer``). With ``config.workers > 1`` both are pickled to spawned worker
+    processes, so ``policy_factory`` must be a module-level function (``ValueError`` otherwise).
     """
     from agents import ALGORITHMS
     from text_gym import TASKS
 
-    for name, values, valid in (("algos", config.algos, ALGORITHMS), ("tasks", config.tasks, TASKS)):
+    for name, values, valid in (("algos", config.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", config.tasks, TASKS)):
         unknown = [v for v in values if v not in valid]
-        if unknown or not values:
-            raise ValueError(f"{name} must be a non-empty list of {sorted(valid)}, got {values}")
-    if not config.seeds:
-        raise ValueError("seeds must name at least one seed")
+        if unknown or not values or len(set(values)) < len(values):
+            raise ValueError(f"{name} must be a non-empty list of distinct names from {sorted(valid)}, got {values}")
+    if not config.seeds or len(set(config.seeds)) < len(config.seeds):
+        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {config.seeds}")
+    if isinstance(config.workers, bool) or not isinstance(config.workers, int) or config.workers < 1:
+        raise ValueError(f"workers must be an integer >= 1, got {config.workers!r}")
+    env_kwargs = env_kwargs or {}
+    if config.workers > 1:
+        try:
+            pickle.dumps((policy_factory, env_kwargs))
+        except Exception as error:
+            raise ValueError("workers > 1 runs in spawned processes, so policy_factory and env_kwargs must be "
+                             "picklable (policy_factory a module-level function, not a lambda or closure); "
+                             "use workers=1 to run in this process") from error
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
-    runs = []
     start = time.perf_counter()
-    for task in config.tasks:
-        for algo in config.algos:
-            for seed in config.seeds:
-                policy = policy_factory(seed) if policy_factory is not None else config.policy
-                runs.append(_run_one(config, task, algo, seed, policy, env_kwargs or {}))
-                print(f"{task} {algo} seed {seed}: proxy {runs[-1]['proxy_before']:+.3f} -> "
-                      f"{runs[-1]['proxy_after']:+.3f}, gold {runs[-1]['gold_before']:+.3f} -> "
-                      f"{runs[-1]['gold_after']:+.3f}, {runs[-1]['learn_s']:.0f} s", flush=True)
+    before_evals, runs = _run_groups(config, policy_factory, env_kwargs)
     summary = summarize(runs)
     plots = []
     for task in config.tasks:
@@ -225,19 +391,22 @@ def run_benchmark(config: BenchAlgosConfig, policy_factory: Callable[[int], Any]
         plots.append(out / "overoptimisation.png")
         plot_overoptimisation([run for run in runs if run["task"] == OVEROPT_TASK], plots[-1])
     results = {"config": asdict(config), "machine": machine_info(config.device),
-               "total_wall_s": time.perf_counter() - start, "summary": summary, "runs": runs}
+               "total_wall_s": time.perf_counter() - start, "summary": summary,
+               "before_eval": {"shared": True, "note": BEFORE_EVAL_NOTE, "evals": before_evals}, "runs": runs}
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = markdown_table(summary)
     (out / "results.md").write_text(table + "\n")
     if config.doc is not None:
         m = results["machine"]
         markdown = "\n".join([
-            f"Measured on {m['machine']} ({m['device']}, {m['torch_threads']} torch threads), torch {m['torch']}, "
+            f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of "
+            f"{before_evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
             f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
             f"{config.total_timesteps} tokens per run, episodes of at most "
             f"{config.max_new_tokens or 'the task default number of'} tokens, {config.n_envs} episodes per update, seeds "
             f"{config.seeds}; total {results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
-            "over the task's held-out test prompts; KL is the last update's k1 estimate (nats per episode).", "",
+            "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
+            "algorithms); KL is the last update's k1 estimate (nats per episode).", "",
             table, "", *[f"![{p.stem}]({p.name})" for p in plots]])
         write_doc(Path(config.doc), "algos", markdown, plots)
     return results
@@ -252,7 +421,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    add_config_command(subparsers, "algos", BenchAlgosConfig, run, "PPO / REINFORCE / RLOO / GRPO on the task suite over seeds", description=__doc__)
+    add_config_command(subparsers, "algos", BenchAlgosConfig, run,
+                       "PPO / REINFORCE / RLOO / GRPO (and SB3 PPO) on the task suite over seeds", description=__doc__)
 
 
 if __name__ == "__main__":

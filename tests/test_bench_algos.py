@@ -1,4 +1,5 @@
-"""``text-gym bench algos`` at toy size: a tiny GPT-2 on two suite tasks; the outputs have the right structure."""
+"""``text-gym bench algos`` at toy size: a tiny GPT-2 on two suite tasks; the outputs have the right structure, the
+before-evaluation is shared and exact, worker processes give the same numbers, and sb3-ppo runs end to end."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from conftest import make_tiny_tokenizer
 from scripts.bench_algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, run_benchmark
 
 WORDS = "the a i we it was is very good great happy bad sad river garden music word use write sentence . , ! ?".split()
+TASKS = ["TextGenSentiment-v0", "TextGenKeyword-v0"]
+ENV_KWARGS = {"max_prompt_tokens": 16, "truncation": "left"}
 
 
 def tiny_policy(seed: int):
@@ -22,19 +25,41 @@ def tiny_policy(seed: int):
                                       bos_token_id=2, eos_token_id=2, pad_token_id=0))
 
 
-def test_bench_algos_writes_results_table_plots_and_doc_section(tmp_path):
-    doc = tmp_path / "benchmarks.md"
+def toy_config(output_dir, **overrides) -> BenchAlgosConfig:
+    options = dict(algos=["ppo", "rloo", "sb3-ppo"], tasks=TASKS, seeds=[0, 1], total_timesteps=32, n_envs=4,
+                   max_new_tokens=4, device="cpu", output_dir=str(output_dir), progress_bar=False)
+    options.update(overrides)
+    return BenchAlgosConfig(**options)
+
+
+def env_kwargs():
+    return {"tokenizer": make_tiny_tokenizer(WORDS), **ENV_KWARGS}
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    """One in-process (workers=1) benchmark: 2 tasks x {ppo, rloo, sb3-ppo} x 2 seeds, with a doc section."""
+    root = tmp_path_factory.mktemp("bench_algos")
+    doc = root / "benchmarks.md"
     doc.write_text(f"# Benchmarks\n\nkept above\n\n{DOC_BEGIN}\nold results\n{DOC_END}\n\nkept below\n")
-    config = BenchAlgosConfig(algos=["ppo", "rloo"], tasks=["TextGenSentiment-v0", "TextGenKeyword-v0"],
-                              seeds=[0, 1], total_timesteps=32, n_envs=4, max_new_tokens=4, device="cpu",
-                              output_dir=str(tmp_path / "out"), doc=str(doc), progress_bar=False)
-    results = run_benchmark(config, tiny_policy, {"tokenizer": make_tiny_tokenizer(WORDS), "max_prompt_tokens": 16,
-                                                  "truncation": "left"})
+    config = toy_config(root / "out", doc=str(doc))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        results = run_benchmark(config, tiny_policy, env_kwargs())
+    finally:
+        torch.set_num_threads(threads)
+    return config, results, root
+
+
+def test_bench_algos_writes_results_table_plots_and_doc_section(toy):
+    config, results, root = toy
     runs = results["runs"]
     assert [(r["task"], r["algo"], r["seed"]) for r in runs] == [
         (t, a, s) for t in config.tasks for a in config.algos for s in config.seeds]
     for run in runs:
         curve = run["curve"]
+        assert set(curve) == {"tokens", "proxy", "gold", "kl"}
         assert run["updates"] == len(curve["tokens"]) >= 2  # at most 4 envs x 4 tokens = 16 tokens per update
         assert all(0 < b - a <= 16 for a, b in zip([0.0] + curve["tokens"], curve["tokens"]))
         assert curve["tokens"][-1] == run["tokens"] >= 32
@@ -43,25 +68,81 @@ def test_bench_algos_writes_results_table_plots_and_doc_section(tmp_path):
             assert curve["proxy"] == curve["gold"] and all(0.0 <= v <= 1.0 for v in curve["proxy"])
             assert run["proxy_after"] == run["gold_after"]
         assert run["learn_s"] > 0
-    assert len(results["summary"]) == 4
+    sb3 = [run for run in runs if run["algo"] == "sb3-ppo"]
+    # 2 rollouts of 4 x 4 steps; the KL reference is the initial policy, so the first rollout's KL is 0
+    assert all(run["tokens"] == 32 and abs(run["curve"]["kl"][0]) < 1e-5 for run in sb3)
+    assert len(results["summary"]) == 6
     for row in results["summary"]:
         assert row["seeds"] == 2 and row["tokens"]["mean"] >= 32
         assert row["gold_after"]["std"] >= 0
-    out = tmp_path / "out"
+    out = root / "out"
     saved = json.loads((out / "results.json").read_text())
     assert saved["summary"] == results["summary"] and saved["machine"]["device"] == "cpu"
-    assert (out / "results.md").read_text().count("\n") == 2 + 4
+    assert saved["before_eval"]["shared"] is True
+    assert [(e["task"], e["seed"]) for e in saved["before_eval"]["evals"]] == [(t, s) for t in TASKS for s in [0, 1]]
+    assert (out / "results.md").read_text().count("\n") == 2 + 6
     for name in ("curves_TextGenSentiment-v0.png", "curves_TextGenKeyword-v0.png", "overoptimisation.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-        assert (tmp_path / name).is_file()  # copied next to the doc
-    assert list((out / "tensorboard" / "TextGenKeyword-v0").iterdir())
-    text = doc.read_text()
+        assert (root / name).is_file()  # copied next to the doc
+    logs = {path.name for path in (out / "tensorboard" / "TextGenKeyword-v0").iterdir()}
+    assert {"ppo_s0_1", "rloo_s1_1", "sb3-ppo_s0_1", "sb3-ppo_s1_1"} <= logs
+    text = (root / "benchmarks.md").read_text()
     assert "kept above" in text and "kept below" in text and "old results" not in text
-    assert "| TextGenKeyword-v0 | rloo | 2 |" in text and "![overoptimisation](overoptimisation.png)" in text
+    assert "| TextGenKeyword-v0 | sb3-ppo | 2 |" in text and "![overoptimisation](overoptimisation.png)" in text
 
 
-def test_bench_algos_rejects_unknown_names(tmp_path):
+def test_before_evaluation_is_shared_and_equals_a_separate_evaluation_of_each_algorithm(toy):
+    from stable_baselines3 import PPO as SB3PPO
+
+    from agents import PPO, REINFORCE, evaluate, evaluate_lm
+    from agents.envs import make_vector_env
+    from agents.sb3 import LMActorCriticPolicy, SB3VecEnv
+    from text_gym import gold_reward_spec, task_prompts
+
+    _, results, _ = toy
+    for before in results["before_eval"]["evals"]:
+        runs = [r for r in results["runs"] if (r["task"], r["seed"]) == (before["task"], before["seed"])]
+        assert len(runs) == 3 and {(r["proxy_before"], r["gold_before"]) for r in runs} == {
+            (before["proxy"], before["gold"])}
+    # Separately: each algorithm's own initial policy (PPO's has a value head), evaluated the pre-sharing way.
+    task, seed = "TextGenSentiment-v0", 1
+    expected = next(e for e in results["before_eval"]["evals"] if (e["task"], e["seed"]) == (task, seed))
+    kwargs = {**env_kwargs(), "max_new_tokens": 4}
+    eval_kwargs = {**kwargs, "prompts": task_prompts(task, "test"), "vocab_size": len(WORDS) + 3}
+    agents = [PPO(tiny_policy(seed), task, env_kwargs=kwargs, seed=seed, n_envs=4, device="cpu"),
+              REINFORCE(tiny_policy(seed), task, env_kwargs=kwargs, seed=seed, n_envs=4, device="cpu")]
+    assert agents[0].policy.value_head is not None
+    for agent in agents:
+        eval_env = make_vector_env(task, 4, agent.policy.vocab_size, "cpu", eval_kwargs)
+        result = evaluate(agent, eval_env, gold_reward_spec(task), seed=seed)
+        assert (result.score_mean, result.gold_mean) == (expected["proxy"], expected["gold"])
+    sb3 = SB3PPO(LMActorCriticPolicy, SB3VecEnv(task, 4, **kwargs, vocab_size=len(WORDS) + 3), n_steps=4,
+                 batch_size=16, policy_kwargs={"model": tiny_policy(seed)}, seed=seed, device="cpu")
+    result = evaluate_lm(sb3.policy.lm_policy(), eval_env, gold_reward_spec(task), seed=seed)
+    assert (result.score_mean, result.gold_mean) == (expected["proxy"], expected["gold"])
+
+
+def test_two_workers_give_the_same_numbers_as_one_process(toy, tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # the same thread count, hence the same float arithmetic
+    config, results, _ = toy
+    parallel = run_benchmark(toy_config(tmp_path, seeds=[0], workers=2), tiny_policy, env_kwargs())
+    assert [(r["task"], r["algo"]) for r in parallel["runs"]] == [(t, a) for t in TASKS for a in config.algos]
+    timing = {"learn_s", "wall_s"}
+    for run in parallel["runs"]:
+        reference = next(r for r in results["runs"] if (r["task"], r["algo"], r["seed"]) == (run["task"], run["algo"], 0))
+        assert {k: v for k, v in run.items() if k not in timing} == {k: v for k, v in reference.items() if k not in timing}
+    assert [e["proxy"] for e in parallel["before_eval"]["evals"]] == [
+        e["proxy"] for e in results["before_eval"]["evals"] if e["seed"] == 0]
+
+
+def test_bench_algos_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="algos must be a non-empty list"):
         run_benchmark(BenchAlgosConfig(algos=["dqn"], output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="tasks must be a non-empty list"):
         run_benchmark(BenchAlgosConfig(tasks=["TextGen-v0"], output_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="seeds must be a non-empty list"):
+        run_benchmark(BenchAlgosConfig(seeds=[0, 0], output_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
+        run_benchmark(BenchAlgosConfig(workers=0, output_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="policy_factory and env_kwargs must be picklable"):
+        run_benchmark(BenchAlgosConfig(workers=2, output_dir=str(tmp_path)), lambda seed: tiny_policy(seed))
