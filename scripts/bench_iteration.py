@@ -143,6 +143,17 @@ def _train_sb3(s: IterationSettings) -> list[float]:
     return times
 
 
+def _trl_ppo():
+    """TRL's ``(PPOConfig, PPOTrainer)``, or an ImportError saying which trl versions have them."""
+    os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
+    try:
+        from trl.experimental.ppo import PPOConfig, PPOTrainer
+    except ImportError as err:
+        raise ImportError("the TRL comparison needs trl's PPO trainer, which trl 1.0-1.12 ship in "
+                          "trl.experimental.ppo: pip install 'text-gym[bench]' (trl>=1.0,<1.13)") from err
+    return PPOConfig, PPOTrainer
+
+
 def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
     import torch
     from datasets import Dataset
@@ -151,11 +162,7 @@ def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
 
     from text_gym import default_prompts
 
-    try:
-        from trl.experimental.ppo import PPOConfig, PPOTrainer
-    except ImportError as err:
-        raise ImportError("the TRL comparison needs trl's PPO trainer, which trl 1.0-1.12 ship in "
-                          "trl.experimental.ppo: pip install 'trl>=1.0,<1.13'") from err
+    PPOConfig, PPOTrainer = _trl_ppo()
     tokenizer = AutoTokenizer.from_pretrained(s.policy_dir, padding_side="left")
     torch.manual_seed(s.seed)
     policy = AutoModelForCausalLM.from_pretrained(s.policy_dir)
@@ -191,13 +198,17 @@ def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
 
 def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:
     """Train ``settings.iterations`` iterations of ``case`` in this process; iteration times and peak memory."""
-    import torch
+    import importlib
 
-    import agents.sb3  # noqa: F401  (the imports every case shares happen before the memory baseline)
-    import text_gym  # noqa: F401
+    import torch
 
     if case not in CASES:
         raise ValueError(f"case must be one of {CASES}, got {case!r}")
+    # Libraries are imported before the memory baseline: their footprint is not training memory.
+    for module in ("agents.sb3", "text_gym", "stable_baselines3", *(("datasets",) if case == "trl" else ())):
+        importlib.import_module(module)
+    if case == "trl":
+        _trl_ppo()
     if settings.batch % settings.minibatch_size:
         raise ValueError(f"batch={settings.batch} must be a multiple of minibatch_size={settings.minibatch_size}")
     if settings.threads is not None:
