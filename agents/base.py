@@ -35,12 +35,10 @@ from agents.envs import make_vector_env
 from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
 from agents.policy import LMPolicy, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
-from reward_models import make_reward_model
-from reward_models.hf import resolve_device
+from reward_models import make_reward_model, resolve_device, resolve_dtype
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
@@ -80,7 +78,7 @@ class BaseAlgorithm:
                             f"valid: {sorted(self.config_class.field_names())}")
         self.config = cfg = dataclasses.replace(config or self.config_class(), **overrides)
         self.device = resolve_device(cfg.device)
-        self.compute_dtype = DTYPES[cfg.dtype]
+        self.compute_dtype = resolve_dtype(cfg.dtype)
         torch.manual_seed(cfg.seed)
         self.policy = LMPolicy.from_pretrained(policy, value_head=self.uses_values,
                                                separate_critic=getattr(cfg, "separate_critic", False))

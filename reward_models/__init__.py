@@ -7,7 +7,7 @@ from reward_models.delta import load_delta_model, save_delta
 from reward_models.evaluation import evaluate_preferences, score_pairs
 from reward_models.function_rewards import KeywordReward, LengthReward, RegexReward
 from reward_models.gold import DistinctNGrams, VaderSentiment
-from reward_models.hf import REWARD_CONFIG_NAME, HFRewardModel
+from reward_models.hf import REWARD_CONFIG_NAME, HFRewardModel, resolve_device, resolve_dtype
 from reward_models.labelling import LabelConfig, label_preferences, rank_pairs
 from reward_models.losses import bradley_terry_loss, preference_metrics
 from reward_models.packaged import cache_dir, load_tokenizer, resolve_model_path
@@ -63,6 +63,8 @@ __all__ = [
     "read_preference_rows",
     "register_reward_model",
     "registered_reward_models",
+    "resolve_device",
+    "resolve_dtype",
     "resolve_model_path",
     "save_delta",
     "score_pairs",

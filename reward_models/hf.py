@@ -18,7 +18,7 @@ REWARD_CONFIG_NAME = "reward_model.json"
 """File in a reward-model folder holding how to score with it: head, prompt use, max length, normalisation."""
 
 _SETTINGS = ("label_index", "negative_label_index", "include_prompt", "max_length", "mean", "std")
-_DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
@@ -32,11 +32,13 @@ def resolve_device(device: str | torch.device) -> torch.device:
     return torch.device(device)
 
 
-def _resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    """The torch dtype named ``dtype`` (``"float32"``, ``"bfloat16"``, ``"float16"``); a ``torch.dtype`` or
+    ``None`` is returned unchanged. Raises ``ValueError`` naming the valid names for anything else."""
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype
     if dtype not in _DTYPES:
-        raise ValueError(f"dtype must be None, a torch.dtype or one of {sorted(_DTYPES)}, got {dtype!r}")
+        raise ValueError(f"dtype must be None, a torch.dtype or one of {list(_DTYPES)}, got {dtype!r}")
     return _DTYPES[dtype]
 
 
@@ -98,9 +100,9 @@ class HFRewardModel(BaseRewardModel):
             config_file = Path(path) / REWARD_CONFIG_NAME
             if config_file.is_file():
                 stored = json.loads(config_file.read_text(encoding="utf-8"))
-            self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=_resolve_dtype(dtype))
+            self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=resolve_dtype(dtype))
             tokenizer = path if tokenizer is None else tokenizer
-        self.model.to(self.device, dtype=_resolve_dtype(dtype)).eval()
+        self.model.to(self.device, dtype=resolve_dtype(dtype)).eval()
         self.tokenizer = load_tokenizer(tokenizer)
         if self.tokenizer.pad_token is None:
             self.tokenizer.pad_token = self.tokenizer.eos_token or self.tokenizer.unk_token

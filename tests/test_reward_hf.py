@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from reward_models import REWARD_CONFIG_NAME, HFRewardModel, make_reward_model
+from reward_models import REWARD_CONFIG_NAME, HFRewardModel, make_reward_model, resolve_dtype
 from tiny_reward import PROMPTS, save_backbone, tiny_bert, tiny_bert_tokenizer
 
 COMPLETIONS = ["good movie", "the food was awful", "it was so very nice and happy", "bad", "we love it",
@@ -108,6 +108,15 @@ def test_bfloat16_scores_close_to_float32(tmp_path):
     with pytest.raises(ValueError, match="dtype must be"):
         HFRewardModel(folder, dtype="float8")
     assert math.isfinite(float(full.score(["x"], [""])[0]))  # an empty completion still scores
+
+
+def test_resolve_dtype_maps_names_and_passes_dtypes_through():
+    assert [resolve_dtype(n) for n in ("float32", "bfloat16", "float16")] == [torch.float32, torch.bfloat16,
+                                                                              torch.float16]
+    assert resolve_dtype(torch.float64) is torch.float64 and resolve_dtype(None) is None
+    with pytest.raises(ValueError, match=r"dtype must be None, a torch.dtype or one of "
+                                         r"\['float32', 'bfloat16', 'float16'\], got 'fp16'"):
+        resolve_dtype("fp16")
 
 
 def test_missing_local_folder_is_named_in_the_error(tmp_path):
