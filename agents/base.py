@@ -301,7 +301,7 @@ class BaseAlgorithm:
         return self
 
     def _update(self, buffer: RolloutBuffer) -> dict[str, float]:
-        """Shape the rewards of one rollout and train on it, unless its rewards are not finite."""
+        """Shape the rewards of one rollout and train on it."""
         mask = buffer.response_mask
         kl = kl_estimate(buffer.logprobs, buffer.ref_logprobs, self.config.kl_estimator) * mask
         k1 = ((buffer.logprobs - buffer.ref_logprobs) * mask).sum(1)
@@ -315,24 +315,17 @@ class BaseAlgorithm:
             "time/tokens_per_sec": buffer.num_tokens / max(buffer.rollout_s, 1e-9),
         }
         start = time.perf_counter()
-        if not bool(torch.isfinite(buffer.scores).all()):
-            self.consecutive_skips += 1
-            warnings.warn(f"update {self.n_updates}: the rollout has non-finite rewards "
-                          f"{buffer.scores[~torch.isfinite(buffer.scores)].tolist()}; the update is skipped",
-                          RuntimeWarning, stacklevel=2)
-            metrics["train/skipped_updates"] = 1.0
-        else:
-            scores = self.shaped_scores(buffer)
-            metrics["objective/rlhf_reward"] = float((scores - self.kl_ctl.value * kl.sum(1)).mean())
-            train_metrics = self.train(buffer, scores, kl)
-            metrics.update({f"train/{key}": value for key, value in train_metrics.items()})
-            self.kl_ctl.update(float(kl.sum(1).mean()), buffer.batch_size)
-            skipped_all = train_metrics["optimizer_steps"] == 0
-            self.consecutive_skips = self.consecutive_skips + 1 if skipped_all else 0
-            metrics["train/skipped_updates"] = float(skipped_all)
+        scores = self.shaped_scores(buffer)
+        metrics["objective/rlhf_reward"] = float((scores - self.kl_ctl.value * kl.sum(1)).mean())
+        train_metrics = self.train(buffer, scores, kl)
+        metrics.update({f"train/{key}": value for key, value in train_metrics.items()})
+        self.kl_ctl.update(float(kl.sum(1).mean()), buffer.batch_size)
+        skipped_all = train_metrics["optimizer_steps"] == 0
+        self.consecutive_skips = self.consecutive_skips + 1 if skipped_all else 0
+        metrics["train/skipped_updates"] = float(skipped_all)
         if self.consecutive_skips >= self.config.max_skipped_updates:
-            raise RuntimeError(f"{self.consecutive_skips} consecutive updates were skipped for non-finite rewards, "
-                               "losses or gradients; stopping (lower learning_rate, check the reward model)")
+            raise RuntimeError(f"{self.consecutive_skips} consecutive updates were skipped for non-finite losses "
+                               "or gradients; stopping (lower learning_rate, check the reward model)")
         metrics["time/update_s"] = time.perf_counter() - start
         return metrics
 

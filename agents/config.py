@@ -60,7 +60,8 @@ class AlgorithmConfig:
     checkpoint_freq: int = field(default=1, metadata=_help("checkpoint every N updates"))
     keep_checkpoints: int = field(default=2, metadata=_help("how many recent checkpoints to keep"))
     max_skipped_updates: int = field(default=10, metadata=_help(
-        "stop with an error after this many consecutive updates skipped for non-finite rewards or losses"))
+        "stop with an error after this many consecutive updates whose optimizer steps were all skipped for "
+        "non-finite losses or gradients"))
     verbose: int = field(default=0, metadata=_help("0: quiet, 1: print SB3's metric table after each update"))
 
     def __post_init__(self) -> None:

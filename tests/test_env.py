@@ -261,6 +261,7 @@ def test_step_before_reset():
     (lambda p, c: [1.0, 2.0], ValueError, "returned 2 scores for 1"),
     (lambda p, c: [float("nan")], ValueError, "non-finite scores"),
     (lambda p, c: [float("inf")], ValueError, "non-finite scores"),
+    (lambda p, c: [1e39], ValueError, r"scores \[1e\+39\] at batch positions \[0\] outside float32's range"),
     (lambda p, c: ["x"], ValueError, "sequence of 1 floats"),
     (lambda p, c: 1 / 0, RuntimeError, "raised while scoring 1 completions: ZeroDivisionError"),
 ])

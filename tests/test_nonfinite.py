@@ -1,9 +1,9 @@
 """Non-finite rewards and losses never reach the weights.
 
-Specified behaviour: a reward model returning NaN / inf is rejected by the env (``ValueError``), which stops
-training with that error; a reward that is finite for the reward model but not after the env's float32 cast,
-and a non-finite loss or gradient, skip the update / optimizer step with a ``RuntimeWarning``; after
-``max_skipped_updates`` consecutive skipped updates training stops with a ``RuntimeError``.
+Specified behaviour: a reward model returning NaN / inf, or a finite score beyond float32's range (which the
+env's float32 rewards cannot hold), is rejected by the env (``ValueError``), which stops training with that error;
+a non-finite loss or gradient skips the optimizer step with a ``RuntimeWarning``; after ``max_skipped_updates``
+consecutive updates with every step skipped training stops with a ``RuntimeError``.
 """
 
 import pytest
@@ -30,17 +30,13 @@ def test_nan_from_the_reward_model_stops_with_a_clear_error():
 
 
 @pytest.mark.parametrize("cls", [PPO, REINFORCE])
-def test_overflowing_reward_skips_the_update_with_a_warning(cls):
-    agent = cls(tiny_model(), tiny_env(4, reward_model=lambda p, c: [1e39] * len(c)), seed=0,
-                max_skipped_updates=3)
+def test_score_beyond_float32_range_stops_with_a_clear_error(cls):
+    agent = cls(tiny_model(), tiny_env(4, reward_model=lambda p, c: [1e39] * len(c)), seed=0)
     before = _weights(agent)
-    with pytest.warns(RuntimeWarning, match="non-finite rewards"):
-        agent.learn(1, progress_bar=False)  # one update
-    assert agent.n_updates == 1 and _unchanged(agent, before)
-    with pytest.raises(RuntimeError, match="consecutive updates were skipped"):
-        with pytest.warns(RuntimeWarning):
-            agent.learn(4 * 4 * 10, progress_bar=False)
-    assert _unchanged(agent, before)
+    with pytest.raises(ValueError, match=r"returned scores \[1e\+39.*\] at batch positions \[0.*\] outside "
+                                         r"float32's range"):
+        agent.learn(100, progress_bar=False)
+    assert agent.n_updates == 0 and _unchanged(agent, before)
 
 
 def test_non_finite_loss_skips_the_optimizer_step():

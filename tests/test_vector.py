@@ -120,6 +120,20 @@ def test_finished_episodes_are_scored_in_one_batched_call():
     assert calls == [3, 1] and rewards[1] == 4.0 and info["stop_reason"][1] == "length"
 
 
+def test_scores_beyond_float32_range_are_rejected_and_its_edges_kept():
+    edge = float(np.finfo(np.float32).max)
+    envs = make_vec(2, reward_model=lambda p, c: [edge, -edge])
+    envs.reset(seed=0)
+    _, rewards, *_ = envs.step(np.array([EOS, EOS]))
+    assert rewards.tolist() == [edge, -edge]
+    envs = make_vec(3, reward_model=lambda p, c: [1.0, -1e39, 2e39])
+    envs.reset(seed=0)
+    with pytest.raises(ValueError, match=r"reward_model 'function' returned scores \[-1e\+39, 2e\+39\] at batch "
+                                         r"positions \[1, 2\] outside float32's range \[-3.402823e\+38, "
+                                         r"3.402823e\+38\]"):
+        envs.step(np.array([EOS, EOS, EOS]))
+
+
 def test_disabled_autoreset_freezes_ended_envs_until_masked_reset():
     envs = make_vec(2, autoreset_mode="Disabled")
     assert envs.metadata["autoreset_mode"] == AutoresetMode.DISABLED

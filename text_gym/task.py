@@ -26,6 +26,8 @@ from text_gym.prompts import load_prompts
 DEFAULT_TOKENIZER = "smollm2"
 DEFAULT_REWARD_MODEL = "sentiment"
 TRUNCATION_MODES = ("error", "left")
+MAX_REWARD = float(np.finfo(np.float32).max)
+"""Largest reward magnitude an env accepts: vector envs store rewards as float32."""
 
 
 def _positive_int(name: str, value: object) -> int:
@@ -154,11 +156,21 @@ class TextGenTask:
         return any(s in tail for s in self.stop_strings)
 
     def score(self, prompt_indices: Sequence[int], completions: Sequence[str]) -> np.ndarray:
-        """Score finished episodes with one reward-model call; returns float64 ``[batch]``."""
+        """Score finished episodes with one reward-model call; returns float64 ``[batch]``.
+
+        Raises ``ValueError`` naming the reward model when a score is not finite or lies outside float32's range
+        ``[-MAX_REWARD, MAX_REWARD]`` (it would turn into inf in a vector env's float32 rewards)."""
         prompts = [self.scored_prompts[int(i)] for i in prompt_indices]
         try:
             scores = self.reward_model(prompts, list(completions))
         except Exception as error:
             raise RuntimeError(f"reward_model {self.reward_name!r} raised while scoring {len(prompts)} completions: "
                                f"{type(error).__name__}: {error}") from error
-        return check_scores(scores, len(prompts), source=f"reward_model {self.reward_name!r}")
+        source = f"reward_model {self.reward_name!r}"
+        scores = check_scores(scores, len(prompts), source=source)
+        bad = np.flatnonzero(np.abs(scores) > MAX_REWARD)
+        if bad.size:
+            raise ValueError(f"{source} returned scores {scores[bad[:5]].tolist()} at batch positions "
+                             f"{bad[:5].tolist()} outside float32's range [{-MAX_REWARD:.7g}, {MAX_REWARD:.7g}]; "
+                             "rewards are stored as float32, so scores must lie in that range")
+        return scores
