@@ -99,6 +99,23 @@ def test_allowed_tokens_vector_env(mode):
         envs.step(np.array([5, 7, 6]))
 
 
+def test_tensor_api_gives_the_device_mask_and_the_numpy_api_a_host_array():
+    envs = make_vec(2, allowed_tokens=[EOS, 5], autoreset_mode="Disabled")
+    expected = torch.zeros(2, V, dtype=torch.bool)
+    expected[:, [EOS, 5]] = True
+    _, info = envs.reset_tensors(seed=0)
+    assert isinstance(info["action_mask"], torch.Tensor) and info["action_mask"].device == envs.device
+    assert torch.equal(info["action_mask"], expected) and info["_action_mask"].all()
+    *_, info = envs.step_tensors(torch.tensor([5, 5]))
+    assert isinstance(info["action_mask"], torch.Tensor) and torch.equal(info["action_mask"], expected)
+    *_, info = envs.step(np.array([EOS, 5]))
+    assert isinstance(info["action_mask"], np.ndarray)
+    np.testing.assert_array_equal(info["action_mask"], expected.numpy())
+    _, info = envs.reset(seed=0)
+    assert isinstance(info["action_mask"], np.ndarray)
+    np.testing.assert_array_equal(envs.action_masks(), expected.numpy())
+
+
 def test_top_k_of_reference_model_per_step():
     model = tiny_lm(seed=3)
     envs = make_vec(3, mask_top_k=4, mask_model=model, autoreset_mode="SameStep")

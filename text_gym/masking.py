@@ -8,8 +8,9 @@ Two rules, usable together (then the top-k is taken among the allowed ids):
   far, no KV cache) per env step, batched over the sub-envs of a vector env.
 
 The env exposes the mask of the current observation as ``action_masks()`` (sb3-contrib's MaskablePPO convention)
-and as ``info["action_mask"]`` (Gymnasium's convention), both bool ``[V]`` (``[B, V]`` for the vector env), and
-raises ``ValueError`` on a masked action.
+and as ``info["action_mask"]`` (Gymnasium's convention), both bool ``[V]`` (``[B, V]`` for the vector env, whose
+``reset_tensors``/``step_tensors`` give it as a device tensor, not copied to the host), and raises ``ValueError``
+on a masked action.
 
 Also here: :func:`last_token_hidden` and :func:`next_token_logits`, the one-forward helpers that read a causal LM
 at the last real token of an observation (shared with the SB3 policy in ``agents.sb3``).

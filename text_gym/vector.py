@@ -52,7 +52,8 @@ class TextGenVectorEnv(VectorEnv):
 
     Vocabulary restriction (``allowed_tokens``, ``mask_top_k``, ``mask_model``, see :mod:`text_gym.masking`):
     :meth:`action_masks` and ``info["action_mask"]`` hold bool ``[B, V]`` for the returned observations, and a
-    masked action of a running sub-env raises ``ValueError``.
+    masked action of a running sub-env raises ``ValueError``. ``reset``/``step`` give ``info["action_mask"]`` as a
+    NumPy array; ``reset_tensors``/``step_tensors`` give the env's device tensor (no host copy; do not modify it).
 
     Episode info: on a step where sub-envs end, ``info`` holds each key of ``EPISODE_KEYS`` as an array
     ``[B]`` with a boolean ``info["_<key>"]`` mask of the sub-envs that ended (Gymnasium's vector info format).
@@ -145,7 +146,8 @@ class TextGenVectorEnv(VectorEnv):
 
     def reset_tensors(self, *, seed: int | Sequence[int | None] | None = None,
                       options: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Like :meth:`reset`, but the observation is the live device buffers ``{input_ids, attention_mask}``."""
+        """Like :meth:`reset`, but the observation is the live device buffers ``{input_ids, attention_mask}`` and
+        ``info["action_mask"]`` (with a vocabulary restriction) the env's bool ``[B, V]`` device tensor."""
         options = options or {}
         unknown = set(options) - {"reset_mask", "prompt_index"}
         if unknown:
@@ -171,7 +173,7 @@ class TextGenVectorEnv(VectorEnv):
         obs, info = self.reset_tensors(seed=seed, options=options)
         if self.render_mode == "human":
             self.render()
-        return self._to_numpy(obs), info
+        return self._to_numpy(obs), self._host_info(info)
 
     # ------------------------------------------------------------------ step
     def _as_action_tensor(self, actions: object) -> torch.Tensor:
@@ -192,9 +194,11 @@ class TextGenVectorEnv(VectorEnv):
 
     def step_tensors(self, actions: torch.Tensor | np.ndarray) -> tuple[dict[str, torch.Tensor], torch.Tensor,
                                                                        torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """Like :meth:`step`, but observations, rewards (float32), terminated and truncated are device tensors.
+        """Like :meth:`step`, but observations, rewards (float32), terminated and truncated are device tensors, and
+        so is ``info["action_mask"]`` (bool ``[B, V]``, with a vocabulary restriction): it is not copied to the host.
 
-        The observation tensors are the env's live buffers: clone them to keep a copy past the next step.
+        The observation tensors are the env's live buffers: clone them to keep a copy past the next step. The action
+        mask is the one the env checks the next actions against: clone it before modifying it.
         """
         if not self._started:
             raise RuntimeError("step() called before reset(); call reset() first")
@@ -269,8 +273,7 @@ class TextGenVectorEnv(VectorEnv):
     def _update_action_mask(self, info: dict[str, Any]) -> None:
         mask = self.task.vocabulary_mask
         if mask is not None:
-            self._action_mask = mask(self.input_ids, self.attention_mask)
-            info["action_mask"] = self._action_mask.cpu().numpy()
+            self._action_mask = info["action_mask"] = mask(self.input_ids, self.attention_mask)
             info["_action_mask"] = np.ones(self.num_envs, dtype=bool)
 
     def action_masks(self) -> np.ndarray:
@@ -313,11 +316,19 @@ class TextGenVectorEnv(VectorEnv):
 
     def step(self, actions):
         obs, rewards, terminated, truncated, info = self.step_tensors(actions)
-        return (self._to_numpy(obs), rewards.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(), info)
+        return (self._to_numpy(obs), rewards.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(),
+                self._host_info(info))
 
     @staticmethod
     def _to_numpy(obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
         return {key: value.cpu().numpy().copy() for key, value in obs.items()}
+
+    @staticmethod
+    def _host_info(info: dict[str, Any]) -> dict[str, Any]:
+        """``info`` of the NumPy API: the action mask, a device tensor in the tensor API, as a host array."""
+        if "action_mask" in info:
+            info["action_mask"] = info["action_mask"].cpu().numpy()
+        return info
 
     # ---------------------------------------------------------------- render
     def _texts(self) -> tuple[str, ...]:
