@@ -28,7 +28,8 @@ def machine_info(device: str) -> dict[str, Any]:
 
 
 def write_doc(doc: Path, name: str, markdown: str, plots: list[Path]) -> None:
-    """Replace section ``name`` of ``doc`` (appended if absent) with ``markdown`` and copy the plots beside it."""
+    """Replace section ``name`` of ``doc`` (appended if absent; the file and its folder are created if missing)
+    with ``markdown`` and copy the plots beside it."""
     begin, end = doc_markers(name)
     text = doc.read_text() if doc.exists() else ""
     section = f"{begin}\n{markdown}\n{end}"
@@ -36,10 +37,12 @@ def write_doc(doc: Path, name: str, markdown: str, plots: list[Path]) -> None:
         head, rest = text.split(begin, 1)
         text = head + section + rest.split(end, 1)[1]
     else:
-        text = text.rstrip("\n") + "\n\n" + section + "\n"
+        text = (text.rstrip("\n") + "\n\n" if text.strip() else "") + section + "\n"
+    doc.parent.mkdir(parents=True, exist_ok=True)
     doc.write_text(text)
     for plot in plots:
-        shutil.copyfile(plot, doc.parent / plot.name)
+        if Path(plot).resolve() != (doc.parent / plot.name).resolve():
+            shutil.copyfile(plot, doc.parent / plot.name)
 
 
 def finish_figure(fig, axes, xlabel: str, ylabels: tuple[str, ...], title: str, path: Path) -> None:

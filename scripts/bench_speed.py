@@ -203,8 +203,10 @@ def plot_rollout(rollout: list[dict[str, Any]], path: Path) -> None:
                      label=f"{new_tokens} tokens: generate")
         axes[1].plot(batches, [r["ratio"] for r in group], "o-", color=colour, label=f"{new_tokens} tokens")
     axes[1].axhline(TARGETS["rollout_ratio"], color="k", lw=0.8, ls=":", label="target")
+    batches = sorted({r["batch"] for r in rollout})
     for ax in axes:
         ax.set_xscale("log", base=2)
+        ax.set_xticks(batches, [str(b) for b in batches])
     axes[0].set_yscale("log")
     finish_figure(fig, axes, "batch size", ("tokens / s", "env rollout / generate"),
                   "Rollout through the env vs model.generate", path)
@@ -226,7 +228,7 @@ def plot_iterations(rows: list[dict[str, Any]], path: Path) -> None:
         for k, (key, label) in enumerate((("median_s", "iteration (s)"), ("peak_memory_gib", "peak memory (GiB)"))):
             ax = axes[0, 2 * m + k]
             ax.bar(names, [r[key] for r in group], color=colours)
-            ax.set_title(f"{model}: {label}", fontsize=9)
+            ax.set_title(f"{model}\n{label}", fontsize=9)
             ax.tick_params(axis="x", labelrotation=20, labelsize=8)
             ax.grid(alpha=0.3, axis="y")
     fig.suptitle("One PPO iteration (rollout + update)")
