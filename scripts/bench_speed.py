@@ -332,11 +332,3 @@ def run(args: argparse.Namespace) -> int:
 def add_parser(subparsers) -> None:
     add_config_command(subparsers, "speed", BenchSpeedConfig, run,
                        "env rollout vs generate, PPO iteration time and memory vs TRL and SB3", description=__doc__)
-
-
-if __name__ == "__main__":
-    import sys
-
-    from scripts.cli import main
-
-    sys.exit(main(["bench", "speed", *sys.argv[1:]]))
