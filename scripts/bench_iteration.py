@@ -143,7 +143,7 @@ def _train_sb3(s: IterationSettings) -> list[float]:
     return times
 
 
-def _trl_ppo():
+def load_trl_ppo():
     """TRL's ``(PPOConfig, PPOTrainer)``, or an ImportError saying which trl versions have them."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     try:
@@ -162,7 +162,7 @@ def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
 
     from text_gym import default_prompts
 
-    PPOConfig, PPOTrainer = _trl_ppo()
+    PPOConfig, PPOTrainer = load_trl_ppo()
     tokenizer = AutoTokenizer.from_pretrained(s.policy_dir, padding_side="left")
     torch.manual_seed(s.seed)
     policy = AutoModelForCausalLM.from_pretrained(s.policy_dir)
@@ -208,7 +208,7 @@ def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, 
     for module in ("agents.sb3", "text_gym", "stable_baselines3", *(("datasets",) if case == "trl" else ())):
         importlib.import_module(module)
     if case == "trl":
-        _trl_ppo()
+        load_trl_ppo()
     if settings.batch % settings.minibatch_size:
         raise ValueError(f"batch={settings.batch} must be a multiple of minibatch_size={settings.minibatch_size}")
     if settings.threads is not None:

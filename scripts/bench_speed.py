@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from scripts.args import add_config_command, dataclass_from_args
-from scripts.bench_iteration import CASES, IterationSettings, run_case_in_subprocess
+from scripts.bench_iteration import CASES, IterationSettings, load_trl_ppo, run_case_in_subprocess
 from scripts.bench_report import finish_figure, machine_info, write_doc
 from scripts.bench_rollout import BenchRolloutConfig
 from scripts.bench_rollout import markdown_table as rollout_table
@@ -244,6 +244,8 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
     from agents import resolve_device
     from reward_models import resolve_model_path
 
+    if "trl" in config.ppo_cases + config.tiny_cases:
+        load_trl_ppo()  # fail before the long rollout part when TRL's PPO trainer is missing
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 
 import pytest
 import torch
@@ -102,3 +103,10 @@ def test_per_token_growth_compares_longest_with_shortest():
 def test_bench_speed_rejects_bad_settings(kwargs, match):
     with pytest.raises(ValueError, match=match):
         BenchSpeedConfig(**kwargs)
+
+
+def test_bench_speed_without_trls_ppo_fails_before_running_anything(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "trl.experimental.ppo", None)  # as if trl >= 1.13 or not installed
+    with pytest.raises(ImportError, match=r"pip install 'text-gym\[bench\]'"):
+        run_benchmark(BenchSpeedConfig(output_dir=str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()
