@@ -143,7 +143,7 @@ def _train_sb3(s: IterationSettings) -> list[float]:
     return times
 
 
-def load_trl_ppo():
+def load_trl_ppo() -> tuple[type, type]:
     """TRL's ``(PPOConfig, PPOTrainer)``, or an ImportError saying which trl versions have them."""
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     try:
