@@ -63,6 +63,9 @@ class BenchAlgosConfig:
     output_dir: str = field(default="runs/bench_algos", metadata={"help": "where results, plots and logs go"})
     doc: str | None = field(default=None, metadata={
         "help": "markdown file whose bench-algos section is replaced with the results (e.g. docs/benchmarks.md)"})
+    kl_coef: float | None = field(default=None, metadata={
+        "help": "KL penalty coefficient for every algorithm (None: each algorithm's default, 0.05); e.g. 0 to let "
+                "the policy drift and show over-optimisation"})
     workers: int = field(default=1, metadata={
         "help": "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers "
                 "torch threads unless OMP_NUM_THREADS is set); 1: in this process"})
@@ -106,6 +109,7 @@ class _Trained(NamedTuple):
     tokens: int
     updates: int
     learn_s: float
+    kl_coef: float
 
 
 def _curve(rows: list[dict[str, float]], kl_key: str) -> dict[str, list[float]]:
@@ -126,14 +130,16 @@ def _train_agent(config: BenchAlgosConfig, task: str, algo: str, seed: int, poli
     from text_gym import gold_reward_spec
 
     cls, fixed = ALGORITHMS[algo]
+    overrides = {} if config.kl_coef is None else {"kl_coef": config.kl_coef}
     agent = cls(policy, task, env_kwargs=env_kwargs, seed=seed, n_envs=config.n_envs, device=config.device,
-                gold_reward_model=gold_reward_spec(task), tensorboard_log=_tensorboard_dir(config, task), **fixed)
+                gold_reward_model=gold_reward_spec(task), tensorboard_log=_tensorboard_dir(config, task), **fixed,
+                **overrides)
     recorder = _recorder()
     start = time.perf_counter()
     agent.learn(config.total_timesteps, callback=recorder, progress_bar=progress_bar, tb_log_name=f"{algo}_s{seed}")
     learn_s = time.perf_counter() - start
     return _Trained(agent.policy, _curve(recorder.writer.rows, "objective/kl"), agent.num_timesteps, agent.n_updates,
-                    learn_s)
+                    learn_s, agent.kl_ctl.value)
 
 
 def _episode_scores(gold: Any):
@@ -170,7 +176,7 @@ def _train_sb3_ppo(config: BenchAlgosConfig, task: str, seed: int, policy: Any, 
     from agents import PPOConfig, resolve_device
     from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, SB3VecEnv
 
-    cfg = PPOConfig()
+    cfg = PPOConfig() if config.kl_coef is None else PPOConfig(kl_coef=config.kl_coef)
     env = SB3VecEnv(task, config.n_envs, device=str(resolve_device(config.device)), **env_kwargs)
     n_steps = env.env.task.max_new_tokens
     model = PPO(LMActorCriticPolicy, env, learning_rate=cfg.learning_rate, n_steps=n_steps,
@@ -180,12 +186,13 @@ def _train_sb3_ppo(config: BenchAlgosConfig, task: str, seed: int, policy: Any, 
                 tensorboard_log=_tensorboard_dir(config, task), policy_kwargs={"model": policy},
                 seed=seed, device=str(env.env.device))
     recorder = _recorder()
-    callbacks = [KLPenaltyCallback(cfg.kl_coef, estimator=cfg.kl_estimator), _episode_scores(gold), recorder]
+    kl_penalty = KLPenaltyCallback(cfg.kl_coef, estimator=cfg.kl_estimator)
+    callbacks = [kl_penalty, _episode_scores(gold), recorder]
     start = time.perf_counter()
     model.learn(config.total_timesteps, callback=callbacks, progress_bar=progress_bar, tb_log_name=f"{SB3_PPO}_s{seed}")
     learn_s = time.perf_counter() - start
     return _Trained(model.policy.lm_policy(), _curve(recorder.writer.rows, "rollout/kl_per_episode"),
-                    model.num_timesteps, model._n_updates // model.n_epochs, learn_s)
+                    model.num_timesteps, model._n_updates // model.n_epochs, learn_s, kl_penalty.kl_coef)
 
 
 def _run_group(config: BenchAlgosConfig, task: str, seed: int, policy_factory: Callable[[int], Any] | None,
@@ -227,7 +234,7 @@ def _run_group(config: BenchAlgosConfig, task: str, seed: int, policy_factory: C
         runs.append({"task": task, "algo": algo, "seed": seed, "curve": trained.curve, "tokens": trained.tokens,
                      "updates": trained.updates, "proxy_before": before.score_mean, "gold_before": before.gold_mean,
                      "proxy_after": after.score_mean, "gold_after": after.gold_mean,
-                     "kl_final": trained.curve["kl"][-1], "learn_s": trained.learn_s,
+                     "kl_final": trained.curve["kl"][-1], "kl_coef": trained.kl_coef, "learn_s": trained.learn_s,
                      "wall_s": time.perf_counter() - start})
     return before_record, runs
 
@@ -368,6 +375,8 @@ def run_benchmark(config: BenchAlgosConfig, policy_factory: Callable[[int], Any]
             raise ValueError(f"{name} must be a non-empty list of distinct names from {sorted(valid)}, got {values}")
     if not config.seeds or len(set(config.seeds)) < len(config.seeds):
         raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {config.seeds}")
+    if config.kl_coef is not None and not config.kl_coef >= 0:
+        raise ValueError(f"kl_coef must be None or >= 0, got {config.kl_coef}")
     if isinstance(config.workers, bool) or not isinstance(config.workers, int) or config.workers < 1:
         raise ValueError(f"workers must be an integer >= 1, got {config.workers!r}")
     env_kwargs = env_kwargs or {}
@@ -404,7 +413,8 @@ def run_benchmark(config: BenchAlgosConfig, policy_factory: Callable[[int], Any]
             f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
             f"{config.total_timesteps} tokens per run, episodes of at most "
             f"{config.max_new_tokens or 'the task default number of'} tokens, {config.n_envs} episodes per update, seeds "
-            f"{config.seeds}; total {results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
+            f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
+            f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
             "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
             "algorithms); KL is the last update's k1 estimate (nats per episode).", "",
             table, "", *[f"![{p.stem}]({p.name})" for p in plots]])

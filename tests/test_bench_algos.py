@@ -135,6 +135,15 @@ def test_two_workers_give_the_same_numbers_as_one_process(toy, tmp_path, monkeyp
         e["proxy"] for e in results["before_eval"]["evals"] if e["seed"] == 0]
 
 
+def test_kl_coef_overrides_every_algorithms_default(toy, tmp_path):
+    _, results, _ = toy
+    assert {run["kl_coef"] for run in results["runs"]} == {0.05}  # the agents' and the SB3 callback's default
+    free = run_benchmark(toy_config(tmp_path, tasks=["TextGenKeyword-v0"], seeds=[0], kl_coef=0.0), tiny_policy,
+                         env_kwargs())
+    assert [(run["algo"], run["kl_coef"]) for run in free["runs"]] == [("ppo", 0.0), ("rloo", 0.0), ("sb3-ppo", 0.0)]
+    assert free["config"]["kl_coef"] == 0.0
+
+
 def test_bench_algos_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="algos must be a non-empty list"):
         run_benchmark(BenchAlgosConfig(algos=["dqn"], output_dir=str(tmp_path)))
@@ -142,6 +151,8 @@ def test_bench_algos_rejects_bad_arguments(tmp_path):
         run_benchmark(BenchAlgosConfig(tasks=["TextGen-v0"], output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="seeds must be a non-empty list"):
         run_benchmark(BenchAlgosConfig(seeds=[0, 0], output_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match="kl_coef must be None or >= 0, got -1"):
+        run_benchmark(BenchAlgosConfig(kl_coef=-1.0, output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
         run_benchmark(BenchAlgosConfig(workers=0, output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="policy_factory and env_kwargs must be picklable"):
