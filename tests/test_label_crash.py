@@ -20,8 +20,11 @@ CANDIDATES = [Candidates(f"prompt {i}", (f"left {i}", f"right {i}")) for i in ra
 def start_server(candidates, output):
     command = [sys.executable, "-m", "scripts.cli", "label", "serve", "--candidates", str(candidates),
                "--output", str(output), "--port", "0", "--annotator", "alice"]
+    # SIGINT back to its default in the server: a test run started in the background (`cmd &`) ignores SIGINT, and
+    # an ignored SIGINT is inherited, which would make Ctrl+C (below) a no-op for the server.
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"})
+                               env={**os.environ, "OMP_NUM_THREADS": "1"},
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     line = ""
     while time.monotonic() < deadline and "open http" not in line:
@@ -92,7 +95,7 @@ def test_sigkill_mid_session_keeps_every_acknowledged_label_and_restart_resumes(
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=30)  # generous: on a loaded 2-core machine interpreter shutdown can be slow
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
