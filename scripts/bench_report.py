@@ -15,7 +15,10 @@ def doc_markers(name: str) -> tuple[str, str]:
 
 
 def machine_info(device: str) -> dict[str, Any]:
-    """Device, machine (CPU or GPU name), torch threads and library versions, for a results file."""
+    """Device, machine (CPU or GPU name), torch threads and library versions (None: not installed), for a results
+    file."""
+    import importlib.metadata
+
     import torch
     import transformers
 
@@ -23,8 +26,14 @@ def machine_info(device: str) -> dict[str, Any]:
 
     resolved = resolve_device(device)
     name = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else platform.processor() or platform.machine()
-    return {"device": str(resolved), "machine": name, "torch_threads": torch.get_num_threads(),
+    info = {"device": str(resolved), "machine": name, "torch_threads": torch.get_num_threads(),
             "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__}
+    for package in ("stable-baselines3", "trl", "accelerate"):
+        try:
+            info[package] = importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            info[package] = None
+    return info
 
 
 def write_doc(doc: Path, name: str, markdown: str, plots: list[Path]) -> None:

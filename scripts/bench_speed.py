@@ -239,8 +239,6 @@ def plot_iterations(rows: list[dict[str, Any]], path: Path) -> None:
 
 def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
     """Run every comparison and write the outputs; returns what ``results.json`` holds."""
-    import importlib.metadata
-
     from agents import resolve_device
     from reward_models import resolve_model_path
 
@@ -272,13 +270,7 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
                                      threads=1, **common)
         iterations += _iteration_rows("tiny-gpt2", config.tiny_cases, settings, out)
     iterations = _with_ratios(_with_ratios(iterations, "trl"), "sb3")
-    versions = {}
-    for package in ("trl", "stable-baselines3", "accelerate"):
-        try:
-            versions[package] = importlib.metadata.version(package)
-        except importlib.metadata.PackageNotFoundError:
-            versions[package] = None
-    results = {"config": asdict(config), "machine": {**machine_info(device), **versions},
+    results = {"config": asdict(config), "machine": machine_info(device),
                "total_wall_s": time.perf_counter() - start, "targets": TARGETS, "rollout": rollout,
                "per_token_growth": growth, "iterations": iterations}
     (out / "results.json").write_text(json.dumps(results, indent=2))
