@@ -14,13 +14,36 @@ from agents.ppo import PPO, PPOConfig
 from agents.reinforce import REINFORCE, REINFORCEConfig
 from agents.rollout import RolloutBuffer, collect_rollout
 
-ALGORITHMS = {"ppo": (PPO, {}), "reinforce": (REINFORCE, {"baseline": "moving_average"}),
-              "rloo": (REINFORCE, {"baseline": "rloo"}), "grpo": (REINFORCE, {"baseline": "grpo"})}
+ALGORITHMS = {
+    "ppo": (PPO, {}),
+    "reinforce": (REINFORCE, {"baseline": "moving_average"}),
+    "rloo": (REINFORCE, {"baseline": "rloo"}),
+    "grpo": (REINFORCE, {"baseline": "grpo"}),
+}
 """``--algo`` names: the class and the config fields the name fixes."""
 
 __all__ = [
-    "ALGORITHMS", "AdaptiveKLController", "AlgorithmConfig", "BaseAlgorithm", "EvalResult", "FixedKLController",
-    "LMPolicy", "PPO", "PPOConfig", "REINFORCE", "REINFORCEConfig", "RolloutBuffer", "collect_rollout", "evaluate",
-    "evaluate_lm", "explained_variance", "gae", "group_advantages", "kl_estimate", "masked_mean", "masked_var",
-    "resolve_device", "whiten",
+    "ALGORITHMS",
+    "PPO",
+    "REINFORCE",
+    "AdaptiveKLController",
+    "AlgorithmConfig",
+    "BaseAlgorithm",
+    "EvalResult",
+    "FixedKLController",
+    "LMPolicy",
+    "PPOConfig",
+    "REINFORCEConfig",
+    "RolloutBuffer",
+    "collect_rollout",
+    "evaluate",
+    "evaluate_lm",
+    "explained_variance",
+    "gae",
+    "group_advantages",
+    "kl_estimate",
+    "masked_mean",
+    "masked_var",
+    "resolve_device",
+    "whiten",
 ]

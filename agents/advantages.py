@@ -23,8 +23,9 @@ def masked_var(values: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) 
     return variance
 
 
-def whiten(values: torch.Tensor, mask: torch.Tensor | None = None, shift_mean: bool = True,
-           eps: float = 1e-8) -> torch.Tensor:
+def whiten(
+    values: torch.Tensor, mask: torch.Tensor | None = None, shift_mean: bool = True, eps: float = 1e-8
+) -> torch.Tensor:
     """Scale ``values`` to unit variance over ``mask`` (default: all entries), and to zero mean if ``shift_mean``."""
     mask = torch.ones_like(values) if mask is None else mask
     mean, var = masked_mean(values, mask), masked_var(values, mask)
@@ -34,8 +35,9 @@ def whiten(values: torch.Tensor, mask: torch.Tensor | None = None, shift_mean: b
     return whitened * mask
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0,
-        lam: float = 0.95) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float = 1.0, lam: float = 0.95
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over ``[batch, T]`` token rewards and values.
 
     The episode of row ``i`` covers the tokens where ``mask[i]`` is 1 (a prefix); the state after its last token

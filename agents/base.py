@@ -28,8 +28,14 @@ from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.utils import configure_logger
 from tqdm.auto import tqdm
 
-from agents.checkpoint import (TRAINING_STATE, global_rng_state, prune_checkpoints, resolve_checkpoint,
-                               set_global_rng_state, write_atomically)
+from agents.checkpoint import (
+    TRAINING_STATE,
+    global_rng_state,
+    prune_checkpoints,
+    resolve_checkpoint,
+    set_global_rng_state,
+    write_atomically,
+)
 from agents.config import AlgorithmConfig
 from agents.envs import make_vector_env
 from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
@@ -69,19 +75,27 @@ class BaseAlgorithm:
     config_class: type[AlgorithmConfig] = AlgorithmConfig
     uses_values = False
 
-    def __init__(self, policy: str | os.PathLike | torch.nn.Module, env: str | gym.Env | None = None,
-                 config: AlgorithmConfig | None = None, env_kwargs: dict[str, Any] | None = None,
-                 **overrides: Any) -> None:
+    def __init__(
+        self,
+        policy: str | os.PathLike | torch.nn.Module,
+        env: str | gym.Env | None = None,
+        config: AlgorithmConfig | None = None,
+        env_kwargs: dict[str, Any] | None = None,
+        **overrides: Any,
+    ) -> None:
         unknown = set(overrides) - self.config_class.field_names()
         if unknown:
-            raise TypeError(f"unknown {self.config_class.__name__} fields {sorted(unknown)}; "
-                            f"valid: {sorted(self.config_class.field_names())}")
+            raise TypeError(
+                f"unknown {self.config_class.__name__} fields {sorted(unknown)}; "
+                f"valid: {sorted(self.config_class.field_names())}"
+            )
         self.config = cfg = dataclasses.replace(config or self.config_class(), **overrides)
         self.device = resolve_device(cfg.device)
         self.compute_dtype = resolve_dtype(cfg.dtype)
         torch.manual_seed(cfg.seed)
-        self.policy = LMPolicy.from_pretrained(policy, value_head=self.uses_values,
-                                               separate_critic=getattr(cfg, "separate_critic", False))
+        self.policy = LMPolicy.from_pretrained(
+            policy, value_head=self.uses_values, separate_critic=getattr(cfg, "separate_critic", False)
+        )
         self.policy.to(self.device)
         self.ref_policy = self.policy.reference_copy()
         self.env_id = env if isinstance(env, str) else None
@@ -89,11 +103,18 @@ class BaseAlgorithm:
         self.env = None
         if env is not None:
             self.set_env(env)
-        self.optimizer = torch.optim.AdamW([p for p in self.policy.parameters() if p.requires_grad],
-                                           lr=cfg.learning_rate, eps=cfg.adam_eps, weight_decay=cfg.weight_decay)
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.policy.parameters() if p.requires_grad],
+            lr=cfg.learning_rate,
+            eps=cfg.adam_eps,
+            weight_decay=cfg.weight_decay,
+        )
         self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.dtype == "float16")
-        self.kl_ctl = (AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon) if cfg.adaptive_kl
-                       else FixedKLController(cfg.kl_coef))
+        self.kl_ctl = (
+            AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon)
+            if cfg.adaptive_kl
+            else FixedKLController(cfg.kl_coef)
+        )
         self.gold_reward_model = make_reward_model(cfg.gold_reward_model) if cfg.gold_reward_model else None
         self.score_stats = RunningMeanStd(shape=())
         self.sample_generator = torch.Generator(self.device).manual_seed(cfg.seed)
@@ -120,8 +141,10 @@ class BaseAlgorithm:
         """Use ``env`` for training (see the class docstring for what it can be)."""
         self.env = self.make_env(env)
         if self.env.device.type != self.device.type:
-            raise ValueError(f"the env keeps its tokens on {self.env.device} but the agent runs on {self.device}; "
-                             f"build the env with device={str(self.device)!r}")
+            raise ValueError(
+                f"the env keeps its tokens on {self.env.device} but the agent runs on {self.device}; "
+                f"build the env with device={str(self.device)!r}"
+            )
         self.policy.num_actions = self.ref_policy.num_actions = int(self.env.single_action_space.n)
         if self.policy.tokenizer is None:  # saved next to the weights
             self.policy.tokenizer = self.env.task.tokenizer
@@ -153,8 +176,15 @@ class BaseAlgorithm:
         """One batch of episodes through the env, with reference log-probs (and values if the algorithm uses them)."""
         self.policy.eval()
         with self.autocast():
-            return collect_rollout(self.policy, self.env, self.sample_prompt_indices(), self.sample_generator,
-                                   self.config.temperature, self.uses_values, self.ref_policy)
+            return collect_rollout(
+                self.policy,
+                self.env,
+                self.sample_prompt_indices(),
+                self.sample_generator,
+                self.config.temperature,
+                self.uses_values,
+                self.ref_policy,
+            )
 
     def shaped_scores(self, buffer: RolloutBuffer) -> torch.Tensor:
         """Episode scores ``[B]`` after the missing-EOS penalty and the optional running normalisation."""
@@ -190,7 +220,7 @@ class BaseAlgorithm:
         for _ in range(n_epochs):
             order = torch.randperm(B, generator=self.shuffle_generator).to(self.device)
             for begin in range(0, B, size):
-                minibatch = order[begin: begin + size]
+                minibatch = order[begin : begin + size]
                 micro_batches = minibatch.tensor_split(min(cfg.gradient_accumulation_steps, len(minibatch)))
                 self.optimizer.zero_grad(set_to_none=True)
                 metrics: dict[str, torch.Tensor] = {}
@@ -205,9 +235,12 @@ class BaseAlgorithm:
                 values = {key: float(value) for key, value in metrics.items()}
                 values["grad_norm"] = float(grad_norm)
                 if not all(math.isfinite(v) for v in (values["loss"], values["grad_norm"])):
-                    warnings.warn(f"update {self.n_updates}: non-finite loss ({values['loss']}) or gradient norm "
-                                  f"({values['grad_norm']}); this optimizer step is skipped", RuntimeWarning,
-                                  stacklevel=2)
+                    warnings.warn(
+                        f"update {self.n_updates}: non-finite loss ({values['loss']}) or gradient norm "
+                        f"({values['grad_norm']}); this optimizer step is skipped",
+                        RuntimeWarning,
+                        stacklevel=2,
+                    )
                     self.optimizer.zero_grad(set_to_none=True)
                     self.grad_scaler.update()
                     skipped += 1
@@ -243,9 +276,15 @@ class BaseAlgorithm:
         callback.init_callback(self)
         return callback
 
-    def learn(self, total_timesteps: int, callback=None, progress_bar: bool = True,
-              resume_from: str | os.PathLike | None = None, reset_num_timesteps: bool = True,
-              tb_log_name: str | None = None) -> BaseAlgorithm:
+    def learn(
+        self,
+        total_timesteps: int,
+        callback=None,
+        progress_bar: bool = True,
+        resume_from: str | os.PathLike | None = None,
+        reset_num_timesteps: bool = True,
+        tb_log_name: str | None = None,
+    ) -> BaseAlgorithm:
         """Train until ``num_timesteps`` (generated tokens, summed over sub-envs) reaches ``total_timesteps``.
 
         Args:
@@ -266,14 +305,23 @@ class BaseAlgorithm:
         elif reset_num_timesteps:
             self.num_timesteps = self.n_updates = 0
         cfg = self.config
-        self.logger = configure_logger(cfg.verbose, cfg.tensorboard_log, tb_log_name or type(self).__name__,
-                                       reset_num_timesteps and resume_from is None)
+        self.logger = configure_logger(
+            cfg.verbose,
+            cfg.tensorboard_log,
+            tb_log_name or type(self).__name__,
+            reset_num_timesteps and resume_from is None,
+        )
         writer = next((f.writer for f in self.logger.output_formats if isinstance(f, TensorBoardOutputFormat)), None)
         callback = self._init_callback(callback)
         if callback is not None:
             callback.on_training_start(locals(), globals())
-        bar = tqdm(total=total_timesteps, initial=min(self.num_timesteps, total_timesteps), unit="tok",
-                   disable=not progress_bar, desc=type(self).__name__)
+        bar = tqdm(
+            total=total_timesteps,
+            initial=min(self.num_timesteps, total_timesteps),
+            unit="tok",
+            disable=not progress_bar,
+            desc=type(self).__name__,
+        )
         try:
             while self.num_timesteps < total_timesteps:
                 lr = self._update_learning_rate(total_timesteps)
@@ -324,15 +372,17 @@ class BaseAlgorithm:
         self.consecutive_skips = self.consecutive_skips + 1 if skipped_all else 0
         metrics["train/skipped_updates"] = float(skipped_all)
         if self.consecutive_skips >= self.config.max_skipped_updates:
-            raise RuntimeError(f"{self.consecutive_skips} consecutive updates were skipped for non-finite losses "
-                               "or gradients; stopping (lower learning_rate, check the reward model)")
+            raise RuntimeError(
+                f"{self.consecutive_skips} consecutive updates were skipped for non-finite losses "
+                "or gradients; stopping (lower learning_rate, check the reward model)"
+            )
         metrics["time/update_s"] = time.perf_counter() - start
         return metrics
 
     def _log(self, metrics: dict[str, float], buffer: RolloutBuffer, writer) -> None:
         scores = buffer.scores.double().cpu().numpy()
         lengths = buffer.response_mask.sum(1).cpu().numpy()
-        self.ep_info_buffer.extend({"r": float(s), "l": float(n)} for s, n in zip(scores, lengths))
+        self.ep_info_buffer.extend({"r": float(s), "l": float(n)} for s, n in zip(scores, lengths, strict=False))
         self.logger.record("rollout/ep_rew_mean", float(np.mean([e["r"] for e in self.ep_info_buffer])))
         self.logger.record("rollout/ep_len_mean", float(np.mean([e["l"] for e in self.ep_info_buffer])))
         if self.gold_reward_model is not None:
@@ -344,14 +394,17 @@ class BaseAlgorithm:
         self.logger.record("train/n_updates", self.n_updates)
         self.logger.record("time/total_timesteps", self.num_timesteps)
         if writer is not None and (self.n_updates - 1) % self.config.log_samples_every == 0:
-            rows = list(zip(buffer.prompts, buffer.completions, scores.tolist()))[: self.config.n_logged_samples]
+            rows = list(zip(buffer.prompts, buffer.completions, scores.tolist(), strict=False))[
+                : self.config.n_logged_samples
+            ]
             writer.add_text("samples", _markdown_table(rows), self.num_timesteps)
         self.logger.dump(step=self.num_timesteps)
 
     # ---------------------------------------------------------------- predict
     @torch.no_grad()
-    def predict(self, observation: dict[str, np.ndarray], state=None, episode_start=None,
-                deterministic: bool = False) -> tuple[np.ndarray, None]:
+    def predict(
+        self, observation: dict[str, np.ndarray], state=None, episode_start=None, deterministic: bool = False
+    ) -> tuple[np.ndarray, None]:
         """Next token for one observation (``input_ids`` / ``attention_mask`` ``[L]``) or a batch ``[B, L]``.
 
         Returns ``(actions, None)`` like SB3: an int64 array ``[B]`` (or a 0-dim array for one observation);
@@ -381,8 +434,12 @@ class BaseAlgorithm:
         path.mkdir(parents=True, exist_ok=True)
         self.policy.save_pretrained(path)
         env_kwargs = {k: v for k, v in self.env_kwargs.items() if isinstance(v, (str, int, float, bool, type(None)))}
-        record = {"algorithm": type(self).__name__, "config": dataclasses.asdict(self.config),
-                  "env": self.env_id, "env_kwargs": env_kwargs}
+        record = {
+            "algorithm": type(self).__name__,
+            "config": dataclasses.asdict(self.config),
+            "env": self.env_id,
+            "env_kwargs": env_kwargs,
+        }
         (path / AGENT_FILE).write_text(json.dumps(record, indent=2))
 
     @classmethod
@@ -395,8 +452,13 @@ class BaseAlgorithm:
         if record["algorithm"] != cls.__name__:
             raise ValueError(f"{path} holds a {record['algorithm']} agent; load it with {record['algorithm']}.load")
         config = cls.config_class(**record["config"])
-        return cls(str(path), env, config=config, env_kwargs=record["env_kwargs"] if isinstance(env, str) else None,
-                   **overrides)
+        return cls(
+            str(path),
+            env,
+            config=config,
+            env_kwargs=record["env_kwargs"] if isinstance(env, str) else None,
+            **overrides,
+        )
 
     # ----------------------------------------------------------- checkpoints
     def algorithm_state(self) -> dict[str, Any]:
@@ -410,14 +472,25 @@ class BaseAlgorithm:
         """Write ``checkpoint_dir/checkpoint-<n_updates>`` atomically and prune old checkpoints."""
         cfg = self.config
         state = {
-            "num_timesteps": self.num_timesteps, "n_updates": self.n_updates,
-            "consecutive_skips": self.consecutive_skips, "ep_info_buffer": list(self.ep_info_buffer),
-            "optimizer": self.optimizer.state_dict(), "grad_scaler": self.grad_scaler.state_dict(),
-            "kl_ctl": self.kl_ctl.state_dict(), "algorithm": self.algorithm_state(),
-            "score_stats": {"mean": self.score_stats.mean, "var": self.score_stats.var,
-                            "count": self.score_stats.count},
-            "rng": {"global": global_rng_state(), "sample": self.sample_generator.get_state(),
-                    "shuffle": self.shuffle_generator.get_state(), "prompts": self.prompt_rng.bit_generator.state},
+            "num_timesteps": self.num_timesteps,
+            "n_updates": self.n_updates,
+            "consecutive_skips": self.consecutive_skips,
+            "ep_info_buffer": list(self.ep_info_buffer),
+            "optimizer": self.optimizer.state_dict(),
+            "grad_scaler": self.grad_scaler.state_dict(),
+            "kl_ctl": self.kl_ctl.state_dict(),
+            "algorithm": self.algorithm_state(),
+            "score_stats": {
+                "mean": self.score_stats.mean,
+                "var": self.score_stats.var,
+                "count": self.score_stats.count,
+            },
+            "rng": {
+                "global": global_rng_state(),
+                "sample": self.sample_generator.get_state(),
+                "shuffle": self.shuffle_generator.get_state(),
+                "prompts": self.prompt_rng.bit_generator.state,
+            },
         }
 
         def write(folder: Path) -> None:
@@ -445,11 +518,14 @@ class BaseAlgorithm:
         self.kl_ctl.load_state_dict(state["kl_ctl"])
         self.load_algorithm_state(state["algorithm"])
         stats = state["score_stats"]
-        self.score_stats.mean, self.score_stats.var, self.score_stats.count = stats["mean"], stats["var"], stats["count"]
+        self.score_stats.mean, self.score_stats.var, self.score_stats.count = (
+            stats["mean"],
+            stats["var"],
+            stats["count"],
+        )
         rng = state["rng"]
         set_global_rng_state(rng["global"])
         self.sample_generator.set_state(rng["sample"].cpu())
         self.shuffle_generator.set_state(rng["shuffle"].cpu())
         self.prompt_rng.bit_generator.state = rng["prompts"]
         return folder
-

@@ -46,8 +46,9 @@ def list_checkpoints(checkpoint_dir: str | os.PathLike) -> list[Path]:
     folder = Path(checkpoint_dir)
     if not folder.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name))
-             and (p / TRAINING_STATE).is_file()]
+    found = [
+        (int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name)) and (p / TRAINING_STATE).is_file()
+    ]
     return [p for _, p in sorted(found)]
 
 
@@ -58,8 +59,10 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
         return path
     checkpoints = list_checkpoints(path)
     if not checkpoints:
-        raise FileNotFoundError(f"resume_from={str(path)!r} is neither a checkpoint folder (with {TRAINING_STATE}) "
-                                "nor a folder containing checkpoint-<n> checkpoints")
+        raise FileNotFoundError(
+            f"resume_from={str(path)!r} is neither a checkpoint folder (with {TRAINING_STATE}) "
+            "nor a folder containing checkpoint-<n> checkpoints"
+        )
     return checkpoints[-1]
 
 

@@ -21,52 +21,93 @@ def _help(text: str) -> dict:
 class AlgorithmConfig:
     """Shared agent settings."""
 
-    n_envs: int = field(default=16, metadata=_help(
-        "episodes per rollout (batch size); used when env is an id, a vector env brings its own num_envs"))
-    temperature: float = field(default=1.0, metadata=_help(
-        "sampling temperature; training log-probs use the same temperature"))
+    n_envs: int = field(
+        default=16,
+        metadata=_help(
+            "episodes per rollout (batch size); used when env is an id, a vector env brings its own num_envs"
+        ),
+    )
+    temperature: float = field(
+        default=1.0, metadata=_help("sampling temperature; training log-probs use the same temperature")
+    )
     learning_rate: float = field(default=5e-5, metadata=_help("AdamW learning rate"))
-    lr_schedule: Literal["constant", "linear"] = field(default="constant", metadata=_help(
-        "learning-rate schedule over total_timesteps: constant, or linear decay to 0 (SB3's progress_remaining)"))
+    lr_schedule: Literal["constant", "linear"] = field(
+        default="constant",
+        metadata=_help(
+            "learning-rate schedule over total_timesteps: constant, or linear decay to 0 (SB3's progress_remaining)"
+        ),
+    )
     adam_eps: float = field(default=1e-5, metadata=_help("AdamW epsilon"))
     weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay"))
     minibatch_size: int = field(default=8, metadata=_help("episodes per optimizer step"))
-    gradient_accumulation_steps: int = field(default=1, metadata=_help(
-        "micro-batches per minibatch (each of minibatch_size / gradient_accumulation_steps episodes)"))
+    gradient_accumulation_steps: int = field(
+        default=1,
+        metadata=_help("micro-batches per minibatch (each of minibatch_size / gradient_accumulation_steps episodes)"),
+    )
     max_grad_norm: float = field(default=1.0, metadata=_help("gradient clipping by global norm"))
     kl_coef: float = field(default=0.05, metadata=_help("KL penalty coefficient beta (initial value if adaptive)"))
-    kl_estimator: Literal["k1", "k3"] = field(default="k1", metadata=_help(
-        "per-token KL estimator in the reward: k1 = logp - ref_logp, k3 = exp(-r) - 1 + r (always >= 0)"))
+    kl_estimator: Literal["k1", "k3"] = field(
+        default="k1",
+        metadata=_help(
+            "per-token KL estimator in the reward: k1 = logp - ref_logp, k3 = exp(-r) - 1 + r (always >= 0)"
+        ),
+    )
     adaptive_kl: bool = field(default=False, metadata=_help("adapt kl_coef towards target_kl (Ziegler et al.)"))
     target_kl: float = field(default=6.0, metadata=_help("adaptive KL target, nats per sequence"))
     kl_horizon: float = field(default=10000.0, metadata=_help("adaptive KL horizon, in episodes"))
-    missing_eos_penalty: float | None = field(default=None, metadata=_help(
-        "subtracted from the score of episodes that ended without EOS (None: no penalty)"))
-    normalize_scores: bool = field(default=False, metadata=_help(
-        "divide scores by a running std of all scores seen so far (and subtract its running mean)"))
-    gold_reward_model: str | None = field(default=None, metadata=_help(
-        "reward-model spec also scored on every rollout's completions, logged as rollout/gold_score_mean"))
+    missing_eos_penalty: float | None = field(
+        default=None, metadata=_help("subtracted from the score of episodes that ended without EOS (None: no penalty)")
+    )
+    normalize_scores: bool = field(
+        default=False,
+        metadata=_help("divide scores by a running std of all scores seen so far (and subtract its running mean)"),
+    )
+    gold_reward_model: str | None = field(
+        default=None,
+        metadata=_help(
+            "reward-model spec also scored on every rollout's completions, logged as rollout/gold_score_mean"
+        ),
+    )
     seed: int = field(default=0, metadata=_help("seed of prompt draws, sampling and minibatch shuffling"))
     device: str = field(default="auto", metadata=_help("'auto' (cuda if available, else cpu), 'cpu', 'cuda', ..."))
-    dtype: Literal["float32", "bfloat16", "float16"] = field(default="float32", metadata=_help(
-        "compute dtype: float32, or autocast to bfloat16 / float16 (weights and optimizer stay float32)"))
-    tensorboard_log: str | None = field(default=None, metadata=_help(
-        "tensorboard folder (a run subfolder <tb_log_name>_<n> is created in it, as in SB3)"))
-    log_samples_every: int = field(default=10, metadata=_help(
-        "every N updates log a text table of (prompt, completion, score) samples"))
+    dtype: Literal["float32", "bfloat16", "float16"] = field(
+        default="float32",
+        metadata=_help(
+            "compute dtype: float32, or autocast to bfloat16 / float16 (weights and optimizer stay float32)"
+        ),
+    )
+    tensorboard_log: str | None = field(
+        default=None,
+        metadata=_help("tensorboard folder (a run subfolder <tb_log_name>_<n> is created in it, as in SB3)"),
+    )
+    log_samples_every: int = field(
+        default=10, metadata=_help("every N updates log a text table of (prompt, completion, score) samples")
+    )
     n_logged_samples: int = field(default=8, metadata=_help("rows in the samples table"))
-    checkpoint_dir: str | None = field(default=None, metadata=_help(
-        "where periodic checkpoints go (None: no checkpoints)"))
+    checkpoint_dir: str | None = field(
+        default=None, metadata=_help("where periodic checkpoints go (None: no checkpoints)")
+    )
     checkpoint_freq: int = field(default=1, metadata=_help("checkpoint every N updates"))
     keep_checkpoints: int = field(default=2, metadata=_help("how many recent checkpoints to keep"))
-    max_skipped_updates: int = field(default=10, metadata=_help(
-        "stop with an error after this many consecutive updates whose optimizer steps were all skipped for "
-        "non-finite losses or gradients"))
+    max_skipped_updates: int = field(
+        default=10,
+        metadata=_help(
+            "stop with an error after this many consecutive updates whose optimizer steps were all skipped for "
+            "non-finite losses or gradients"
+        ),
+    )
     verbose: int = field(default=0, metadata=_help("0: quiet, 1: print SB3's metric table after each update"))
 
     def __post_init__(self) -> None:
-        positive = ("n_envs", "minibatch_size", "gradient_accumulation_steps", "log_samples_every",
-                    "checkpoint_freq", "keep_checkpoints", "max_skipped_updates")
+        positive = (
+            "n_envs",
+            "minibatch_size",
+            "gradient_accumulation_steps",
+            "log_samples_every",
+            "checkpoint_freq",
+            "keep_checkpoints",
+            "max_skipped_updates",
+        )
         for name in positive:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
@@ -77,10 +118,15 @@ class AlgorithmConfig:
         if self.kl_coef < 0:
             raise ValueError(f"kl_coef must be >= 0, got {self.kl_coef}")
         if self.minibatch_size % self.gradient_accumulation_steps:
-            raise ValueError(f"minibatch_size={self.minibatch_size} must be a multiple of "
-                             f"gradient_accumulation_steps={self.gradient_accumulation_steps}")
-        choices = {"lr_schedule": ("constant", "linear"), "kl_estimator": KL_ESTIMATORS,
-                   "dtype": ("float32", "bfloat16", "float16")}
+            raise ValueError(
+                f"minibatch_size={self.minibatch_size} must be a multiple of "
+                f"gradient_accumulation_steps={self.gradient_accumulation_steps}"
+            )
+        choices = {
+            "lr_schedule": ("constant", "linear"),
+            "kl_estimator": KL_ESTIMATORS,
+            "dtype": ("float32", "bfloat16", "float16"),
+        }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}")

@@ -10,13 +10,19 @@ from gymnasium.vector import AutoresetMode
 from text_gym import TextGenEnv, TextGenVectorEnv
 
 
-def make_vector_env(env: str | gym.Env | TextGenVectorEnv, n_envs: int, vocab_size: int, device: str,
-                    env_kwargs: dict[str, Any] | None = None) -> TextGenVectorEnv:
+def make_vector_env(
+    env: str | gym.Env | TextGenVectorEnv,
+    n_envs: int,
+    vocab_size: int,
+    device: str,
+    env_kwargs: dict[str, Any] | None = None,
+) -> TextGenVectorEnv:
     """A ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode whose action space fits the policy.
 
     Args:
         env: an env id (``"TextGen-v0"``: built with ``n_envs`` sub-envs, ``vocab_size`` actions, on ``device``),
-            a ``TextGenVectorEnv`` created with ``autoreset_mode=AutoresetMode.DISABLED`` (used as is), or a ``TextGenEnv``
+            a ``TextGenVectorEnv`` created with ``autoreset_mode=AutoresetMode.DISABLED`` (used as is), or a
+            ``TextGenEnv``
             (possibly wrapped: its task settings are reused for ``n_envs`` sub-envs).
         vocab_size: the policy's LM-head size; the env's action space may be smaller, never larger.
         env_kwargs: keyword arguments for the env constructor when ``env`` is an id.
@@ -24,28 +30,50 @@ def make_vector_env(env: str | gym.Env | TextGenVectorEnv, n_envs: int, vocab_si
     env_kwargs = dict(env_kwargs or {})
     if isinstance(env, str):
         env_kwargs.setdefault("vocab_size", vocab_size)
-        env = gym.make_vec(env, num_envs=n_envs, vectorization_mode="vector_entry_point", device=device,
-                           autoreset_mode=AutoresetMode.DISABLED, **env_kwargs)
+        env = gym.make_vec(
+            env,
+            num_envs=n_envs,
+            vectorization_mode="vector_entry_point",
+            device=device,
+            autoreset_mode=AutoresetMode.DISABLED,
+            **env_kwargs,
+        )
     elif isinstance(env, gym.Env) and isinstance(env.unwrapped, TextGenEnv):
         if env_kwargs:
             raise ValueError("env_kwargs can only be given with an env id")
         task = env.unwrapped.task
         # The same task: prompts that were cut to max_prompt_tokens were cut on the left, the rest fit.
         env = TextGenVectorEnv(
-            n_envs, task.tokenizer, task.reward_model, task.prompts, task.max_new_tokens, task.max_prompt_tokens,
-            device=device, autoreset_mode=AutoresetMode.DISABLED, chat_template=task.chat_template,
-            system_prompt=task.system_prompt, stop_strings=task.stop_strings,
-            eos_token_ids=task.eos_token_ids.tolist(), pad_token_id=task.pad_token_id, vocab_size=task.vocab_size,
-            truncation="left")
+            n_envs,
+            task.tokenizer,
+            task.reward_model,
+            task.prompts,
+            task.max_new_tokens,
+            task.max_prompt_tokens,
+            device=device,
+            autoreset_mode=AutoresetMode.DISABLED,
+            chat_template=task.chat_template,
+            system_prompt=task.system_prompt,
+            stop_strings=task.stop_strings,
+            eos_token_ids=task.eos_token_ids.tolist(),
+            pad_token_id=task.pad_token_id,
+            vocab_size=task.vocab_size,
+            truncation="left",
+        )
     elif env_kwargs:
         raise ValueError("env_kwargs can only be given with an env id")
     if not isinstance(env, TextGenVectorEnv):
-        raise TypeError("env must be an env id such as 'TextGen-v0', a TextGenEnv or a TextGenVectorEnv, "
-                        f"got {type(env).__name__}")
+        raise TypeError(
+            f"env must be an env id such as 'TextGen-v0', a TextGenEnv or a TextGenVectorEnv, got {type(env).__name__}"
+        )
     if env.metadata["autoreset_mode"] != AutoresetMode.DISABLED:
-        raise ValueError("the agents need a TextGenVectorEnv with autoreset_mode=AutoresetMode.DISABLED (all episodes of a "
-                         f"rollout start together), got autoreset_mode={env.metadata['autoreset_mode'].value!r}")
+        raise ValueError(
+            "the agents need a TextGenVectorEnv with autoreset_mode=AutoresetMode.DISABLED (all episodes of a "
+            f"rollout start together), got autoreset_mode={env.metadata['autoreset_mode'].value!r}"
+        )
     if env.single_action_space.n > vocab_size:
-        raise ValueError(f"the env's action space has {env.single_action_space.n} actions but the policy's LM head "
-                         f"has {vocab_size}; build the env with vocab_size={vocab_size}")
+        raise ValueError(
+            f"the env's action space has {env.single_action_space.n} actions but the policy's LM head "
+            f"has {vocab_size}; build the env with vocab_size={vocab_size}"
+        )
     return env

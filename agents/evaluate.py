@@ -33,21 +33,34 @@ class EvalResult:
         return None if self.gold_scores is None else float(self.gold_scores.mean())
 
 
-def evaluate(agent, env, gold_reward_model: str | RewardFn | None = None, seed: int = 0,
-             progress_bar: bool = False) -> EvalResult:
+def evaluate(
+    agent, env, gold_reward_model: str | RewardFn | None = None, seed: int = 0, progress_bar: bool = False
+) -> EvalResult:
     """Sample one completion per prompt of ``env`` with ``agent`` (a :class:`agents.BaseAlgorithm`) at its
     temperature, with a generator seeded by ``seed`` (the agent's own random state is not touched).
 
     ``env`` is anything the agent's constructor accepts (see :meth:`agents.BaseAlgorithm.make_env`).
     """
-    return evaluate_lm(agent.policy, agent.make_env(env), gold_reward_model, seed, agent.config.temperature,
-                       agent.autocast, progress_bar)
+    return evaluate_lm(
+        agent.policy,
+        agent.make_env(env),
+        gold_reward_model,
+        seed,
+        agent.config.temperature,
+        agent.autocast,
+        progress_bar,
+    )
 
 
-def evaluate_lm(policy: LMPolicy, env, gold_reward_model: str | RewardFn | None = None, seed: int = 0,
-                temperature: float = 1.0,
-                autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
-                progress_bar: bool = False) -> EvalResult:
+def evaluate_lm(
+    policy: LMPolicy,
+    env,
+    gold_reward_model: str | RewardFn | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    progress_bar: bool = False,
+) -> EvalResult:
     """:func:`evaluate` for a bare :class:`agents.LMPolicy` (e.g. the LM of an SB3 policy,
     ``LMActorCriticPolicy.lm_policy()``).
 

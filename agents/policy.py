@@ -44,8 +44,15 @@ class LMPolicy(nn.Module):
             makes the log-probs of training differ from those of the rollout).
     """
 
-    def __init__(self, model: nn.Module, tokenizer: object | None = None, value_head: bool = False,
-                 separate_critic: bool = False, num_actions: int | None = None, dropout: bool = False) -> None:
+    def __init__(
+        self,
+        model: nn.Module,
+        tokenizer: object | None = None,
+        value_head: bool = False,
+        separate_critic: bool = False,
+        num_actions: int | None = None,
+        dropout: bool = False,
+    ) -> None:
         super().__init__()
         if not dropout:
             for module in model.modules():
@@ -67,8 +74,9 @@ class LMPolicy(nn.Module):
 
     # ------------------------------------------------------------- loading
     @classmethod
-    def from_pretrained(cls, policy: str | os.PathLike | nn.Module, dtype: torch.dtype = torch.float32,
-                        **kwargs) -> LMPolicy:
+    def from_pretrained(
+        cls, policy: str | os.PathLike | nn.Module, dtype: torch.dtype = torch.float32, **kwargs
+    ) -> LMPolicy:
         """Load ``policy``: a hub id, a local folder, ``"smollm2"`` (the packaged SmolLM2-135M-Instruct), or a
         ``PreTrainedModel``. A folder written by :meth:`save_pretrained` also restores the value head / critic."""
         from transformers import AutoModelForCausalLM, PreTrainedModel
@@ -84,8 +92,10 @@ class LMPolicy(nn.Module):
             tokenizer = load_tokenizer(str(policy))
             folder = Path(path) if Path(path).is_dir() else None
         else:
-            raise TypeError("policy must be a hub id, a local folder, 'smollm2' or a transformers PreTrainedModel, "
-                            f"got {type(policy).__name__}")
+            raise TypeError(
+                "policy must be a hub id, a local folder, 'smollm2' or a transformers PreTrainedModel, "
+                f"got {type(policy).__name__}"
+            )
         instance = cls(model, tokenizer, **kwargs)
         if folder is not None:
             instance.load_heads(folder)
@@ -124,19 +134,27 @@ class LMPolicy(nn.Module):
     def _logits(self, hidden: torch.Tensor, temperature: float) -> torch.Tensor:
         logits = self.model.get_output_embeddings()(hidden).float() / temperature
         if self.num_actions < self.vocab_size:
-            logits[..., self.num_actions:] = float("-inf")
+            logits[..., self.num_actions :] = float("-inf")
         return logits
 
-    def _values(self, hidden: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor,
-                position_ids: torch.Tensor) -> torch.Tensor:
+    def _values(
+        self, hidden: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
+    ) -> torch.Tensor:
         if self.critic is not None:
-            hidden = self.critic(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                                 use_cache=False).last_hidden_state
+            hidden = self.critic(
+                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+            ).last_hidden_state
         return self.value_head(hidden).squeeze(-1).float()
 
-    def step(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor,
-             past_key_values: object | None, temperature: float = 1.0, with_values: bool = False,
-             ) -> tuple[torch.Tensor, torch.Tensor | None, object]:
+    def step(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        position_ids: torch.Tensor,
+        past_key_values: object | None,
+        temperature: float = 1.0,
+        with_values: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None, object]:
         """One KV-cached rollout forward.
 
         ``input_ids`` / ``position_ids`` ``[B, S]`` are the new tokens (the prompt first, then one token per step),
@@ -144,16 +162,26 @@ class LMPolicy(nn.Module):
         at temperature ``temperature`` (ids >= ``num_actions`` at -inf), the values ``[B]`` of that state when
         ``with_values`` (shared backbone only; ``None`` otherwise) and the updated cache.
         """
-        out = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                                    past_key_values=past_key_values, use_cache=True)
+        out = self.model.base_model(
+            input_ids=input_ids,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+            past_key_values=past_key_values,
+            use_cache=True,
+        )
         hidden = out.last_hidden_state[:, -1]
         logprobs = torch.log_softmax(self._logits(hidden, temperature), dim=-1)
         values = self.value_head(hidden).squeeze(-1).float() if with_values and self.critic is None else None
         return logprobs, values, out.past_key_values
 
-    def evaluate_actions(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_start: int,
-                         temperature: float = 1.0, with_values: bool = False,
-                         ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def evaluate_actions(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        response_start: int,
+        temperature: float = 1.0,
+        with_values: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Full-sequence forward for training (SB3's name).
 
         ``input_ids`` / ``attention_mask`` ``[B, S]`` are prompt (left-padded) + response; the response occupies
@@ -162,9 +190,10 @@ class LMPolicy(nn.Module):
         each token) when ``with_values``.
         """
         position_ids = position_ids_from_mask(attention_mask)
-        hidden = self.model.base_model(input_ids=input_ids, attention_mask=attention_mask,
-                                       position_ids=position_ids, use_cache=False).last_hidden_state
-        hidden = hidden[:, response_start - 1: -1]
+        hidden = self.model.base_model(
+            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+        ).last_hidden_state
+        hidden = hidden[:, response_start - 1 : -1]
         logits = self._logits(hidden, temperature)
         actions = input_ids[:, response_start:]
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
@@ -173,5 +202,5 @@ class LMPolicy(nn.Module):
         if with_values:
             values = self._values(hidden, input_ids, attention_mask, position_ids)
             if self.critic is not None:
-                values = values[:, response_start - 1: -1]
+                values = values[:, response_start - 1 : -1]
         return logprobs, values

@@ -26,14 +26,17 @@ class PPOConfig(AlgorithmConfig):
     gamma: float = field(default=1.0, metadata=_help("discount factor"))
     gae_lambda: float = field(default=0.95, metadata=_help("GAE lambda"))
     clip_range: float = field(default=0.2, metadata=_help("policy ratio clipping epsilon"))
-    clip_range_vf: float | None = field(default=0.2, metadata=_help(
-        "value clipping around the rollout's values (None: no value clipping)"))
+    clip_range_vf: float | None = field(
+        default=0.2, metadata=_help("value clipping around the rollout's values (None: no value clipping)")
+    )
     vf_coef: float = field(default=0.1, metadata=_help("value loss coefficient"))
     normalize_advantage: bool = field(default=True, metadata=_help("whiten advantages over each rollout"))
-    whiten_rewards: bool = field(default=False, metadata=_help(
-        "scale the per-token rewards to unit variance over each rollout before GAE"))
-    separate_critic: bool = field(default=False, metadata=_help(
-        "values from a separate copy of the backbone instead of a head on the shared one"))
+    whiten_rewards: bool = field(
+        default=False, metadata=_help("scale the per-token rewards to unit variance over each rollout before GAE")
+    )
+    separate_critic: bool = field(
+        default=False, metadata=_help("values from a separate copy of the backbone instead of a head on the shared one")
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -70,17 +73,21 @@ class PPO(BaseAlgorithm):
             m, adv, ret, old_values = mask[index], advantages[index], returns[index], buffer.values[index]
             log_ratio = (logprobs - buffer.logprobs[index]) * m
             ratio = torch.exp(log_ratio)
-            policy_loss = masked_mean(torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range,
-                                                                                  1 + cfg.clip_range)), m)
+            policy_loss = masked_mean(
+                torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)), m
+            )
             value_error = (values - ret) ** 2
             if cfg.clip_range_vf is not None:
                 clipped = old_values + (values - old_values).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
                 value_error = torch.max(value_error, (clipped - ret) ** 2)
             value_loss = 0.5 * masked_mean(value_error, m)
             with torch.no_grad():
-                metrics = {"policy_loss": policy_loss, "value_loss": value_loss,
-                           "approx_kl": masked_mean(ratio - 1 - log_ratio, m),
-                           "clip_fraction": masked_mean(((ratio - 1).abs() > cfg.clip_range).float(), m)}
+                metrics = {
+                    "policy_loss": policy_loss,
+                    "value_loss": value_loss,
+                    "approx_kl": masked_mean(ratio - 1 - log_ratio, m),
+                    "clip_fraction": masked_mean(((ratio - 1).abs() > cfg.clip_range).float(), m),
+                }
             return policy_loss + cfg.vf_coef * value_loss, metrics
 
         metrics = self.run_epochs(buffer, cfg.n_epochs, loss_fn)

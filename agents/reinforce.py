@@ -32,19 +32,26 @@ BASELINES = ("moving_average", "rloo", "grpo")
 class REINFORCEConfig(AlgorithmConfig):
     """REINFORCE settings (plus the shared :class:`agents.AlgorithmConfig` ones)."""
 
-    baseline: Literal["moving_average", "rloo", "grpo"] = field(default="moving_average", metadata=_help(
-        "moving_average, rloo (leave-one-out over group_size samples per prompt) or grpo (group normalisation)"))
+    baseline: Literal["moving_average", "rloo", "grpo"] = field(
+        default="moving_average",
+        metadata=_help(
+            "moving_average, rloo (leave-one-out over group_size samples per prompt) or grpo (group normalisation)"
+        ),
+    )
     group_size: int = field(default=4, metadata=_help("samples per prompt for the rloo / grpo baselines"))
     baseline_decay: float = field(default=0.9, metadata=_help("decay of the moving-average baseline"))
-    normalize_advantages: bool = field(default=False, metadata=_help(
-        "whiten the advantages over each rollout (TRL RLOO's name)"))
+    normalize_advantages: bool = field(
+        default=False, metadata=_help("whiten the advantages over each rollout (TRL RLOO's name)")
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         if self.baseline not in BASELINES:
             raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
         if self.baseline != "moving_average" and (isinstance(self.group_size, bool) or self.group_size < 2):
-            raise ValueError(f"group_size must be an integer >= 2 for baseline={self.baseline!r}, got {self.group_size}")
+            raise ValueError(
+                f"group_size must be an integer >= 2 for baseline={self.baseline!r}, got {self.group_size}"
+            )
         if not 0 <= self.baseline_decay < 1:
             raise ValueError(f"baseline_decay must be in [0, 1), got {self.baseline_decay}")
 

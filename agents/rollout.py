@@ -54,9 +54,15 @@ class RolloutBuffer:
 
 
 @torch.no_grad()
-def collect_rollout(policy: LMPolicy, env, prompt_index: np.ndarray, generator: torch.Generator | None = None,
-                    temperature: float = 1.0, with_values: bool = False, ref_policy: LMPolicy | None = None,
-                    ) -> RolloutBuffer:
+def collect_rollout(
+    policy: LMPolicy,
+    env,
+    prompt_index: np.ndarray,
+    generator: torch.Generator | None = None,
+    temperature: float = 1.0,
+    with_values: bool = False,
+    ref_policy: LMPolicy | None = None,
+) -> RolloutBuffer:
     """Run one batch of episodes of ``env`` (a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode) to the end.
 
     Args:
@@ -84,9 +90,9 @@ def collect_rollout(policy: LMPolicy, env, prompt_index: np.ndarray, generator: 
     shared_values = with_values and policy.critic is None
 
     query_mask = attention_mask[:, first:P]
-    step_logprobs, step_values, cache = policy.step(input_ids[:, first:P], query_mask,
-                                                    position_ids_from_mask(query_mask), None, temperature,
-                                                    shared_values)
+    step_logprobs, step_values, cache = policy.step(
+        input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), None, temperature, shared_values
+    )
     steps = task.max_new_tokens
     for t in range(task.max_new_tokens):
         actions = torch.multinomial(step_logprobs.exp(), 1, generator=generator)
@@ -103,18 +109,31 @@ def collect_rollout(policy: LMPolicy, env, prompt_index: np.ndarray, generator: 
             steps = t + 1
             break
         # The env's observation now holds the action just taken (or padding, in episodes that have ended).
-        step_logprobs, step_values, cache = policy.step(input_ids[:, P + t: P + t + 1],
-                                                        attention_mask[:, first: P + t + 1], lengths + t, cache,
-                                                        temperature, shared_values)
+        step_logprobs, step_values, cache = policy.step(
+            input_ids[:, P + t : P + t + 1],
+            attention_mask[:, first : P + t + 1],
+            lengths + t,
+            cache,
+            temperature,
+            shared_values,
+        )
 
-    response_mask = attention_mask[:, P: P + steps].float()
+    response_mask = attention_mask[:, P : P + steps].float()
     buffer = RolloutBuffer(
-        query_ids=input_ids[:, first:P].clone(), query_mask=query_mask.clone(),
-        response_ids=input_ids[:, P: P + steps].clone(), response_mask=response_mask,
-        logprobs=logprobs[:, :steps] * response_mask, values=None if values is None else values[:, :steps],
-        ref_logprobs=None, scores=returns,
-        prompt_index=np.asarray(prompt_index).copy(), prompts=prompts, completions=completions,
-        stop_reasons=reasons, num_tokens=int(env.num_tokens.sum()), rollout_s=0.0,
+        query_ids=input_ids[:, first:P].clone(),
+        query_mask=query_mask.clone(),
+        response_ids=input_ids[:, P : P + steps].clone(),
+        response_mask=response_mask,
+        logprobs=logprobs[:, :steps] * response_mask,
+        values=None if values is None else values[:, :steps],
+        ref_logprobs=None,
+        scores=returns,
+        prompt_index=np.asarray(prompt_index).copy(),
+        prompts=prompts,
+        completions=completions,
+        stop_reasons=reasons,
+        num_tokens=int(env.num_tokens.sum()),
+        rollout_s=0.0,
     )
     sequence_ids, sequence_mask, response_start = buffer.sequences()
     if with_values and not shared_values:

@@ -40,9 +40,7 @@ def check_scores(scores: object, expected: int, source: str = "reward_model") ->
     Raises ``ValueError`` naming ``source`` when the output is not a flat sequence of ``expected`` finite numbers.
     """
     try:
-        array = np.asarray(
-            scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores, dtype=np.float64
-        )
+        array = np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"{source} must return a sequence of {expected} floats, got {type(scores).__name__}: {error}"

@@ -32,14 +32,21 @@ def load_base(base_path: str, num_labels: int) -> tuple[torch.nn.Module, set[str
     logging.set_verbosity_error()  # the new head is reported as missing; that is expected here, the delta sets it
     try:
         model, info = AutoModelForSequenceClassification.from_pretrained(
-            base_path, num_labels=num_labels, ignore_mismatched_sizes=True, output_loading_info=True)
+            base_path, num_labels=num_labels, ignore_mismatched_sizes=True, output_loading_info=True
+        )
     finally:
         logging.set_verbosity(verbosity)
     return model, set(info["missing_keys"]) | {key for key, *_ in info.get("mismatched_keys", [])}
 
 
-def save_delta(tuned: torch.nn.Module, base_path: str, path: str | os.PathLike, rank: int,
-               settings: dict | None = None, dtype: torch.dtype = torch.float16) -> dict[str, float]:
+def save_delta(
+    tuned: torch.nn.Module,
+    base_path: str,
+    path: str | os.PathLike,
+    rank: int,
+    settings: dict | None = None,
+    dtype: torch.dtype = torch.float16,
+) -> dict[str, float]:
     """Write ``tuned − base`` to ``path``; returns ``{"bytes", "max_relative_error"}`` of the low-rank parts."""
     base, missing = load_base(base_path, tuned.config.num_labels)
     base_state, tensors, worst = base.state_dict(), {}, 0.0
@@ -60,8 +67,12 @@ def save_delta(tuned: torch.nn.Module, base_path: str, path: str | os.PathLike, 
             worst = max(worst, ((approx - difference).norm() / difference.norm()).item())
         else:
             tensors[name + _FULL] = value.to(dtype)
-    metadata = {"base": str(base_path), "num_labels": str(tuned.config.num_labels), "rank": str(rank),
-                "settings": json.dumps(settings or {})}
+    metadata = {
+        "base": str(base_path),
+        "num_labels": str(tuned.config.num_labels),
+        "rank": str(rank),
+        "settings": json.dumps(settings or {}),
+    }
     save_file({k: v.contiguous() for k, v in tensors.items()}, str(path), metadata=metadata)
     return {"bytes": float(os.path.getsize(path)), "max_relative_error": worst}
 
@@ -81,8 +92,10 @@ def load_delta_model(base_path: str, path: str | os.PathLike) -> torch.nn.Module
     delta = load_file(str(path))
     unknown = {k.rsplit(".", 1)[0] for k in delta} - set(state)
     if unknown:
-        raise ValueError(f"delta file {path} has tensors {sorted(unknown)[:5]} that the base model "
-                         f"{base_path} lacks; it was made against another base")
+        raise ValueError(
+            f"delta file {path} has tensors {sorted(unknown)[:5]} that the base model "
+            f"{base_path} lacks; it was made against another base"
+        )
     with torch.no_grad():
         for key, value in delta.items():
             name, kind = key.rsplit(".", 1)
@@ -98,7 +111,11 @@ class PackConfig:
     """Pack a trained reward-model folder as a small delta file against its base checkpoint."""
 
     model: str = field(default="reward_model", metadata={"help": "trained reward-model folder"})
-    base: str = field(default="minilm", metadata={"help": "base checkpoint it was fine-tuned from (id, folder, 'minilm')"})
+    base: str = field(
+        default="minilm", metadata={"help": "base checkpoint it was fine-tuned from (id, folder, 'minilm')"}
+    )
     output: str = field(default="reward_delta.safetensors", metadata={"help": "delta file to write"})
-    rank: int = field(default=8, metadata={
-        "help": "rank of each stored weight delta (exact for LoRA-trained models with lora_rank <= rank)"})
+    rank: int = field(
+        default=8,
+        metadata={"help": "rank of each stored weight delta (exact for LoRA-trained models with lora_rank <= rank)"},
+    )

@@ -1,4 +1,5 @@
-"""Evaluate any reward model on preference pairs: Bradley–Terry loss, accuracy, margin, agreement with a gold labeller."""
+"""Evaluate any reward model on preference pairs: Bradley–Terry loss, accuracy, margin, agreement with a gold
+labeller."""
 
 from __future__ import annotations
 
@@ -21,9 +22,14 @@ def score_pairs(reward_model: RewardFn, pairs: Sequence[PreferencePair]) -> tupl
     return chosen, rejected
 
 
-def evaluate_preferences(reward_model: RewardFn, pairs: Sequence[PreferencePair], gold: RewardFn | None = None,
-                         min_gold_gap: float = 0.5, use_margin: bool = False,
-                         center_rewards_coefficient: float | None = None) -> dict[str, float]:
+def evaluate_preferences(
+    reward_model: RewardFn,
+    pairs: Sequence[PreferencePair],
+    gold: RewardFn | None = None,
+    min_gold_gap: float = 0.5,
+    use_margin: bool = False,
+    center_rewards_coefficient: float | None = None,
+) -> dict[str, float]:
     """Metrics of ``reward_model`` on ``pairs``.
 
     Always: ``loss`` (Bradley–Terry, with the rows' margins if ``use_margin``), ``accuracy`` (fraction of pairs the
@@ -37,17 +43,22 @@ def evaluate_preferences(reward_model: RewardFn, pairs: Sequence[PreferencePair]
     chosen, rejected = score_pairs(reward_model, pairs)
     chosen_t, rejected_t = torch.as_tensor(chosen), torch.as_tensor(rejected)
     margin = torch.tensor([p.margin or 0.0 for p in pairs], dtype=torch.float64) if use_margin else None
-    metrics = {"loss": bradley_terry_loss(chosen_t, rejected_t, margin, center_rewards_coefficient).item(),
-               **preference_metrics(chosen_t, rejected_t), "num_pairs": float(len(pairs))}
+    metrics = {
+        "loss": bradley_terry_loss(chosen_t, rejected_t, margin, center_rewards_coefficient).item(),
+        **preference_metrics(chosen_t, rejected_t),
+        "num_pairs": float(len(pairs)),
+    }
     if gold is not None:
         gold_chosen, gold_rejected = score_pairs(gold, pairs)
         gold_gap = gold_chosen - gold_rejected
-        metrics["gold_accuracy"] = preference_metrics(torch.as_tensor(gold_chosen),
-                                                      torch.as_tensor(gold_rejected))["accuracy"]
+        metrics["gold_accuracy"] = preference_metrics(torch.as_tensor(gold_chosen), torch.as_tensor(gold_rejected))[
+            "accuracy"
+        ]
         clear = gold_gap >= min_gold_gap
         metrics["num_clear_pairs"] = float(clear.sum())
-        metrics["clear_accuracy"] = (preference_metrics(chosen_t[clear], rejected_t[clear])["accuracy"]
-                                     if clear.any() else float("nan"))
+        metrics["clear_accuracy"] = (
+            preference_metrics(chosen_t[clear], rejected_t[clear])["accuracy"] if clear.any() else float("nan")
+        )
     return metrics
 
 
@@ -57,8 +68,10 @@ class EvalConfig:
 
     data: str = field(default="preferences.jsonl", metadata={"help": "preference JSONL file to evaluate on"})
     reward_model: str = field(default="sentiment", metadata={"help": "reward-model spec string to evaluate"})
-    gold: str | None = field(default="vader", metadata={
-        "help": "gold labeller spec for clear_accuracy (None: skip the gold metrics)"})
-    min_gold_gap: float = field(default=0.5, metadata={
-        "help": "a pair is 'clear' when gold(chosen) - gold(rejected) >= this"})
+    gold: str | None = field(
+        default="vader", metadata={"help": "gold labeller spec for clear_accuracy (None: skip the gold metrics)"}
+    )
+    min_gold_gap: float = field(
+        default=0.5, metadata={"help": "a pair is 'clear' when gold(chosen) - gold(rejected) >= this"}
+    )
     use_margin: bool = field(default=False, metadata={"help": "use the rows' 'margin' in the reported loss"})

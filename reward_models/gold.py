@@ -30,7 +30,9 @@ class VaderSentiment(BaseRewardModel):
         self.include_prompt = include_prompt
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
-        texts = [p + c for p, c in zip(prompts, completions)] if self.include_prompt else list(completions)
+        texts = (
+            [p + c for p, c in zip(prompts, completions, strict=False)] if self.include_prompt else list(completions)
+        )
         return np.array([self.analyzer.polarity_scores(t)["compound"] for t in texts], dtype=np.float64)
 
 
@@ -51,7 +53,7 @@ class DistinctNGrams(BaseRewardModel):
         scores = np.zeros(len(completions), dtype=np.float64)
         for index, completion in enumerate(completions):
             words = _WORD.findall(completion.lower())
-            grams = [tuple(words[i:i + self.n]) for i in range(len(words) - self.n + 1)]
+            grams = [tuple(words[i : i + self.n]) for i in range(len(words) - self.n + 1)]
             if grams:
                 scores[index] = len(set(grams)) / len(grams)
         return scores

@@ -94,8 +94,10 @@ class HFRewardModel(BaseRewardModel):
         else:
             path = resolve_model_path(str(model))
             if path.startswith((os.sep, ".", "~")) and not Path(path).expanduser().is_dir():
-                raise FileNotFoundError(f"reward model folder {path} does not exist (model must be a hub id, "
-                                        "an existing local folder, or a loaded model)")
+                raise FileNotFoundError(
+                    f"reward model folder {path} does not exist (model must be a hub id, "
+                    "an existing local folder, or a loaded model)"
+                )
             path = str(Path(path).expanduser()) if path.startswith("~") else path
             config_file = Path(path) / REWARD_CONFIG_NAME
             if config_file.is_file():
@@ -118,8 +120,10 @@ class HFRewardModel(BaseRewardModel):
         for name in ("label_index", "negative_label_index"):
             index = getattr(self, name)
             if name == "label_index" and index is None:
-                raise ValueError(f"the model has {num_labels} labels {self.model.config.id2label}; pass label_index "
-                                 "(and optionally negative_label_index) to say which logit is the reward")
+                raise ValueError(
+                    f"the model has {num_labels} labels {self.model.config.id2label}; pass label_index "
+                    "(and optionally negative_label_index) to say which logit is the reward"
+                )
             if index is not None and not 0 <= index < num_labels:
                 raise ValueError(f"{name} must be in [0, {num_labels}), got {index}")
         self.include_prompt = bool(setting("include_prompt", include_prompt, True))
@@ -137,11 +141,18 @@ class HFRewardModel(BaseRewardModel):
     def encode(self, prompts: Sequence[str], completions: Sequence[str]) -> dict[str, torch.Tensor]:
         """Tokenize a batch the way it is scored: text pairs or completions alone, padded, on the model's device."""
         if self.include_prompt:
-            batch = self.tokenizer(list(prompts), list(completions), truncation="longest_first",
-                                   max_length=self.max_length, padding=True, return_tensors="pt")
+            batch = self.tokenizer(
+                list(prompts),
+                list(completions),
+                truncation="longest_first",
+                max_length=self.max_length,
+                padding=True,
+                return_tensors="pt",
+            )
         else:
-            batch = self.tokenizer(list(completions), truncation=True, max_length=self.max_length, padding=True,
-                                   return_tensors="pt")
+            batch = self.tokenizer(
+                list(completions), truncation=True, max_length=self.max_length, padding=True, return_tensors="pt"
+            )
         return {key: value.to(self.device) for key, value in batch.items()}
 
     def head_output(self, logits: torch.Tensor) -> torch.Tensor:
@@ -159,13 +170,16 @@ class HFRewardModel(BaseRewardModel):
     def raw_score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         """Unnormalised head outputs, float64 ``[batch]``."""
         if len(prompts) != len(completions):
-            raise ValueError(f"prompts and completions must have the same length, got {len(prompts)} and "
-                             f"{len(completions)}")
-        order = np.argsort([len(c) + (len(p) if self.include_prompt else 0) for p, c in zip(prompts, completions)],
-                           kind="stable")
+            raise ValueError(
+                f"prompts and completions must have the same length, got {len(prompts)} and {len(completions)}"
+            )
+        order = np.argsort(
+            [len(c) + (len(p) if self.include_prompt else 0) for p, c in zip(prompts, completions, strict=False)],
+            kind="stable",
+        )
         scores = np.empty(len(completions), dtype=np.float64)
         for start in range(0, len(order), self.max_batch_size):
-            rows = order[start:start + self.max_batch_size]
+            rows = order[start : start + self.max_batch_size]
             batch = self.encode([prompts[i] for i in rows], [completions[i] for i in rows])
             scores[rows] = self.forward(batch).float().cpu().numpy()
         return scores
@@ -178,8 +192,10 @@ class HFRewardModel(BaseRewardModel):
         """Set ``mean``/``std`` so scores on this reference sample have mean 0 and std 1; returns them."""
         raw = self.raw_score(prompts, completions)
         if len(raw) < 2 or raw.std() == 0:
-            raise ValueError(f"the normalisation sample needs at least 2 completions with different scores, got "
-                             f"{len(raw)} with std {raw.std() if len(raw) else 0.0}")
+            raise ValueError(
+                f"the normalisation sample needs at least 2 completions with different scores, got "
+                f"{len(raw)} with std {raw.std() if len(raw) else 0.0}"
+            )
         self.mean, self.std = float(raw.mean()), float(raw.std())
         return self.mean, self.std
 

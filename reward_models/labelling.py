@@ -27,21 +27,31 @@ class LabelConfig:
     """Simulated labelling: sample completions from a policy and write gold-ranked preference pairs."""
 
     output: str = field(default="preferences.jsonl", metadata={"help": "preference JSONL file to append to"})
-    prompts: str = field(default="default:train", metadata={
-        "help": "prompt source, resolved by the CLI: a .txt (one per line) or .jsonl ('prompt' field) file, or "
-                "text_gym's 'default:train|test|all'"})
-    policy: str = field(default="smollm2", metadata={
-        "help": "causal LM that writes the completions: hub id, local folder or 'smollm2' (packaged)"})
+    prompts: str = field(
+        default="default:train",
+        metadata={
+            "help": "prompt source, resolved by the CLI: a .txt (one per line) or .jsonl ('prompt' field) file, or "
+            "text_gym's 'default:train|test|all'"
+        },
+    )
+    policy: str = field(
+        default="smollm2",
+        metadata={"help": "causal LM that writes the completions: hub id, local folder or 'smollm2' (packaged)"},
+    )
     gold: str = field(default="vader", metadata={"help": "reward-model spec string of the gold labeller"})
     completions_per_prompt: int = field(default=4, metadata={"help": "k completions sampled per prompt (>= 2)"})
     repeats: int = field(default=1, metadata={"help": "passes over the prompt list (each samples k new completions)"})
     max_new_tokens: int = field(default=24, metadata={"help": "tokens sampled per completion"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (> 0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus-sampling mass in (0, 1]"})
-    min_gold_gap: float = field(default=0.0, metadata={
-        "help": "write a pair only when |gold(chosen) - gold(rejected)| > this (ties are never written)"})
-    write_margin: bool = field(default=False, metadata={
-        "help": "store the gold-score gap as the row's 'margin' (used by the Bradley-Terry loss if enabled)"})
+    min_gold_gap: float = field(
+        default=0.0,
+        metadata={"help": "write a pair only when |gold(chosen) - gold(rejected)| > this (ties are never written)"},
+    )
+    write_margin: bool = field(
+        default=False,
+        metadata={"help": "store the gold-score gap as the row's 'margin' (used by the Bradley-Terry loss if enabled)"},
+    )
     batch_size: int = field(default=32, metadata={"help": "sequences generated per forward pass"})
     device: str = field(default="auto", metadata={"help": "'cpu', 'cuda', or 'auto'"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
@@ -72,25 +82,38 @@ def load_policy(policy: str | object, device: torch.device) -> tuple[torch.nn.Mo
 
 
 @torch.inference_mode()
-def sample_completions(model: torch.nn.Module, tokenizer, prompts: Sequence[str], config: LabelConfig,
-                       progress: tqdm | None = None) -> list[str]:
+def sample_completions(
+    model: torch.nn.Module, tokenizer, prompts: Sequence[str], config: LabelConfig, progress: tqdm | None = None
+) -> list[str]:
     """Sample one completion per entry of ``prompts`` (repeat a prompt to get several), ``batch_size`` at a time."""
     device = next(model.parameters()).device
     completions: list[str] = []
     for start in range(0, len(prompts), config.batch_size):
-        chunk = list(prompts[start:start + config.batch_size])
+        chunk = list(prompts[start : start + config.batch_size])
         batch = tokenizer(chunk, return_tensors="pt", padding=True).to(device)
-        output = model.generate(**batch, do_sample=True, temperature=config.temperature, top_p=config.top_p,
-                                top_k=0, max_new_tokens=config.max_new_tokens, pad_token_id=tokenizer.pad_token_id)
-        new_tokens = output[:, batch["input_ids"].shape[1]:]
+        output = model.generate(
+            **batch,
+            do_sample=True,
+            temperature=config.temperature,
+            top_p=config.top_p,
+            top_k=0,
+            max_new_tokens=config.max_new_tokens,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        new_tokens = output[:, batch["input_ids"].shape[1] :]
         completions.extend(tokenizer.batch_decode(new_tokens, skip_special_tokens=True))
         if progress is not None:
             progress.update(len(chunk))
     return completions
 
 
-def rank_pairs(prompt: str, completions: Sequence[str], gold_scores: np.ndarray, min_gold_gap: float = 0.0,
-               write_margin: bool = False) -> list[PreferencePair]:
+def rank_pairs(
+    prompt: str,
+    completions: Sequence[str],
+    gold_scores: np.ndarray,
+    min_gold_gap: float = 0.0,
+    write_margin: bool = False,
+) -> list[PreferencePair]:
     """All pairs of ``completions`` whose gold scores differ by more than ``min_gold_gap``, higher one chosen."""
     pairs = []
     for i, j in itertools.combinations(range(len(completions)), 2):
@@ -98,8 +121,9 @@ def rank_pairs(prompt: str, completions: Sequence[str], gold_scores: np.ndarray,
         if abs(gap) <= min_gold_gap or completions[i] == completions[j]:
             continue
         chosen, rejected = (i, j) if gap > 0 else (j, i)
-        pairs.append(PreferencePair(prompt, completions[chosen], completions[rejected],
-                                    abs(gap) if write_margin else None))
+        pairs.append(
+            PreferencePair(prompt, completions[chosen], completions[rejected], abs(gap) if write_margin else None)
+        )
     return pairs
 
 
@@ -121,7 +145,7 @@ def label_preferences(config: LabelConfig, prompts: Sequence[str], policy: tuple
     written = 0
     with PreferenceWriter(config.output) as writer, tqdm(total=len(work) * k, desc="sampling", unit="compl") as bar:
         for start in range(0, len(work), prompts_per_batch):
-            group = work[start:start + prompts_per_batch]
+            group = work[start : start + prompts_per_batch]
             repeated = [p for p in group for _ in range(k)]
             completions = sample_completions(model, tokenizer, repeated, config, progress=bar)
             scores = check_scores(gold(repeated, completions), len(repeated), source=f"gold {config.gold!r}")

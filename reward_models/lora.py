@@ -19,10 +19,12 @@ class LoRALinear(nn.Module):
         super().__init__()
         self.base = base
         self.scale = alpha / rank
-        self.lora_a = nn.Parameter(torch.empty(rank, base.in_features, dtype=base.weight.dtype,
-                                               device=base.weight.device))
-        self.lora_b = nn.Parameter(torch.zeros(base.out_features, rank, dtype=base.weight.dtype,
-                                               device=base.weight.device))
+        self.lora_a = nn.Parameter(
+            torch.empty(rank, base.in_features, dtype=base.weight.dtype, device=base.weight.device)
+        )
+        self.lora_b = nn.Parameter(
+            torch.zeros(base.out_features, rank, dtype=base.weight.dtype, device=base.weight.device)
+        )
         nn.init.kaiming_uniform_(self.lora_a, a=math.sqrt(5))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -56,8 +58,10 @@ def add_lora(model: nn.Module, rank: int, alpha: float, trainable_head_size: int
         setattr(model.get_submodule(parent_name), child, LoRALinear(module, rank, alpha))
         adapted.append(name)
     if not adapted:
-        raise ValueError(f"{type(model).__name__} has no torch.nn.Linear layers to put LoRA adapters on; "
-                         "train it with lora_rank=0 (full fine-tuning)")
+        raise ValueError(
+            f"{type(model).__name__} has no torch.nn.Linear layers to put LoRA adapters on; "
+            "train it with lora_rank=0 (full fine-tuning)"
+        )
     return adapted
 
 

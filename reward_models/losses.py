@@ -6,8 +6,12 @@ import torch
 import torch.nn.functional as F
 
 
-def bradley_terry_loss(chosen: torch.Tensor, rejected: torch.Tensor, margin: torch.Tensor | None = None,
-                       center_rewards_coefficient: float | None = None) -> torch.Tensor:
+def bradley_terry_loss(
+    chosen: torch.Tensor,
+    rejected: torch.Tensor,
+    margin: torch.Tensor | None = None,
+    center_rewards_coefficient: float | None = None,
+) -> torch.Tensor:
     """Mean of ``-log σ(r⁺ − r⁻ − margin)`` over the batch, plus ``coef · mean((r⁺ + r⁻)²)`` when centering.
 
     ``chosen``/``rejected`` are rewards ``[batch]``; ``margin`` ``[batch]`` (default 0) asks the chosen reward to

@@ -1,4 +1,5 @@
-"""Preference data: JSONL rows ``{"prompt", "chosen", "rejected"}`` (+ optional ``"margin"``), loaded and appended safely.
+"""Preference data: JSONL rows ``{"prompt", "chosen", "rejected"}`` (+ optional ``"margin"``), loaded and appended
+safely.
 
 Schema (one JSON object per line, UTF-8). Three kinds of row::
 
@@ -64,10 +65,12 @@ class PreferenceDataError(ValueError):
         self.errors = errors
         shown = "\n".join(f"  line {number}: {reason}" for number, reason in errors[:20])
         more = f"\n  ... and {len(errors) - 20} more" if len(errors) > 20 else ""
-        super().__init__(f"{path}: {len(errors)} invalid preference row(s) (schema: one JSON object per line with "
-                         f"string fields {', '.join(REQUIRED_FIELDS)} and an optional finite number 'margin'; or "
-                         f"'prompt' and a 'ranking' list; or 'undo'):\n"
-                         f"{shown}{more}")
+        super().__init__(
+            f"{path}: {len(errors)} invalid preference row(s) (schema: one JSON object per line with "
+            f"string fields {', '.join(REQUIRED_FIELDS)} and an optional finite number 'margin'; or "
+            f"'prompt' and a 'ranking' list; or 'undo'):\n"
+            f"{shown}{more}"
+        )
 
 
 def _check_string(row: dict, key: str) -> None:
@@ -94,8 +97,7 @@ def parse_row(line: str) -> dict:
         if "chosen" in row or "rejected" in row:
             raise ValueError("a row has either 'ranking' or 'chosen'/'rejected', not both")
         ranking = row["ranking"]
-        if (not isinstance(ranking, list) or len(ranking) < 2
-                or not all(isinstance(text, str) for text in ranking)):
+        if not isinstance(ranking, list) or len(ranking) < 2 or not all(isinstance(text, str) for text in ranking):
             raise ValueError("field 'ranking' must be a list of at least 2 strings (best first)")
         if len(set(ranking)) != len(ranking):
             raise ValueError("field 'ranking' has identical completions, which carry no preference")
@@ -108,8 +110,9 @@ def parse_row(line: str) -> dict:
     if row["chosen"] == row["rejected"]:
         raise ValueError("'chosen' and 'rejected' are identical, so the pair carries no preference")
     margin = row.get("margin")
-    if margin is not None and (isinstance(margin, bool) or not isinstance(margin, (int, float))
-                               or not math.isfinite(margin)):
+    if margin is not None and (
+        isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin)
+    ):
         raise ValueError(f"field 'margin' must be a finite number or absent, got {margin!r}")
     return row
 
@@ -127,8 +130,11 @@ def expand_row(row: dict) -> list[PreferencePair]:
     """The pairs a validated pair or ranking row stands for (a ranking of k: k(k−1)/2 pairs, better one chosen)."""
     if "ranking" in row:
         ranking = row["ranking"]
-        return [PreferencePair(row["prompt"], better, worse)
-                for index, better in enumerate(ranking) for worse in ranking[index + 1:]]
+        return [
+            PreferencePair(row["prompt"], better, worse)
+            for index, better in enumerate(ranking)
+            for worse in ranking[index + 1 :]
+        ]
     margin = row.get("margin")
     return [PreferencePair(row["prompt"], row["chosen"], row["rejected"], None if margin is None else float(margin))]
 
@@ -160,8 +166,11 @@ def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) ->
                 raise ValueError(f"undo of {row['undo']!r}, which is no earlier row's id or is already undone")
         except ValueError as error:
             if torn_possible and number == len(lines):
-                warnings.warn(f"{path}: ignoring a torn final line {number} (no newline, {error}); it is what a crash "
-                              "during a write leaves, and PreferenceWriter cuts it off before appending", stacklevel=2)
+                warnings.warn(
+                    f"{path}: ignoring a torn final line {number} (no newline, {error}); it is what a crash "
+                    "during a write leaves, and PreferenceWriter cuts it off before appending",
+                    stacklevel=2,
+                )
                 continue
             errors.append((number, str(error)))
             continue
@@ -246,7 +255,7 @@ class PreferenceWriter:
             if written != len(data):  # a short write leaves a torn line; finish it so the row is complete
                 view = memoryview(data)[written:]
                 while view:
-                    view = view[os.write(self._fd, view):]
+                    view = view[os.write(self._fd, view) :]
             if self.fsync:
                 os.fsync(self._fd)
             self.rows_written += 1

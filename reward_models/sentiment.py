@@ -24,8 +24,10 @@ SENTIMENT_DELTA = Path(__file__).parent / "data" / "sentiment-minilm.safetensors
 def sentiment_model_path() -> Path:
     """The default sentiment reward model as a plain HF folder (assembled into the cache on first use)."""
     if not SENTIMENT_DELTA.is_file():
-        raise FileNotFoundError(f"the shipped sentiment reward delta {SENTIMENT_DELTA} is missing; rebuild it with "
-                                "`bash scripts/build_sentiment_reward.sh` (see docs/reward_models.md)")
+        raise FileNotFoundError(
+            f"the shipped sentiment reward delta {SENTIMENT_DELTA} is missing; rebuild it with "
+            "`bash scripts/build_sentiment_reward.sh` (see docs/reward_models.md)"
+        )
     digest = hashlib.sha256(SENTIMENT_DELTA.read_bytes()).hexdigest()[:12]
 
     def write(folder: Path) -> None:

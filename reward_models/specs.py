@@ -25,8 +25,16 @@ from reward_models.hf import HFRewardModel
 from reward_models.registry import make_reward_model, register_reward_model
 from reward_models.sentiment import sentiment_reward_model
 
-_HF_OPTIONS = {"label_index": int, "negative_label_index": int, "include_prompt": "bool", "max_length": int,
-               "max_batch_size": int, "device": str, "dtype": str, "normalize": "bool"}
+_HF_OPTIONS = {
+    "label_index": int,
+    "negative_label_index": int,
+    "include_prompt": "bool",
+    "max_length": int,
+    "max_batch_size": int,
+    "device": str,
+    "dtype": str,
+    "normalize": "bool",
+}
 
 
 def _required(name: str, argument: str | None, example: str) -> str:

@@ -3,10 +3,10 @@
 Loss per pair: ``-log σ(r(prompt, chosen) − r(prompt, rejected) − margin)`` (+ optional reward centering). The
 model is any ``AutoModelForSequenceClassification`` backbone with a fresh scalar head (``num_labels=1``), fully
 fine-tuned or through LoRA adapters. Every ``eval_steps`` (default: each epoch) it is scored on a held-out split;
-the best checkpoint (``metric_for_best_model``: highest held-out accuracy, then lowest loss; or lowest loss) is kept, training stops early after
-``early_stopping_patience`` evaluations without improvement, and the best model is saved as a Hugging Face folder
-that :class:`~reward_models.HFRewardModel` loads, with its scoring settings and normalisation in
-``reward_model.json``.
+the best checkpoint (``metric_for_best_model``: highest held-out accuracy, then lowest loss; or lowest loss) is
+kept, training stops early after ``early_stopping_patience`` evaluations without improvement, and the best model
+is saved as a Hugging Face folder that :class:`~reward_models.HFRewardModel` loads, with its scoring settings and
+normalisation in ``reward_model.json``.
 """
 
 from __future__ import annotations
@@ -33,45 +33,81 @@ from reward_models.preferences import PreferencePair, load_preferences
 class RewardTrainerConfig:
     """Bradley–Terry reward-model training (names follow TRL's RewardConfig where one exists)."""
 
-    model: str = field(default="minilm", metadata={
-        "help": "backbone: hub id, local folder or 'minilm' (packaged); loaded as a sequence classifier with a new "
-                "scalar head"})
+    model: str = field(
+        default="minilm",
+        metadata={
+            "help": "backbone: hub id, local folder or 'minilm' (packaged); loaded as a sequence classifier with a new "
+            "scalar head"
+        },
+    )
     train_file: str = field(default="preferences.jsonl", metadata={"help": "preference JSONL file to train on"})
-    eval_file: str | None = field(default=None, metadata={
-        "help": "held-out preference file; default: split eval_fraction of the train file's prompts off"})
-    eval_fraction: float = field(default=0.1, metadata={
-        "help": "fraction of prompts held out when eval_file is None (split by prompt, so no prompt is in both)"})
+    eval_file: str | None = field(
+        default=None,
+        metadata={"help": "held-out preference file; default: split eval_fraction of the train file's prompts off"},
+    )
+    eval_fraction: float = field(
+        default=0.1,
+        metadata={
+            "help": "fraction of prompts held out when eval_file is None (split by prompt, so no prompt is in both)"
+        },
+    )
     output_dir: str = field(default="reward_model", metadata={"help": "where the trained HF folder is saved"})
-    include_prompt: bool = field(default=True, metadata={
-        "help": "score the (prompt, completion) text pair; --no-include-prompt scores the completion alone"})
+    include_prompt: bool = field(
+        default=True,
+        metadata={"help": "score the (prompt, completion) text pair; --no-include-prompt scores the completion alone"},
+    )
     max_length: int = field(default=256, metadata={"help": "tokens per scored text (longer inputs are truncated)"})
     num_train_epochs: int = field(default=3, metadata={"help": "passes over the training pairs"})
     batch_size: int = field(default=16, metadata={"help": "preference pairs per optimisation step"})
-    learning_rate: float = field(default=5e-5, metadata={
-        "help": "AdamW learning rate, decayed linearly to 0 over training"})
+    learning_rate: float = field(
+        default=5e-5, metadata={"help": "AdamW learning rate, decayed linearly to 0 over training"}
+    )
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
     max_grad_norm: float = field(default=1.0, metadata={"help": "gradient-norm clipping threshold"})
-    center_rewards_coefficient: float | None = field(default=None, metadata={
-        "help": "weight of the reward-centering loss mean((r+ + r-)^2) (TRL's name; None: off; ~0.01 is typical)"})
-    use_margin: bool = field(default=False, metadata={
-        "help": "subtract each row's 'margin' inside the loss: -log sigmoid(r+ - r- - margin)"})
-    lora_rank: int = field(default=0, metadata={
-        "help": "0: full fine-tuning; > 0: train rank-r LoRA adapters on every Linear layer (merged on save) and "
-                "the head"})
+    center_rewards_coefficient: float | None = field(
+        default=None,
+        metadata={
+            "help": "weight of the reward-centering loss mean((r+ + r-)^2) (TRL's name; None: off; ~0.01 is typical)"
+        },
+    )
+    use_margin: bool = field(
+        default=False, metadata={"help": "subtract each row's 'margin' inside the loss: -log sigmoid(r+ - r- - margin)"}
+    )
+    lora_rank: int = field(
+        default=0,
+        metadata={
+            "help": "0: full fine-tuning; > 0: train rank-r LoRA adapters on every Linear layer (merged on save) and "
+            "the head"
+        },
+    )
     lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scale numerator (scale = lora_alpha / lora_rank)"})
-    eval_steps: int | None = field(default=None, metadata={
-        "help": "evaluate every this many steps (None: once per epoch)"})
-    metric_for_best_model: Literal["accuracy", "loss"] = field(default="accuracy", metadata={
-        "help": "held-out metric that picks the saved checkpoint: highest accuracy (ties: lowest loss) or lowest loss"})
-    early_stopping_patience: int | None = field(default=None, metadata={
-        "help": "stop after this many evaluations without a better metric_for_best_model (None: never stop early)"})
-    normalize: bool = field(default=True, metadata={
-        "help": "store mean/std so saved scores have mean 0, std 1 on a reference sample of training completions"})
-    normalization_samples: int = field(default=1024, metadata={
-        "help": "training completions in the normalisation reference sample"})
+    eval_steps: int | None = field(
+        default=None, metadata={"help": "evaluate every this many steps (None: once per epoch)"}
+    )
+    metric_for_best_model: Literal["accuracy", "loss"] = field(
+        default="accuracy",
+        metadata={
+            "help": "held-out metric that picks the saved checkpoint: highest accuracy (ties: lowest loss) "
+            "or lowest loss"
+        },
+    )
+    early_stopping_patience: int | None = field(
+        default=None,
+        metadata={
+            "help": "stop after this many evaluations without a better metric_for_best_model (None: never stop early)"
+        },
+    )
+    normalize: bool = field(
+        default=True,
+        metadata={
+            "help": "store mean/std so saved scores have mean 0, std 1 on a reference sample of training completions"
+        },
+    )
+    normalization_samples: int = field(
+        default=1024, metadata={"help": "training completions in the normalisation reference sample"}
+    )
     logging_steps: int = field(default=10, metadata={"help": "log train metrics to tensorboard every this many steps"})
-    logging_dir: str | None = field(default=None, metadata={
-        "help": "tensorboard folder (default: <output_dir>/runs)"})
+    logging_dir: str | None = field(default=None, metadata={"help": "tensorboard folder (default: <output_dir>/runs)"})
     device: str = field(default="auto", metadata={"help": "'cpu', 'cuda' or 'auto'"})
     seed: int = field(default=0, metadata={"help": "seed for the split, shuffling and head initialisation"})
 
@@ -100,15 +136,18 @@ class RewardTrainResult:
     steps: int
 
 
-def split_by_prompt(pairs: list[PreferencePair], eval_fraction: float,
-                    seed: int) -> tuple[list[PreferencePair], list[PreferencePair]]:
+def split_by_prompt(
+    pairs: list[PreferencePair], eval_fraction: float, seed: int
+) -> tuple[list[PreferencePair], list[PreferencePair]]:
     """Hold out ``eval_fraction`` of the distinct prompts (at least one when the fraction is > 0)."""
     prompts = sorted({p.prompt for p in pairs})
     random.Random(seed).shuffle(prompts)
     count = 0 if eval_fraction == 0 else max(1, round(eval_fraction * len(prompts)))
     if count >= len(prompts) and count:
-        raise ValueError(f"eval_fraction={eval_fraction} leaves no training prompts ({len(prompts)} distinct "
-                         "prompts); lower it or pass eval_file")
+        raise ValueError(
+            f"eval_fraction={eval_fraction} leaves no training prompts ({len(prompts)} distinct "
+            "prompts); lower it or pass eval_file"
+        )
     held_out = set(prompts[:count])
     return [p for p in pairs if p.prompt not in held_out], [p for p in pairs if p.prompt in held_out]
 
@@ -118,13 +157,22 @@ def _load_backbone(config: RewardTrainerConfig) -> HFRewardModel:
 
     path = resolve_model_path(config.model)
     model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, ignore_mismatched_sizes=True)
-    return HFRewardModel(model, load_tokenizer(path), include_prompt=config.include_prompt,
-                         max_length=config.max_length, max_batch_size=2 * config.batch_size,
-                         device=resolve_device(config.device), normalize=False)
+    return HFRewardModel(
+        model,
+        load_tokenizer(path),
+        include_prompt=config.include_prompt,
+        max_length=config.max_length,
+        max_batch_size=2 * config.batch_size,
+        device=resolve_device(config.device),
+        normalize=False,
+    )
 
 
-def train_reward_model(config: RewardTrainerConfig, train_pairs: list[PreferencePair] | None = None,
-                       eval_pairs: list[PreferencePair] | None = None) -> RewardTrainResult:
+def train_reward_model(
+    config: RewardTrainerConfig,
+    train_pairs: list[PreferencePair] | None = None,
+    eval_pairs: list[PreferencePair] | None = None,
+) -> RewardTrainResult:
     """Train a reward model per ``config`` and save it to ``config.output_dir``.
 
     ``train_pairs``/``eval_pairs`` override ``config.train_file``/``config.eval_file`` (e.g. data built in code).
@@ -165,14 +213,15 @@ def train_reward_model(config: RewardTrainerConfig, train_pairs: list[Preference
     for epoch in range(config.num_train_epochs):
         order = torch.randperm(len(train_pairs), generator=generator).tolist()
         for start in range(0, len(order), config.batch_size):
-            batch = [train_pairs[i] for i in order[start:start + config.batch_size]]
+            batch = [train_pairs[i] for i in order[start : start + config.batch_size]]
             model.train()
             prompts = [p.prompt for p in batch] * 2
             completions = [p.chosen for p in batch] + [p.rejected for p in batch]
             rewards = reward_model.forward(reward_model.encode(prompts, completions)).float()
-            chosen, rejected = rewards[: len(batch)], rewards[len(batch):]
-            margin = (torch.tensor([p.margin or 0.0 for p in batch], device=rewards.device)
-                      if config.use_margin else None)
+            chosen, rejected = rewards[: len(batch)], rewards[len(batch) :]
+            margin = (
+                torch.tensor([p.margin or 0.0 for p in batch], device=rewards.device) if config.use_margin else None
+            )
             loss = bradley_terry_loss(chosen, rejected, margin, config.center_rewards_coefficient)
             optimizer.zero_grad()
             loss.backward()
@@ -190,27 +239,40 @@ def train_reward_model(config: RewardTrainerConfig, train_pairs: list[Preference
 
             if eval_pairs and (step % eval_steps == 0 or step == total_steps):
                 model.eval()
-                metrics = evaluate_preferences(reward_model.raw_score, eval_pairs, use_margin=config.use_margin,
-                                               center_rewards_coefficient=config.center_rewards_coefficient)
+                metrics = evaluate_preferences(
+                    reward_model.raw_score,
+                    eval_pairs,
+                    use_margin=config.use_margin,
+                    center_rewards_coefficient=config.center_rewards_coefficient,
+                )
                 metrics.update(step=float(step), epoch=epoch + (start + len(batch)) / len(order))
                 history.append(metrics)
                 for name in ("loss", "accuracy", "margin"):
                     writer.add_scalar(f"eval/{name}", metrics[name], step)
-                key = ((metrics["accuracy"], -metrics["loss"]) if config.metric_for_best_model == "accuracy"
-                       else (-metrics["loss"],))
+                key = (
+                    (metrics["accuracy"], -metrics["loss"])
+                    if config.metric_for_best_model == "accuracy"
+                    else (-metrics["loss"],)
+                )
                 improved = best_key is None or key > best_key
-                tqdm.write(f"step {step}: eval loss {metrics['loss']:.4f}  accuracy {metrics['accuracy']:.4f}  "
-                           f"margin {metrics['margin']:.3f}{'  (best)' if improved else ''}")
+                tqdm.write(
+                    f"step {step}: eval loss {metrics['loss']:.4f}  accuracy {metrics['accuracy']:.4f}  "
+                    f"margin {metrics['margin']:.3f}{'  (best)' if improved else ''}"
+                )
                 if improved:
                     best_key, best_metrics, evaluations_since_best = key, metrics, 0
                     best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
                 else:
                     evaluations_since_best += 1
-                    stop = (config.early_stopping_patience is not None
-                            and evaluations_since_best >= config.early_stopping_patience)
+                    stop = (
+                        config.early_stopping_patience is not None
+                        and evaluations_since_best >= config.early_stopping_patience
+                    )
             if stop:
-                tqdm.write(f"early stopping at step {step}: no better eval {config.metric_for_best_model} in "
-                           f"{config.early_stopping_patience} evaluations")
+                tqdm.write(
+                    f"early stopping at step {step}: no better eval {config.metric_for_best_model} in "
+                    f"{config.early_stopping_patience} evaluations"
+                )
                 break
         if stop:
             break
@@ -228,6 +290,10 @@ def train_reward_model(config: RewardTrainerConfig, train_pairs: list[Preference
     reward_model.normalize = config.normalize
     reward_model.save_pretrained(output_dir)
     result = RewardTrainResult(output_dir, best_metrics, history, step)
-    (output_dir / "train_results.json").write_text(json.dumps(
-        {"config": asdict(config), "best_metrics": best_metrics, "history": history, "steps": step}, indent=2) + "\n")
+    (output_dir / "train_results.json").write_text(
+        json.dumps(
+            {"config": asdict(config), "best_metrics": best_metrics, "history": history, "steps": step}, indent=2
+        )
+        + "\n"
+    )
     return result

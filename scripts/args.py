@@ -35,7 +35,9 @@ def _none_or(convert):
 def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, exclude: tuple[str, ...] = ()) -> None:
     """Add one ``--field-name`` flag per field of the dataclass ``cls`` (underscores become dashes)."""
     hints = typing.get_type_hints(cls)
-    group = parser.add_argument_group(cls.__name__, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else None)
+    group = parser.add_argument_group(
+        cls.__name__, (cls.__doc__ or "").strip().splitlines()[0] if cls.__doc__ else None
+    )
     for field in dataclasses.fields(cls):
         if field.name in exclude or not field.init:
             continue
@@ -43,8 +45,11 @@ def add_dataclass_arguments(parser: argparse.ArgumentParser, cls: type, exclude:
         optional = _unwrap_optional(tp) is not tp
         tp = _unwrap_optional(tp)
         default = field.default if field.default is not dataclasses.MISSING else field.default_factory()
-        kwargs: dict[str, Any] = {"dest": field.name, "default": default,
-                                  "help": f"{field.metadata.get('help', '')} (default: {default!r})"}
+        kwargs: dict[str, Any] = {
+            "dest": field.name,
+            "default": default,
+            "help": f"{field.metadata.get('help', '')} (default: {default!r})",
+        }
         flag = "--" + field.name.replace("_", "-")
         origin = typing.get_origin(tp)
         if tp is bool:
@@ -70,22 +75,30 @@ def dataclass_from_args(cls: type[T], args: argparse.Namespace) -> T:
     return cls(**values)
 
 
-def add_config_subcommands(parser: argparse.ArgumentParser, dest: str,
-                           commands: list[tuple[str, type, typing.Callable, str]]) -> None:
+def add_config_subcommands(
+    parser: argparse.ArgumentParser, dest: str, commands: list[tuple[str, type, typing.Callable, str]]
+) -> None:
     """Add one sub-action per ``(name, config dataclass, func, help)``: its flags from the dataclass, ``func=func``."""
     actions = parser.add_subparsers(dest=dest, required=True, metavar="ACTION")
     for name, config, func, help_text in commands:
         add_config_command(actions, name, config, func, help_text)
 
 
-def add_config_command(subparsers: argparse._SubParsersAction, name: str, config: type, func: typing.Callable,
-                       help_text: str, description: str | None = None) -> argparse.ArgumentParser:
+def add_config_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    config: type,
+    func: typing.Callable,
+    help_text: str,
+    description: str | None = None,
+) -> argparse.ArgumentParser:
     """Add the command ``name`` to ``subparsers``: one flag per field of ``config``, and ``func=func``.
 
     ``description`` (e.g. the command module's ``__doc__``) is shown verbatim in ``--help``; default ``help_text``.
     """
-    command = subparsers.add_parser(name, help=help_text, description=description or help_text,
-                                    formatter_class=argparse.RawDescriptionHelpFormatter)
+    command = subparsers.add_parser(
+        name, help=help_text, description=description or help_text, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     add_dataclass_arguments(command, config)
     command.set_defaults(func=func)
     return command

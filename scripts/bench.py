@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import importlib
 
-BENCHMARKS = ["scripts.bench_env", "scripts.bench_sb3", "scripts.bench_rollout", "scripts.bench_algos",
-              "scripts.bench_speed"]
+BENCHMARKS = [
+    "scripts.bench_env",
+    "scripts.bench_sb3",
+    "scripts.bench_rollout",
+    "scripts.bench_algos",
+    "scripts.bench_speed",
+]
 
 
 def add_parser(subparsers) -> None:

@@ -38,36 +38,56 @@ from scripts.bench_report import doc_markers, finish_figure, machine_info, write
 DOC_BEGIN, DOC_END = doc_markers("algos")
 OVEROPT_TASK = "TextGenSentiment-v0"
 SB3_PPO = "sb3-ppo"
-BEFORE_EVAL_NOTE = ("computed once per (task, seed) with the initial policy and eval seed = seed, on the task's "
-                    "held-out test prompts, and shared by every algorithm of that (task, seed)")
+BEFORE_EVAL_NOTE = (
+    "computed once per (task, seed) with the initial policy and eval seed = seed, on the task's "
+    "held-out test prompts, and shared by every algorithm of that (task, seed)"
+)
 
 
 @dataclass
 class BenchAlgosConfig:
     """Algorithm benchmark on the task suite."""
 
-    algos: list[str] = field(default_factory=lambda: ["ppo", "reinforce", "rloo", "grpo"], metadata={
-        "help": "algorithms: agents.ALGORITHMS names (ppo, reinforce, rloo, grpo) and sb3-ppo (stock SB3 PPO, no KV "
-                "cache: slow with real LMs on a CPU)"})
-    tasks: list[str] = field(default_factory=lambda: ["TextGenSentiment-v0", "TextGenKeyword-v0", "TextGenStory-v0",
-                                                      "TextGenDialogue-v0"],
-                             metadata={"help": "suite env ids (text_gym.TASKS)"})
+    algos: list[str] = field(
+        default_factory=lambda: ["ppo", "reinforce", "rloo", "grpo"],
+        metadata={
+            "help": "algorithms: agents.ALGORITHMS names (ppo, reinforce, rloo, grpo) and sb3-ppo (stock SB3 PPO, "
+            "no KV cache: slow with real LMs on a CPU)"
+        },
+    )
+    tasks: list[str] = field(
+        default_factory=lambda: ["TextGenSentiment-v0", "TextGenKeyword-v0", "TextGenStory-v0", "TextGenDialogue-v0"],
+        metadata={"help": "suite env ids (text_gym.TASKS)"},
+    )
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "seeds; one run per seed"})
     policy: str = field(default="smollm2", metadata={"help": "hub id, local folder or 'smollm2'"})
     total_timesteps: int = field(default=4096, metadata={"help": "generated tokens per run"})
     n_envs: int = field(default=16, metadata={"help": "episodes per update"})
-    max_new_tokens: int | None = field(default=None, metadata={
-        "help": "episode length for every task (None: each task's own)"})
+    max_new_tokens: int | None = field(
+        default=None, metadata={"help": "episode length for every task (None: each task's own)"}
+    )
     device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda', ..."})
     output_dir: str = field(default="runs/bench_algos", metadata={"help": "where results, plots and logs go"})
-    doc: str | None = field(default=None, metadata={
-        "help": "markdown file whose bench-algos section is replaced with the results (e.g. docs/benchmarks.md)"})
-    kl_coef: float | None = field(default=None, metadata={
-        "help": "KL penalty coefficient for every algorithm (None: each algorithm's default, 0.05); e.g. 0 to let "
-                "the policy drift and show over-optimisation"})
-    workers: int = field(default=1, metadata={
-        "help": "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers "
-                "torch threads unless OMP_NUM_THREADS is set); 1: in this process"})
+    doc: str | None = field(
+        default=None,
+        metadata={
+            "help": "markdown file whose bench-algos section is replaced with the results (e.g. docs/benchmarks.md)"
+        },
+    )
+    kl_coef: float | None = field(
+        default=None,
+        metadata={
+            "help": "KL penalty coefficient for every algorithm (None: each algorithm's default, 0.05); e.g. 0 to let "
+            "the policy drift and show over-optimisation"
+        },
+    )
+    workers: int = field(
+        default=1,
+        metadata={
+            "help": "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers "
+            "torch threads unless OMP_NUM_THREADS is set); 1: in this process"
+        },
+    )
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
 
 
@@ -113,8 +133,12 @@ class _Trained(NamedTuple):
 
 def _curve(rows: list[dict[str, float]], kl_key: str) -> dict[str, list[float]]:
     """The benchmark's per-update keys from the dumped logger rows (``kl_key``: the algorithm's KL per episode)."""
-    keys = {"tokens": "time/total_timesteps", "proxy": "rollout/score_mean", "gold": "rollout/gold_score_mean",
-            "kl": kl_key}
+    keys = {
+        "tokens": "time/total_timesteps",
+        "proxy": "rollout/score_mean",
+        "gold": "rollout/gold_score_mean",
+        "kl": kl_key,
+    }
     return {name: [row[key] for row in rows] for name, key in keys.items()}
 
 
@@ -122,23 +146,45 @@ def _tensorboard_dir(config: BenchAlgosConfig, task: str) -> str:
     return str(Path(config.output_dir) / "tensorboard" / task)
 
 
-def _train_agent(config: BenchAlgosConfig, task: str, algo: str, seed: int, policy: Any, env_kwargs: dict[str, Any],
-                 progress_bar: bool) -> _Trained:
+def _train_agent(
+    config: BenchAlgosConfig,
+    task: str,
+    algo: str,
+    seed: int,
+    policy: Any,
+    env_kwargs: dict[str, Any],
+    progress_bar: bool,
+) -> _Trained:
     """One of our agents (agents.ALGORITHMS) with its default config."""
     from agents import ALGORITHMS
     from text_gym import gold_reward_spec
 
     cls, fixed = ALGORITHMS[algo]
     overrides = {} if config.kl_coef is None else {"kl_coef": config.kl_coef}
-    agent = cls(policy, task, env_kwargs=env_kwargs, seed=seed, n_envs=config.n_envs, device=config.device,
-                gold_reward_model=gold_reward_spec(task), tensorboard_log=_tensorboard_dir(config, task), **fixed,
-                **overrides)
+    agent = cls(
+        policy,
+        task,
+        env_kwargs=env_kwargs,
+        seed=seed,
+        n_envs=config.n_envs,
+        device=config.device,
+        gold_reward_model=gold_reward_spec(task),
+        tensorboard_log=_tensorboard_dir(config, task),
+        **fixed,
+        **overrides,
+    )
     recorder = _recorder()
     start = time.perf_counter()
     agent.learn(config.total_timesteps, callback=recorder, progress_bar=progress_bar, tb_log_name=f"{algo}_s{seed}")
     learn_s = time.perf_counter() - start
-    return _Trained(agent.policy, _curve(recorder.writer.rows, "objective/kl"), agent.num_timesteps, agent.n_updates,
-                    learn_s, agent.kl_ctl.value)
+    return _Trained(
+        agent.policy,
+        _curve(recorder.writer.rows, "objective/kl"),
+        agent.num_timesteps,
+        agent.n_updates,
+        learn_s,
+        agent.kl_ctl.value,
+    )
 
 
 def _episode_scores(gold: Any):
@@ -165,8 +211,15 @@ def _episode_scores(gold: Any):
     return _EpisodeScores()
 
 
-def _train_sb3_ppo(config: BenchAlgosConfig, task: str, seed: int, policy: Any, env_kwargs: dict[str, Any],
-                   gold: Any, progress_bar: bool) -> _Trained:
+def _train_sb3_ppo(
+    config: BenchAlgosConfig,
+    task: str,
+    seed: int,
+    policy: Any,
+    env_kwargs: dict[str, Any],
+    gold: Any,
+    progress_bar: bool,
+) -> _Trained:
     """Stock SB3 PPO with the LM policy and the KL penalty on SB3VecEnv (SAME_STEP autoreset). One rollout is
     ``n_steps`` = the episode length steps of ``n_envs`` sub-envs; the other hyperparameters are agents.PPOConfig's
     defaults (``batch_size`` = ``minibatch_size`` episodes' worth of steps, at most the rollout)."""
@@ -178,24 +231,49 @@ def _train_sb3_ppo(config: BenchAlgosConfig, task: str, seed: int, policy: Any, 
     cfg = PPOConfig() if config.kl_coef is None else PPOConfig(kl_coef=config.kl_coef)
     env = SB3VecEnv(task, config.n_envs, device=str(resolve_device(config.device)), **env_kwargs)
     n_steps = env.env.task.max_new_tokens
-    model = PPO(LMActorCriticPolicy, env, learning_rate=cfg.learning_rate, n_steps=n_steps,
-                batch_size=min(cfg.minibatch_size, config.n_envs) * n_steps, n_epochs=cfg.n_epochs, gamma=cfg.gamma,
-                gae_lambda=cfg.gae_lambda, clip_range=cfg.clip_range, clip_range_vf=cfg.clip_range_vf,
-                normalize_advantage=cfg.normalize_advantage, vf_coef=cfg.vf_coef, max_grad_norm=cfg.max_grad_norm,
-                tensorboard_log=_tensorboard_dir(config, task), policy_kwargs={"model": policy},
-                seed=seed, device=str(env.env.device))
+    model = PPO(
+        LMActorCriticPolicy,
+        env,
+        learning_rate=cfg.learning_rate,
+        n_steps=n_steps,
+        batch_size=min(cfg.minibatch_size, config.n_envs) * n_steps,
+        n_epochs=cfg.n_epochs,
+        gamma=cfg.gamma,
+        gae_lambda=cfg.gae_lambda,
+        clip_range=cfg.clip_range,
+        clip_range_vf=cfg.clip_range_vf,
+        normalize_advantage=cfg.normalize_advantage,
+        vf_coef=cfg.vf_coef,
+        max_grad_norm=cfg.max_grad_norm,
+        tensorboard_log=_tensorboard_dir(config, task),
+        policy_kwargs={"model": policy},
+        seed=seed,
+        device=str(env.env.device),
+    )
     recorder = _recorder()
     kl_penalty = KLPenaltyCallback(cfg.kl_coef, estimator=cfg.kl_estimator)
     callbacks = [kl_penalty, _episode_scores(gold), recorder]
     start = time.perf_counter()
     model.learn(config.total_timesteps, callback=callbacks, progress_bar=progress_bar, tb_log_name=f"{SB3_PPO}_s{seed}")
     learn_s = time.perf_counter() - start
-    return _Trained(model.policy.lm_policy(), _curve(recorder.writer.rows, "rollout/kl_per_episode"),
-                    model.num_timesteps, model._n_updates // model.n_epochs, learn_s, kl_penalty.kl_coef)
+    return _Trained(
+        model.policy.lm_policy(),
+        _curve(recorder.writer.rows, "rollout/kl_per_episode"),
+        model.num_timesteps,
+        model._n_updates // model.n_epochs,
+        learn_s,
+        kl_penalty.kl_coef,
+    )
 
 
-def _run_group(config: BenchAlgosConfig, task: str, seed: int, policy_factory: Callable[[int], Any] | None,
-               env_kwargs: dict[str, Any], progress_bar: bool) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def _run_group(
+    config: BenchAlgosConfig,
+    task: str,
+    seed: int,
+    policy_factory: Callable[[int], Any] | None,
+    env_kwargs: dict[str, Any],
+    progress_bar: bool,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Every algorithm of one (task, seed): the held-out evaluation of the initial policy once, then one training
     run per algorithm from a copy of the same initial weights, each evaluated after training on the same env with
     the same eval seed. Returns the before-evaluation record and the runs."""
@@ -215,13 +293,20 @@ def _run_group(config: BenchAlgosConfig, task: str, seed: int, policy_factory: C
         kwargs["max_new_tokens"] = config.max_new_tokens
     if policy.tokenizer is not None:
         kwargs.setdefault("tokenizer", policy.tokenizer)
-    eval_env = make_vector_env(task, config.n_envs, policy.vocab_size, str(device),
-                               {**kwargs, "prompts": task_prompts(task, "test")})
+    eval_env = make_vector_env(
+        task, config.n_envs, policy.vocab_size, str(device), {**kwargs, "prompts": task_prompts(task, "test")}
+    )
     kwargs["reward_model"] = eval_env.task.reward_model  # one proxy model instance for every env of the group
     gold = make_reward_model(gold_reward_spec(task))
     before = evaluate_lm(policy, eval_env, gold, seed=seed)
-    before_record = {"task": task, "seed": seed, "proxy": before.score_mean, "gold": before.gold_mean,
-                     "wall_s": time.perf_counter() - start, "torch_threads": torch.get_num_threads()}
+    before_record = {
+        "task": task,
+        "seed": seed,
+        "proxy": before.score_mean,
+        "gold": before.gold_mean,
+        "wall_s": time.perf_counter() - start,
+        "torch_threads": torch.get_num_threads(),
+    }
     runs = []
     for algo in config.algos:
         start = time.perf_counter()
@@ -230,11 +315,24 @@ def _run_group(config: BenchAlgosConfig, task: str, seed: int, policy_factory: C
         else:
             trained = _train_agent(config, task, algo, seed, copy.deepcopy(initial), kwargs, progress_bar)
         after = evaluate_lm(trained.policy, eval_env, gold, seed=seed)
-        runs.append({"task": task, "algo": algo, "seed": seed, "curve": trained.curve, "tokens": trained.tokens,
-                     "updates": trained.updates, "proxy_before": before.score_mean, "gold_before": before.gold_mean,
-                     "proxy_after": after.score_mean, "gold_after": after.gold_mean,
-                     "kl_final": trained.curve["kl"][-1], "kl_coef": trained.kl_coef, "learn_s": trained.learn_s,
-                     "wall_s": time.perf_counter() - start})
+        runs.append(
+            {
+                "task": task,
+                "algo": algo,
+                "seed": seed,
+                "curve": trained.curve,
+                "tokens": trained.tokens,
+                "updates": trained.updates,
+                "proxy_before": before.score_mean,
+                "gold_before": before.gold_mean,
+                "proxy_after": after.score_mean,
+                "gold_after": after.gold_mean,
+                "kl_final": trained.curve["kl"][-1],
+                "kl_coef": trained.kl_coef,
+                "learn_s": trained.learn_s,
+                "wall_s": time.perf_counter() - start,
+            }
+        )
     return before_record, runs
 
 
@@ -259,11 +357,17 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
     def cell(stat: dict[str, float], digits: int = 3) -> str:
         return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
-    lines = ["| task | algo | seeds | proxy before | proxy after | gold before | gold after | KL (nats) | tokens "
-             "| train time (s) |", "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['task']} | {r['algo']} | {r['seeds']} | {cell(r['proxy_before'])} | {cell(r['proxy_after'])} "
-              f"| {cell(r['gold_before'])} | {cell(r['gold_after'])} | {cell(r['kl_final'], 2)} "
-              f"| {r['tokens']['mean']:.0f} | {cell(r['learn_s'], 1)} |" for r in summary]
+    lines = [
+        "| task | algo | seeds | proxy before | proxy after | gold before | gold after | KL (nats) | tokens "
+        "| train time (s) |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['task']} | {r['algo']} | {r['seeds']} | {cell(r['proxy_before'])} | {cell(r['proxy_after'])} "
+        f"| {cell(r['gold_before'])} | {cell(r['gold_after'])} | {cell(r['kl_final'], 2)} "
+        f"| {r['tokens']['mean']:.0f} | {cell(r['learn_s'], 1)} |"
+        for r in summary
+    ]
     return "\n".join(lines)
 
 
@@ -287,12 +391,18 @@ def plot_curves(runs: list[dict[str, Any]], task: str, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
     for algo in dict.fromkeys(run["algo"] for run in runs if run["task"] == task):
         group = [run for run in runs if run["task"] == task and run["algo"] == algo]
-        for ax, key in zip(axes, ("proxy", "gold")):
+        for ax, key in zip(axes, ("proxy", "gold"), strict=False):
             x, mean, std = _mean_curve(group, key)
             ax.plot(x, mean, label=algo)
             ax.fill_between(x, mean - std, mean + std, alpha=0.2)
-    finish_figure(fig, axes, "generated tokens", ("proxy reward", "gold reward"),
-                   f"{task}: rollout reward vs tokens (mean ± std over seeds)", path)
+    finish_figure(
+        fig,
+        axes,
+        "generated tokens",
+        ("proxy reward", "gold reward"),
+        f"{task}: rollout reward vs tokens (mean ± std over seeds)",
+        path,
+    )
 
 
 def plot_overoptimisation(runs: list[dict[str, Any]], path: Path) -> None:
@@ -307,10 +417,16 @@ def plot_overoptimisation(runs: list[dict[str, Any]], path: Path) -> None:
     for algo in dict.fromkeys(run["algo"] for run in runs):
         group = [run for run in runs if run["algo"] == algo]
         x = np.sqrt(np.clip(np.concatenate([run["curve"]["kl"] for run in group]), 0.0, None))
-        for ax, key in zip(axes, ("gold", "proxy")):
+        for ax, key in zip(axes, ("gold", "proxy"), strict=False):
             ax.scatter(x, np.concatenate([run["curve"][key] for run in group]), s=10, alpha=0.6, label=algo)
-    finish_figure(fig, axes, "√KL(policy ‖ reference), √nats", ("gold reward (VADER)", "proxy reward (learned RM)"),
-                   f"{OVEROPT_TASK}: reward vs √KL per update (Gao et al. 2022)", path)
+    finish_figure(
+        fig,
+        axes,
+        "√KL(policy ‖ reference), √nats",
+        ("gold reward (VADER)", "proxy reward (learned RM)"),
+        f"{OVEROPT_TASK}: reward vs √KL per update (Gao et al. 2022)",
+        path,
+    )
 
 
 def _init_worker(workers: int) -> None:
@@ -321,8 +437,9 @@ def _init_worker(workers: int) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
-def _run_groups(config: BenchAlgosConfig, policy_factory: Callable[[int], Any] | None,
-                env_kwargs: dict[str, Any]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+def _run_groups(
+    config: BenchAlgosConfig, policy_factory: Callable[[int], Any] | None, env_kwargs: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Every (task, seed) group (:func:`_run_group`), in this process (``workers=1``) or in ``workers`` spawned
     processes. Returns the before-evaluations in (task, seed) order and the runs in (task, algo, seed) order,
     whatever order the groups finish in."""
@@ -335,29 +452,42 @@ def _run_groups(config: BenchAlgosConfig, policy_factory: Callable[[int], Any] |
     def finished(group: tuple[str, int], result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
         results[group] = result
         for run in result[1]:
-            bar.write(f"{run['task']} {run['algo']} seed {run['seed']}: proxy {run['proxy_before']:+.3f} -> "
-                      f"{run['proxy_after']:+.3f}, gold {run['gold_before']:+.3f} -> {run['gold_after']:+.3f}, "
-                      f"{run['learn_s']:.0f} s")
+            bar.write(
+                f"{run['task']} {run['algo']} seed {run['seed']}: proxy {run['proxy_before']:+.3f} -> "
+                f"{run['proxy_after']:+.3f}, gold {run['gold_before']:+.3f} -> {run['gold_after']:+.3f}, "
+                f"{run['learn_s']:.0f} s"
+            )
         bar.update(len(result[1]))
 
     if config.workers == 1:
         for task, seed in groups:
             finished((task, seed), _run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar))
     else:
-        with ProcessPoolExecutor(min(config.workers, len(groups)), mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_init_worker, initargs=(config.workers,)) as pool:
-            futures = {pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False): (task, seed)
-                       for task, seed in groups}
+        with ProcessPoolExecutor(
+            min(config.workers, len(groups)),
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_init_worker,
+            initargs=(config.workers,),
+        ) as pool:
+            futures = {
+                pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False): (task, seed)
+                for task, seed in groups
+            }
             for future in as_completed(futures):
                 finished(futures[future], future.result())
     bar.close()
     runs = {(run["task"], run["algo"], run["seed"]): run for _, group_runs in results.values() for run in group_runs}
-    return ([results[group][0] for group in groups],
-            [runs[task, algo, seed] for task in config.tasks for algo in config.algos for seed in config.seeds])
+    return (
+        [results[group][0] for group in groups],
+        [runs[task, algo, seed] for task in config.tasks for algo in config.algos for seed in config.seeds],
+    )
 
 
-def run_benchmark(config: BenchAlgosConfig, policy_factory: Callable[[int], Any] | None = None,
-                  env_kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
+def run_benchmark(
+    config: BenchAlgosConfig,
+    policy_factory: Callable[[int], Any] | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Run every (task, algorithm, seed) and write the outputs; returns what ``results.json`` holds.
 
     ``policy_factory(seed)`` builds the initial policy of a (task, seed) (default: ``config.policy``); it is called
@@ -383,9 +513,11 @@ def run_benchmark(config: BenchAlgosConfig, policy_factory: Callable[[int], Any]
         try:
             pickle.dumps((policy_factory, env_kwargs))
         except Exception as error:
-            raise ValueError("workers > 1 runs in spawned processes, so policy_factory and env_kwargs must be "
-                             "picklable (policy_factory a module-level function, not a lambda or closure); "
-                             "use workers=1 to run in this process") from error
+            raise ValueError(
+                "workers > 1 runs in spawned processes, so policy_factory and env_kwargs must be "
+                "picklable (policy_factory a module-level function, not a lambda or closure); "
+                "use workers=1 to run in this process"
+            ) from error
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -398,25 +530,37 @@ def run_benchmark(config: BenchAlgosConfig, policy_factory: Callable[[int], Any]
     if OVEROPT_TASK in config.tasks:
         plots.append(out / "overoptimisation.png")
         plot_overoptimisation([run for run in runs if run["task"] == OVEROPT_TASK], plots[-1])
-    results = {"config": asdict(config), "machine": machine_info(config.device),
-               "total_wall_s": time.perf_counter() - start, "summary": summary,
-               "before_eval": {"shared": True, "note": BEFORE_EVAL_NOTE, "evals": before_evals}, "runs": runs}
+    results = {
+        "config": asdict(config),
+        "machine": machine_info(config.device),
+        "total_wall_s": time.perf_counter() - start,
+        "summary": summary,
+        "before_eval": {"shared": True, "note": BEFORE_EVAL_NOTE, "evals": before_evals},
+        "runs": runs,
+    }
     (out / "results.json").write_text(json.dumps(results, indent=2))
     table = markdown_table(summary)
     (out / "results.md").write_text(table + "\n")
     if config.doc is not None:
         m = results["machine"]
-        markdown = "\n".join([
-            f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of "
-            f"{before_evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
-            f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
-            f"{config.total_timesteps} tokens per run, episodes of at most "
-            f"{config.max_new_tokens or 'the task default number of'} tokens, {config.n_envs} episodes per update, seeds "
-            f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
-            f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
-            "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
-            "algorithms); KL is the last update's k1 estimate (nats per episode).", "",
-            table, "", *[f"![{p.stem}]({p.name})" for p in plots]])
+        markdown = "\n".join(
+            [
+                f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of "
+                f"{before_evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
+                f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
+                f"{config.total_timesteps} tokens per run, episodes of at most "
+                f"{config.max_new_tokens or 'the task default number of'} tokens, {config.n_envs} episodes per update, "
+                f"seeds "
+                f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
+                f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
+                "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
+                "algorithms); KL is the last update's k1 estimate (nats per episode).",
+                "",
+                table,
+                "",
+                *[f"![{p.stem}]({p.name})" for p in plots],
+            ]
+        )
         write_doc(Path(config.doc), "algos", markdown, plots)
     return results
 
@@ -430,8 +574,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    add_config_command(subparsers, "algos", BenchAlgosConfig, run,
-                       "PPO / REINFORCE / RLOO / GRPO (and SB3 PPO) on the task suite over seeds", description=__doc__)
+    add_config_command(
+        subparsers,
+        "algos",
+        BenchAlgosConfig,
+        run,
+        "PPO / REINFORCE / RLOO / GRPO (and SB3 PPO) on the task suite over seeds",
+        description=__doc__,
+    )
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from scripts.args import add_config_command, dataclass_from_args
 class BenchEnvConfig:
     """Env-only stepping benchmark."""
 
-    batch_sizes: list[int] = field(default_factory=lambda: [1, 16, 64, 256],
-                                   metadata={"help": "vector env sizes to time"})
+    batch_sizes: list[int] = field(
+        default_factory=lambda: [1, 16, 64, 256], metadata={"help": "vector env sizes to time"}
+    )
     max_new_tokens: int = field(default=32, metadata={"help": "episode length in tokens"})
     tokens: int = field(default=100_000, metadata={"help": "tokens to step per measurement (at least 4 episodes)"})
     tokenizer: str = field(default="smollm2", metadata={"help": "tokenizer (decode cost at episode end)"})
@@ -59,8 +60,15 @@ def run_benchmark(config: BenchEnvConfig) -> list[dict]:
         for action in tqdm(actions, desc=f"{name} B={batch}", leave=False):
             step(action)
         seconds = time.perf_counter() - start
-        rows.append({"env": name, "batch": batch, "tokens": len(actions) * batch, "seconds": seconds,
-                     "tokens_per_s": len(actions) * batch / seconds})
+        rows.append(
+            {
+                "env": name,
+                "batch": batch,
+                "tokens": len(actions) * batch,
+                "seconds": seconds,
+                "tokens_per_s": len(actions) * batch / seconds,
+            }
+        )
 
     env = TextGenEnv(**common)
     env.reset(seed=0)
@@ -78,8 +86,12 @@ def run_benchmark(config: BenchEnvConfig) -> list[dict]:
             actions = draw((steps, batch))
             if api == "tensor":
                 actions = torch.as_tensor(actions, device=config.device)
-            timed(f"TextGenVectorEnv.step{'_tensors' if api == 'tensor' else ''}", batch,
-                  venv.step_tensors if api == "tensor" else venv.step, actions)
+            timed(
+                f"TextGenVectorEnv.step{'_tensors' if api == 'tensor' else ''}",
+                batch,
+                venv.step_tensors if api == "tensor" else venv.step,
+                actions,
+            )
     return rows
 
 
@@ -94,8 +106,10 @@ def run(args: argparse.Namespace) -> int:
 
     config = dataclass_from_args(BenchEnvConfig, args)
     rows = run_benchmark(config)
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, max_new_tokens={config.max_new_tokens}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, max_new_tokens={config.max_new_tokens}"
+    )
     print(markdown_table(rows))
     if config.output:
         Path(config.output).write_text(json.dumps({"config": asdict(config), "results": rows}, indent=2))
@@ -103,4 +117,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    add_config_command(subparsers, "env", BenchEnvConfig, run, "env-only stepping speed (tokens/s, no model)", description=__doc__)
+    add_config_command(
+        subparsers, "env", BenchEnvConfig, run, "env-only stepping speed (tokens/s, no model)", description=__doc__
+    )

@@ -110,16 +110,32 @@ def _timer_callback(times: list[float]):
 def _env_kwargs(s: IterationSettings) -> dict[str, Any]:
     from text_gym import default_prompts
 
-    return {"reward_model": f"hf:{s.reward_dir}?include_prompt=true", "max_new_tokens": s.new_tokens,
-            "eos_token_ids": [], "prompts": default_prompts("train"), "tokenizer": s.policy_dir}
+    return {
+        "reward_model": f"hf:{s.reward_dir}?include_prompt=true",
+        "max_new_tokens": s.new_tokens,
+        "eos_token_ids": [],
+        "prompts": default_prompts("train"),
+        "tokenizer": s.policy_dir,
+    }
 
 
 def _train_ours(s: IterationSettings, separate_critic: bool) -> list[float]:
     from agents import PPO
 
-    agent = PPO(s.policy_dir, "TextGen-v0", env_kwargs=_env_kwargs(s), n_envs=s.batch, n_epochs=s.n_epochs,
-                minibatch_size=s.minibatch_size, learning_rate=s.learning_rate, kl_coef=s.kl_coef, seed=s.seed,
-                device=s.device, dtype=s.dtype, separate_critic=separate_critic)
+    agent = PPO(
+        s.policy_dir,
+        "TextGen-v0",
+        env_kwargs=_env_kwargs(s),
+        n_envs=s.batch,
+        n_epochs=s.n_epochs,
+        minibatch_size=s.minibatch_size,
+        learning_rate=s.learning_rate,
+        kl_coef=s.kl_coef,
+        seed=s.seed,
+        device=s.device,
+        dtype=s.dtype,
+        separate_critic=separate_critic,
+    )
     times: list[float] = []
     agent.learn(s.batch * s.new_tokens * s.iterations, callback=_timer_callback(times), progress_bar=False)
     return times
@@ -133,13 +149,28 @@ def _train_sb3(s: IterationSettings) -> list[float]:
 
     torch.manual_seed(s.seed)
     env = SB3VecEnv("TextGen-v0", num_envs=s.batch, device=s.device, **_env_kwargs(s))
-    model = PPO(LMActorCriticPolicy, env, n_steps=s.new_tokens, batch_size=s.minibatch_size * s.new_tokens,
-                n_epochs=s.n_epochs, learning_rate=s.learning_rate, gamma=1.0, gae_lambda=0.95, clip_range=0.2,
-                clip_range_vf=0.2, vf_coef=0.1, ent_coef=0.0, max_grad_norm=1.0, seed=s.seed, device=s.device,
-                policy_kwargs={"model": s.policy_dir})
+    model = PPO(
+        LMActorCriticPolicy,
+        env,
+        n_steps=s.new_tokens,
+        batch_size=s.minibatch_size * s.new_tokens,
+        n_epochs=s.n_epochs,
+        learning_rate=s.learning_rate,
+        gamma=1.0,
+        gae_lambda=0.95,
+        clip_range=0.2,
+        clip_range_vf=0.2,
+        vf_coef=0.1,
+        ent_coef=0.0,
+        max_grad_norm=1.0,
+        seed=s.seed,
+        device=s.device,
+        policy_kwargs={"model": s.policy_dir},
+    )
     times: list[float] = []
-    model.learn(s.batch * s.new_tokens * s.iterations,
-                callback=[KLPenaltyCallback(kl_coef=s.kl_coef), _timer_callback(times)])
+    model.learn(
+        s.batch * s.new_tokens * s.iterations, callback=[KLPenaltyCallback(kl_coef=s.kl_coef), _timer_callback(times)]
+    )
     return times
 
 
@@ -149,16 +180,17 @@ def load_trl_ppo() -> tuple[type, type]:
     try:
         from trl.experimental.ppo import PPOConfig, PPOTrainer
     except ImportError as err:
-        raise ImportError("the TRL comparison needs trl's PPO trainer, which trl 1.0-1.12 ship in "
-                          "trl.experimental.ppo: pip install 'text-gym[bench]' (trl>=1.0,<1.13)") from err
+        raise ImportError(
+            "the TRL comparison needs trl's PPO trainer, which trl 1.0-1.12 ship in "
+            "trl.experimental.ppo: pip install 'text-gym[bench]' (trl>=1.0,<1.13)"
+        ) from err
     return PPOConfig, PPOTrainer
 
 
 def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
     import torch
     from datasets import Dataset
-    from transformers import (AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer,
-                              TrainerCallback)
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
     from text_gym import default_prompts
 
@@ -173,13 +205,36 @@ def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
         model.config.pad_token_id = tokenizer.pad_token_id
     dataset = Dataset.from_dict({"input_ids": [tokenizer(p)["input_ids"] for p in default_prompts("train")]})
     args = PPOConfig(
-        output_dir=out_dir, per_device_train_batch_size=s.batch, gradient_accumulation_steps=1,
-        num_mini_batches=s.batch // s.minibatch_size, num_ppo_epochs=s.n_epochs, total_episodes=s.batch * s.iterations,
-        local_rollout_forward_batch_size=s.batch, response_length=s.new_tokens, temperature=1.0, stop_token=None,
-        missing_eos_penalty=None, learning_rate=s.learning_rate, kl_coef=s.kl_coef, kl_estimator="k1",
-        cliprange=0.2, cliprange_value=0.2, vf_coef=0.1, gamma=1.0, lam=0.95, whiten_rewards=False,
-        max_grad_norm=1.0, seed=s.seed, use_cpu=s.device == "cpu", bf16=s.dtype == "bfloat16",
-        fp16=s.dtype == "float16", report_to="none", save_strategy="no", num_sample_generations=0, disable_tqdm=True)
+        output_dir=out_dir,
+        per_device_train_batch_size=s.batch,
+        gradient_accumulation_steps=1,
+        num_mini_batches=s.batch // s.minibatch_size,
+        num_ppo_epochs=s.n_epochs,
+        total_episodes=s.batch * s.iterations,
+        local_rollout_forward_batch_size=s.batch,
+        response_length=s.new_tokens,
+        temperature=1.0,
+        stop_token=None,
+        missing_eos_penalty=None,
+        learning_rate=s.learning_rate,
+        kl_coef=s.kl_coef,
+        kl_estimator="k1",
+        cliprange=0.2,
+        cliprange_value=0.2,
+        vf_coef=0.1,
+        gamma=1.0,
+        lam=0.95,
+        whiten_rewards=False,
+        max_grad_norm=1.0,
+        seed=s.seed,
+        use_cpu=s.device == "cpu",
+        bf16=s.dtype == "bfloat16",
+        fp16=s.dtype == "float16",
+        report_to="none",
+        save_strategy="no",
+        num_sample_generations=0,
+        disable_tqdm=True,
+    )
     times: list[float] = []
 
     class _Timer(TrainerCallback):
@@ -189,8 +244,16 @@ def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
         def on_step_end(self, *args, **kwargs) -> None:
             times.append(time.perf_counter())
 
-    trainer = PPOTrainer(args=args, processing_class=tokenizer, model=policy, ref_model=ref, reward_model=reward,
-                         value_model=value, train_dataset=dataset, callbacks=[_Timer()])
+    trainer = PPOTrainer(
+        args=args,
+        processing_class=tokenizer,
+        model=policy,
+        ref_model=ref,
+        reward_model=reward,
+        value_model=value,
+        train_dataset=dataset,
+        callbacks=[_Timer()],
+    )
     with contextlib.redirect_stdout(io.StringIO()):  # TRL prints every step's metrics
         trainer.train()
     return times[:-1]
@@ -228,11 +291,16 @@ def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, 
         end = time.perf_counter()
     if len(times) != settings.iterations:
         raise RuntimeError(f"{case}: expected {settings.iterations} iterations, timed {len(times)}")
-    iteration_s = [b - a for a, b in zip(times, times[1:] + [end])]
-    return {"case": case, "iteration_s": iteration_s, "setup_s": times[0] - start,
-            "peak_memory_gib": (torch.cuda.max_memory_allocated() if cuda else memory.peak - baseline) / 2**30,
-            "memory_kind": "cuda max_memory_allocated" if cuda else "peak RSS above the import baseline",
-            "peak_rss_gib": memory.peak / 2**30, "baseline_rss_gib": baseline / 2**30}
+    iteration_s = [b - a for a, b in zip(times, [*times[1:], end], strict=False)]
+    return {
+        "case": case,
+        "iteration_s": iteration_s,
+        "setup_s": times[0] - start,
+        "peak_memory_gib": (torch.cuda.max_memory_allocated() if cuda else memory.peak - baseline) / 2**30,
+        "memory_kind": "cuda max_memory_allocated" if cuda else "peak RSS above the import baseline",
+        "peak_rss_gib": memory.peak / 2**30,
+        "baseline_rss_gib": baseline / 2**30,
+    }
 
 
 def run_case_in_subprocess(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:

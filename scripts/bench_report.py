@@ -25,9 +25,17 @@ def machine_info(device: str) -> dict[str, Any]:
     from agents import resolve_device
 
     resolved = resolve_device(device)
-    name = torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else platform.processor() or platform.machine()
-    info = {"device": str(resolved), "machine": name, "torch_threads": torch.get_num_threads(),
-            "python": platform.python_version(), "torch": torch.__version__, "transformers": transformers.__version__}
+    name = (
+        torch.cuda.get_device_name(resolved) if resolved.type == "cuda" else platform.processor() or platform.machine()
+    )
+    info = {
+        "device": str(resolved),
+        "machine": name,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "transformers": transformers.__version__,
+    }
     for package in ("stable-baselines3", "trl", "accelerate"):
         try:
             info[package] = importlib.metadata.version(package)
@@ -58,7 +66,7 @@ def finish_figure(fig, axes, xlabel: str, ylabels: tuple[str, ...], title: str, 
     """Label and grid the panels, put the legend on the first, save ``fig`` to ``path`` and close it."""
     import matplotlib.pyplot as plt
 
-    for ax, ylabel in zip(axes, ylabels):
+    for ax, ylabel in zip(axes, ylabels, strict=False):
         ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)

@@ -57,9 +57,17 @@ def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
     for batch in config.batch_sizes:
         prompts = default_prompts("train")[:batch]
         for new_tokens in config.new_tokens:
-            env = TextGenVectorEnv(batch, tokenizer=tokenizer, reward_model=_zero_reward, prompts=prompts,
-                                   max_new_tokens=new_tokens, eos_token_ids=[], vocab_size=policy.vocab_size,
-                                   device=device, autoreset_mode=AutoresetMode.DISABLED)
+            env = TextGenVectorEnv(
+                batch,
+                tokenizer=tokenizer,
+                reward_model=_zero_reward,
+                prompts=prompts,
+                max_new_tokens=new_tokens,
+                eos_token_ids=[],
+                vocab_size=policy.vocab_size,
+                device=device,
+                autoreset_mode=AutoresetMode.DISABLED,
+            )
             encoded = tokenizer(prompts, return_tensors="pt", padding=True).to(device)
             generator = torch.Generator(device).manual_seed(0)
 
@@ -68,8 +76,16 @@ def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
 
             @torch.no_grad()
             def generate() -> int:
-                out = model.generate(**encoded, do_sample=True, temperature=1.0, top_k=0, top_p=1.0,
-                                     max_new_tokens=new_tokens, min_new_tokens=new_tokens, pad_token_id=pad_id)
+                out = model.generate(
+                    **encoded,
+                    do_sample=True,
+                    temperature=1.0,
+                    top_k=0,
+                    top_p=1.0,
+                    max_new_tokens=new_tokens,
+                    min_new_tokens=new_tokens,
+                    pad_token_id=pad_id,
+                )
                 return (out.shape[1] - encoded["input_ids"].shape[1]) * batch
 
             times = {"env": [], "generate": []}
@@ -84,17 +100,30 @@ def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
                         times[name].append(time.perf_counter() - start)
                     assert tokens == batch * new_tokens, (name, tokens)
             env_tps, gen_tps = (batch * new_tokens / min(times[k]) for k in ("env", "generate"))
-            rows.append({"batch": batch, "new_tokens": new_tokens, "env_tokens_per_s": env_tps,
-                         "generate_tokens_per_s": gen_tps, "ratio": env_tps / gen_tps})
+            rows.append(
+                {
+                    "batch": batch,
+                    "new_tokens": new_tokens,
+                    "env_tokens_per_s": env_tps,
+                    "generate_tokens_per_s": gen_tps,
+                    "ratio": env_tps / gen_tps,
+                }
+            )
             print(markdown_table(rows[-1:], header=not rows[:-1]), flush=True)
     return rows
 
 
 def markdown_table(rows: list[dict], header: bool = True) -> str:
-    lines = ["| batch | new tokens | env rollout tok/s | generate tok/s | ratio |",
-             "| ---: | ---: | ---: | ---: | ---: |"] if header else []
-    lines += [f"| {r['batch']} | {r['new_tokens']} | {r['env_tokens_per_s']:,.1f} | {r['generate_tokens_per_s']:,.1f} "
-              f"| {r['ratio']:.2f} |" for r in rows]
+    lines = (
+        ["| batch | new tokens | env rollout tok/s | generate tok/s | ratio |", "| ---: | ---: | ---: | ---: | ---: |"]
+        if header
+        else []
+    )
+    lines += [
+        f"| {r['batch']} | {r['new_tokens']} | {r['env_tokens_per_s']:,.1f} | {r['generate_tokens_per_s']:,.1f} "
+        f"| {r['ratio']:.2f} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
@@ -102,8 +131,10 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     config = dataclass_from_args(BenchRolloutConfig, args)
-    print(f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}, policy {config.policy}, {config.dtype}")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}, policy {config.policy}, {config.dtype}"
+    )
     rows = run_benchmark(config)
     if config.output:
         Path(config.output).write_text(json.dumps({"config": asdict(config), "results": rows}, indent=2))
@@ -111,7 +142,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    add_config_command(subparsers, "rollout", BenchRolloutConfig, run, "rollout tokens/s through the env vs model.generate", description=__doc__)
+    add_config_command(
+        subparsers,
+        "rollout",
+        BenchRolloutConfig,
+        run,
+        "rollout tokens/s through the env vs model.generate",
+        description=__doc__,
+    )
 
 
 if __name__ == "__main__":

@@ -18,16 +18,27 @@ from pathlib import Path
 
 from scripts.args import add_config_command, dataclass_from_args
 
-CASES = ("ppo-tiny", "a2c-tiny", "maskable-ppo-tiny", "ppo-kl-tiny", "ppo-lstm", "dqn-lstm", "ppo-smollm2",
-         "ppo-kl-smollm2", "maskable-ppo-topk-smollm2")
+CASES = (
+    "ppo-tiny",
+    "a2c-tiny",
+    "maskable-ppo-tiny",
+    "ppo-kl-tiny",
+    "ppo-lstm",
+    "dqn-lstm",
+    "ppo-smollm2",
+    "ppo-kl-smollm2",
+    "maskable-ppo-topk-smollm2",
+)
 
 
 @dataclass
 class BenchSB3Config:
     """SB3 algorithms on TextGen envs: env steps per second."""
 
-    cases: list[str] = field(default_factory=lambda: [c for c in CASES if "smollm2" not in c],
-                             metadata={"help": f"what to time, from {CASES}"})
+    cases: list[str] = field(
+        default_factory=lambda: [c for c in CASES if "smollm2" not in c],
+        metadata={"help": f"what to time, from {CASES}"},
+    )
     total_timesteps: int = field(default=4096, metadata={"help": "env steps timed per case (smollm2: a tenth)"})
     n_envs: int = field(default=16, metadata={"help": "sub-envs (smollm2: 4)"})
     threads: int = field(default=1, metadata={"help": "torch.set_num_threads (1 is fastest for the tiny models)"})
@@ -46,27 +57,43 @@ def _make(case: str, n_envs: int):
 
     if case == "maskable-ppo-topk-smollm2":
         env = SB3VecEnv("TextGen-v0", num_envs=4, max_new_tokens=8, mask_top_k=20, mask_model="smollm2")
-        return MaskablePPO(MaskableLMActorCriticPolicy, env, n_steps=8, batch_size=16, n_epochs=1,
-                           policy_kwargs={"model": "smollm2"}), 0.1
+        return MaskablePPO(
+            MaskableLMActorCriticPolicy, env, n_steps=8, batch_size=16, n_epochs=1, policy_kwargs={"model": "smollm2"}
+        ), 0.1
     if case.endswith("smollm2"):
         env = SB3VecEnv("TextGen-v0", num_envs=4, max_new_tokens=8)
-        return PPO(LMActorCriticPolicy, env, n_steps=8, batch_size=16, n_epochs=1,
-                   policy_kwargs={"model": "smollm2"}), 0.1
+        return PPO(
+            LMActorCriticPolicy, env, n_steps=8, batch_size=16, n_epochs=1, policy_kwargs={"model": "smollm2"}
+        ), 0.1
     if case.endswith("lstm"):
         env = SB3VecEnv("TextGenChar-v0", num_envs=n_envs)
-        kwargs = dict(features_extractor_class=LSTMTokenExtractor,
-                      features_extractor_kwargs=dict(embed_dim=16, hidden_size=64), net_arch=[64])
+        kwargs = dict(
+            features_extractor_class=LSTMTokenExtractor,
+            features_extractor_kwargs=dict(embed_dim=16, hidden_size=64),
+            net_arch=[64],
+        )
         if case == "dqn-lstm":
-            return DQN("MultiInputPolicy", env, learning_starts=0, batch_size=64, train_freq=1,
-                       policy_kwargs=kwargs), 1.0
+            return DQN(
+                "MultiInputPolicy", env, learning_starts=0, batch_size=64, train_freq=1, policy_kwargs=kwargs
+            ), 1.0
         return PPO("MultiInputPolicy", env, n_steps=16, batch_size=128, n_epochs=4, policy_kwargs=kwargs), 1.0
     torch.manual_seed(0)
-    lm = GPT2LMHeadModel(GPT2Config(vocab_size=len(char_tokenizer()), n_positions=32, n_embd=32, n_layer=2, n_head=2,
-                                    bos_token_id=2, eos_token_id=2))
+    lm = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(char_tokenizer()),
+            n_positions=32,
+            n_embd=32,
+            n_layer=2,
+            n_head=2,
+            bos_token_id=2,
+            eos_token_id=2,
+        )
+    )
     if case == "maskable-ppo-tiny":
         env = SB3VecEnv("TextGenChar-v0", num_envs=n_envs, allowed_tokens=list(range(2, 30)))
-        return MaskablePPO(MaskableLMActorCriticPolicy, env, n_steps=16, batch_size=128, n_epochs=4,
-                           policy_kwargs={"model": lm}), 1.0
+        return MaskablePPO(
+            MaskableLMActorCriticPolicy, env, n_steps=16, batch_size=128, n_epochs=4, policy_kwargs={"model": lm}
+        ), 1.0
     env = SB3VecEnv("TextGenChar-v0", num_envs=n_envs)
     if case == "a2c-tiny":
         return A2C(LMActorCriticPolicy, env, n_steps=16, policy_kwargs={"model": lm}), 1.0
@@ -94,8 +121,15 @@ def run_benchmark(config: BenchSB3Config) -> list[dict]:
         start = time.perf_counter()
         algo.learn(steps, callback=callback, reset_num_timesteps=False)
         seconds = time.perf_counter() - start
-        rows.append({"case": case, "n_envs": algo.n_envs, "env_steps": steps, "seconds": round(seconds, 2),
-                     "env_steps_per_s": round(steps / seconds, 1)})
+        rows.append(
+            {
+                "case": case,
+                "n_envs": algo.n_envs,
+                "env_steps": steps,
+                "seconds": round(seconds, 2),
+                "env_steps_per_s": round(steps / seconds, 1),
+            }
+        )
     return rows
 
 

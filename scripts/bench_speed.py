@@ -41,20 +41,25 @@ class BenchSpeedConfig:
     """Speed and memory: env rollout vs generate, PPO iteration vs TRL and vs SB3."""
 
     policy: str = field(default="smollm2", metadata={"help": "hub id, local folder or 'smollm2'"})
-    batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32, 64], metadata={
-        "help": "rollout: batch sizes"})
-    new_tokens: list[int] = field(default_factory=lambda: [16, 32, 64, 128], metadata={
-        "help": "rollout: completion lengths (the per-token growth compares the longest with the shortest)"})
+    batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32, 64], metadata={"help": "rollout: batch sizes"})
+    new_tokens: list[int] = field(
+        default_factory=lambda: [16, 32, 64, 128],
+        metadata={"help": "rollout: completion lengths (the per-token growth compares the longest with the shortest)"},
+    )
     repeats: int = field(default=1, metadata={"help": "rollout: timed runs of each side per setting (best kept)"})
-    ppo_cases: list[str] = field(default_factory=lambda: ["ours", "ours-separate-critic", "trl"], metadata={
-        "help": f"PPO iteration cases on --policy, from {CASES}"})
+    ppo_cases: list[str] = field(
+        default_factory=lambda: ["ours", "ours-separate-critic", "trl"],
+        metadata={"help": f"PPO iteration cases on --policy, from {CASES}"},
+    )
     ppo_batch: int = field(default=16, metadata={"help": "PPO iteration: episodes per iteration"})
     ppo_new_tokens: int = field(default=32, metadata={"help": "PPO iteration: tokens per episode (no EOS stop)"})
     ppo_iterations: int = field(default=3, metadata={"help": "PPO iterations per case (the first is a warm-up)"})
     ppo_epochs: int = field(default=2, metadata={"help": "PPO epochs per iteration"})
     ppo_minibatch_size: int = field(default=8, metadata={"help": "episodes per optimizer step"})
-    tiny_cases: list[str] = field(default_factory=lambda: ["ours", "sb3"], metadata={
-        "help": f"PPO iteration cases on the tiny GPT-2, from {CASES}"})
+    tiny_cases: list[str] = field(
+        default_factory=lambda: ["ours", "sb3"],
+        metadata={"help": f"PPO iteration cases on the tiny GPT-2, from {CASES}"},
+    )
     tiny_batch: int = field(default=16, metadata={"help": "tiny GPT-2: episodes per iteration"})
     tiny_new_tokens: int = field(default=32, metadata={"help": "tiny GPT-2: tokens per episode"})
     tiny_iterations: int = field(default=4, metadata={"help": "tiny GPT-2: iterations per case (first is warm-up)"})
@@ -62,16 +67,27 @@ class BenchSpeedConfig:
     dtype: str = field(default="float32", metadata={"help": "model dtype (rollout) / autocast dtype (PPO)"})
     seed: int = field(default=0, metadata={"help": "sampling and initialisation seed"})
     output_dir: str = field(default="runs/bench_speed", metadata={"help": "where results, plots and models go"})
-    doc: str | None = field(default=None, metadata={
-        "help": "markdown file whose bench-speed section is replaced with the results (e.g. docs/benchmarks.md)"})
+    doc: str | None = field(
+        default=None,
+        metadata={
+            "help": "markdown file whose bench-speed section is replaced with the results (e.g. docs/benchmarks.md)"
+        },
+    )
 
     def __post_init__(self) -> None:
         for name in ("batch_sizes", "new_tokens"):
             values = getattr(self, name)
             if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
                 raise ValueError(f"{name} must be a non-empty list of integers >= 1, got {values}")
-        for name in ("repeats", "ppo_batch", "ppo_new_tokens", "ppo_epochs", "ppo_minibatch_size", "tiny_batch",
-                     "tiny_new_tokens"):
+        for name in (
+            "repeats",
+            "ppo_batch",
+            "ppo_new_tokens",
+            "ppo_epochs",
+            "ppo_minibatch_size",
+            "tiny_batch",
+            "tiny_new_tokens",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("ppo_iterations", "tiny_iterations"):
@@ -83,8 +99,9 @@ class BenchSpeedConfig:
                 raise ValueError(f"{name} must be cases from {CASES}, got {getattr(self, name)}")
         for batch in ("ppo_batch", "tiny_batch"):
             if getattr(self, batch) % self.ppo_minibatch_size:
-                raise ValueError(f"{batch}={getattr(self, batch)} must be a multiple of "
-                                 f"ppo_minibatch_size={self.ppo_minibatch_size}")
+                raise ValueError(
+                    f"{batch}={getattr(self, batch)} must be a multiple of ppo_minibatch_size={self.ppo_minibatch_size}"
+                )
 
 
 def _save_reward_model(policy_dir: str, out: Path, seed: int) -> str:
@@ -108,9 +125,16 @@ def _save_tiny_policy(policy_dir: str, out: Path, new_tokens: int, seed: int) ->
 
     tokenizer = AutoTokenizer.from_pretrained(policy_dir)
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=64 + new_tokens, n_embd=64, n_layer=2, n_head=2,
-                        bos_token_id=tokenizer.eos_token_id, eos_token_id=tokenizer.eos_token_id,
-                        pad_token_id=tokenizer.pad_token_id)
+    config = GPT2Config(
+        vocab_size=len(tokenizer),
+        n_positions=64 + new_tokens,
+        n_embd=64,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=tokenizer.eos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
     GPT2LMHeadModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
@@ -133,8 +157,14 @@ def per_token_growth(rollout: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for batch in dict.fromkeys(r["batch"] for r in rollout):
         group = sorted((r for r in rollout if r["batch"] == batch), key=lambda r: r["new_tokens"])
         if len(group) > 1:
-            rows.append({"batch": batch, "short": group[0]["new_tokens"], "long": group[-1]["new_tokens"],
-                         "growth": group[0]["env_tokens_per_s"] / group[-1]["env_tokens_per_s"]})
+            rows.append(
+                {
+                    "batch": batch,
+                    "short": group[0]["new_tokens"],
+                    "long": group[-1]["new_tokens"],
+                    "growth": group[0]["env_tokens_per_s"] / group[-1]["env_tokens_per_s"],
+                }
+            )
     return rows
 
 
@@ -151,16 +181,22 @@ def iteration_table(rows: list[dict[str, Any]]) -> str:
     def ratio(value: float | None) -> str:
         return "–" if value is None else f"{value:.2f}"
 
-    lines = ["| model | case | iteration (s, median) | vs TRL | vs SB3 | peak memory (GiB) | vs TRL | vs SB3 |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    lines += [f"| {r['model']} | {r['case']} | {r['median_s']:.2f} | {ratio(r['time_vs_trl'])} "
-              f"| {ratio(r['time_vs_sb3'])} | {r['peak_memory_gib']:.2f} | {ratio(r['memory_vs_trl'])} "
-              f"| {ratio(r['memory_vs_sb3'])} |" for r in rows]
+    lines = [
+        "| model | case | iteration (s, median) | vs TRL | vs SB3 | peak memory (GiB) | vs TRL | vs SB3 |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['model']} | {r['case']} | {r['median_s']:.2f} | {ratio(r['time_vs_trl'])} "
+        f"| {ratio(r['time_vs_sb3'])} | {r['peak_memory_gib']:.2f} | {ratio(r['memory_vs_trl'])} "
+        f"| {ratio(r['memory_vs_sb3'])} |"
+        for r in rows
+    ]
     return "\n".join(lines)
 
 
 def target_lines(rollout: list[dict], growth: list[dict], iterations: list[dict]) -> list[str]:
     """One line per target: the measured figure, and met / missed by how much."""
+
     def verdict(value: float, target: float, at_least: bool) -> str:
         ok = value >= target if at_least else value <= target
         return "met" if ok else f"**missed** by {abs(value - target):.2f}"
@@ -168,20 +204,26 @@ def target_lines(rollout: list[dict], growth: list[dict], iterations: list[dict]
     lines = []
     if rollout:
         worst = min(rollout, key=lambda r: r["ratio"])
-        lines.append(f"- rollout / generate ≥ {TARGETS['rollout_ratio']}: {worst['ratio']:.2f} at worst (batch "
-                     f"{worst['batch']}, {worst['new_tokens']} tokens), best {max(r['ratio'] for r in rollout):.2f}: "
-                     f"{verdict(worst['ratio'], TARGETS['rollout_ratio'], True)}")
+        lines.append(
+            f"- rollout / generate ≥ {TARGETS['rollout_ratio']}: {worst['ratio']:.2f} at worst (batch "
+            f"{worst['batch']}, {worst['new_tokens']} tokens), best {max(r['ratio'] for r in rollout):.2f}: "
+            f"{verdict(worst['ratio'], TARGETS['rollout_ratio'], True)}"
+        )
     if growth:
         worst = max(growth, key=lambda r: r["growth"])
-        lines.append(f"- time per token at {worst['long']} vs {worst['short']} new tokens ≤ "
-                     f"{TARGETS['per_token_growth']}×: {worst['growth']:.2f}× at worst (batch {worst['batch']}): "
-                     f"{verdict(worst['growth'], TARGETS['per_token_growth'], False)}")
+        lines.append(
+            f"- time per token at {worst['long']} vs {worst['short']} new tokens ≤ "
+            f"{TARGETS['per_token_growth']}×: {worst['growth']:.2f}× at worst (batch {worst['batch']}): "
+            f"{verdict(worst['growth'], TARGETS['per_token_growth'], False)}"
+        )
     for row in iterations:
         if row["case"].startswith("ours") and row["time_vs_trl"] is not None:
-            lines.append(f"- {row['case']} PPO iteration ≤ {TARGETS['time_vs_trl']}× TRL's time: "
-                         f"{row['time_vs_trl']:.2f}×: {verdict(row['time_vs_trl'], TARGETS['time_vs_trl'], False)}; "
-                         f"peak memory ≤ {TARGETS['memory_vs_trl']}× TRL's: {row['memory_vs_trl']:.2f}×: "
-                         f"{verdict(row['memory_vs_trl'], TARGETS['memory_vs_trl'], False)}")
+            lines.append(
+                f"- {row['case']} PPO iteration ≤ {TARGETS['time_vs_trl']}× TRL's time: "
+                f"{row['time_vs_trl']:.2f}×: {verdict(row['time_vs_trl'], TARGETS['time_vs_trl'], False)}; "
+                f"peak memory ≤ {TARGETS['memory_vs_trl']}× TRL's: {row['memory_vs_trl']:.2f}×: "
+                f"{verdict(row['memory_vs_trl'], TARGETS['memory_vs_trl'], False)}"
+            )
     return lines
 
 
@@ -197,10 +239,16 @@ def plot_rollout(rollout: list[dict[str, Any]], path: Path) -> None:
         group = [r for r in rollout if r["new_tokens"] == new_tokens]
         batches = [r["batch"] for r in group]
         colour = f"C{i}"
-        axes[0].plot(batches, [r["env_tokens_per_s"] for r in group], "o-", color=colour,
-                     label=f"{new_tokens} tokens: env")
-        axes[0].plot(batches, [r["generate_tokens_per_s"] for r in group], "x--", color=colour,
-                     label=f"{new_tokens} tokens: generate")
+        axes[0].plot(
+            batches, [r["env_tokens_per_s"] for r in group], "o-", color=colour, label=f"{new_tokens} tokens: env"
+        )
+        axes[0].plot(
+            batches,
+            [r["generate_tokens_per_s"] for r in group],
+            "x--",
+            color=colour,
+            label=f"{new_tokens} tokens: generate",
+        )
         axes[1].plot(batches, [r["ratio"] for r in group], "o-", color=colour, label=f"{new_tokens} tokens")
     axes[1].axhline(TARGETS["rollout_ratio"], color="k", lw=0.8, ls=":", label="target")
     batches = sorted({r["batch"] for r in rollout})
@@ -208,8 +256,14 @@ def plot_rollout(rollout: list[dict[str, Any]], path: Path) -> None:
         ax.set_xscale("log", base=2)
         ax.set_xticks(batches, [str(b) for b in batches])
     axes[0].set_yscale("log")
-    finish_figure(fig, axes, "batch size", ("tokens / s", "env rollout / generate"),
-                  "Rollout through the env vs model.generate", path)
+    finish_figure(
+        fig,
+        axes,
+        "batch size",
+        ("tokens / s", "env rollout / generate"),
+        "Rollout through the env vs model.generate",
+        path,
+    )
 
 
 def plot_iterations(rows: list[dict[str, Any]], path: Path) -> None:
@@ -248,31 +302,58 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     device = str(resolve_device(config.device))
-    rollout = run_rollout(BenchRolloutConfig(policy=config.policy, batch_sizes=config.batch_sizes,
-                                             new_tokens=config.new_tokens, repeats=config.repeats,
-                                             device=device, dtype=config.dtype))
+    rollout = run_rollout(
+        BenchRolloutConfig(
+            policy=config.policy,
+            batch_sizes=config.batch_sizes,
+            new_tokens=config.new_tokens,
+            repeats=config.repeats,
+            device=device,
+            dtype=config.dtype,
+        )
+    )
     growth = per_token_growth(rollout)
     policy_dir = str(resolve_model_path(config.policy))
-    common = dict(n_epochs=config.ppo_epochs, minibatch_size=config.ppo_minibatch_size, device=device,
-                  dtype=config.dtype, seed=config.seed)
+    common = dict(
+        n_epochs=config.ppo_epochs,
+        minibatch_size=config.ppo_minibatch_size,
+        device=device,
+        dtype=config.dtype,
+        seed=config.seed,
+    )
     iterations = []
     if config.ppo_cases:
-        settings = IterationSettings(policy_dir=policy_dir, batch=config.ppo_batch,
-                                     new_tokens=config.ppo_new_tokens, iterations=config.ppo_iterations,
-                                     reward_dir=_save_reward_model(policy_dir, out / "reward_model", config.seed),
-                                     **common)
+        settings = IterationSettings(
+            policy_dir=policy_dir,
+            batch=config.ppo_batch,
+            new_tokens=config.ppo_new_tokens,
+            iterations=config.ppo_iterations,
+            reward_dir=_save_reward_model(policy_dir, out / "reward_model", config.seed),
+            **common,
+        )
         iterations += _iteration_rows(Path(policy_dir).name, config.ppo_cases, settings, out)
     if config.tiny_cases:
         tiny_dir = _save_tiny_policy(policy_dir, out / "tiny_policy", config.tiny_new_tokens, config.seed)
-        settings = IterationSettings(policy_dir=tiny_dir, batch=config.tiny_batch,
-                                     new_tokens=config.tiny_new_tokens, iterations=config.tiny_iterations,
-                                     reward_dir=_save_reward_model(tiny_dir, out / "tiny_reward_model", config.seed),
-                                     threads=1, **common)
+        settings = IterationSettings(
+            policy_dir=tiny_dir,
+            batch=config.tiny_batch,
+            new_tokens=config.tiny_new_tokens,
+            iterations=config.tiny_iterations,
+            reward_dir=_save_reward_model(tiny_dir, out / "tiny_reward_model", config.seed),
+            threads=1,
+            **common,
+        )
         iterations += _iteration_rows("tiny-gpt2", config.tiny_cases, settings, out)
     iterations = _with_ratios(_with_ratios(iterations, "trl"), "sb3")
-    results = {"config": asdict(config), "machine": machine_info(device),
-               "total_wall_s": time.perf_counter() - start, "targets": TARGETS, "rollout": rollout,
-               "per_token_growth": growth, "iterations": iterations}
+    results = {
+        "config": asdict(config),
+        "machine": machine_info(device),
+        "total_wall_s": time.perf_counter() - start,
+        "targets": TARGETS,
+        "rollout": rollout,
+        "per_token_growth": growth,
+        "iterations": iterations,
+    }
     (out / "results.json").write_text(json.dumps(results, indent=2))
     plots = [out / "speed_rollout.png", out / "speed_iteration.png"]
     plot_rollout(rollout, plots[0])
@@ -295,23 +376,41 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
         f"Measured on {m['machine']} ({m['device']}, {m['torch_threads']} torch threads), torch {m['torch']}, "
         f"transformers {m['transformers']}, trl {m['trl']}, stable-baselines3 {m['stable-baselines3']}, "
         f"Python {m['python']}; policy `{c['policy']}` in {c['dtype']}, seed {c['seed']}; total "
-        f"{results['total_wall_s'] / 60:.1f} min.", "",
+        f"{results['total_wall_s'] / 60:.1f} min.",
+        "",
         f"**Rollout** (best of {c['repeats']} timed run(s) per side after one warm-up round; every episode runs the "
-        "full length on both sides):", "", rollout_table(results["rollout"]), "",
+        "full length on both sides):",
+        "",
+        rollout_table(results["rollout"]),
+        "",
     ]
     if growth:
-        lines += ["**Per-token cost growth** (env rollout time per token at the longest / the shortest completion):",
-                  "", "| batch | tokens | growth |", "| ---: | ---: | ---: |",
-                  *[f"| {g['batch']} | {g['short']} → {g['long']} | {g['growth']:.2f}× |" for g in growth], ""]
+        lines += [
+            "**Per-token cost growth** (env rollout time per token at the longest / the shortest completion):",
+            "",
+            "| batch | tokens | growth |",
+            "| ---: | ---: | ---: |",
+            *[f"| {g['batch']} | {g['short']} → {g['long']} | {g['growth']:.2f}× |" for g in growth],
+            "",
+        ]
     if results["iterations"]:
-        lines += [f"**One PPO iteration** (rollout + update): {c['ppo_batch']} episodes × {c['ppo_new_tokens']} "
-                  f"tokens on the policy ({c['ppo_iterations']} iterations, first not counted); "
-                  f"{c['tiny_batch']} × {c['tiny_new_tokens']} on the tiny GPT-2 ({c['tiny_iterations']} iterations, "
-                  f"1 torch thread); {c['ppo_epochs']} epochs of {c['ppo_minibatch_size']}-episode minibatches; "
-                  f"memory: {results['iterations'][0]['memory_kind']}.", "",
-                  iteration_table(results["iterations"]), ""]
-    lines += ["**Targets**:", "", *target_lines(results["rollout"], growth, results["iterations"]), "",
-              *[f"![{p.stem}]({p.name})" for p in plots]]
+        lines += [
+            f"**One PPO iteration** (rollout + update): {c['ppo_batch']} episodes × {c['ppo_new_tokens']} "
+            f"tokens on the policy ({c['ppo_iterations']} iterations, first not counted); "
+            f"{c['tiny_batch']} × {c['tiny_new_tokens']} on the tiny GPT-2 ({c['tiny_iterations']} iterations, "
+            f"1 torch thread); {c['ppo_epochs']} epochs of {c['ppo_minibatch_size']}-episode minibatches; "
+            f"memory: {results['iterations'][0]['memory_kind']}.",
+            "",
+            iteration_table(results["iterations"]),
+            "",
+        ]
+    lines += [
+        "**Targets**:",
+        "",
+        *target_lines(results["rollout"], growth, results["iterations"]),
+        "",
+        *[f"![{p.stem}]({p.name})" for p in plots],
+    ]
     return "\n".join(lines)
 
 
@@ -324,5 +423,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    add_config_command(subparsers, "speed", BenchSpeedConfig, run,
-                       "env rollout vs generate, PPO iteration time and memory vs TRL and SB3", description=__doc__)
+    add_config_command(
+        subparsers,
+        "speed",
+        BenchSpeedConfig,
+        run,
+        "env rollout vs generate, PPO iteration time and memory vs TRL and SB3",
+        description=__doc__,
+    )

@@ -23,8 +23,11 @@ def run_serve(args: argparse.Namespace) -> int:
     server = make_server(config, candidates, token)
     host = f"[{config.host}]" if ":" in config.host else config.host
     query = f"?token={token}" if token else ""
-    print(f"labelling {len(candidates)} prompts into {config.output}; open http://{host}:{server.port}/{query}  "
-          "(Ctrl+C stops; every label is already on disk)", flush=True)
+    print(
+        f"labelling {len(candidates)} prompts into {config.output}; open http://{host}:{server.port}/{query}  "
+        "(Ctrl+C stops; every label is already on disk)",
+        flush=True,
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
@@ -49,9 +52,19 @@ def run_stats(args: argparse.Namespace) -> int:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from reward_models.human import LabelServerConfig, LabelStatsConfig
 
-    parser = subparsers.add_parser("label", help="label completions by hand in a local web page; label statistics",
-                                   description=__doc__)
-    add_config_subcommands(parser, "label_command", [
-        ("serve", LabelServerConfig, run_serve, "serve the labelling page (picks, rankings, edits -> preferences)"),
-        ("stats", LabelStatsConfig, run_stats, "counts, annotator agreement, reward-model agreement of a label file"),
-    ])
+    parser = subparsers.add_parser(
+        "label", help="label completions by hand in a local web page; label statistics", description=__doc__
+    )
+    add_config_subcommands(
+        parser,
+        "label_command",
+        [
+            ("serve", LabelServerConfig, run_serve, "serve the labelling page (picks, rankings, edits -> preferences)"),
+            (
+                "stats",
+                LabelStatsConfig,
+                run_stats,
+                "counts, annotator agreement, reward-model agreement of a label file",
+            ),
+        ],
+    )

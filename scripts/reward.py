@@ -26,8 +26,10 @@ def run_train(args: argparse.Namespace) -> int:
     from reward_models import RewardTrainerConfig, train_reward_model
 
     result = train_reward_model(dataclass_from_args(RewardTrainerConfig, args))
-    print(f"saved reward model to {result.output_dir} after {result.steps} steps; best held-out metrics: "
-          f"{json.dumps(result.best_metrics)}")
+    print(
+        f"saved reward model to {result.output_dir} after {result.steps} steps; best held-out metrics: "
+        f"{json.dumps(result.best_metrics)}"
+    )
     return 0
 
 
@@ -36,9 +38,13 @@ def run_eval(args: argparse.Namespace) -> int:
     from reward_models.evaluation import EvalConfig
 
     config = dataclass_from_args(EvalConfig, args)
-    metrics = evaluate_preferences(make_reward_model(config.reward_model), load_preferences(config.data),
-                                   gold=None if config.gold is None else make_reward_model(config.gold),
-                                   min_gold_gap=config.min_gold_gap, use_margin=config.use_margin)
+    metrics = evaluate_preferences(
+        make_reward_model(config.reward_model),
+        load_preferences(config.data),
+        gold=None if config.gold is None else make_reward_model(config.gold),
+        min_gold_gap=config.min_gold_gap,
+        use_margin=config.use_margin,
+    )
     print(json.dumps({"reward_model": config.reward_model, "data": config.data, **metrics}, indent=2))
     return 0
 
@@ -49,10 +55,17 @@ def run_pack(args: argparse.Namespace) -> int:
 
     config = dataclass_from_args(PackConfig, args)
     reward_model = HFRewardModel(config.model)
-    stats = save_delta(reward_model.model, resolve_model_path(config.base), config.output, config.rank,
-                       settings=reward_model.settings())
-    print(f"wrote {config.output}: {stats['bytes'] / 1e6:.2f} MB, max relative error of the low-rank deltas "
-          f"{stats['max_relative_error']:.2e}")
+    stats = save_delta(
+        reward_model.model,
+        resolve_model_path(config.base),
+        config.output,
+        config.rank,
+        settings=reward_model.settings(),
+    )
+    print(
+        f"wrote {config.output}: {stats['bytes'] / 1e6:.2f} MB, max relative error of the low-rank deltas "
+        f"{stats['max_relative_error']:.2e}"
+    )
     return 0
 
 
@@ -61,11 +74,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from reward_models.delta import PackConfig
     from reward_models.evaluation import EvalConfig
 
-    parser = subparsers.add_parser("reward", help="label preference data, train and evaluate reward models",
-                                   description=__doc__)
-    add_config_subcommands(parser, "reward_command", [
-        ("label", LabelConfig, run_label, "sample completions from a policy and write gold-ranked preference pairs"),
-        ("train", RewardTrainerConfig, run_train, "train a Bradley-Terry reward model on preference pairs"),
-        ("eval", EvalConfig, run_eval, "evaluate a reward model on a preference file"),
-        ("pack", PackConfig, run_pack, "store a trained reward model as a small delta against its base"),
-    ])
+    parser = subparsers.add_parser(
+        "reward", help="label preference data, train and evaluate reward models", description=__doc__
+    )
+    add_config_subcommands(
+        parser,
+        "reward_command",
+        [
+            (
+                "label",
+                LabelConfig,
+                run_label,
+                "sample completions from a policy and write gold-ranked preference pairs",
+            ),
+            ("train", RewardTrainerConfig, run_train, "train a Bradley-Terry reward model on preference pairs"),
+            ("eval", EvalConfig, run_eval, "evaluate a reward model on a preference file"),
+            ("pack", PackConfig, run_pack, "store a trained reward model as a small delta against its base"),
+        ],
+    )

@@ -21,7 +21,9 @@ class RolloutConfig:
     seed: int = field(default=0, metadata={"help": "reset seed"})
     max_new_tokens: int = field(default=16, metadata={"help": "tokens per completion"})
     reward_model: str | None = field(default=None, metadata={"help": "reward-model spec; None keeps the env's default"})
-    prompts: str | None = field(default=None, metadata={"help": "prompt file or default:train|test|all; None keeps the env's default"})
+    prompts: str | None = field(
+        default=None, metadata={"help": "prompt file or default:train|test|all; None keeps the env's default"}
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -43,15 +45,18 @@ def run(args: argparse.Namespace) -> int:
         _, _, terminated, _, info = envs.step(envs.action_space.sample())
         for row in np.flatnonzero(terminated)[: config.episodes - len(scores)]:
             scores.append(info["score"][row])
-            print(f"episode {len(scores)}: score {info['score'][row]:+.3f} ({info['stop_reason'][row]}, "
-                  f"{info['num_tokens'][row]} tokens)\n  prompt:     {info['prompt'][row]}\n"
-                  f"  completion: {info['completion'][row]!r}")
+            print(
+                f"episode {len(scores)}: score {info['score'][row]:+.3f} ({info['stop_reason'][row]}, "
+                f"{info['num_tokens'][row]} tokens)\n  prompt:     {info['prompt'][row]}\n"
+                f"  completion: {info['completion'][row]!r}"
+            )
     print(f"mean score over {len(scores)} random-policy episodes: {np.mean(scores):+.3f}")
     return 0
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("rollout", help="play episodes with a random policy and print them",
-                                   description=__doc__)
+    parser = subparsers.add_parser(
+        "rollout", help="play episodes with a random policy and print them", description=__doc__
+    )
     add_dataclass_arguments(parser, RolloutConfig)
     parser.set_defaults(func=run)

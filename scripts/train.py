@@ -24,22 +24,34 @@ from scripts.args import add_dataclass_arguments, dataclass_from_args
 class TrainArgs:
     """What to train, on what, for how long, and where the outputs go."""
 
-    algo: Literal["ppo", "reinforce", "rloo", "grpo"] = field(default="ppo", metadata={
-        "help": "ppo, reinforce (moving-average baseline), rloo or grpo (REINFORCE with that group baseline)"})
+    algo: Literal["ppo", "reinforce", "rloo", "grpo"] = field(
+        default="ppo",
+        metadata={
+            "help": "ppo, reinforce (moving-average baseline), rloo or grpo (REINFORCE with that group baseline)"
+        },
+    )
     env: str = field(default="TextGen-v0", metadata={"help": "registered env id"})
-    policy: str = field(default="smollm2", metadata={
-        "help": "hub id, local folder or 'smollm2' (the packaged SmolLM2-135M-Instruct)"})
-    reward_model: str | None = field(default=None, metadata={
-        "help": "reward-model spec of the env (the proxy reward); None keeps the env's default"})
+    policy: str = field(
+        default="smollm2", metadata={"help": "hub id, local folder or 'smollm2' (the packaged SmolLM2-135M-Instruct)"}
+    )
+    reward_model: str | None = field(
+        default=None, metadata={"help": "reward-model spec of the env (the proxy reward); None keeps the env's default"}
+    )
     prompts: str = field(default="default:train", metadata={"help": "training prompts: file or default:<split>"})
-    eval_prompts: str | None = field(default="default:test", metadata={
-        "help": "held-out prompts scored before and after training (None: no evaluation)"})
+    eval_prompts: str | None = field(
+        default="default:test",
+        metadata={"help": "held-out prompts scored before and after training (None: no evaluation)"},
+    )
     max_new_tokens: int = field(default=20, metadata={"help": "tokens per completion (episode length limit)"})
     max_prompt_tokens: int = field(default=64, metadata={"help": "prompt slots in the observation"})
     total_timesteps: int = field(default=8000, metadata={"help": "generated tokens to train on"})
-    output_dir: str = field(default="runs/train", metadata={
-        "help": "final agent in <dir>/final, checkpoints in <dir>/checkpoints and tensorboard logs in "
-                "<dir>/tensorboard unless --checkpoint-dir / --tensorboard-log say otherwise"})
+    output_dir: str = field(
+        default="runs/train",
+        metadata={
+            "help": "final agent in <dir>/final, checkpoints in <dir>/checkpoints and tensorboard logs in "
+            "<dir>/tensorboard unless --checkpoint-dir / --tensorboard-log say otherwise"
+        },
+    )
     resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint in the checkpoint dir"})
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
 
@@ -55,7 +67,7 @@ def _config(args: argparse.Namespace, train: TrainArgs) -> AlgorithmConfig:
 def _print_eval(label: str, result) -> None:
     gold = "" if result.gold_mean is None else f", gold {result.gold_mean:+.4f}"
     print(f"{label}: proxy {result.score_mean:+.4f}{gold} over {len(result.scores)} held-out prompts")
-    for prompt, completion in list(zip(result.prompts, result.completions))[:3]:
+    for prompt, completion in list(zip(result.prompts, result.completions, strict=False))[:3]:
         print(f"    {prompt} ⟦{completion}⟧")
 
 
@@ -66,35 +78,54 @@ def run(args: argparse.Namespace) -> int:
     train = dataclass_from_args(TrainArgs, args)
     config = _config(args, train)
     cls, _ = ALGORITHMS[train.algo]
-    env_kwargs = {"prompts": train.prompts, "max_new_tokens": train.max_new_tokens,
-                  "max_prompt_tokens": train.max_prompt_tokens, "truncation": "left"}
+    env_kwargs = {
+        "prompts": train.prompts,
+        "max_new_tokens": train.max_new_tokens,
+        "max_prompt_tokens": train.max_prompt_tokens,
+        "truncation": "left",
+    }
     if train.reward_model is not None:
         env_kwargs["reward_model"] = train.reward_model
     start = time.perf_counter()
     agent = cls(train.policy, train.env, config=config, env_kwargs=env_kwargs)
-    print(f"{cls.__name__} ({train.algo}) on {train.env}: policy {train.policy}, reward model "
-          f"{agent.env.task.reward_name!r}, device {agent.device}, {agent.n_envs} episodes x {train.max_new_tokens} "
-          f"tokens per update; logs in {config.tensorboard_log}")
+    print(
+        f"{cls.__name__} ({train.algo}) on {train.env}: policy {train.policy}, reward model "
+        f"{agent.env.task.reward_name!r}, device {agent.device}, {agent.n_envs} episodes x {train.max_new_tokens} "
+        f"tokens per update; logs in {config.tensorboard_log}"
+    )
     eval_env = None
     if train.eval_prompts is not None:
         task = agent.env.task
         eval_env = text_gym.TextGenVectorEnv(
-            agent.n_envs, tokenizer=task.tokenizer, reward_model=task.reward_model, prompts=train.eval_prompts,
-            max_new_tokens=train.max_new_tokens, max_prompt_tokens=train.max_prompt_tokens, truncation="left",
-            vocab_size=task.vocab_size, device=agent.device, autoreset_mode="Disabled")
+            agent.n_envs,
+            tokenizer=task.tokenizer,
+            reward_model=task.reward_model,
+            prompts=train.eval_prompts,
+            max_new_tokens=train.max_new_tokens,
+            max_prompt_tokens=train.max_prompt_tokens,
+            truncation="left",
+            vocab_size=task.vocab_size,
+            device=agent.device,
+            autoreset_mode="Disabled",
+        )
         before = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
         _print_eval("before", before)
     resume_from = config.checkpoint_dir if train.resume else None
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
     final = Path(train.output_dir) / "final"
     agent.save(final)
-    summary = {"algo": train.algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps,
-               "saved_to": str(final)}
+    summary = {"algo": train.algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps, "saved_to": str(final)}
     if eval_env is not None:
         after = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
         _print_eval("after", after)
-        summary.update({"proxy_before": before.score_mean, "proxy_after": after.score_mean,
-                        "gold_before": before.gold_mean, "gold_after": after.gold_mean})
+        summary.update(
+            {
+                "proxy_before": before.score_mean,
+                "proxy_after": after.score_mean,
+                "gold_before": before.gold_mean,
+                "gold_after": after.gold_mean,
+            }
+        )
     summary["wall_s"] = round(time.perf_counter() - start, 1)
     (Path(train.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
@@ -102,8 +133,12 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("train", help="fine-tune an LM policy with PPO / REINFORCE / RLOO / GRPO",
-                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = subparsers.add_parser(
+        "train",
+        help="fine-tune an LM policy with PPO / REINFORCE / RLOO / GRPO",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     add_dataclass_arguments(parser, TrainArgs)
     add_dataclass_arguments(parser, PPOConfig)
     add_dataclass_arguments(parser, REINFORCEConfig, exclude=tuple(PPOConfig.field_names()))

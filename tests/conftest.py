@@ -3,13 +3,48 @@
 from __future__ import annotations
 
 import pytest
-from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-TINY_WORDS = (
-    "the a movie film day food was is it very really not good great bad awful happy sad love hate fine ok "
-    "and but so i we you they my our this that . , ! ?"
-).split()
+TINY_WORDS = [
+    "the",
+    "a",
+    "movie",
+    "film",
+    "day",
+    "food",
+    "was",
+    "is",
+    "it",
+    "very",
+    "really",
+    "not",
+    "good",
+    "great",
+    "bad",
+    "awful",
+    "happy",
+    "sad",
+    "love",
+    "hate",
+    "fine",
+    "ok",
+    "and",
+    "but",
+    "so",
+    "i",
+    "we",
+    "you",
+    "they",
+    "my",
+    "our",
+    "this",
+    "that",
+    ".",
+    ",",
+    "!",
+    "?",
+]
 
 
 def make_tiny_tokenizer(words=TINY_WORDS) -> PreTrainedTokenizerFast:

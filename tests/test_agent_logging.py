@@ -4,13 +4,24 @@ from pathlib import Path
 
 import pytest
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-from agents import PPO, REINFORCE
 from tiny_lm import tiny_env, tiny_model
 
-COMMON = {"rollout/ep_rew_mean", "rollout/score_mean", "rollout/gold_score_mean", "objective/kl", "objective/entropy",
-          "objective/kl_coef", "train/policy_loss", "train/approx_kl", "train/learning_rate", "time/tokens_per_sec",
-          "time/rollout_s", "time/update_s"}
+from agents import PPO, REINFORCE
+
+COMMON = {
+    "rollout/ep_rew_mean",
+    "rollout/score_mean",
+    "rollout/gold_score_mean",
+    "objective/kl",
+    "objective/entropy",
+    "objective/kl_coef",
+    "train/policy_loss",
+    "train/approx_kl",
+    "train/learning_rate",
+    "time/tokens_per_sec",
+    "time/rollout_s",
+    "time/update_s",
+}
 PPO_ONLY = {"train/value_loss", "train/clip_fraction", "train/explained_variance"}
 
 
@@ -23,8 +34,9 @@ def _events(folder: Path) -> EventAccumulator:
 
 @pytest.mark.parametrize("cls,expected", [(PPO, COMMON | PPO_ONLY), (REINFORCE, COMMON)])
 def test_tensorboard_has_the_metrics_and_a_samples_table(tmp_path, cls, expected):
-    agent = cls(tiny_model(), tiny_env(4), seed=0, tensorboard_log=str(tmp_path), gold_reward_model="vader",
-                log_samples_every=2)
+    agent = cls(
+        tiny_model(), tiny_env(4), seed=0, tensorboard_log=str(tmp_path), gold_reward_model="vader", log_samples_every=2
+    )
     agent.learn(4 * 4 * 3, progress_bar=False)
     events = _events(tmp_path)
     assert (tmp_path / f"{cls.__name__}_1").is_dir()  # SB3's run naming

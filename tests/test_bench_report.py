@@ -12,7 +12,9 @@ def test_write_doc_replaces_only_its_own_section_and_creates_a_new_document(tmp_
     doc = tmp_path / "bench.md"
     doc.write_text(f"top\n{algos[0]}\nold algos\n{algos[1]}\nmiddle\n{speed[0]}\nold speed\n{speed[1]}\nend\n")
     write_doc(doc, "speed", "new speed", [plot])
-    assert doc.read_text() == f"top\n{algos[0]}\nold algos\n{algos[1]}\nmiddle\n{speed[0]}\nnew speed\n{speed[1]}\nend\n"
+    assert (
+        doc.read_text() == f"top\n{algos[0]}\nold algos\n{algos[1]}\nmiddle\n{speed[0]}\nnew speed\n{speed[1]}\nend\n"
+    )
 
     fresh = tmp_path / "gpu" / "benchmarks.md"
     write_doc(fresh, "algos", "gpu results", [plot])

@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from tiny_lm import ScoreRecorder, tiny_env, tiny_model
 
 from agents import PPO, REINFORCE
 from agents.checkpoint import TRAINING_STATE, list_checkpoints, resolve_checkpoint
-from tiny_lm import ScoreRecorder, tiny_env, tiny_model
 
 TOTAL = 16 * 4 * 6  # about 7 updates of 16 episodes x <= 4 tokens
 
@@ -20,16 +20,20 @@ class Kill(Exception):
 
 
 def _agent(cls, checkpoint_dir, **config):
-    return cls(tiny_model(), tiny_env(16), seed=0, learning_rate=3e-3, checkpoint_dir=str(checkpoint_dir),
-               **config)
+    return cls(tiny_model(), tiny_env(16), seed=0, learning_rate=3e-3, checkpoint_dir=str(checkpoint_dir), **config)
 
 
 def _weights(agent):
     return {k: v.clone() for k, v in agent.policy.state_dict().items()}
 
 
-@pytest.mark.parametrize("cls,config", [(PPO, {"n_epochs": 2, "adaptive_kl": True, "normalize_scores": True}),
-                                        (REINFORCE, {"baseline": "moving_average"})])
+@pytest.mark.parametrize(
+    "cls,config",
+    [
+        (PPO, {"n_epochs": 2, "adaptive_kl": True, "normalize_scores": True}),
+        (REINFORCE, {"baseline": "moving_average"}),
+    ],
+)
 def test_resume_after_a_kill_reproduces_the_uninterrupted_run_exactly(tmp_path, cls, config):
     full = _agent(cls, tmp_path / "full", **config)
     full.learn(TOTAL, progress_bar=False)

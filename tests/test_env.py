@@ -12,12 +12,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import make_tiny_tokenizer
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import text_gym
 from text_gym import TextGenEnv
-from conftest import make_tiny_tokenizer
 
 PROMPTS = ["the movie was", "my day was very", "the food is", "i love this"]
 EOS = 2
@@ -29,8 +29,9 @@ def count_good(prompts, completions):
 
 
 def make_env(**kwargs) -> TextGenEnv:
-    options = dict(tokenizer=make_tiny_tokenizer(), reward_model=count_good, prompts=PROMPTS,
-                   max_new_tokens=5, max_prompt_tokens=6)
+    options = dict(
+        tokenizer=make_tiny_tokenizer(), reward_model=count_good, prompts=PROMPTS, max_new_tokens=5, max_prompt_tokens=6
+    )
     options.update(kwargs)
     return TextGenEnv(**options)
 
@@ -56,18 +57,26 @@ def episode_hash(steps) -> str:
 
 
 def test_gymnasium_and_sb3_checkers_pass():
-    env = gym.make("TextGen-v0", tokenizer=make_tiny_tokenizer(), reward_model=count_good, prompts=PROMPTS,
-                   max_new_tokens=5, max_prompt_tokens=6)
+    env = gym.make(
+        "TextGen-v0",
+        tokenizer=make_tiny_tokenizer(),
+        reward_model=count_good,
+        prompts=PROMPTS,
+        max_new_tokens=5,
+        max_prompt_tokens=6,
+    )
     gym_check_env(env.unwrapped, skip_render_check=False)
     sb3_check_env(env.unwrapped, warn=True)
     assert env.spec.id == "TextGen-v0" and env.spec.max_episode_steps is None
 
 
 def test_make_with_module_prefix_works_without_prior_import():
-    code = ("import gymnasium as gym, sys; sys.path.insert(0, 'tests'); from conftest import make_tiny_tokenizer; "
-            "env = gym.make('text_gym:TextGen-v0', tokenizer=make_tiny_tokenizer(), reward_model=lambda p, c: [1.0]*len(p),"
-            " prompts=['the movie was'], max_new_tokens=2, max_prompt_tokens=4); "
-            "o, _ = env.reset(seed=0); print(type(env.unwrapped).__name__, o['input_ids'].shape)")
+    code = (
+        "import gymnasium as gym, sys; sys.path.insert(0, 'tests'); from conftest import make_tiny_tokenizer; "
+        "env = gym.make('text_gym:TextGen-v0', tokenizer=make_tiny_tokenizer(), reward_model=lambda p, c: [1.0]*len(p),"
+        " prompts=['the movie was'], max_new_tokens=2, max_prompt_tokens=4); "
+        "o, _ = env.reset(seed=0); print(type(env.unwrapped).__name__, o['input_ids'].shape)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "TextGenEnv (6,)"
 
@@ -207,10 +216,12 @@ def test_long_prompts_error_or_truncate_left():
 
 def test_chat_template_wraps_prompts():
     tok = make_tiny_tokenizer()
-    tok.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}{% if add_generation_prompt %}so{% endif %}"
+    tok.chat_template = (
+        "{% for m in messages %}{{ m['content'] }} {% endfor %}{% if add_generation_prompt %}so{% endif %}"
+    )
     env = make_env(tokenizer=tok, chat_template=True, system_prompt="i", max_prompt_tokens=8)
     obs, info = env.reset(options={"prompt_index": 0})
-    ids = obs["input_ids"][: 8][obs["attention_mask"][:8] == 1]
+    ids = obs["input_ids"][:8][obs["attention_mask"][:8] == 1]
     assert tok.decode(ids) == "i the movie was so"
     *_, info = env.step(EOS)
     assert info["prompt"] == "the movie was"
@@ -230,14 +241,17 @@ def test_render_modes(capsys):
         make_env(render_mode="rgb_array")
 
 
-@pytest.mark.parametrize("action, error, match", [
-    (-1, ValueError, r"\[0, 40\), got -1"),
-    (40, ValueError, r"\[0, 40\), got 40"),
-    (1.5, TypeError, "integer token id"),
-    ("3", TypeError, "integer token id"),
-    (True, TypeError, "integer token id"),
-    (np.array([1, 2]), TypeError, "integer token id"),
-])
+@pytest.mark.parametrize(
+    "action, error, match",
+    [
+        (-1, ValueError, r"\[0, 40\), got -1"),
+        (40, ValueError, r"\[0, 40\), got 40"),
+        (1.5, TypeError, "integer token id"),
+        ("3", TypeError, "integer token id"),
+        (True, TypeError, "integer token id"),
+        (np.array([1, 2]), TypeError, "integer token id"),
+    ],
+)
 def test_bad_actions(action, error, match):
     env = make_env()
     env.reset(seed=0)
@@ -257,14 +271,17 @@ def test_step_before_reset():
         make_env().step(3)
 
 
-@pytest.mark.parametrize("reward_model, error, match", [
-    (lambda p, c: [1.0, 2.0], ValueError, "returned 2 scores for 1"),
-    (lambda p, c: [float("nan")], ValueError, "non-finite scores"),
-    (lambda p, c: [float("inf")], ValueError, "non-finite scores"),
-    (lambda p, c: [1e39], ValueError, r"scores \[1e\+39\] at batch positions \[0\] outside float32's range"),
-    (lambda p, c: ["x"], ValueError, "sequence of 1 floats"),
-    (lambda p, c: 1 / 0, RuntimeError, "raised while scoring 1 completions: ZeroDivisionError"),
-])
+@pytest.mark.parametrize(
+    "reward_model, error, match",
+    [
+        (lambda p, c: [1.0, 2.0], ValueError, "returned 2 scores for 1"),
+        (lambda p, c: [float("nan")], ValueError, "non-finite scores"),
+        (lambda p, c: [float("inf")], ValueError, "non-finite scores"),
+        (lambda p, c: [1e39], ValueError, r"scores \[1e\+39\] at batch positions \[0\] outside float32's range"),
+        (lambda p, c: ["x"], ValueError, "sequence of 1 floats"),
+        (lambda p, c: 1 / 0, RuntimeError, "raised while scoring 1 completions: ZeroDivisionError"),
+    ],
+)
 def test_bad_reward_models(reward_model, error, match):
     env = make_env(reward_model=reward_model)
     env.reset(seed=0)
@@ -272,19 +289,22 @@ def test_bad_reward_models(reward_model, error, match):
         env.step(EOS)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    ({"prompts": []}, ValueError, "prompts is empty"),
-    ({"prompts": ["ok", "  "]}, ValueError, r"prompts\[1\] is blank"),
-    ({"prompts": ["ok", 3]}, TypeError, r"prompts\[1\] must be a string"),
-    ({"max_new_tokens": 0}, ValueError, "max_new_tokens must be an integer >= 1"),
-    ({"max_prompt_tokens": 2.5}, ValueError, "max_prompt_tokens must be an integer >= 1"),
-    ({"truncation": "right"}, ValueError, "truncation must be one of"),
-    ({"reward_model": "no-such-rm"}, ValueError, "unknown reward_model spec 'no-such-rm'; valid names:"),
-    ({"reward_model": 3}, TypeError, "reward_model must be a spec string"),
-    ({"tokenizer": 3}, TypeError, "tokenizer must be a hub id"),
-    ({"vocab_size": 2}, ValueError, r"must lie in \[0, vocab_size=2\)"),
-    ({"stop_strings": [""]}, ValueError, "stop_strings must be non-empty strings"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        ({"prompts": []}, ValueError, "prompts is empty"),
+        ({"prompts": ["ok", "  "]}, ValueError, r"prompts\[1\] is blank"),
+        ({"prompts": ["ok", 3]}, TypeError, r"prompts\[1\] must be a string"),
+        ({"max_new_tokens": 0}, ValueError, "max_new_tokens must be an integer >= 1"),
+        ({"max_prompt_tokens": 2.5}, ValueError, "max_prompt_tokens must be an integer >= 1"),
+        ({"truncation": "right"}, ValueError, "truncation must be one of"),
+        ({"reward_model": "no-such-rm"}, ValueError, "unknown reward_model spec 'no-such-rm'; valid names:"),
+        ({"reward_model": 3}, TypeError, "reward_model must be a spec string"),
+        ({"tokenizer": 3}, TypeError, "tokenizer must be a hub id"),
+        ({"vocab_size": 2}, ValueError, r"must lie in \[0, vocab_size=2\)"),
+        ({"stop_strings": [""]}, ValueError, "stop_strings must be non-empty strings"),
+    ],
+)
 def test_bad_constructor_arguments(kwargs, error, match):
     with pytest.raises(error, match=match):
         make_env(**kwargs)

@@ -6,8 +6,8 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from label_server import CANDIDATES, SCRIPT, call, running_server
+
 from reward_models import load_preferences, read_preference_rows
 from reward_models.human import Candidates, LabelServerConfig, build_items, create_app, resolve_token
 
@@ -51,17 +51,20 @@ def test_each_mode_writes_its_row_and_undo_shows_the_item_again(tmp_path):
         assert next_item(url, "edit")["item"]["key"] == edit["key"]
 
 
-@pytest.mark.parametrize("body, status, message", [
-    ({"annotator": "alice", "choice": 0}, 400, "'item' must be the key"),
-    ({"annotator": "al ice", "item": "x", "choice": 0}, 400, "'annotator' must be"),
-    ({"annotator": "alice", "item": "PAIR", "choice": 2}, 400, "'choice' must be 0 or 1"),
-    ({"annotator": "alice", "item": "PAIR", "choice": True}, 400, "'choice' must be 0 or 1"),
-    ({"annotator": "alice", "item": "RANK", "ranking": [0, 1, 1, 2]}, 400, "'ranking' must list each index 0..3"),
-    ({"annotator": "alice", "item": "EDIT", "text": "   "}, 400, "'text' must be the edited completion"),
-    ({"annotator": "alice", "item": "EDIT", "text": " great fun"}, 400, "identical to the original"),
-    ({"annotator": "alice", "item": "EDIT", "text": "x" * 101}, 400, "101 characters; the limit is 100"),
-    ([1, 2], 400, "the body must be a JSON object"),
-])
+@pytest.mark.parametrize(
+    "body, status, message",
+    [
+        ({"annotator": "alice", "choice": 0}, 400, "'item' must be the key"),
+        ({"annotator": "al ice", "item": "x", "choice": 0}, 400, "'annotator' must be"),
+        ({"annotator": "alice", "item": "PAIR", "choice": 2}, 400, "'choice' must be 0 or 1"),
+        ({"annotator": "alice", "item": "PAIR", "choice": True}, 400, "'choice' must be 0 or 1"),
+        ({"annotator": "alice", "item": "RANK", "ranking": [0, 1, 1, 2]}, 400, "'ranking' must list each index 0..3"),
+        ({"annotator": "alice", "item": "EDIT", "text": "   "}, 400, "'text' must be the edited completion"),
+        ({"annotator": "alice", "item": "EDIT", "text": " great fun"}, 400, "identical to the original"),
+        ({"annotator": "alice", "item": "EDIT", "text": "x" * 101}, 400, "101 characters; the limit is 100"),
+        ([1, 2], 400, "the body must be a JSON object"),
+    ],
+)
 def test_bad_requests_get_a_clear_4xx_and_leave_the_file_unchanged(tmp_path, body, status, message):
     path = tmp_path / "prefs.jsonl"
     with running_server(path, max_edit_chars=100) as url:
@@ -78,10 +81,14 @@ def test_oversized_non_json_and_unparseable_requests(tmp_path):
     with running_server(path, max_request_bytes=2048) as url:
         key = next_item(url, "edit")["item"]["key"]
         status, answer = call(f"{url}/api/label", {"annotator": "alice", "item": key, "text": "y" * 5000})
-        assert (status, answer) == (413, {"error": "request body too large: the limit is 2048 bytes "
-                                                   "(max_request_bytes)"})
-        for data, content_type, expected in ((b"{not json", "application/json", 400),
-                                             (b"choice=1", "application/x-www-form-urlencoded", 415)):
+        assert (status, answer) == (
+            413,
+            {"error": "request body too large: the limit is 2048 bytes (max_request_bytes)"},
+        )
+        for data, content_type, expected in (
+            (b"{not json", "application/json", 400),
+            (b"choice=1", "application/x-www-form-urlencoded", 415),
+        ):
             request = urllib.request.Request(f"{url}/api/label", data=data, headers={"Content-Type": content_type})
             with pytest.raises(urllib.error.HTTPError) as info:
                 urllib.request.urlopen(request, timeout=10)
@@ -100,8 +107,9 @@ def test_token_is_required_off_loopback_and_checked(tmp_path):
         assert call(f"{url}/api/next?annotator=alice&mode=pair")[0] == 401
         assert call(f"{url}/api/next?annotator=alice&mode=pair", headers={"X-Label-Token": "wrong-token"})[0] == 401
         assert call(f"{url}/api/next?annotator=alice&mode=pair&token=s3cret-token")[0] == 200
-        status, body = call(f"{url}/api/next?annotator=alice&mode=pair",
-                            headers={"Authorization": "Bearer s3cret-token"})
+        status, body = call(
+            f"{url}/api/next?annotator=alice&mode=pair", headers={"Authorization": "Bearer s3cret-token"}
+        )
         assert status == 200
         label = {"annotator": "alice", "item": body["item"]["key"], "choice": 0}
         assert call(f"{url}/api/label", label)[0] == 401

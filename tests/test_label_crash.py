@@ -11,6 +11,7 @@ import threading
 import time
 
 from label_server import call
+
 from reward_models import read_preference_rows
 from reward_models.human import Candidates, build_items, save_candidates
 
@@ -18,13 +19,31 @@ CANDIDATES = [Candidates(f"prompt {i}", (f"left {i}", f"right {i}")) for i in ra
 
 
 def start_server(candidates, output):
-    command = [sys.executable, "-m", "scripts.cli", "label", "serve", "--candidates", str(candidates),
-               "--output", str(output), "--port", "0", "--annotator", "alice"]
+    command = [
+        sys.executable,
+        "-m",
+        "scripts.cli",
+        "label",
+        "serve",
+        "--candidates",
+        str(candidates),
+        "--output",
+        str(output),
+        "--port",
+        "0",
+        "--annotator",
+        "alice",
+    ]
     # SIGINT back to its default in the server: a test run started in the background (`cmd &`) ignores SIGINT, and
     # an ignored SIGINT is inherited, which would make Ctrl+C (below) a no-op for the server.
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                               env={**os.environ, "OMP_NUM_THREADS": "1"},
-                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 60
     line = ""
     while time.monotonic() < deadline and "open http" not in line:
@@ -46,13 +65,13 @@ def test_sigkill_mid_session_keeps_every_acknowledged_label_and_restart_resumes(
     stop = threading.Event()
     process, url = start_server(tmp_path / "candidates.jsonl", output)
     try:
+
         def label_continuously():
             for key in keys:
                 if stop.is_set():
                     return
                 try:
-                    status, body = call(f"{url}/api/label", {"annotator": "alice", "item": key, "choice": 1},
-                                        timeout=5)
+                    status, body = call(f"{url}/api/label", {"annotator": "alice", "item": key, "choice": 1}, timeout=5)
                 except OSError:  # the server died under this request: it was never acknowledged
                     return
                 if status == 200:
@@ -80,7 +99,7 @@ def test_sigkill_mid_session_keeps_every_acknowledged_label_and_restart_resumes(
     rows = [json.loads(line) for line in complete]  # every complete line is a whole row
     ids = [row["id"] for row in rows]
     assert set(acknowledged) <= set(ids) and len(set(ids)) == len(ids)
-    assert [row["item"] for row in rows] == keys[:len(rows)]
+    assert [row["item"] for row in rows] == keys[: len(rows)]
 
     process, url = start_server(tmp_path / "candidates.jsonl", output)
     try:

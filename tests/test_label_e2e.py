@@ -4,16 +4,23 @@ keyboard and with the mouse, undo, escaping of model text; the JSONL rows; and t
 import os
 
 import pytest
-
 from label_server import CANDIDATES, SCRIPT, running_server
-from reward_models import HFRewardModel, RewardTrainerConfig, load_preferences, read_preference_rows, train_reward_model
 from tiny_reward import save_backbone
 
+from reward_models import HFRewardModel, RewardTrainerConfig, load_preferences, read_preference_rows, train_reward_model
+
 CHROMIUM = "/usr/bin/chromium"
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install -y chromium)")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
+pytestmark = pytest.mark.skipif(
+    not os.path.exists(CHROMIUM), reason=f"needs Debian's Chromium at {CHROMIUM} (apt-get install -y chromium)"
+)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 
 
 @pytest.fixture
@@ -43,38 +50,38 @@ def test_label_every_mode_with_keyboard_and_mouse_then_train(browser, tmp_path):
         expect(page.locator('.candidate[data-index="1"] .text')).to_have_text(f" dull {SCRIPT} ending")
         assert page.evaluate("window.__pwned") is None
 
-        page.keyboard.press("2")                                   # pick B with the keyboard
+        page.keyboard.press("2")  # pick B with the keyboard
         expect(progress).to_have_text("1 / 6 labelled")
-        page.keyboard.press("ArrowLeft")                           # pick A with the arrow key
+        page.keyboard.press("ArrowLeft")  # pick A with the arrow key
         expect(progress).to_have_text("2 / 6 labelled")
-        page.locator('.candidate[data-index="1"]').click()         # pick B with the mouse
+        page.locator('.candidate[data-index="1"]').click()  # pick B with the mouse
         expect(progress).to_have_text("3 / 6 labelled")
-        page.keyboard.press("u")                                   # undo with the keyboard
+        page.keyboard.press("u")  # undo with the keyboard
         expect(progress).to_have_text("2 / 6 labelled")
         expect(page.locator('.candidate[data-index="0"] .text')).to_have_text(" bad and cold")
 
-        page.keyboard.press("r")                                   # rank with the keyboard: 4 > 1 > 3 > 2
+        page.keyboard.press("r")  # rank with the keyboard: 4 > 1 > 3 > 2
         expect(progress).to_have_text("0 / 3 labelled")
         for key in "413":
             page.keyboard.press(key)
         expect(page.locator('.candidate[data-index="1"] .rank')).to_have_text("rank 4")
         page.keyboard.press("Enter")
         expect(progress).to_have_text("1 / 3 labelled")
-        for index in (2, 0, 3):                                    # rank with the mouse: 3 > 1 > 4 > 2
+        for index in (2, 0, 3):  # rank with the mouse: 3 > 1 > 4 > 2
             page.locator(f'.candidate[data-index="{index}"]').click()
         page.locator("#submit").click()
         expect(progress).to_have_text("2 / 3 labelled")
 
-        page.locator('#modes button[data-mode="edit"]').click()    # edit with the mouse
+        page.locator('#modes button[data-mode="edit"]').click()  # edit with the mouse
         expect(progress).to_have_text("0 / 3 labelled")
         page.locator("#edit-text").fill(" great fun, every minute")
         page.locator("#submit").click()
         expect(progress).to_have_text("1 / 3 labelled")
-        page.keyboard.press("Control+a")                           # edit with the keyboard
+        page.keyboard.press("Control+a")  # edit with the keyboard
         page.keyboard.type(" great and hot, fresh")
         page.keyboard.press("Control+Enter")
         expect(progress).to_have_text("2 / 3 labelled")
-        page.locator("#undo").click()                              # undo with the mouse
+        page.locator("#undo").click()  # undo with the mouse
         expect(progress).to_have_text("1 / 3 labelled")
         expect(page.locator("#edit-text")).to_have_value(" bad and cold")
         assert dialogs == [] and page.evaluate("window.__pwned") is None
@@ -82,7 +89,8 @@ def test_label_every_mode_with_keyboard_and_mouse_then_train(browser, tmp_path):
     movie, food, _ = (c.completions for c in CANDIDATES)
     rows = read_preference_rows(path)
     assert [(row["mode"], row["annotator"]) for row in rows] == [("pair", "alice")] * 2 + [("rank", "alice")] * 2 + [
-        ("edit", "alice")]
+        ("edit", "alice")
+    ]
     assert (rows[0]["chosen"], rows[0]["rejected"]) == (movie[1], movie[0])
     assert (rows[1]["chosen"], rows[1]["rejected"]) == (movie[2], movie[3])
     assert rows[2]["ranking"] == [movie[3], movie[0], movie[2], movie[1]]
@@ -93,8 +101,16 @@ def test_label_every_mode_with_keyboard_and_mouse_then_train(browser, tmp_path):
     pairs = load_preferences(path)
     assert len(pairs) == 2 + 6 + 6 + 1
     backbone = save_backbone(tmp_path / "backbone")
-    config = RewardTrainerConfig(model=backbone, train_file=str(path), eval_fraction=0.0, num_train_epochs=2,
-                                 batch_size=4, learning_rate=1e-3, output_dir=str(tmp_path / "rm"), device="cpu")
+    config = RewardTrainerConfig(
+        model=backbone,
+        train_file=str(path),
+        eval_fraction=0.0,
+        num_train_epochs=2,
+        batch_size=4,
+        learning_rate=1e-3,
+        output_dir=str(tmp_path / "rm"),
+        device="cpu",
+    )
     result = train_reward_model(config)
     assert result.steps == 2 * 4
     scores = HFRewardModel(result.output_dir)([p.prompt for p in pairs], [p.chosen for p in pairs])

@@ -36,7 +36,8 @@ def test_counts_and_agreement(tmp_path):
     # alice/bob share (p: good vs bad) and disagree; bob/carol share (q: great vs awful) and agree
     assert stats["annotator_agreement"] == {
         "overall": {"shared": 2, "agreement": 0.5},
-        "pairs": {"alice|bob": {"shared": 1, "agreement": 0.0}, "bob|carol": {"shared": 1, "agreement": 1.0}}}
+        "pairs": {"alice|bob": {"shared": 1, "agreement": 0.0}, "bob|carol": {"shared": 1, "agreement": 1.0}},
+    }
     rm = stats["reward_model_agreement"]
     # keyword RM prefers good/great/nice: agrees with all but bob's "bad > good"; "bad > meh" and "good > meh"
     # score (0 vs 0) and (1 vs 0): a tie counts 1/2
@@ -46,8 +47,11 @@ def test_counts_and_agreement(tmp_path):
 
 
 def test_latest_judgement_of_an_annotator_counts():
-    labels = [("a", PreferencePair("p", "x", "y")), ("a", PreferencePair("p", "y", "x")),
-              ("b", PreferencePair("p", "y", "x"))]
+    labels = [
+        ("a", PreferencePair("p", "x", "y")),
+        ("a", PreferencePair("p", "y", "x")),
+        ("b", PreferencePair("p", "y", "x")),
+    ]
     assert annotator_agreement(labels)["overall"] == {"shared": 1, "agreement": 1.0}
     assert annotator_agreement(labels[:1])["overall"] == {"shared": 0, "agreement": None}
 
@@ -62,18 +66,32 @@ def test_stats_cli_prints_json(tmp_path, capsys):
 
 def test_candidates_are_sampled_once_then_reused(tmp_path):
     import torch
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     from conftest import make_tiny_tokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel
 
     folder = tmp_path / "policy"
     tokenizer = make_tiny_tokenizer()
     torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_embd=16, n_layer=1, n_head=2,
-                               eos_token_id=2, bos_token_id=2, pad_token_id=0)).save_pretrained(folder)
+    GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=32,
+            n_embd=16,
+            n_layer=1,
+            n_head=2,
+            eos_token_id=2,
+            bos_token_id=2,
+            pad_token_id=0,
+        )
+    ).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
-    config = LabelServerConfig(output=str(tmp_path / "prefs.jsonl"), policy=str(folder), completions_per_prompt=3,
-                               max_new_tokens=5, device="cpu")
+    config = LabelServerConfig(
+        output=str(tmp_path / "prefs.jsonl"),
+        policy=str(folder),
+        completions_per_prompt=3,
+        max_new_tokens=5,
+        device="cpu",
+    )
     prompts = ["the movie was", "the food is"]
     candidates = resolve_candidates(config, lambda: prompts)
     assert [c.prompt for c in candidates] == prompts

@@ -15,39 +15,54 @@ def write_lines(path, rows):
 
 def test_ranking_rows_expand_into_every_ordered_pair_and_undo_retracts(tmp_path):
     path = tmp_path / "prefs.jsonl"
-    write_lines(path, [
-        {"prompt": "p", "ranking": ["best", "mid", "worst"], "id": "r1", "mode": "rank", "annotator": "a"},
-        {"prompt": "q", "chosen": "yes", "rejected": "no", "id": "x1"},
-        {"prompt": "q", "chosen": "no", "rejected": "yes", "id": "x2"},
-        {"undo": "x2", "annotator": "a"},
-        {"prompt": "r", "chosen": "c", "rejected": "d"},  # plain row without id still loads
-    ])
-    assert load_preferences(path) == [PreferencePair("p", "best", "mid"), PreferencePair("p", "best", "worst"),
-                                      PreferencePair("p", "mid", "worst"), PreferencePair("q", "yes", "no"),
-                                      PreferencePair("r", "c", "d")]
+    write_lines(
+        path,
+        [
+            {"prompt": "p", "ranking": ["best", "mid", "worst"], "id": "r1", "mode": "rank", "annotator": "a"},
+            {"prompt": "q", "chosen": "yes", "rejected": "no", "id": "x1"},
+            {"prompt": "q", "chosen": "no", "rejected": "yes", "id": "x2"},
+            {"undo": "x2", "annotator": "a"},
+            {"prompt": "r", "chosen": "c", "rejected": "d"},  # plain row without id still loads
+        ],
+    )
+    assert load_preferences(path) == [
+        PreferencePair("p", "best", "mid"),
+        PreferencePair("p", "best", "worst"),
+        PreferencePair("p", "mid", "worst"),
+        PreferencePair("q", "yes", "no"),
+        PreferencePair("r", "c", "d"),
+    ]
     assert [row.get("id") for row in read_preference_rows(path)] == ["r1", "x1", None]
 
 
 def test_bad_ranking_and_undo_rows_are_reported_with_line_numbers(tmp_path):
     path = tmp_path / "bad.jsonl"
-    write_lines(path, [
-        {"prompt": "p", "ranking": ["only one"]},                                  # 1
-        {"prompt": "p", "ranking": ["same", "same"]},                              # 2
-        {"prompt": "p", "ranking": ["a", "b"], "chosen": "a", "rejected": "b"},    # 3
-        {"prompt": "p", "chosen": "a", "rejected": "b", "id": "k"},                # 4 ok
-        {"prompt": "p", "chosen": "b", "rejected": "a", "id": "k"},                # 5 duplicate id
-        {"undo": "nope"},                                                          # 6 unknown id
-        {"undo": "k"},                                                             # 7 ok
-        {"undo": "k"},                                                             # 8 already undone
-        {"prompt": "p", "ranking": ["a", 3]},                                      # 9
-    ])
+    write_lines(
+        path,
+        [
+            {"prompt": "p", "ranking": ["only one"]},  # 1
+            {"prompt": "p", "ranking": ["same", "same"]},  # 2
+            {"prompt": "p", "ranking": ["a", "b"], "chosen": "a", "rejected": "b"},  # 3
+            {"prompt": "p", "chosen": "a", "rejected": "b", "id": "k"},  # 4 ok
+            {"prompt": "p", "chosen": "b", "rejected": "a", "id": "k"},  # 5 duplicate id
+            {"undo": "nope"},  # 6 unknown id
+            {"undo": "k"},  # 7 ok
+            {"undo": "k"},  # 8 already undone
+            {"prompt": "p", "ranking": ["a", 3]},  # 9
+        ],
+    )
     with pytest.raises(PreferenceDataError) as info:
         load_preferences(path)
     assert [number for number, _ in info.value.errors] == [1, 2, 3, 5, 6, 8, 9]
     message = str(info.value)
-    for fragment in ("line 1: field 'ranking' must be a list of at least 2", "line 2: field 'ranking' has identical",
-                     "line 3: a row has either", "line 5: duplicate id 'k' (first used on line 4)",
-                     "line 6: undo of 'nope'", "line 8: undo of 'k'"):
+    for fragment in (
+        "line 1: field 'ranking' must be a list of at least 2",
+        "line 2: field 'ranking' has identical",
+        "line 3: a row has either",
+        "line 5: duplicate id 'k' (first used on line 4)",
+        "line 6: undo of 'nope'",
+        "line 8: undo of 'k'",
+    ):
         assert fragment in message
 
 
@@ -73,7 +88,7 @@ def test_items_per_mode_have_stable_keys(tmp_path):
     save_candidates(tmp_path / "c.jsonl", candidates)
     assert build_items(load_candidates(tmp_path / "c.jsonl")) == queues  # same keys on every run
     (tmp_path / "bad.jsonl").write_text('{"prompt": "p", "completions": "ab"}\n')
-    with pytest.raises(ValueError, match="bad.jsonl, line 1: expected"):
+    with pytest.raises(ValueError, match=r"bad\.jsonl, line 1: expected"):
         load_candidates(tmp_path / "bad.jsonl")
 
 

@@ -5,36 +5,52 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import make_tiny_tokenizer
+from test_env import EOS, PROMPTS, count_good
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from text_gym import TextGenEnv, TextGenVectorEnv, VocabularyMask
 from text_gym.masking import last_token_hidden, next_token_logits
-from conftest import make_tiny_tokenizer
-from test_env import EOS, PROMPTS, count_good
 
 V = 40  # the tiny tokenizer's size
 
 
 def tiny_lm(seed: int = 0, vocab_size: int = V) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=2,
-                                      bos_token_id=EOS, eos_token_id=EOS)).eval()
+    return GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=2, bos_token_id=EOS, eos_token_id=EOS
+        )
+    ).eval()
 
 
 def make_env(**kwargs) -> TextGenEnv:
-    return TextGenEnv(tokenizer=make_tiny_tokenizer(), reward_model=count_good, prompts=PROMPTS, max_new_tokens=4,
-                      max_prompt_tokens=6, **kwargs)
+    return TextGenEnv(
+        tokenizer=make_tiny_tokenizer(),
+        reward_model=count_good,
+        prompts=PROMPTS,
+        max_new_tokens=4,
+        max_prompt_tokens=6,
+        **kwargs,
+    )
 
 
 def make_vec(num_envs=3, **kwargs) -> TextGenVectorEnv:
-    return TextGenVectorEnv(num_envs, tokenizer=make_tiny_tokenizer(), reward_model=count_good, prompts=PROMPTS,
-                            max_new_tokens=4, max_prompt_tokens=6, **kwargs)
+    return TextGenVectorEnv(
+        num_envs,
+        tokenizer=make_tiny_tokenizer(),
+        reward_model=count_good,
+        prompts=PROMPTS,
+        max_new_tokens=4,
+        max_prompt_tokens=6,
+        **kwargs,
+    )
 
 
 def reference_next_logits(model, input_ids: np.ndarray, attention_mask: np.ndarray) -> torch.Tensor:
     """Independent check: run the LM on each row's real tokens alone (no padding) and take the last logits."""
     rows = []
-    for ids, mask in zip(input_ids, attention_mask):
+    for ids, mask in zip(input_ids, attention_mask, strict=False):
         real = torch.as_tensor(ids[mask == 1]).unsqueeze(0)
         with torch.no_grad():
             rows.append(model(real).logits[0, -1])
@@ -48,8 +64,9 @@ def test_next_token_logits_match_unpadded_forward():
     for action in ([5, 6, 7, 8], [9, EOS, 10, 11]):
         obs, *_ = envs.step(np.array(action))
     with torch.no_grad():
-        ours = next_token_logits(model, torch.as_tensor(obs["input_ids"]).float(),
-                                 torch.as_tensor(obs["attention_mask"]).float())
+        ours = next_token_logits(
+            model, torch.as_tensor(obs["input_ids"]).float(), torch.as_tensor(obs["attention_mask"]).float()
+        )
     expected = reference_next_logits(model, obs["input_ids"], obs["attention_mask"])
     torch.testing.assert_close(ours, expected, atol=1e-5, rtol=1e-5)
     ids, mask = torch.as_tensor(obs["input_ids"]), torch.as_tensor(obs["attention_mask"])
@@ -63,12 +80,12 @@ def test_allowed_tokens_single_env_mask_info_and_error():
     env = make_env(allowed_tokens=allowed)
     expected = np.zeros(V, dtype=bool)
     expected[allowed] = True
-    obs, info = env.reset(seed=0)
+    _, info = env.reset(seed=0)
     np.testing.assert_array_equal(info["action_mask"], expected)
     np.testing.assert_array_equal(env.action_masks(), expected)
     with pytest.raises(ValueError, match="action 5 is masked out"):
         env.step(5)
-    obs, reward, terminated, _, info = env.step(allowed[0])
+    _obs, _reward, _terminated, _, info = env.step(allowed[0])
     np.testing.assert_array_equal(info["action_mask"], expected)
     *_, info = env.step(EOS)
     assert info["completion"] == "good" and "action_mask" in info
@@ -87,12 +104,12 @@ def test_unrestricted_env_masks_are_all_true_and_info_has_no_mask():
 def test_allowed_tokens_vector_env(mode):
     allowed = [EOS, 5, 6]
     envs = make_vec(3, allowed_tokens=allowed, autoreset_mode=mode)
-    obs, info = envs.reset(seed=0)
+    _, info = envs.reset(seed=0)
     expected = np.zeros((3, V), dtype=bool)
     expected[:, allowed] = True
     np.testing.assert_array_equal(info["action_mask"], expected)
     assert info["_action_mask"].all()
-    obs, _, terminated, _, info = envs.step(np.array([EOS, 5, 6]))
+    _obs, _, terminated, _, info = envs.step(np.array([EOS, 5, 6]))
     assert terminated.tolist() == [True, False, False]
     np.testing.assert_array_equal(envs.action_masks(), expected)
     with pytest.raises(ValueError, match="action 7 is masked out"):
@@ -141,13 +158,16 @@ def test_top_k_among_allowed_tokens_single_env():
     assert set(np.flatnonzero(info["action_mask"])) == set(restricted.topk(3).indices.tolist())
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"allowed_tokens": []}, "allowed_tokens must be a non-empty list"),
-    ({"allowed_tokens": [1, 40]}, r"allowed_tokens must be token ids in \[0, vocab_size=40\), got 40"),
-    ({"allowed_tokens": [1.5]}, "allowed_tokens must be a non-empty list of integer"),
-    ({"mask_top_k": 3}, "mask_top_k and mask_model go together"),
-    ({"mask_top_k": 0, "mask_model": "x"}, "mask_top_k must be an integer >= 1"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"allowed_tokens": []}, "allowed_tokens must be a non-empty list"),
+        ({"allowed_tokens": [1, 40]}, r"allowed_tokens must be token ids in \[0, vocab_size=40\), got 40"),
+        ({"allowed_tokens": [1.5]}, "allowed_tokens must be a non-empty list of integer"),
+        ({"mask_top_k": 3}, "mask_top_k and mask_model go together"),
+        ({"mask_top_k": 0, "mask_model": "x"}, "mask_top_k must be an integer >= 1"),
+    ],
+)
 def test_bad_mask_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         make_env(**kwargs)

@@ -8,9 +8,9 @@ consecutive updates with every step skipped training stops with a ``RuntimeError
 
 import pytest
 import torch
+from tiny_lm import tiny_env, tiny_model
 
 from agents import PPO, REINFORCE
-from tiny_lm import tiny_env, tiny_model
 
 
 def _weights(agent):
@@ -33,8 +33,11 @@ def test_nan_from_the_reward_model_stops_with_a_clear_error():
 def test_score_beyond_float32_range_stops_with_a_clear_error(cls):
     agent = cls(tiny_model(), tiny_env(4, reward_model=lambda p, c: [1e39] * len(c)), seed=0)
     before = _weights(agent)
-    with pytest.raises(ValueError, match=r"returned scores \[1e\+39.*\] at batch positions \[0.*\] outside "
-                                         r"float32's range"):
+    with pytest.raises(
+        ValueError,
+        match=r"returned scores \[1e\+39.*\] at batch positions \[0.*\] outside "
+        r"float32's range",
+    ):
         agent.learn(100, progress_bar=False)
     assert agent.n_updates == 0 and _unchanged(agent, before)
 
@@ -49,9 +52,11 @@ def test_non_finite_loss_skips_the_optimizer_step():
         return logprobs * float("nan"), values
 
     agent.policy.evaluate_actions = poisoned
-    with pytest.warns(RuntimeWarning, match="non-finite loss"):
-        with pytest.raises(RuntimeError, match="2 consecutive updates"):
-            agent.learn(4 * 4 * 10, progress_bar=False)
+    with (
+        pytest.warns(RuntimeWarning, match="non-finite loss"),
+        pytest.raises(RuntimeError, match="2 consecutive updates"),
+    ):
+        agent.learn(4 * 4 * 10, progress_bar=False)
     assert _unchanged(agent, before)
     agent.policy.evaluate_actions = evaluate
     agent.learn(4 * 4 * 2, progress_bar=False)

@@ -2,9 +2,9 @@
 
 import pytest
 import torch
+from tiny_lm import check_kl_penalty_pulls_back_to_reference, check_learns_toy_task, tiny_env, tiny_model
 
 from agents import PPO, PPOConfig
-from tiny_lm import check_kl_penalty_pulls_back_to_reference, check_learns_toy_task, tiny_env, tiny_model
 
 
 def test_ppo_learns_to_emit_positive_words():
@@ -17,9 +17,18 @@ def test_ppo_kl_penalty_keeps_policy_near_reference():
 
 @pytest.mark.parametrize("separate_critic", [False, True])
 def test_value_function_learns_the_return(separate_critic):
-    agent = PPO(tiny_model(), tiny_env(16, reward_model=lambda p, c: [0.7] * len(c)), seed=0, kl_coef=0.0,
-                learning_rate=3e-3, n_epochs=4, clip_range_vf=None, separate_critic=separate_critic,
-                gradient_accumulation_steps=2, kl_estimator="k3")
+    agent = PPO(
+        tiny_model(),
+        tiny_env(16, reward_model=lambda p, c: [0.7] * len(c)),
+        seed=0,
+        kl_coef=0.0,
+        learning_rate=3e-3,
+        n_epochs=4,
+        clip_range_vf=None,
+        separate_critic=separate_critic,
+        gradient_accumulation_steps=2,
+        kl_estimator="k3",
+    )
     assert (agent.policy.critic is not None) == separate_critic
     agent.learn(16 * 4 * 8, progress_bar=False)
     buffer = agent.collect_rollouts()
@@ -38,9 +47,17 @@ def test_missing_eos_penalty_and_score_normalisation():
     assert abs(float(scores.mean())) < 1e-5 and abs(float(scores.std(unbiased=False)) - 1) < 1e-3
 
 
-@pytest.mark.parametrize("bad", [{"n_epochs": 0}, {"gamma": 1.5}, {"clip_range": 0.0}, {"minibatch_size": 6,
-                                                                                        "gradient_accumulation_steps": 4},
-                                 {"kl_estimator": "k2"}, {"learning_rate": -1.0}])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n_epochs": 0},
+        {"gamma": 1.5},
+        {"clip_range": 0.0},
+        {"minibatch_size": 6, "gradient_accumulation_steps": 4},
+        {"kl_estimator": "k2"},
+        {"learning_rate": -1.0},
+    ],
+)
 def test_bad_config_is_rejected_with_the_field_name(bad):
     with pytest.raises(ValueError, match=next(iter(bad))):
         PPOConfig(**bad)

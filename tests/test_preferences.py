@@ -7,8 +7,11 @@ import pytest
 
 from reward_models import PreferenceDataError, PreferencePair, PreferenceWriter, append_preferences, load_preferences
 
-ROWS = [PreferencePair("p1", "good", "bad"), PreferencePair("p2", "nice", "awful", margin=0.5),
-        PreferencePair("p3 ünïcode\nline", "yes", "no")]
+ROWS = [
+    PreferencePair("p1", "good", "bad"),
+    PreferencePair("p2", "nice", "awful", margin=0.5),
+    PreferencePair("p3 ünïcode\nline", "yes", "no"),
+]
 
 
 def test_roundtrip_keeps_every_field(tmp_path):
@@ -21,14 +24,14 @@ def test_roundtrip_keeps_every_field(tmp_path):
 def test_bad_rows_are_reported_with_line_numbers(tmp_path):
     path = tmp_path / "bad.jsonl"
     lines = [
-        json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}),      # 1 ok
-        "{not json",                                                      # 2
-        json.dumps({"prompt": "p", "chosen": "a"}),                       # 3 missing rejected
-        "",                                                               # 4 blank: skipped
-        json.dumps({"prompt": "p", "chosen": 1, "rejected": "b"}),        # 5 wrong type
+        json.dumps({"prompt": "p", "chosen": "a", "rejected": "b"}),  # 1 ok
+        "{not json",  # 2
+        json.dumps({"prompt": "p", "chosen": "a"}),  # 3 missing rejected
+        "",  # 4 blank: skipped
+        json.dumps({"prompt": "p", "chosen": 1, "rejected": "b"}),  # 5 wrong type
         json.dumps({"prompt": "p", "chosen": "same", "rejected": "same"}),  # 6 identical
         json.dumps({"prompt": "p", "chosen": "a", "rejected": "b", "margin": "big"}),  # 7 bad margin
-        json.dumps(["p", "a", "b"]),                                      # 8 not an object
+        json.dumps(["p", "a", "b"]),  # 8 not an object
         json.dumps({"prompt": "q", "chosen": "c", "rejected": "d", "extra": 1}),  # 9 ok, extra key ignored
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
@@ -36,8 +39,14 @@ def test_bad_rows_are_reported_with_line_numbers(tmp_path):
         load_preferences(path)
     assert [number for number, _ in info.value.errors] == [2, 3, 5, 6, 7, 8]
     message = str(info.value)
-    for fragment in ("line 2: not valid JSON", "line 3: missing field(s) 'rejected'", "line 5: field 'chosen' must be",
-                     "line 6: 'chosen' and 'rejected' are identical", "line 7: field 'margin'", "line 8: expected"):
+    for fragment in (
+        "line 2: not valid JSON",
+        "line 3: missing field(s) 'rejected'",
+        "line 5: field 'chosen' must be",
+        "line 6: 'chosen' and 'rejected' are identical",
+        "line 7: field 'margin'",
+        "line 8: expected",
+    ):
         assert fragment in message
     with pytest.warns(UserWarning, match="6 invalid"):
         kept = load_preferences(path, skip_invalid=True)

@@ -1,9 +1,9 @@
 """REINFORCE with each baseline learns a toy task through the env; the KL penalty holds it near the reference."""
 
 import pytest
+from tiny_lm import check_kl_penalty_pulls_back_to_reference, check_learns_toy_task
 
 from agents import REINFORCE, REINFORCEConfig
-from tiny_lm import check_kl_penalty_pulls_back_to_reference, check_learns_toy_task
 
 
 @pytest.mark.parametrize("baseline", ["moving_average", "rloo", "grpo"])

@@ -3,8 +3,16 @@
 import numpy as np
 import pytest
 
-from reward_models import (CompositeReward, DistinctNGrams, KeywordReward, LengthReward, RegexReward, VaderSentiment,
-                           make_reward_model, registered_reward_models)
+from reward_models import (
+    CompositeReward,
+    DistinctNGrams,
+    KeywordReward,
+    LengthReward,
+    RegexReward,
+    VaderSentiment,
+    make_reward_model,
+    registered_reward_models,
+)
 
 
 def test_vader_orders_clear_sentiment():
@@ -49,7 +57,8 @@ def test_composite_is_a_weighted_sum_calling_each_component_once():
 
 def test_spec_errors_are_clear():
     assert {"sentiment", "hf", "vader", "distinct", "length", "keyword", "regex", "composite"} <= set(
-        registered_reward_models())
+        registered_reward_models()
+    )
     with pytest.raises(ValueError, match="needs an argument"):
         make_reward_model("keyword")
     with pytest.raises(ValueError, match="must be an integer"):

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from reward_models import LabelConfig, KeywordReward, label_preferences, load_preferences, rank_pairs
+from reward_models import KeywordReward, LabelConfig, label_preferences, load_preferences, rank_pairs
 
 
 def test_rank_pairs_orders_by_gold_and_skips_ties():
@@ -20,11 +20,29 @@ def test_label_preferences_with_a_tiny_policy(tmp_path):
     tokenizer = make_tiny_tokenizer()
     tokenizer.padding_side = "left"
     torch.manual_seed(0)
-    policy = GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_embd=16, n_layer=1, n_head=2,
-                                        eos_token_id=2, bos_token_id=2, pad_token_id=0)).eval()
+    policy = GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=32,
+            n_embd=16,
+            n_layer=1,
+            n_head=2,
+            eos_token_id=2,
+            bos_token_id=2,
+            pad_token_id=0,
+        )
+    ).eval()
     prompts = ["the movie was", "the food is", "it was"]
-    config = LabelConfig(output=str(tmp_path / "prefs.jsonl"), gold="keyword:good,great,love", completions_per_prompt=4,
-                         repeats=2, max_new_tokens=8, batch_size=5, min_gold_gap=0.5, seed=0)
+    config = LabelConfig(
+        output=str(tmp_path / "prefs.jsonl"),
+        gold="keyword:good,great,love",
+        completions_per_prompt=4,
+        repeats=2,
+        max_new_tokens=8,
+        batch_size=5,
+        min_gold_gap=0.5,
+        seed=0,
+    )
     written = label_preferences(config, prompts, policy=(policy, tokenizer))
     pairs = load_preferences(config.output)
     assert 0 < written == len(pairs) <= 2 * len(prompts) * 6
@@ -45,19 +63,53 @@ def test_label_config_validates():
 
 def test_cli_label_with_a_policy_folder_and_a_prompt_file(tmp_path, capsys):
     from conftest import make_tiny_tokenizer
-    from scripts.cli import main
     from transformers import GPT2Config, GPT2LMHeadModel
+
+    from scripts.cli import main
 
     tokenizer = make_tiny_tokenizer()
     torch.manual_seed(0)
-    GPT2LMHeadModel(GPT2Config(vocab_size=len(tokenizer), n_positions=32, n_embd=16, n_layer=1, n_head=2,
-                               eos_token_id=2, bos_token_id=2, pad_token_id=0)).save_pretrained(tmp_path / "policy")
+    GPT2LMHeadModel(
+        GPT2Config(
+            vocab_size=len(tokenizer),
+            n_positions=32,
+            n_embd=16,
+            n_layer=1,
+            n_head=2,
+            eos_token_id=2,
+            bos_token_id=2,
+            pad_token_id=0,
+        )
+    ).save_pretrained(tmp_path / "policy")
     tokenizer.save_pretrained(tmp_path / "policy")
     (tmp_path / "prompts.txt").write_text("the movie was\nthe food is\n", encoding="utf-8")
     output = tmp_path / "prefs.jsonl"
-    assert main(["reward", "label", "--policy", str(tmp_path / "policy"), "--prompts", str(tmp_path / "prompts.txt"),
-                 "--output", str(output), "--gold", "length", "--completions-per-prompt", "3",
-                 "--max-new-tokens", "6", "--temperature", "1.5", "--write-margin", "--device", "cpu"]) == 0
+    assert (
+        main(
+            [
+                "reward",
+                "label",
+                "--policy",
+                str(tmp_path / "policy"),
+                "--prompts",
+                str(tmp_path / "prompts.txt"),
+                "--output",
+                str(output),
+                "--gold",
+                "length",
+                "--completions-per-prompt",
+                "3",
+                "--max-new-tokens",
+                "6",
+                "--temperature",
+                "1.5",
+                "--write-margin",
+                "--device",
+                "cpu",
+            ]
+        )
+        == 0
+    )
     pairs = load_preferences(output)
     assert f"wrote {len(pairs)} preference pairs" in capsys.readouterr().out
     assert pairs and {p.prompt for p in pairs} <= {"the movie was", "the food is"}

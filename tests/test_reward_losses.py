@@ -25,7 +25,7 @@ def test_bt_loss_margin_and_centering():
     expected = -(log_sigmoid(3.0 - 1.0 - 1.0) + log_sigmoid(1.0 - 0.0 - 0.5)) / 2
     assert bradley_terry_loss(chosen, rejected, margin).item() == pytest.approx(expected, rel=1e-6)
     centered = bradley_terry_loss(chosen, rejected, margin, center_rewards_coefficient=0.1).item()
-    assert centered == pytest.approx(expected + 0.1 * ((4.0 ** 2 + 1.0 ** 2) / 2), rel=1e-6)
+    assert centered == pytest.approx(expected + 0.1 * ((4.0**2 + 1.0**2) / 2), rel=1e-6)
 
 
 def test_bt_loss_gradient_pushes_chosen_up():

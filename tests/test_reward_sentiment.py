@@ -9,10 +9,16 @@ import pytest
 from reward_models import HFRewardModel, VaderSentiment, make_reward_model
 from reward_models.sentiment import SENTIMENT_DELTA
 
-POSITIVE = [" a wonderful evening, I loved every minute of it.", " great fun and the staff were so kind!",
-            " the best day I have had in years, truly happy."]
-NEGATIVE = [" a disaster. I hated it and want my money back.", " awful, boring and far too loud.",
-            " a terrible experience, sad and painful from start to end."]
+POSITIVE = [
+    " a wonderful evening, I loved every minute of it.",
+    " great fun and the staff were so kind!",
+    " the best day I have had in years, truly happy.",
+]
+NEGATIVE = [
+    " a disaster. I hated it and want my money back.",
+    " awful, boring and far too loud.",
+    " a terrible experience, sad and painful from start to end.",
+]
 
 
 def test_shipped_delta_is_small():
@@ -40,7 +46,7 @@ def test_env_default_prompts_with_sentiment_reward():
     env = gym.make("TextGen-v0", reward_model="sentiment", max_new_tokens=4)
     env.reset(seed=0)
     for _ in range(4):
-        _, reward, terminated, truncated, info = env.step(env.action_space.sample())
+        _, reward, terminated, _truncated, info = env.step(env.action_space.sample())
     assert terminated and np.isfinite(reward) and reward == info["score"]
 
 
@@ -52,7 +58,8 @@ def test_sentiment_default_agrees_with_vader_on_held_out_prompts(tmp_path):
 
     config = LabelConfig(output=str(tmp_path / "test.jsonl"), prompts="default:test", seed=1, device="cpu")
     label_preferences(config, default_prompts("test"))
-    metrics = evaluate_preferences(make_reward_model("sentiment"), load_preferences(config.output),
-                                   gold=VaderSentiment(), min_gold_gap=0.5)
+    metrics = evaluate_preferences(
+        make_reward_model("sentiment"), load_preferences(config.output), gold=VaderSentiment(), min_gold_gap=0.5
+    )
     assert metrics["num_clear_pairs"] >= 100
     assert metrics["clear_accuracy"] >= 0.85

@@ -5,12 +5,20 @@ import json
 
 import numpy as np
 import pytest
+from tiny_reward import PROMPTS, save_backbone, synthetic_pairs
 
-from reward_models import (HFRewardModel, PreferencePair, RewardTrainerConfig, append_preferences, evaluate_preferences,
-                           load_delta_model, save_delta, train_reward_model)
+from reward_models import (
+    HFRewardModel,
+    PreferencePair,
+    RewardTrainerConfig,
+    append_preferences,
+    evaluate_preferences,
+    load_delta_model,
+    save_delta,
+    train_reward_model,
+)
 from reward_models.delta import delta_settings
 from reward_models.trainer import split_by_prompt
-from tiny_reward import PROMPTS, save_backbone, synthetic_pairs
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +29,15 @@ def backbone(tmp_path_factory):
 @pytest.fixture(scope="module")
 def trained(backbone, tmp_path_factory):
     output = tmp_path_factory.mktemp("rm") / "rm"
-    config = RewardTrainerConfig(model=backbone, output_dir=str(output), num_train_epochs=3, batch_size=16,
-                                 learning_rate=1e-3, device="cpu", seed=0)
+    config = RewardTrainerConfig(
+        model=backbone,
+        output_dir=str(output),
+        num_train_epochs=3,
+        batch_size=16,
+        learning_rate=1e-3,
+        device="cpu",
+        seed=0,
+    )
     result = train_reward_model(config, synthetic_pairs(400, seed=0), synthetic_pairs(100, seed=1))
     return result
 
@@ -56,9 +71,18 @@ def test_trained_model_saves_reloads_and_scores_identically_and_normalised(train
 def test_best_checkpoint_and_early_stopping(backbone, tmp_path, metric):
     # held-out labels are the reverse of the training rule, so held-out metrics get worse as training goes on
     eval_pairs = [PreferencePair(p.prompt, p.rejected, p.chosen) for p in synthetic_pairs(60, seed=1)]
-    config = RewardTrainerConfig(model=backbone, output_dir=str(tmp_path / "rm"), num_train_epochs=20, batch_size=50,
-                                 learning_rate=1e-3, eval_steps=2, early_stopping_patience=2, device="cpu",
-                                 metric_for_best_model=metric, normalize=False)
+    config = RewardTrainerConfig(
+        model=backbone,
+        output_dir=str(tmp_path / "rm"),
+        num_train_epochs=20,
+        batch_size=50,
+        learning_rate=1e-3,
+        eval_steps=2,
+        early_stopping_patience=2,
+        device="cpu",
+        metric_for_best_model=metric,
+        normalize=False,
+    )
     result = train_reward_model(config, synthetic_pairs(200, seed=0), eval_pairs)
     assert result.steps == 6 and [h["step"] for h in result.history] == [2, 4, 6]  # stopped after 2 worse evals
     assert result.best_metrics == result.history[0]
@@ -69,16 +93,26 @@ def test_best_checkpoint_and_early_stopping(backbone, tmp_path, metric):
 
 
 def test_lora_training_packs_into_an_exact_small_delta(backbone, tmp_path):
-    config = RewardTrainerConfig(model=backbone, output_dir=str(tmp_path / "rm"), num_train_epochs=3,
-                                 batch_size=16, learning_rate=3e-3, lora_rank=4, device="cpu")
+    config = RewardTrainerConfig(
+        model=backbone,
+        output_dir=str(tmp_path / "rm"),
+        num_train_epochs=3,
+        batch_size=16,
+        learning_rate=3e-3,
+        lora_rank=4,
+        device="cpu",
+    )
     result = train_reward_model(config, synthetic_pairs(400, seed=0), synthetic_pairs(100, seed=1))
     assert result.best_metrics["accuracy"] >= 0.75
     trained = HFRewardModel(result.output_dir)
     stats = save_delta(trained.model, backbone, tmp_path / "delta.safetensors", rank=4, settings=trained.settings())
     assert stats["max_relative_error"] < 5e-3  # LoRA deltas have rank 4: the factorisation is exact up to fp16
     assert stats["bytes"] < 0.5 * sum(p.numel() * 4 for p in trained.model.parameters())
-    rebuilt = HFRewardModel(load_delta_model(backbone, tmp_path / "delta.safetensors"), trained.tokenizer,
-                            **delta_settings(tmp_path / "delta.safetensors"))
+    rebuilt = HFRewardModel(
+        load_delta_model(backbone, tmp_path / "delta.safetensors"),
+        trained.tokenizer,
+        **delta_settings(tmp_path / "delta.safetensors"),
+    )
     pairs = synthetic_pairs(40, seed=4)
     prompts, completions = [p.prompt for p in pairs], [p.rejected for p in pairs]
     np.testing.assert_allclose(rebuilt(prompts, completions), trained(prompts, completions), atol=2e-2)
@@ -95,12 +129,17 @@ def test_split_by_prompt_holds_out_whole_prompts():
 
 
 def test_env_uses_a_trained_reward_model_end_to_end(trained):
-    from text_gym import TextGenEnv
     from conftest import make_tiny_tokenizer
 
+    from text_gym import TextGenEnv
+
     policy_tokenizer = make_tiny_tokenizer()  # a different tokenizer from the reward model's own
-    env = TextGenEnv(tokenizer=policy_tokenizer, reward_model=f"hf:{trained.output_dir}",
-                     prompts=["the movie was", "the food is"], max_new_tokens=3)
+    env = TextGenEnv(
+        tokenizer=policy_tokenizer,
+        reward_model=f"hf:{trained.output_dir}",
+        prompts=["the movie was", "the food is"],
+        max_new_tokens=3,
+    )
     reference = HFRewardModel(trained.output_dir)
     returns = {}
     for words in (["good", "movie", "so"], ["bad", "movie", "so"]):
@@ -118,21 +157,78 @@ def test_cli_train_and_eval(backbone, tmp_path, capsys):
 
     append_preferences(tmp_path / "train.jsonl", synthetic_pairs(200, seed=0))
     append_preferences(tmp_path / "test.jsonl", synthetic_pairs(60, seed=1))
-    assert main(["reward", "train", "--model", backbone, "--train-file", str(tmp_path / "train.jsonl"),
-                 "--eval-file", str(tmp_path / "test.jsonl"), "--output-dir", str(tmp_path / "rm"),
-                 "--num-train-epochs", "2", "--batch-size", "20", "--learning-rate", "1e-3", "--device", "cpu",
-                 "--center-rewards-coefficient", "0.01"]) == 0
-    assert json.loads((tmp_path / "rm" / "train_results.json").read_text())["config"][
-        "center_rewards_coefficient"] == 0.01
+    assert (
+        main(
+            [
+                "reward",
+                "train",
+                "--model",
+                backbone,
+                "--train-file",
+                str(tmp_path / "train.jsonl"),
+                "--eval-file",
+                str(tmp_path / "test.jsonl"),
+                "--output-dir",
+                str(tmp_path / "rm"),
+                "--num-train-epochs",
+                "2",
+                "--batch-size",
+                "20",
+                "--learning-rate",
+                "1e-3",
+                "--device",
+                "cpu",
+                "--center-rewards-coefficient",
+                "0.01",
+            ]
+        )
+        == 0
+    )
+    assert (
+        json.loads((tmp_path / "rm" / "train_results.json").read_text())["config"]["center_rewards_coefficient"] == 0.01
+    )
     capsys.readouterr()
-    assert main(["reward", "eval", "--data", str(tmp_path / "test.jsonl"), "--reward-model",
-                 f"hf:{tmp_path / 'rm'}", "--gold", "keyword:good,great,love,happy,nice", "--min-gold-gap", "1"]) == 0
+    assert (
+        main(
+            [
+                "reward",
+                "eval",
+                "--data",
+                str(tmp_path / "test.jsonl"),
+                "--reward-model",
+                f"hf:{tmp_path / 'rm'}",
+                "--gold",
+                "keyword:good,great,love,happy,nice",
+                "--min-gold-gap",
+                "1",
+            ]
+        )
+        == 0
+    )
     metrics = json.loads(capsys.readouterr().out)
     assert metrics["num_pairs"] == 60 and metrics["gold_accuracy"] == 1.0
     assert metrics["num_clear_pairs"] == 60 and metrics["clear_accuracy"] == metrics["accuracy"]
     assert metrics["accuracy"] >= 0.8
-    assert main(["reward", "pack", "--model", str(tmp_path / "rm"), "--base", backbone, "--rank", "4",
-                 "--output", str(tmp_path / "delta.safetensors")]) == 0
-    rebuilt = HFRewardModel(load_delta_model(backbone, tmp_path / "delta.safetensors"), HFRewardModel(
-        tmp_path / "rm").tokenizer, **delta_settings(tmp_path / "delta.safetensors"))
+    assert (
+        main(
+            [
+                "reward",
+                "pack",
+                "--model",
+                str(tmp_path / "rm"),
+                "--base",
+                backbone,
+                "--rank",
+                "4",
+                "--output",
+                str(tmp_path / "delta.safetensors"),
+            ]
+        )
+        == 0
+    )
+    rebuilt = HFRewardModel(
+        load_delta_model(backbone, tmp_path / "delta.safetensors"),
+        HFRewardModel(tmp_path / "rm").tokenizer,
+        **delta_settings(tmp_path / "delta.safetensors"),
+    )
     assert rebuilt.settings() == HFRewardModel(tmp_path / "rm").settings()

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode
+from tiny_lm import PROMPTS, positive_fraction, tiny_env, tiny_model, tiny_tokenizer
 
 from agents import PPO, REINFORCE, LMPolicy, collect_rollout
 from text_gym import TextGenEnv, TextGenVectorEnv
-from tiny_lm import PROMPTS, positive_fraction, tiny_env, tiny_model, tiny_tokenizer
 
 
 def _rollout(temperature=0.7, num_envs=16, max_new_tokens=8, seed=0, **env_kwargs):
@@ -17,13 +17,12 @@ def _rollout(temperature=0.7, num_envs=16, max_new_tokens=8, seed=0, **env_kwarg
     env = tiny_env(num_envs, max_new_tokens=max_new_tokens, **env_kwargs)
     prompt_index = np.arange(num_envs) % len(PROMPTS)
     generator = torch.Generator().manual_seed(seed)
-    buffer = collect_rollout(policy, env, prompt_index, generator, temperature, with_values=True,
-                             ref_policy=reference)
+    buffer = collect_rollout(policy, env, prompt_index, generator, temperature, with_values=True, ref_policy=reference)
     return policy, env, buffer
 
 
 def test_cached_rollout_logprobs_match_a_full_forward_at_the_sampling_temperature():
-    policy, env, buffer = _rollout(temperature=0.7)
+    policy, _env, buffer = _rollout(temperature=0.7)
     ids, mask, start = buffer.sequences()
     with torch.no_grad():
         full, _ = policy.evaluate_actions(ids, mask, start, temperature=0.7)
@@ -48,7 +47,7 @@ def test_episodes_that_end_at_different_steps_are_masked_and_scored():
         assert torch.equal(buffer.response_mask[row, :n], torch.ones(n))
         assert (buffer.response_ids[row, n:] == pad).all()
         assert (buffer.logprobs[row, n:] == 0).all()
-        assert (buffer.response_ids[row, :n - 1] != eos).all()
+        assert (buffer.response_ids[row, : n - 1] != eos).all()
         assert (buffer.response_ids[row, n - 1] == eos) == (buffer.stop_reasons[row] == "eos")
         text = tokenizer.decode(buffer.response_ids[row, :n].tolist(), skip_special_tokens=True)
         assert buffer.completions[row] == text
@@ -80,8 +79,13 @@ def test_group_sampling_gives_each_group_one_prompt():
 
 def test_env_can_be_an_id_a_single_env_or_a_disabled_vector_env():
     tokenizer = tiny_tokenizer()
-    kwargs = {"tokenizer": tokenizer, "reward_model": positive_fraction, "prompts": PROMPTS, "max_new_tokens": 3,
-              "max_prompt_tokens": 5}
+    kwargs = {
+        "tokenizer": tokenizer,
+        "reward_model": positive_fraction,
+        "prompts": PROMPTS,
+        "max_new_tokens": 3,
+        "max_prompt_tokens": 5,
+    }
     by_id = PPO(tiny_model(), "TextGen-v0", n_envs=4, env_kwargs=kwargs)
     assert isinstance(by_id.env, TextGenVectorEnv) and by_id.env.num_envs == 4
     assert by_id.env.single_action_space.n == by_id.policy.vocab_size

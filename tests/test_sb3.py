@@ -6,18 +6,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from conftest import make_tiny_tokenizer
 from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
+from test_env import EOS, PROMPTS
+from test_masking import reference_next_logits
 from transformers import GPT2Config, GPT2LMHeadModel
 
 from agents.policy import position_ids_from_mask
 from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, MaskableLMActorCriticPolicy, SB3VecEnv
 from text_gym import TextGenVectorEnv
-from conftest import make_tiny_tokenizer
-from test_env import EOS, PROMPTS
-from test_masking import reference_next_logits
 
 TOKENIZER = make_tiny_tokenizer()
 V = len(TOKENIZER)
@@ -41,13 +41,15 @@ def one_torch_thread():
 
 def tiny_gpt2(seed: int = 0) -> GPT2LMHeadModel:
     torch.manual_seed(seed)
-    return GPT2LMHeadModel(GPT2Config(vocab_size=V, n_positions=16, n_embd=32, n_layer=2, n_head=2,
-                                      bos_token_id=EOS, eos_token_id=EOS)).eval()
+    return GPT2LMHeadModel(
+        GPT2Config(vocab_size=V, n_positions=16, n_embd=32, n_layer=2, n_head=2, bos_token_id=EOS, eos_token_id=EOS)
+    ).eval()
 
 
 def make_env(num_envs: int = 8, **kwargs) -> SB3VecEnv:
-    options = dict(tokenizer=TOKENIZER, reward_model=good_fraction, prompts=PROMPTS, max_new_tokens=4,
-                   max_prompt_tokens=4)
+    options = dict(
+        tokenizer=TOKENIZER, reward_model=good_fraction, prompts=PROMPTS, max_new_tokens=4, max_prompt_tokens=4
+    )
     options.update(kwargs)
     return SB3VecEnv("TextGen-v0", num_envs=num_envs, **options)
 
@@ -101,8 +103,9 @@ def test_vec_env_seeding_and_prompt_options():
 
 
 def test_vec_env_rejects_other_autoreset_modes():
-    envs = TextGenVectorEnv(2, tokenizer=TOKENIZER, reward_model=good_fraction, prompts=PROMPTS, max_new_tokens=4,
-                            max_prompt_tokens=4)
+    envs = TextGenVectorEnv(
+        2, tokenizer=TOKENIZER, reward_model=good_fraction, prompts=PROMPTS, max_new_tokens=4, max_prompt_tokens=4
+    )
     with pytest.raises(ValueError, match="autoreset_mode='SameStep'"):
         SB3VecEnv(envs)
 
@@ -129,8 +132,9 @@ def test_lm_policy_distribution_is_the_lm_next_token_distribution():
 
 def test_lm_policy_view_has_the_sb3_action_distribution():
     torch.manual_seed(0)
-    lm = GPT2LMHeadModel(GPT2Config(vocab_size=V + 5, n_positions=16, n_embd=32, n_layer=2, n_head=2,
-                                    bos_token_id=EOS, eos_token_id=EOS))
+    lm = GPT2LMHeadModel(
+        GPT2Config(vocab_size=V + 5, n_positions=16, n_embd=32, n_layer=2, n_head=2, bos_token_id=EOS, eos_token_id=EOS)
+    )
     env = make_env(4)  # V actions: the LM head has 5 rows more
     algo = PPO(LMActorCriticPolicy, env, n_steps=4, batch_size=16, policy_kwargs={"model": lm}, seed=0)
     view = algo.policy.lm_policy()
@@ -163,13 +167,23 @@ def test_save_and_load_restore_the_lm_policy(tmp_path):
 
 def test_ppo_with_lm_policy_learns_toy_reward():
     env = make_env(16)
-    algo = PPO(LMActorCriticPolicy, env, n_steps=16, batch_size=64, n_epochs=4, learning_rate=3e-3, seed=0,
-               policy_kwargs={"model": tiny_gpt2()})
-    initial = np.mean(evaluate_policy(algo, make_env(16), n_eval_episodes=64, deterministic=False,
-                                      return_episode_rewards=True)[0])
+    algo = PPO(
+        LMActorCriticPolicy,
+        env,
+        n_steps=16,
+        batch_size=64,
+        n_epochs=4,
+        learning_rate=3e-3,
+        seed=0,
+        policy_kwargs={"model": tiny_gpt2()},
+    )
+    initial = np.mean(
+        evaluate_policy(algo, make_env(16), n_eval_episodes=64, deterministic=False, return_episode_rewards=True)[0]
+    )
     algo.learn(16 * 16 * 10)
-    final = np.mean(evaluate_policy(algo, make_env(16), n_eval_episodes=64, deterministic=False,
-                                    return_episode_rewards=True)[0])
+    final = np.mean(
+        evaluate_policy(algo, make_env(16), n_eval_episodes=64, deterministic=False, return_episode_rewards=True)[0]
+    )
     assert initial < 0.25 and final > 0.75, (initial, final)
     assert algo.ep_info_buffer[-1]["l"] <= 4  # rollout/ep_rew_mean statistics come from the adapter
 
@@ -183,14 +197,22 @@ def test_a2c_runs_and_updates_the_lm():
     assert np.isfinite(algo.logger.name_to_value["train/policy_loss"])
 
 
-@pytest.mark.parametrize("mask_kwargs", [{"allowed_tokens": [EOS, *GOOD_IDS[:2]]},
-                                         {"mask_top_k": 3, "mask_model": "ref"}])
+@pytest.mark.parametrize(
+    "mask_kwargs", [{"allowed_tokens": [EOS, *GOOD_IDS[:2]]}, {"mask_top_k": 3, "mask_model": "ref"}]
+)
 def test_maskable_ppo_never_samples_masked_tokens(mask_kwargs):
     if mask_kwargs.get("mask_model") == "ref":
         mask_kwargs = dict(mask_kwargs, mask_model=tiny_gpt2(seed=7))
     env = make_env(8, **mask_kwargs)
-    algo = MaskablePPO(MaskableLMActorCriticPolicy, env, n_steps=8, batch_size=32, n_epochs=2, seed=0,
-                       policy_kwargs={"model": tiny_gpt2()})
+    algo = MaskablePPO(
+        MaskableLMActorCriticPolicy,
+        env,
+        n_steps=8,
+        batch_size=32,
+        n_epochs=2,
+        seed=0,
+        policy_kwargs={"model": tiny_gpt2()},
+    )
     record = RecordSteps()
     algo.learn(8 * 8 * 3, callback=record)
     masks, actions = np.stack(record.masks), np.stack(record.actions)
@@ -207,13 +229,23 @@ def test_kl_callback_changes_rewards_by_the_expected_amount():
     beta = 0.3
     policy_lm, ref_lm = tiny_gpt2(seed=0), tiny_gpt2(seed=1)
     env = make_env(4, eos_token_ids=[])
-    algo = PPO(LMActorCriticPolicy, env, n_steps=8, batch_size=32, n_epochs=1, gamma=1.0, gae_lambda=1.0, seed=0,
-               policy_kwargs={"model": policy_lm})
+    algo = PPO(
+        LMActorCriticPolicy,
+        env,
+        n_steps=8,
+        batch_size=32,
+        n_epochs=1,
+        gamma=1.0,
+        gae_lambda=1.0,
+        seed=0,
+        policy_kwargs={"model": policy_lm},
+    )
     kl_callback = KLPenaltyCallback(kl_coef=beta, ref_model=ref_lm)
     record = RecordSteps()
     observations = []
     record._on_rollout_end = lambda: observations.append(
-        {k: v.copy() for k, v in record.locals["rollout_buffer"].observations.items()})
+        {k: v.copy() for k, v in record.locals["rollout_buffer"].observations.items()}
+    )
     initial_lm = tiny_gpt2(seed=0)
     algo.learn(32, callback=[record, kl_callback])
 
@@ -229,8 +261,9 @@ def test_kl_callback_changes_rewards_by_the_expected_amount():
     np.testing.assert_allclose(kl_callback.last_kl, expected_kl, atol=1e-4)
     expected_returns = np.zeros((8, 4), dtype=np.float32)
     for start in (0, 4):  # two episodes per sub-env, 4 tokens each
-        penalised = raw[start: start + 4] - beta * expected_kl[start: start + 4]
-        expected_returns[start: start + 4] = np.cumsum(penalised[::-1], axis=0)[::-1]
+        penalised = raw[start : start + 4] - beta * expected_kl[start : start + 4]
+        expected_returns[start : start + 4] = np.cumsum(penalised[::-1], axis=0)[::-1]
+
     def unflatten(x):  # PPO's training pass flattened the buffer to [n_envs * n_steps, 1], sub-env major
         return x.reshape(4, 8).T
 
@@ -239,8 +272,7 @@ def test_kl_callback_changes_rewards_by_the_expected_amount():
 
 
 def test_kl_callback_default_reference_is_the_initial_policy():
-    algo = PPO(LMActorCriticPolicy, make_env(4), n_steps=4, batch_size=16, seed=0,
-               policy_kwargs={"model": tiny_gpt2()})
+    algo = PPO(LMActorCriticPolicy, make_env(4), n_steps=4, batch_size=16, seed=0, policy_kwargs={"model": tiny_gpt2()})
     callback = KLPenaltyCallback(kl_coef=0.1)
     algo.learn(16, callback=callback)
     np.testing.assert_allclose(callback.last_kl, 0.0, atol=1e-5)  # first rollout: policy == reference
@@ -255,8 +287,7 @@ def test_kl_callback_default_reference_is_the_initial_policy():
 
 # --------------------------------------------------------------- evaluate
 def test_evaluate_policy_reports_the_env_scores():
-    algo = PPO(LMActorCriticPolicy, make_env(4), n_steps=4, batch_size=16, seed=0,
-               policy_kwargs={"model": tiny_gpt2()})
+    algo = PPO(LMActorCriticPolicy, make_env(4), n_steps=4, batch_size=16, seed=0, policy_kwargs={"model": tiny_gpt2()})
     env = make_env(4)
     scores, num_tokens = [], []
 
@@ -265,7 +296,8 @@ def test_evaluate_policy_reports_the_env_scores():
             scores.append(locals_["info"]["score"])
             num_tokens.append(locals_["info"]["num_tokens"])
 
-    rewards, lengths = evaluate_policy(algo, env, n_eval_episodes=12, deterministic=False,
-                                       return_episode_rewards=True, callback=collect, warn=False)
+    rewards, lengths = evaluate_policy(
+        algo, env, n_eval_episodes=12, deterministic=False, return_episode_rewards=True, callback=collect, warn=False
+    )
     assert len(rewards) == 12 and rewards == pytest.approx(scores) and lengths == num_tokens
     assert all(1 <= n <= 4 for n in lengths) and len(set(rewards)) > 1

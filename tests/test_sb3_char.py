@@ -25,8 +25,10 @@ def test_char_tokenizer_round_trip_and_specials():
 
 def test_prompt_letters_reward():
     reward = PromptLettersReward(length=8)
-    scores = reward(["spell with: moon", "write moon!", "use the letters of fish:", "spell with: cake", "!!"],
-                    ["moonmoon", "mmm", "fish fish", "xyz", "abc"])
+    scores = reward(
+        ["spell with: moon", "write moon!", "use the letters of fish:", "spell with: cake", "!!"],
+        ["moonmoon", "mmm", "fish fish", "xyz", "abc"],
+    )
     np.testing.assert_allclose(scores, [1.0, 3 / 8, 1.0, 0.0, 0.0])
     with pytest.raises(ValueError, match="length must be an integer >= 1"):
         PromptLettersReward(0)

@@ -12,9 +12,34 @@ import text_gym
 from reward_models import make_reward_model
 from text_gym.tasks import PromptKeywordReward, keyword_prompts
 
-WORDS = "the a i we my was is it very good river garden music . , ! ? user assistant system : '".split()
-CHAT_TEMPLATE = ("{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
-                 "{% if add_generation_prompt %}assistant : {% endif %}")
+WORDS = [
+    "the",
+    "a",
+    "i",
+    "we",
+    "my",
+    "was",
+    "is",
+    "it",
+    "very",
+    "good",
+    "river",
+    "garden",
+    "music",
+    ".",
+    ",",
+    "!",
+    "?",
+    "user",
+    "assistant",
+    "system",
+    ":",
+    "'",
+]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}{{ m['role'] }} : {{ m['content'] }} {% endfor %}"
+    "{% if add_generation_prompt %}assistant : {% endif %}"
+)
 
 
 def tokenizer():
@@ -28,8 +53,7 @@ def zero_reward(prompts, completions):
 
 
 def test_suite_ids_are_registered_with_documented_defaults():
-    assert set(text_gym.TASKS) == {"TextGenSentiment-v0", "TextGenKeyword-v0", "TextGenStory-v0",
-                                   "TextGenDialogue-v0"}
+    assert set(text_gym.TASKS) == {"TextGenSentiment-v0", "TextGenKeyword-v0", "TextGenStory-v0", "TextGenDialogue-v0"}
     for env_id in text_gym.TASKS:
         assert env_id in gym.registry
     assert text_gym.gold_reward_spec("TextGenSentiment-v0") == "vader"
@@ -60,7 +84,7 @@ def test_train_and_test_prompts_are_disjoint(env_id):
 
 def test_dialogue_wraps_user_turns_in_the_chat_template():
     env = gym.make("TextGenDialogue-v0", tokenizer=tokenizer(), reward_model=zero_reward)
-    obs, info = env.reset(seed=0, options={"prompt_index": 0})
+    obs, _info = env.reset(seed=0, options={"prompt_index": 0})
     text = env.unwrapped.task.tokenizer.decode(obs["input_ids"][obs["attention_mask"] == 1])
     assert text.startswith("system :") and text.endswith("assistant :")
 

@@ -2,8 +2,9 @@
 
 import json
 
-from scripts.cli import main
 from tiny_lm import PROMPTS, tiny_model, tiny_tokenizer
+
+from scripts.cli import main
 
 
 def test_train_cli_evaluates_saves_and_resumes(tmp_path, capsys):
@@ -11,11 +12,33 @@ def test_train_cli_evaluates_saves_and_resumes(tmp_path, capsys):
     tiny_tokenizer().save_pretrained(tmp_path / "policy")
     (tmp_path / "prompts.txt").write_text("\n".join(PROMPTS))
     out = tmp_path / "run"
-    argv = ["train", "--algo", "rloo", "--policy", str(tmp_path / "policy"), "--reward-model", "vader",
-            "--prompts", str(tmp_path / "prompts.txt"), "--eval-prompts", str(tmp_path / "prompts.txt"),
-            "--max-new-tokens", "4", "--max-prompt-tokens", "5", "--n-envs", "4", "--group-size", "2",
-            "--output-dir", str(out), "--no-progress-bar", "--learning-rate", "1e-3"]
-    assert main(argv + ["--total-timesteps", "32"]) == 0
+    argv = [
+        "train",
+        "--algo",
+        "rloo",
+        "--policy",
+        str(tmp_path / "policy"),
+        "--reward-model",
+        "vader",
+        "--prompts",
+        str(tmp_path / "prompts.txt"),
+        "--eval-prompts",
+        str(tmp_path / "prompts.txt"),
+        "--max-new-tokens",
+        "4",
+        "--max-prompt-tokens",
+        "5",
+        "--n-envs",
+        "4",
+        "--group-size",
+        "2",
+        "--output-dir",
+        str(out),
+        "--no-progress-bar",
+        "--learning-rate",
+        "1e-3",
+    ]
+    assert main([*argv, "--total-timesteps", "32"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["algo"] == "rloo" and summary["timesteps"] >= 32
     for key in ("proxy_before", "proxy_after", "gold_before", "gold_after"):
@@ -27,6 +50,6 @@ def test_train_cli_evaluates_saves_and_resumes(tmp_path, capsys):
     assert list((out / "tensorboard").iterdir())
 
     updates = summary["updates"]
-    assert main(argv + ["--total-timesteps", "64", "--resume"]) == 0
+    assert main([*argv, "--total-timesteps", "64", "--resume"]) == 0
     resumed = json.loads((out / "summary.json").read_text())
     assert resumed["timesteps"] >= 64 and resumed["updates"] > updates

@@ -6,11 +6,11 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from conftest import make_tiny_tokenizer
 from gymnasium.vector import AutoresetMode
+from test_env import EOS, PROMPTS, count_good
 
 from text_gym import TextGenEnv, TextGenVectorEnv
-from conftest import make_tiny_tokenizer
-from test_env import EOS, PROMPTS, count_good
 
 ENV_KWARGS = dict(reward_model=count_good, prompts=PROMPTS, max_new_tokens=4, max_prompt_tokens=6)
 
@@ -43,8 +43,12 @@ def test_make_vec_returns_native_vector_env_and_passes_sanity_checks():
 
 def both(obs, row=None):
     """input_ids and attention_mask side by side, of one sub-env when ``row`` is given."""
-    return np.concatenate([obs["input_ids"] if row is None else obs["input_ids"][row],
-                           obs["attention_mask"] if row is None else obs["attention_mask"][row]])
+    return np.concatenate(
+        [
+            obs["input_ids"] if row is None else obs["input_ids"][row],
+            obs["attention_mask"] if row is None else obs["attention_mask"][row],
+        ]
+    )
 
 
 def single_episodes(seed, actions, num_episodes):
@@ -84,12 +88,13 @@ def test_vector_env_matches_single_envs_under_same_seeds_and_actions(mode):
                 current[i] = ([both(obs, i)], [])
                 continue
             used[i].append(actions[t, i])
-            final = (both(info["final_obs"][i]) if terminated[i] and mode == AutoresetMode.SAME_STEP
-                     else both(obs, i))
+            final = both(info["final_obs"][i]) if terminated[i] and mode == AutoresetMode.SAME_STEP else both(obs, i)
             current[i][0].append(final)
             current[i][1].append(float(rewards[i]))
             if terminated[i]:
-                per_env[i].append((info["prompt_index"][i], info["completion"][i], np.array(current[i][0]), current[i][1]))
+                per_env[i].append(
+                    (info["prompt_index"][i], info["completion"][i], np.array(current[i][0]), current[i][1])
+                )
                 if mode == AutoresetMode.NEXT_STEP:
                     skip[i] = True
                 else:
@@ -97,7 +102,7 @@ def test_vector_env_matches_single_envs_under_same_seeds_and_actions(mode):
     for i in range(B):
         assert len(per_env[i]) >= 5
         expected = single_episodes(seed + i, used[i], len(per_env[i]))
-        for got, want in zip(per_env[i], expected):
+        for got, want in zip(per_env[i], expected, strict=False):
             assert got[0] == want[0] and got[1] == want[1]
             np.testing.assert_array_equal(got[2], want[2])
             assert got[3] == pytest.approx(want[3])
@@ -128,16 +133,19 @@ def test_scores_beyond_float32_range_are_rejected_and_its_edges_kept():
     assert rewards.tolist() == [edge, -edge]
     envs = make_vec(3, reward_model=lambda p, c: [1.0, -1e39, 2e39])
     envs.reset(seed=0)
-    with pytest.raises(ValueError, match=r"reward_model 'function' returned scores \[-1e\+39, 2e\+39\] at batch "
-                                         r"positions \[1, 2\] outside float32's range \[-3.402823e\+38, "
-                                         r"3.402823e\+38\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"reward_model 'function' returned scores \[-1e\+39, 2e\+39\] at batch "
+        r"positions \[1, 2\] outside float32's range \[-3.402823e\+38, "
+        r"3.402823e\+38\]",
+    ):
         envs.step(np.array([EOS, EOS, EOS]))
 
 
 def test_disabled_autoreset_freezes_ended_envs_until_masked_reset():
     envs = make_vec(2, autoreset_mode="Disabled")
     assert envs.metadata["autoreset_mode"] == AutoresetMode.DISABLED
-    obs, _ = envs.reset(seed=0)
+    envs.reset(seed=0)
     good = envs.task.tokenizer.convert_tokens_to_ids("good")
     _, rewards, terminated, *_ = envs.step(np.array([EOS, good]))
     assert terminated.tolist() == [True, False] and envs.ended.tolist() == [True, False]
@@ -145,7 +153,7 @@ def test_disabled_autoreset_freezes_ended_envs_until_masked_reset():
     _, rewards, terminated, *_ = envs.step(np.array([good, good]))
     assert terminated.tolist() == [False, False] and rewards[0] == 0.0
     assert torch.equal(envs.input_ids[0], frozen)
-    obs, info = envs.reset(options={"reset_mask": np.array([True, False]), "prompt_index": 1})
+    _obs, info = envs.reset(options={"reset_mask": np.array([True, False]), "prompt_index": 1})
     assert info["_prompt_index"].tolist() == [True, False] and info["prompt_index"][0] == 1
     assert envs.ended.tolist() == [False, False] and int(envs.num_tokens[1]) == 2
 
@@ -154,7 +162,7 @@ def test_tensor_api_returns_live_device_buffers():
     envs = make_vec(2, autoreset_mode=AutoresetMode.DISABLED)
     obs, _ = envs.reset_tensors(seed=0)
     assert obs["input_ids"] is envs.input_ids and obs["input_ids"].device.type == "cpu"
-    obs, rewards, terminated, truncated, info = envs.step_tensors(torch.tensor([EOS, 5]))
+    obs, rewards, terminated, _truncated, _info = envs.step_tensors(torch.tensor([EOS, 5]))
     assert isinstance(rewards, torch.Tensor) and rewards.dtype == torch.float32
     assert terminated.tolist() == [True, False] and obs["input_ids"][1, 6] == 5
 
@@ -175,14 +183,17 @@ def test_render_ansi_lists_every_sub_env():
     assert texts == ("[0] the movie was⟦⟧ [0/4 tokens]", "[1] the food is⟦⟧ [0/4 tokens]")
 
 
-@pytest.mark.parametrize("actions, error, match", [
-    (np.array([1, 2]), ValueError, r"shape \(3,\)"),
-    (np.array([1.0, 2.0, 3.0]), TypeError, "integer token ids"),
-    (np.array(["a", "b", "c"]), TypeError, "integer token ids"),
-    (torch.tensor([True, False, True]), TypeError, "integer token ids"),
-    (np.array([1, 40, 2]), ValueError, r"\[0, 40\), got 40"),
-    (np.array([-3, 1, 2]), ValueError, r"\[0, 40\), got -3"),
-])
+@pytest.mark.parametrize(
+    "actions, error, match",
+    [
+        (np.array([1, 2]), ValueError, r"shape \(3,\)"),
+        (np.array([1.0, 2.0, 3.0]), TypeError, "integer token ids"),
+        (np.array(["a", "b", "c"]), TypeError, "integer token ids"),
+        (torch.tensor([True, False, True]), TypeError, "integer token ids"),
+        (np.array([1, 40, 2]), ValueError, r"\[0, 40\), got 40"),
+        (np.array([-3, 1, 2]), ValueError, r"\[0, 40\), got -3"),
+    ],
+)
 def test_bad_vector_actions(actions, error, match):
     envs = make_vec(3)
     envs.reset(seed=0)

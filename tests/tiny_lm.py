@@ -7,8 +7,26 @@ import numpy as np
 import torch
 from conftest import make_tiny_tokenizer
 
-WORDS = ["good", "great", "nice", "bad", "awful", "sad", "the", "a", "is", "was", "it", "day", "food", "movie",
-         "and", "very", "not", "so"]
+WORDS = [
+    "good",
+    "great",
+    "nice",
+    "bad",
+    "awful",
+    "sad",
+    "the",
+    "a",
+    "is",
+    "was",
+    "it",
+    "day",
+    "food",
+    "movie",
+    "and",
+    "very",
+    "not",
+    "so",
+]
 POSITIVE = {"good", "great", "nice"}
 PROMPTS = ["the movie was", "the food is", "it was a", "the day is", "it is so", "the food was very"]
 
@@ -22,8 +40,16 @@ def tiny_model(vocab_size: int = len(WORDS) + 3, seed: int = 0):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
-    config = GPT2Config(vocab_size=vocab_size, n_positions=32, n_embd=32, n_layer=2, n_head=2,
-                        bos_token_id=2, eos_token_id=2, pad_token_id=0)
+    config = GPT2Config(
+        vocab_size=vocab_size,
+        n_positions=32,
+        n_embd=32,
+        n_layer=2,
+        n_head=2,
+        bos_token_id=2,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
     return GPT2LMHeadModel(config)
 
 
@@ -45,8 +71,16 @@ def tiny_env(num_envs: int = 16, reward_model=positive_fraction, max_new_tokens:
 
     from text_gym import TextGenVectorEnv
 
-    return TextGenVectorEnv(num_envs, tokenizer=tiny_tokenizer(), reward_model=reward_model, prompts=PROMPTS,
-                            max_new_tokens=max_new_tokens, max_prompt_tokens=5, autoreset_mode=AutoresetMode.DISABLED, **kwargs)
+    return TextGenVectorEnv(
+        num_envs,
+        tokenizer=tiny_tokenizer(),
+        reward_model=reward_model,
+        prompts=PROMPTS,
+        max_new_tokens=max_new_tokens,
+        max_prompt_tokens=5,
+        autoreset_mode=AutoresetMode.DISABLED,
+        **kwargs,
+    )
 
 
 class ScoreRecorder:
@@ -71,8 +105,8 @@ def exact_kl(agent, buffer) -> float:
     """Mean over the buffer's generated tokens of the full-vocabulary KL(policy || reference) at each position."""
     ids, mask, start = buffer.sequences()
     with torch.no_grad():
-        policy = torch.log_softmax(agent.policy.model(ids, attention_mask=mask).logits[:, start - 1:-1], -1)
-        reference = torch.log_softmax(agent.ref_policy.model(ids, attention_mask=mask).logits[:, start - 1:-1], -1)
+        policy = torch.log_softmax(agent.policy.model(ids, attention_mask=mask).logits[:, start - 1 : -1], -1)
+        reference = torch.log_softmax(agent.ref_policy.model(ids, attention_mask=mask).logits[:, start - 1 : -1], -1)
     kl = (policy.exp() * (policy - reference)).sum(-1)
     return float((kl * buffer.response_mask).sum() / buffer.response_mask.sum())
 

@@ -10,8 +10,11 @@ import torch
 POSITIVE = ["good", "great", "love", "happy", "nice"]
 NEGATIVE = ["bad", "awful", "hate", "sad", "poor"]
 NEUTRAL = ["the", "a", "movie", "film", "day", "food", "was", "is", "it", "very", "and", "so", "we", "they"]
-PROMPTS = [f"{subject} {verb}" for subject in ("the movie", "the food", "my day", "the film", "our trip", "the show")
-           for verb in ("was", "is", "felt", "seemed")]
+PROMPTS = [
+    f"{subject} {verb}"
+    for subject in ("the movie", "the food", "my day", "the film", "our trip", "the show")
+    for verb in ("was", "is", "felt", "seemed")
+]
 
 
 def tiny_bert_tokenizer():
@@ -24,17 +27,31 @@ def tiny_bert_tokenizer():
     backend.pre_tokenizer = pre_tokenizers.Whitespace()
     backend.decoder = decoders.WordPiece(prefix="##")
     backend.post_processor = processors.TemplateProcessing(
-        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)])
-    return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]", unk_token="[UNK]",
-                                   cls_token="[CLS]", sep_token="[SEP]", model_max_length=64)
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 2), ("[SEP]", 3)]
+    )
+    return PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        pad_token="[PAD]",
+        unk_token="[UNK]",
+        cls_token="[CLS]",
+        sep_token="[SEP]",
+        model_max_length=64,
+    )
 
 
 def tiny_bert(num_labels: int = 1, seed: int = 0, vocab_size: int = 64):
     from transformers import BertConfig, BertForSequenceClassification
 
     torch.manual_seed(seed)
-    config = BertConfig(vocab_size=vocab_size, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64, num_labels=num_labels)
+    config = BertConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+        num_labels=num_labels,
+    )
     return BertForSequenceClassification(config)
 
 
@@ -57,5 +74,7 @@ def synthetic_pairs(count: int, seed: int):
     from reward_models import PreferencePair
 
     rng = random.Random(seed)
-    return [PreferencePair(rng.choice(PROMPTS), random_completion(rng, POSITIVE), random_completion(rng, NEGATIVE))
-            for _ in range(count)]
+    return [
+        PreferencePair(rng.choice(PROMPTS), random_completion(rng, POSITIVE), random_completion(rng, NEGATIVE))
+        for _ in range(count)
+    ]

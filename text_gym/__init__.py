@@ -21,14 +21,34 @@ from text_gym.vector import TextGenVectorEnv
 _ENVS = {
     "TextGen-v0": ("text_gym.env:TextGenEnv", "text_gym.vector:TextGenVectorEnv", {}),
     "TextGenChar-v0": ("text_gym.char_level:make_char_env", "text_gym.char_level:make_char_vector_env", {}),
-    **{task_id: ("text_gym.tasks:make_task_env", "text_gym.tasks:make_task_vector_env", {"task": task_id})
-       for task_id in TASKS},
+    **{
+        task_id: ("text_gym.tasks:make_task_env", "text_gym.tasks:make_task_vector_env", {"task": task_id})
+        for task_id in TASKS
+    },
 }
 for _env_id, (_entry_point, _vector_entry_point, _kwargs) in _ENVS.items():
     if _env_id not in registry:
-        register(id=_env_id, entry_point=_entry_point, vector_entry_point=_vector_entry_point,
-                 max_episode_steps=None, kwargs=_kwargs)
+        register(
+            id=_env_id,
+            entry_point=_entry_point,
+            vector_entry_point=_vector_entry_point,
+            max_episode_steps=None,
+            kwargs=_kwargs,
+        )
 
-__all__ = ["TASKS", "PromptLettersReward", "TaskSpec", "TextGenEnv", "TextGenTask", "TextGenVectorEnv",
-           "VocabularyMask", "char_prompts", "char_tokenizer", "check_action", "default_prompts", "gold_reward_spec",
-           "load_prompts", "task_prompts"]
+__all__ = [
+    "TASKS",
+    "PromptLettersReward",
+    "TaskSpec",
+    "TextGenEnv",
+    "TextGenTask",
+    "TextGenVectorEnv",
+    "VocabularyMask",
+    "char_prompts",
+    "char_tokenizer",
+    "check_action",
+    "default_prompts",
+    "gold_reward_spec",
+    "load_prompts",
+    "task_prompts",
+]

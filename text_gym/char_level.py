@@ -28,8 +28,24 @@ from text_gym.vector import TextGenVectorEnv
 
 CHAR_ALPHABET = "abcdefghijklmnopqrstuvwxyz .,!?'"
 CHAR_SPECIAL_TOKENS = ("<pad>", "<unk>", "<eos>")
-_TRAIN_WORDS = ["moon", "tree", "salt", "hand", "rain", "blue", "fish", "door",
-                "cake", "wolf", "mint", "gold", "sky", "pond", "jump", "vex"]
+_TRAIN_WORDS = [
+    "moon",
+    "tree",
+    "salt",
+    "hand",
+    "rain",
+    "blue",
+    "fish",
+    "door",
+    "cake",
+    "wolf",
+    "mint",
+    "gold",
+    "sky",
+    "pond",
+    "jump",
+    "vex",
+]
 _TEST_WORDS = ["lamp", "snow", "crab", "fig", "kite", "drum", "quiz", "yarn"]
 _FRAMES = ["spell with: {w}", "use the letters of {w}:", "write {w}!"]
 SPLITS = ("train", "test", "all")
@@ -69,7 +85,7 @@ class PromptLettersReward:
 
     def __call__(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         scores = np.zeros(len(completions))
-        for index, (prompt, completion) in enumerate(zip(prompts, completions)):
+        for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=False)):
             words = re.findall(r"[a-z]+", prompt.lower())
             letters = set(words[-1]) if words else set()
             scores[index] = min(1.0, sum(c in letters for c in completion.lower()) / self.length)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import gymnasium as gym
 import numpy as np
@@ -23,8 +23,9 @@ def check_action(action: object, vocab_size: int) -> int:
     if hasattr(value, "item") and getattr(value, "numel", lambda: 2)() == 1:  # a one-element torch tensor
         value = value.item()
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"action must be an integer token id in [0, {vocab_size}), got {action!r} "
-                        f"of type {type(action).__name__}")
+        raise TypeError(
+            f"action must be an integer token id in [0, {vocab_size}), got {action!r} of type {type(action).__name__}"
+        )
     if not 0 <= value < vocab_size:
         raise ValueError(f"action must be a token id in [0, {vocab_size}), got {int(value)}")
     return int(value)
@@ -70,7 +71,7 @@ class TextGenEnv(gym.Env):
     ``num_tokens`` and ``stop_reason`` (``"eos"``, ``"length"`` or ``"stop_string"``).
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
 
     def __init__(
         self,
@@ -108,9 +109,9 @@ class TextGenEnv(gym.Env):
             raise ValueError(f"options['prompt_index'] must be an integer in [0, {len(task.prompts)}), got {index!r}")
         self._prompt_index = int(index)
         self._input_ids[: task.max_prompt_tokens] = task.prompt_ids[index]
-        self._input_ids[task.max_prompt_tokens:] = task.pad_token_id
+        self._input_ids[task.max_prompt_tokens :] = task.pad_token_id
         self._attention_mask[:] = 0
-        self._attention_mask[task.max_prompt_tokens - task.prompt_lengths[index]: task.max_prompt_tokens] = 1
+        self._attention_mask[task.max_prompt_tokens - task.prompt_lengths[index] : task.max_prompt_tokens] = 1
         self._num_tokens = 0
         self._running = True
         if self.render_mode == "human":
@@ -129,7 +130,7 @@ class TextGenEnv(gym.Env):
         self._input_ids[position] = token
         self._attention_mask[position] = 1
         self._num_tokens += 1
-        completion_ids = self._input_ids[task.max_prompt_tokens: position + 1]
+        completion_ids = self._input_ids[task.max_prompt_tokens : position + 1]
         if token in task.eos_token_ids:
             stop_reason = "eos"
         elif task.hits_stop_string(completion_ids):
@@ -143,8 +144,14 @@ class TextGenEnv(gym.Env):
             self._running = False
             completion = task.decode(completion_ids)
             reward = float(task.score([self._prompt_index], [completion])[0])
-            info = {"prompt": task.scored_prompts[self._prompt_index], "completion": completion, "score": reward,
-                    "prompt_index": self._prompt_index, "num_tokens": self._num_tokens, "stop_reason": stop_reason}
+            info = {
+                "prompt": task.scored_prompts[self._prompt_index],
+                "completion": completion,
+                "score": reward,
+                "prompt_index": self._prompt_index,
+                "num_tokens": self._num_tokens,
+                "stop_reason": stop_reason,
+            }
         if self.render_mode == "human":
             self.render()
         self._update_action_mask(info)
@@ -167,8 +174,10 @@ class TextGenEnv(gym.Env):
         task = self.task
         if self._prompt_index < 0:
             return "(no episode: call reset())"
-        completion = task.decode(self._input_ids[task.max_prompt_tokens: task.max_prompt_tokens + self._num_tokens])
-        return f"{task.scored_prompts[self._prompt_index]}⟦{completion}⟧ [{self._num_tokens}/{task.max_new_tokens} tokens]"
+        completion = task.decode(self._input_ids[task.max_prompt_tokens : task.max_prompt_tokens + self._num_tokens])
+        return (
+            f"{task.scored_prompts[self._prompt_index]}⟦{completion}⟧ [{self._num_tokens}/{task.max_new_tokens} tokens]"
+        )
 
     def render(self) -> str | None:
         if self.render_mode == "ansi":

@@ -42,8 +42,9 @@ def last_token_hidden(backbone: nn.Module, input_ids: torch.Tensor, attention_ma
     length = int(last.max()) + 1
     input_ids, attention_mask = input_ids[:, :length], attention_mask[:, :length]
     position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    hidden = backbone(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids,
-                      use_cache=False).last_hidden_state
+    hidden = backbone(
+        input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+    ).last_hidden_state
     return hidden.gather(1, last.view(-1, 1, 1).expand(-1, 1, hidden.shape[-1])).squeeze(1)
 
 
@@ -60,8 +61,10 @@ def load_causal_lm(model: str | os.PathLike | nn.Module) -> nn.Module:
 
         model = AutoModelForCausalLM.from_pretrained(resolve_model_path(str(model)))
     if not isinstance(model, nn.Module) or not hasattr(model, "get_output_embeddings"):
-        raise TypeError(f"mask_model must be a causal LM (a transformers PreTrainedModel), a hub id or a folder, "
-                        f"got {type(model).__name__}")
+        raise TypeError(
+            f"mask_model must be a causal LM (a transformers PreTrainedModel), a hub id or a folder, "
+            f"got {type(model).__name__}"
+        )
     model.requires_grad_(False)
     return model.eval()
 
@@ -77,18 +80,26 @@ class VocabularyMask:
             It is moved to the device of the observations on first use.
     """
 
-    def __init__(self, vocab_size: int, allowed_tokens: Sequence[int] | None = None, top_k: int | None = None,
-                 model: str | os.PathLike | nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        vocab_size: int,
+        allowed_tokens: Sequence[int] | None = None,
+        top_k: int | None = None,
+        model: str | os.PathLike | nn.Module | None = None,
+    ) -> None:
         self.vocab_size = int(vocab_size)
         self.allowed = torch.ones(self.vocab_size, dtype=torch.bool)
         if allowed_tokens is not None:
             ids = np.asarray(list(allowed_tokens))
             if ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
-                raise ValueError("allowed_tokens must be a non-empty list of integer token ids, "
-                                 f"got {allowed_tokens!r}")
+                raise ValueError(
+                    f"allowed_tokens must be a non-empty list of integer token ids, got {allowed_tokens!r}"
+                )
             if ids.min() < 0 or ids.max() >= self.vocab_size:
-                raise ValueError(f"allowed_tokens must be token ids in [0, vocab_size={self.vocab_size}), "
-                                 f"got {int(ids.min() if ids.min() < 0 else ids.max())}")
+                raise ValueError(
+                    f"allowed_tokens must be token ids in [0, vocab_size={self.vocab_size}), "
+                    f"got {int(ids.min() if ids.min() < 0 else ids.max())}"
+                )
             self.allowed[:] = False
             self.allowed[torch.as_tensor(ids)] = True
         if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
@@ -118,8 +129,12 @@ class VocabularyMask:
         return torch.zeros_like(allowed).scatter_(1, top, True)
 
 
-def make_vocabulary_mask(vocab_size: int, allowed_tokens: Sequence[int] | None, top_k: int | None,
-                         model: str | os.PathLike | nn.Module | None) -> VocabularyMask | None:
+def make_vocabulary_mask(
+    vocab_size: int,
+    allowed_tokens: Sequence[int] | None,
+    top_k: int | None,
+    model: str | os.PathLike | nn.Module | None,
+) -> VocabularyMask | None:
     """A :class:`VocabularyMask`, or ``None`` when no restriction is asked for."""
     if allowed_tokens is None and top_k is None and model is None:
         return None
@@ -129,5 +144,7 @@ def make_vocabulary_mask(vocab_size: int, allowed_tokens: Sequence[int] | None, 
 def check_allowed(action: int, mask: np.ndarray | None) -> None:
     """Raise ``ValueError`` if token ``action`` is masked out by ``mask`` (bool ``[V]``; ``None``: no mask)."""
     if mask is not None and not mask[action]:
-        raise ValueError(f"action {action} is masked out by the env's vocabulary restriction (allowed_tokens / "
-                         f"mask_top_k); sample from action_masks() or info['action_mask']")
+        raise ValueError(
+            f"action {action} is masked out by the env's vocabulary restriction (allowed_tokens / "
+            f"mask_top_k); sample from action_masks() or info['action_mask']"
+        )

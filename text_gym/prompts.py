@@ -15,27 +15,77 @@ from pathlib import Path
 from reward_models.jsonl import read_jsonl_objects
 
 _SUBJECTS = [
-    "the new restaurant on the corner", "my first week at the new job", "the concert last night",
-    "the hotel we stayed in", "the film everyone is talking about", "my neighbour's garden party",
-    "the train journey to the coast", "the book I finished yesterday", "our team meeting this morning",
-    "the new phone I bought", "the museum downtown", "my cousin's wedding", "the football match on Sunday",
-    "the customer service call", "the hike up the mountain", "the cooking class", "the weather this weekend",
-    "the flight home", "the school play", "the coffee shop near the station", "the new album", "my dentist appointment",
-    "the software update", "the camping trip", "the job interview", "the city marathon", "the art exhibition",
-    "the second-hand bicycle", "the online course", "the dinner my friends cooked", "the bus ride to work",
-    "the theme park", "the local library", "the birthday surprise", "the apartment viewing", "the yoga retreat",
-    "the board game night", "the long weekend by the lake", "the holiday market", "the science fair",
-    "the road trip with my brother", "the new video game", "the town hall debate", "the ferry crossing",
-    "the jazz festival", "the farmers market", "the first snow of the year", "the charity run",
-    "the laptop repair", "the new bakery", "the piano recital", "the group project", "the ski lesson",
-    "the weekend in Paris", "the moving day", "the garden I planted", "the comedy show", "the staff party",
-    "the family reunion", "the night shift at the hospital",
+    "the new restaurant on the corner",
+    "my first week at the new job",
+    "the concert last night",
+    "the hotel we stayed in",
+    "the film everyone is talking about",
+    "my neighbour's garden party",
+    "the train journey to the coast",
+    "the book I finished yesterday",
+    "our team meeting this morning",
+    "the new phone I bought",
+    "the museum downtown",
+    "my cousin's wedding",
+    "the football match on Sunday",
+    "the customer service call",
+    "the hike up the mountain",
+    "the cooking class",
+    "the weather this weekend",
+    "the flight home",
+    "the school play",
+    "the coffee shop near the station",
+    "the new album",
+    "my dentist appointment",
+    "the software update",
+    "the camping trip",
+    "the job interview",
+    "the city marathon",
+    "the art exhibition",
+    "the second-hand bicycle",
+    "the online course",
+    "the dinner my friends cooked",
+    "the bus ride to work",
+    "the theme park",
+    "the local library",
+    "the birthday surprise",
+    "the apartment viewing",
+    "the yoga retreat",
+    "the board game night",
+    "the long weekend by the lake",
+    "the holiday market",
+    "the science fair",
+    "the road trip with my brother",
+    "the new video game",
+    "the town hall debate",
+    "the ferry crossing",
+    "the jazz festival",
+    "the farmers market",
+    "the first snow of the year",
+    "the charity run",
+    "the laptop repair",
+    "the new bakery",
+    "the piano recital",
+    "the group project",
+    "the ski lesson",
+    "the weekend in Paris",
+    "the moving day",
+    "the garden I planted",
+    "the comedy show",
+    "the staff party",
+    "the family reunion",
+    "the night shift at the hospital",
 ]
 
 _FRAMES = [
-    "Honestly, {s} was", "I have to say that {s} turned out to be", "Looking back, {s} felt",
-    "My review of {s}:", "Everyone asked me about {s}, and I told them it was", "Dear diary, {s} was",
-    "If I had to describe {s} in one sentence, I would say it was", "The thing I remember most about {s} is that it was",
+    "Honestly, {s} was",
+    "I have to say that {s} turned out to be",
+    "Looking back, {s} felt",
+    "My review of {s}:",
+    "Everyone asked me about {s}, and I told them it was",
+    "Dear diary, {s} was",
+    "If I had to describe {s} in one sentence, I would say it was",
+    "The thing I remember most about {s} is that it was",
 ]
 
 SPLITS = ("train", "test", "all")
@@ -81,8 +131,10 @@ def load_prompts(prompts: str | os.PathLike | Sequence[str] | None) -> list[str]
     elif isinstance(prompts, (str, os.PathLike)):
         path = Path(prompts)
         if not path.is_file():
-            raise FileNotFoundError(f"prompts file {path} does not exist (prompts must be a list, a .txt/.jsonl path "
-                                    "or 'default:train|test|all')")
+            raise FileNotFoundError(
+                f"prompts file {path} does not exist (prompts must be a list, a .txt/.jsonl path "
+                "or 'default:train|test|all')"
+            )
         result = _read_prompt_file(path)
     elif isinstance(prompts, Sequence):
         result = list(prompts)

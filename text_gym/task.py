@@ -64,8 +64,11 @@ class TextGenTask:
             raise ValueError(f"truncation must be one of {TRUNCATION_MODES}, got {truncation!r}")
         self.tokenizer = load_tokenizer(DEFAULT_TOKENIZER if tokenizer is None else tokenizer)
         self.reward_model = make_reward_model(DEFAULT_REWARD_MODEL if reward_model is None else reward_model)
-        self.reward_name = reward_model if isinstance(reward_model, str) else (
-            DEFAULT_REWARD_MODEL if reward_model is None else type(reward_model).__name__)
+        self.reward_name = (
+            reward_model
+            if isinstance(reward_model, str)
+            else (DEFAULT_REWARD_MODEL if reward_model is None else type(reward_model).__name__)
+        )
 
         self.vocab_size = len(self.tokenizer) if vocab_size is None else _positive_int("vocab_size", vocab_size)
         if eos_token_ids is None:
@@ -101,7 +104,9 @@ class TextGenTask:
         eos = set(self.eos_token_ids.tolist())
         if pad_token_id is not None:
             if pad_token_id in eos:
-                raise ValueError(f"pad_token_id={pad_token_id} equals an EOS id {sorted(eos)}; pad must differ from EOS")
+                raise ValueError(
+                    f"pad_token_id={pad_token_id} equals an EOS id {sorted(eos)}; pad must differ from EOS"
+                )
             return int(pad_token_id)
         tok = self.tokenizer
         candidates = [tok.pad_token_id, tok.unk_token_id, *tok.all_special_ids, *range(self.vocab_size)]
@@ -134,12 +139,12 @@ class TextGenTask:
                         f"{self.max_prompt_tokens}; raise max_prompt_tokens or pass truncation='left' to keep "
                         "the last max_prompt_tokens tokens"
                     )
-                tokens = tokens[-self.max_prompt_tokens:]
+                tokens = tokens[-self.max_prompt_tokens :]
                 if not self.chat_template:
                     scored[index] = self.tokenizer.decode(tokens)
             if max(tokens) >= self.vocab_size:
                 raise ValueError(f"prompts[{index}] has token id {max(tokens)} >= vocab_size={self.vocab_size}")
-            ids[index, self.max_prompt_tokens - len(tokens):] = tokens
+            ids[index, self.max_prompt_tokens - len(tokens) :] = tokens
             lengths[index] = len(tokens)
         return ids, lengths, scored
 
@@ -152,7 +157,7 @@ class TextGenTask:
         """True when the decoded tail of the completion contains one of ``stop_strings``."""
         if not self.stop_strings:
             return False
-        tail = self.decode(completion_ids[-self.stop_window:])
+        tail = self.decode(completion_ids[-self.stop_window :])
         return any(s in tail for s in self.stop_strings)
 
     def score(self, prompt_indices: Sequence[int], completions: Sequence[str]) -> np.ndarray:
@@ -164,13 +169,17 @@ class TextGenTask:
         try:
             scores = self.reward_model(prompts, list(completions))
         except Exception as error:
-            raise RuntimeError(f"reward_model {self.reward_name!r} raised while scoring {len(prompts)} completions: "
-                               f"{type(error).__name__}: {error}") from error
+            raise RuntimeError(
+                f"reward_model {self.reward_name!r} raised while scoring {len(prompts)} completions: "
+                f"{type(error).__name__}: {error}"
+            ) from error
         source = f"reward_model {self.reward_name!r}"
         scores = check_scores(scores, len(prompts), source=source)
         bad = np.flatnonzero(np.abs(scores) > MAX_REWARD)
         if bad.size:
-            raise ValueError(f"{source} returned scores {scores[bad[:5]].tolist()} at batch positions "
-                             f"{bad[:5].tolist()} outside float32's range [{-MAX_REWARD:.7g}, {MAX_REWARD:.7g}]; "
-                             "rewards are stored as float32, so scores must lie in that range")
+            raise ValueError(
+                f"{source} returned scores {scores[bad[:5]].tolist()} at batch positions "
+                f"{bad[:5].tolist()} outside float32's range [{-MAX_REWARD:.7g}, {MAX_REWARD:.7g}]; "
+                "rewards are stored as float32, so scores must lie in that range"
+            )
         return scores

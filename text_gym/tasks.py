@@ -39,11 +39,34 @@ def _split(items: Sequence[str], split: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------------------------------ keyword
-_KEYWORDS = ["river", "garden", "music", "window", "bread", "winter", "letter", "bridge", "forest", "candle",
-             "market", "island", "thunder", "pencil", "harbor", "orange", "blanket", "mirror", "ladder", "rocket"]
-_KEYWORD_FRAMES = ["Write one sentence that uses the word '{w}':", "Use the word '{w}' in a short sentence:",
-                   "Finish this with the word '{w}' in it: Yesterday I",
-                   "Say something about your morning using the word '{w}':"]
+_KEYWORDS = [
+    "river",
+    "garden",
+    "music",
+    "window",
+    "bread",
+    "winter",
+    "letter",
+    "bridge",
+    "forest",
+    "candle",
+    "market",
+    "island",
+    "thunder",
+    "pencil",
+    "harbor",
+    "orange",
+    "blanket",
+    "mirror",
+    "ladder",
+    "rocket",
+]
+_KEYWORD_FRAMES = [
+    "Write one sentence that uses the word '{w}':",
+    "Use the word '{w}' in a short sentence:",
+    "Finish this with the word '{w}' in it: Yesterday I",
+    "Say something about your morning using the word '{w}':",
+]
 _QUOTED = re.compile(r"'([^']+)'")
 
 
@@ -58,7 +81,7 @@ class PromptKeywordReward(BaseRewardModel):
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         scores = np.zeros(len(completions))
-        for index, (prompt, completion) in enumerate(zip(prompts, completions)):
+        for index, (prompt, completion) in enumerate(zip(prompts, completions, strict=False)):
             match = _QUOTED.search(prompt)
             if match and re.search(rf"\b{re.escape(match.group(1))}\b", completion, re.IGNORECASE):
                 scores[index] = 1.0
@@ -69,12 +92,24 @@ if "prompt-keyword" not in registered_reward_models():
     register_reward_model("prompt-keyword", lambda argument: PromptKeywordReward())
 
 # -------------------------------------------------------------------------------------------------- story
-_CHARACTERS = ["an old lighthouse keeper", "a girl who could talk to birds", "a retired detective", "a lost robot",
-               "two brothers on a farm", "a baker in a small town", "a young astronaut", "a travelling musician",
-               "a fox in the city", "a grandmother with a secret map"]
-_OPENINGS = ["Once upon a time there was {c}. One morning,", "The story begins with {c}, who",
-             "Nobody in the village had ever met {c} until the day",
-             "It was raining when {c} found the key. At first,"]
+_CHARACTERS = [
+    "an old lighthouse keeper",
+    "a girl who could talk to birds",
+    "a retired detective",
+    "a lost robot",
+    "two brothers on a farm",
+    "a baker in a small town",
+    "a young astronaut",
+    "a travelling musician",
+    "a fox in the city",
+    "a grandmother with a secret map",
+]
+_OPENINGS = [
+    "Once upon a time there was {c}. One morning,",
+    "The story begins with {c}, who",
+    "Nobody in the village had ever met {c} until the day",
+    "It was raining when {c} found the key. At first,",
+]
 
 
 def story_prompts(split: str = "train") -> list[str]:
@@ -84,15 +119,26 @@ def story_prompts(split: str = "train") -> list[str]:
 
 # ----------------------------------------------------------------------------------------------- dialogue
 _USER_TURNS = [
-    "My flight got cancelled and I have to wait until tomorrow. Any advice?", "Can you suggest a dinner for tonight?",
-    "I failed my driving test today.", "What should I do this weekend?", "How do I start learning the guitar?",
-    "My cat keeps waking me up at night.", "I am nervous about my presentation tomorrow.",
-    "Can you recommend a book for a long train ride?", "My team lost the final yesterday.",
-    "How can I make my small flat feel cosier?", "I just moved to a new city and don't know anyone.",
-    "What is a good way to start the morning?", "My laptop is very slow, what can I try?",
-    "I burned the cake for my friend's birthday.", "Any tips for a first camping trip?",
-    "I have a job interview on Monday.", "How do I keep my plants alive?", "It has rained all week here.",
-    "What can I cook with rice and eggs?", "My neighbour plays loud music at night.",
+    "My flight got cancelled and I have to wait until tomorrow. Any advice?",
+    "Can you suggest a dinner for tonight?",
+    "I failed my driving test today.",
+    "What should I do this weekend?",
+    "How do I start learning the guitar?",
+    "My cat keeps waking me up at night.",
+    "I am nervous about my presentation tomorrow.",
+    "Can you recommend a book for a long train ride?",
+    "My team lost the final yesterday.",
+    "How can I make my small flat feel cosier?",
+    "I just moved to a new city and don't know anyone.",
+    "What is a good way to start the morning?",
+    "My laptop is very slow, what can I try?",
+    "I burned the cake for my friend's birthday.",
+    "Any tips for a first camping trip?",
+    "I have a job interview on Monday.",
+    "How do I keep my plants alive?",
+    "It has rained all week here.",
+    "What can I cook with rice and eggs?",
+    "My neighbour plays loud music at night.",
 ]
 DIALOGUE_SYSTEM_PROMPT = "You are a friendly, helpful assistant. Reply in one or two short sentences."
 
@@ -119,10 +165,18 @@ class TaskSpec:
 TASKS: dict[str, TaskSpec] = {
     "TextGenSentiment-v0": TaskSpec(default_prompts, "sentiment", "vader", 20),
     "TextGenKeyword-v0": TaskSpec(keyword_prompts, "prompt-keyword", "prompt-keyword", 16),
-    "TextGenStory-v0": TaskSpec(story_prompts, "composite:1*sentiment+0.5*distinct:2",
-                                "composite:1*vader+0.5*distinct:2", 48),
-    "TextGenDialogue-v0": TaskSpec(dialogue_prompts, "sentiment", "vader", 32, max_prompt_tokens=96,
-                                   chat_template=True, system_prompt=DIALOGUE_SYSTEM_PROMPT),
+    "TextGenStory-v0": TaskSpec(
+        story_prompts, "composite:1*sentiment+0.5*distinct:2", "composite:1*vader+0.5*distinct:2", 48
+    ),
+    "TextGenDialogue-v0": TaskSpec(
+        dialogue_prompts,
+        "sentiment",
+        "vader",
+        32,
+        max_prompt_tokens=96,
+        chat_template=True,
+        system_prompt=DIALOGUE_SYSTEM_PROMPT,
+    ),
 }
 """The benchmark suite, by env id."""
 
@@ -146,8 +200,13 @@ def task_prompts(env_id: str, split: str = "train") -> list[str]:
 def task_defaults(env_id: str, **overrides: Any) -> dict[str, Any]:
     """Env keyword arguments of a suite task, with ``overrides`` applied."""
     spec = _spec(env_id)
-    options = dict(prompts=spec.prompts("train"), reward_model=spec.reward_model, max_new_tokens=spec.max_new_tokens,
-                   max_prompt_tokens=spec.max_prompt_tokens, chat_template=spec.chat_template)
+    options = dict(
+        prompts=spec.prompts("train"),
+        reward_model=spec.reward_model,
+        max_new_tokens=spec.max_new_tokens,
+        max_prompt_tokens=spec.max_prompt_tokens,
+        chat_template=spec.chat_template,
+    )
     if spec.system_prompt is not None:
         options["system_prompt"] = spec.system_prompt
     options.update(overrides)

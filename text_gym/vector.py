@@ -79,14 +79,16 @@ class TextGenVectorEnv(VectorEnv):
         try:
             mode = AutoresetMode(autoreset_mode)
         except ValueError as error:
-            raise ValueError(f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, "
-                             f"got {autoreset_mode!r}") from error
+            raise ValueError(
+                f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, got {autoreset_mode!r}"
+            ) from error
         self.metadata = {"autoreset_mode": mode, "render_modes": ["ansi", "human"], "render_fps": 4}
         self.render_mode = render_mode
         self.num_envs = int(num_envs)
         self.device = torch.device(device)
-        self.task = task = TextGenTask(tokenizer, reward_model, prompts, max_new_tokens, max_prompt_tokens,
-                                       **task_options)
+        self.task = task = TextGenTask(
+            tokenizer, reward_model, prompts, max_new_tokens, max_prompt_tokens, **task_options
+        )
         self.single_observation_space = task.observation_space
         self.single_action_space = task.action_space
         self.observation_space = batch_space(task.observation_space, self.num_envs)
@@ -144,8 +146,9 @@ class TextGenVectorEnv(VectorEnv):
         self._ended[rows] = False
         self.prompt_index[rows] = indices
 
-    def reset_tensors(self, *, seed: int | Sequence[int | None] | None = None,
-                      options: dict[str, Any] | None = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    def reset_tensors(
+        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Like :meth:`reset`, but the observation is the live device buffers ``{input_ids, attention_mask}`` and
         ``info["action_mask"]`` (with a vocabulary restriction) the env's bool ``[B, V]`` device tensor."""
         options = options or {}
@@ -160,7 +163,10 @@ class TextGenVectorEnv(VectorEnv):
         if prompt_index is not None:
             prompt_index = np.broadcast_to(np.asarray(prompt_index), (B,))
             count = len(self.task.prompts)
-            if not np.issubdtype(prompt_index.dtype, np.integer) or ((prompt_index < 0) | (prompt_index >= count)).any():
+            if (
+                not np.issubdtype(prompt_index.dtype, np.integer)
+                or ((prompt_index < 0) | (prompt_index >= count)).any()
+            ):
                 raise ValueError(f"options['prompt_index'] must be integers in [0, {count}), got {prompt_index!r}")
         self._reset_rows(np.flatnonzero(mask), self._seeds(seed), prompt_index)
         self._started = True
@@ -182,18 +188,22 @@ class TextGenVectorEnv(VectorEnv):
         else:
             array = np.asarray(actions)
             if array.dtype == object or not (np.issubdtype(array.dtype, np.integer) or array.dtype == bool):
-                raise TypeError(f"actions must be integer token ids in [0, {self.task.vocab_size}), "
-                                f"got an array of dtype {array.dtype}")
+                raise TypeError(
+                    f"actions must be integer token ids in [0, {self.task.vocab_size}), "
+                    f"got an array of dtype {array.dtype}"
+                )
             tensor = torch.from_numpy(np.ascontiguousarray(array))
         if tensor.dtype == torch.bool or tensor.is_floating_point() or tensor.is_complex():
-            raise TypeError(f"actions must be integer token ids in [0, {self.task.vocab_size}), "
-                            f"got dtype {tensor.dtype}")
+            raise TypeError(
+                f"actions must be integer token ids in [0, {self.task.vocab_size}), got dtype {tensor.dtype}"
+            )
         if tensor.shape != (self.num_envs,):
             raise ValueError(f"actions must have shape ({self.num_envs},), got {tuple(tensor.shape)}")
         return tensor.to(self.device, torch.long, non_blocking=True)
 
-    def step_tensors(self, actions: torch.Tensor | np.ndarray) -> tuple[dict[str, torch.Tensor], torch.Tensor,
-                                                                       torch.Tensor, torch.Tensor, dict[str, Any]]:
+    def step_tensors(
+        self, actions: torch.Tensor | np.ndarray
+    ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """Like :meth:`step`, but observations, rewards (float32), terminated and truncated are device tensors, and
         so is ``info["action_mask"]`` (bool ``[B, V]``, with a vocabulary restriction): it is not copied to the host.
 
@@ -219,8 +229,11 @@ class TextGenVectorEnv(VectorEnv):
 
         P, N = task.max_prompt_tokens, task.max_new_tokens
         bad = active & ((actions < 0) | (actions >= task.vocab_size))
-        masked = torch.zeros_like(bad) if self._action_mask is None else active & ~self._action_mask.gather(
-            1, actions.clamp(0, task.vocab_size - 1).unsqueeze(1)).squeeze(1)
+        masked = (
+            torch.zeros_like(bad)
+            if self._action_mask is None
+            else active & ~self._action_mask.gather(1, actions.clamp(0, task.vocab_size - 1).unsqueeze(1)).squeeze(1)
+        )
         finished = active & (torch.isin(actions, self._eos) | (self.num_tokens + 1 >= N))
         host = torch.cat([bad.any().view(1), masked.any().view(1), finished]).cpu().numpy()  # the one sync per step
         if host[0]:
@@ -285,7 +298,9 @@ class TextGenVectorEnv(VectorEnv):
     def _add_info(self, info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence, dtype: type) -> None:
         """Set ``info[key][rows] = values`` in Gymnasium's vector format, keeping entries other rows already set."""
         if key not in info:
-            info[key] = np.full(self.num_envs, None, dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
+            info[key] = (
+                np.full(self.num_envs, None, dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
+            )
             info["_" + key] = np.zeros(self.num_envs, dtype=bool)
         info[key][rows] = values
         info["_" + key][rows] = True
@@ -304,8 +319,10 @@ class TextGenVectorEnv(VectorEnv):
         completion_ids = [ids[k, : counts[k]] for k in range(len(rows))]
         completions = [task.decode(c) for c in completion_ids]
         scores = task.score(self.prompt_index[rows], completions)
-        reasons = ["eos" if c[-1] in task.eos_token_ids else "stop_string" if task.hits_stop_string(c) else "length"
-                   for c in completion_ids]
+        reasons = [
+            "eos" if c[-1] in task.eos_token_ids else "stop_string" if task.hits_stop_string(c) else "length"
+            for c in completion_ids
+        ]
         self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]], object)
         self._add_info(info, "completion", rows, completions, object)
         self._add_info(info, "score", rows, scores, np.float64)
@@ -316,8 +333,13 @@ class TextGenVectorEnv(VectorEnv):
 
     def step(self, actions):
         obs, rewards, terminated, truncated, info = self.step_tensors(actions)
-        return (self._to_numpy(obs), rewards.cpu().numpy(), terminated.cpu().numpy(), truncated.cpu().numpy(),
-                self._host_info(info))
+        return (
+            self._to_numpy(obs),
+            rewards.cpu().numpy(),
+            terminated.cpu().numpy(),
+            truncated.cpu().numpy(),
+            self._host_info(info),
+        )
 
     @staticmethod
     def _to_numpy(obs: dict[str, torch.Tensor]) -> dict[str, np.ndarray]:
@@ -333,7 +355,7 @@ class TextGenVectorEnv(VectorEnv):
     # ---------------------------------------------------------------- render
     def _texts(self) -> tuple[str, ...]:
         task = self.task
-        ids = self.input_ids[:, task.max_prompt_tokens:].cpu().numpy()
+        ids = self.input_ids[:, task.max_prompt_tokens :].cpu().numpy()
         counts = self.num_tokens.cpu().numpy()
         texts = []
         for row in range(self.num_envs):
@@ -341,8 +363,10 @@ class TextGenVectorEnv(VectorEnv):
                 texts.append("(no episode: call reset())")
                 continue
             completion = task.decode(ids[row, : counts[row]])
-            texts.append(f"[{row}] {task.scored_prompts[self.prompt_index[row]]}⟦{completion}⟧ "
-                         f"[{counts[row]}/{task.max_new_tokens} tokens]")
+            texts.append(
+                f"[{row}] {task.scored_prompts[self.prompt_index[row]]}⟦{completion}⟧ "
+                f"[{counts[row]}/{task.max_new_tokens} tokens]"
+            )
         return tuple(texts)
 
     def render(self) -> tuple[str, ...] | None:

@@ -14,5 +14,12 @@ from agents.sb3.policy import LMActionHead, LMActorCriticPolicy, LMFeaturesExtra
 from agents.sb3.token_lstm import LSTMTokenExtractor
 from agents.sb3.vec_env import SB3VecEnv
 
-__all__ = ["KLPenaltyCallback", "LMActionHead", "LMActorCriticPolicy", "LMFeaturesExtractor", "LSTMTokenExtractor",
-           "MaskableLMActorCriticPolicy", "SB3VecEnv"]
+__all__ = [
+    "KLPenaltyCallback",
+    "LMActionHead",
+    "LMActorCriticPolicy",
+    "LMFeaturesExtractor",
+    "LSTMTokenExtractor",
+    "MaskableLMActorCriticPolicy",
+    "SB3VecEnv",
+]

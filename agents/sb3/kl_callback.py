@@ -48,8 +48,14 @@ class KLPenaltyCallback(BaseCallback):
         batch_size: observations per reference forward.
     """
 
-    def __init__(self, kl_coef: float = 0.05, ref_model: str | os.PathLike | nn.Module | None = None,
-                 estimator: KLEstimator = "k1", batch_size: int = 256, verbose: int = 0) -> None:
+    def __init__(
+        self,
+        kl_coef: float = 0.05,
+        ref_model: str | os.PathLike | nn.Module | None = None,
+        estimator: KLEstimator = "k1",
+        batch_size: int = 256,
+        verbose: int = 0,
+    ) -> None:
         super().__init__(verbose)
         if not kl_coef >= 0:
             raise ValueError(f"kl_coef must be >= 0, got {kl_coef}")
@@ -65,8 +71,10 @@ class KLPenaltyCallback(BaseCallback):
         if self.ref_model is None:
             lm = getattr(self.model.policy, "lm", None)
             if lm is None:
-                raise ValueError("KLPenaltyCallback needs ref_model=... unless the policy is an LM policy "
-                                 "(agents.sb3.LMActorCriticPolicy / MaskableLMActorCriticPolicy)")
+                raise ValueError(
+                    "KLPenaltyCallback needs ref_model=... unless the policy is an LM policy "
+                    "(agents.sb3.LMActorCriticPolicy / MaskableLMActorCriticPolicy)"
+                )
             self.ref_model = load_causal_lm(copy.deepcopy(lm))
         self.ref_model.to(self.model.device)
 
@@ -79,18 +87,22 @@ class KLPenaltyCallback(BaseCallback):
         num_actions = self.model.action_space.n
         out = []
         for start in range(0, len(actions), self.batch_size):
-            chunk = {k: torch.as_tensor(v[start: start + self.batch_size], device=self.model.device)
-                     for k, v in observations.items()}
+            chunk = {
+                k: torch.as_tensor(v[start : start + self.batch_size], device=self.model.device)
+                for k, v in observations.items()
+            }
             logits = next_token_logits(self.ref_model, chunk["input_ids"], chunk["attention_mask"])[:, :num_actions]
-            chosen = torch.as_tensor(actions[start: start + self.batch_size], device=logits.device).long()
+            chosen = torch.as_tensor(actions[start : start + self.batch_size], device=logits.device).long()
             out.append(torch.log_softmax(logits, dim=-1).gather(1, chosen.view(-1, 1)).squeeze(1))
         return torch.cat(out).cpu()
 
     def _on_rollout_end(self) -> None:
         buffer = self.locals.get("rollout_buffer")
         if not isinstance(buffer, DictRolloutBuffer):
-            raise TypeError(f"KLPenaltyCallback needs an on-policy algorithm (PPO, A2C, MaskablePPO) on a TextGen "
-                            f"env, whose rollout buffer holds the sampling log-probs; got {type(buffer).__name__}")
+            raise TypeError(
+                f"KLPenaltyCallback needs an on-policy algorithm (PPO, A2C, MaskablePPO) on a TextGen "
+                f"env, whose rollout buffer holds the sampling log-probs; got {type(buffer).__name__}"
+            )
         n_steps, n_envs = buffer.rewards.shape
         observations = {key: value.reshape(n_steps * n_envs, -1) for key, value in buffer.observations.items()}
         ref_logprobs = self.reference_logprobs(observations, buffer.actions.reshape(-1))

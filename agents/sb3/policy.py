@@ -37,8 +37,9 @@ def check_text_observation_space(observation_space: spaces.Space) -> None:
     """Raise if ``observation_space`` is not a TextGen observation space (``Dict`` with ``input_ids`` and
     ``attention_mask``)."""
     if not isinstance(observation_space, spaces.Dict) or set(observation_space.spaces) != set(OBS_KEYS):
-        raise ValueError(f"observation_space must be a TextGen Dict space with keys {OBS_KEYS}, "
-                         f"got {observation_space}")
+        raise ValueError(
+            f"observation_space must be a TextGen Dict space with keys {OBS_KEYS}, got {observation_space}"
+        )
 
 
 class LMFeaturesExtractor(BaseFeaturesExtractor):
@@ -75,16 +76,28 @@ class LMActionHead(nn.Module):
 class _LMPolicyMixin:
     """Builds an SB3 actor-critic policy around :class:`LMFeaturesExtractor` (see the module docstring)."""
 
-    def __init__(self, observation_space: spaces.Space, action_space: spaces.Space, lr_schedule: Any,
-                 model: str | os.PathLike | nn.Module = "smollm2", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        observation_space: spaces.Space,
+        action_space: spaces.Space,
+        lr_schedule: Any,
+        model: str | os.PathLike | nn.Module = "smollm2",
+        **kwargs: Any,
+    ) -> None:
         if not isinstance(action_space, spaces.Discrete):
             raise ValueError(f"action_space must be Discrete (token ids), got {action_space}")
-        fixed = {"ortho_init": False, "net_arch": [], "share_features_extractor": True,
-                 "features_extractor_class": LMFeaturesExtractor}
+        fixed = {
+            "ortho_init": False,
+            "net_arch": [],
+            "share_features_extractor": True,
+            "features_extractor_class": LMFeaturesExtractor,
+        }
         for name, value in fixed.items():
             if name in kwargs and kwargs[name] != value:
-                raise ValueError(f"{type(self).__name__} requires {name}={value!r} (pretrained LM backbone and head, "
-                                 f"shared by actor and critic), got {kwargs[name]!r}")
+                raise ValueError(
+                    f"{type(self).__name__} requires {name}={value!r} (pretrained LM backbone and head, "
+                    f"shared by actor and critic), got {kwargs[name]!r}"
+                )
         if kwargs.get("features_extractor_kwargs"):
             raise ValueError(f"{type(self).__name__} takes the LM as model=..., not features_extractor_kwargs")
         kwargs.update(fixed)
@@ -102,8 +115,10 @@ class _LMPolicyMixin:
         self._build_mlp_extractor()
         lm = self.features_extractor.model
         if self.action_space.n > lm_head_size(lm):
-            raise ValueError(f"the env has {self.action_space.n} actions but the LM head has {lm_head_size(lm)} "
-                             f"rows; build the env with vocab_size={lm_head_size(lm)} or fewer")
+            raise ValueError(
+                f"the env has {self.action_space.n} actions but the LM head has {lm_head_size(lm)} "
+                f"rows; build the env with vocab_size={lm_head_size(lm)} or fewer"
+            )
         self.action_net = LMActionHead(lm.get_output_embeddings(), self.action_space.n)
         self.value_net = nn.Linear(self.mlp_extractor.latent_dim_vf, 1)
         nn.init.zeros_(self.value_net.weight)

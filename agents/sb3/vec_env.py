@@ -42,15 +42,22 @@ class SB3VecEnv(VecEnv):
 
     def __init__(self, env: str | TextGenVectorEnv = "TextGen-v0", num_envs: int = 1, **env_kwargs: Any) -> None:
         if isinstance(env, str):
-            env = gym.make_vec(env, num_envs=num_envs, vectorization_mode="vector_entry_point",
-                               autoreset_mode=AutoresetMode.SAME_STEP, **env_kwargs)
+            env = gym.make_vec(
+                env,
+                num_envs=num_envs,
+                vectorization_mode="vector_entry_point",
+                autoreset_mode=AutoresetMode.SAME_STEP,
+                **env_kwargs,
+            )
         elif env_kwargs:
             raise ValueError("env_kwargs can only be given with an env id")
         if not isinstance(env, TextGenVectorEnv):
             raise TypeError(f"env must be an env id or a TextGenVectorEnv, got {type(env).__name__}")
         if env.metadata["autoreset_mode"] != AutoresetMode.SAME_STEP:
-            raise ValueError("SB3VecEnv needs a TextGenVectorEnv with autoreset_mode='SameStep' (SB3's convention),"
-                             f" got autoreset_mode={env.metadata['autoreset_mode'].value!r}")
+            raise ValueError(
+                "SB3VecEnv needs a TextGenVectorEnv with autoreset_mode='SameStep' (SB3's convention),"
+                f" got autoreset_mode={env.metadata['autoreset_mode'].value!r}"
+            )
         self.env = env
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None
@@ -70,8 +77,9 @@ class SB3VecEnv(VecEnv):
         obs, info = self.env.reset(seed=seeds, options=options)
         self._reset_seeds()
         self._reset_options()
-        self.reset_infos = [self._row_info(info, i, ("prompt", "prompt_index", "action_mask"))
-                            for i in range(self.num_envs)]
+        self.reset_infos = [
+            self._row_info(info, i, ("prompt", "prompt_index", "action_mask")) for i in range(self.num_envs)
+        ]
         return obs
 
     @staticmethod
@@ -112,28 +120,29 @@ class SB3VecEnv(VecEnv):
     def get_images(self) -> Sequence[None]:
         return [None] * self.num_envs
 
-    def _indices(self, indices: None | int | Sequence[int]) -> list[int]:
+    def _indices(self, indices: int | Sequence[int] | None) -> list[int]:
         if indices is None:
             return list(range(self.num_envs))
         return [indices] if isinstance(indices, int) else list(indices)
 
-    def get_attr(self, attr_name: str, indices: None | int | Sequence[int] = None) -> list[Any]:
+    def get_attr(self, attr_name: str, indices: int | Sequence[int] | None = None) -> list[Any]:
         """The vector env's attribute, once per requested sub-env (the sub-envs share one task)."""
         value = getattr(self.env, attr_name)
         return [value] * len(self._indices(indices))
 
-    def set_attr(self, attr_name: str, value: Any, indices: None | int | Sequence[int] = None) -> None:
+    def set_attr(self, attr_name: str, value: Any, indices: int | Sequence[int] | None = None) -> None:
         raise AttributeError(f"SB3VecEnv cannot set {attr_name!r} on single sub-envs: they are one batched env")
 
-    def env_method(self, method_name: str, *method_args: Any, indices: None | int | Sequence[int] = None,
-                   **method_kwargs: Any) -> list[Any]:
+    def env_method(
+        self, method_name: str, *method_args: Any, indices: int | Sequence[int] | None = None, **method_kwargs: Any
+    ) -> list[Any]:
         """Only ``"action_masks"`` (per sub-env rows of :meth:`action_masks`) is a per-sub-env method here."""
         if method_name != "action_masks":
             raise AttributeError(f"SB3VecEnv supports env_method('action_masks') only, got {method_name!r}")
         masks = self.action_masks()
         return [masks[i] for i in self._indices(indices)]
 
-    def env_is_wrapped(self, wrapper_class: type, indices: None | int | Sequence[int] = None) -> list[bool]:
+    def env_is_wrapped(self, wrapper_class: type, indices: int | Sequence[int] | None = None) -> list[bool]:
         """True for SB3's ``Monitor`` (this adapter adds its ``info["episode"]`` statistics, so
         ``evaluate_policy`` reads them without a warning), False for any other wrapper."""
         return [wrapper_class is Monitor] * len(self._indices(indices))

@@ -26,8 +26,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from reward_models.human.items import MODES, Candidates, Item, build_items, load_candidates, sample_candidates
-from reward_models.human.items import save_candidates
+from reward_models.human.items import (
+    MODES,
+    Candidates,
+    Item,
+    build_items,
+    load_candidates,
+    sample_candidates,
+    save_candidates,
+)
 from reward_models.human.store import LabelConflict, LabelStore
 
 ANNOTATOR_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
@@ -39,13 +46,23 @@ class LabelServerConfig:
     """Human labelling server: candidates, where labels go, and how the page is served."""
 
     output: str = field(default="preferences.jsonl", metadata={"help": "preference JSONL file labels are appended to"})
-    candidates: str | None = field(default=None, metadata={
-        "help": "JSONL of {'prompt', 'completions': [...]} to label; None: sample from --policy (saved to "
-                "<output>.candidates.jsonl and reused on restart)"})
-    prompts: str = field(default="default:test", metadata={
-        "help": "prompts to sample candidates for: a .txt/.jsonl file or text_gym's 'default:train|test|all'"})
-    policy: str = field(default="smollm2", metadata={
-        "help": "causal LM that writes the candidates: hub id, local folder or 'smollm2' (packaged)"})
+    candidates: str | None = field(
+        default=None,
+        metadata={
+            "help": "JSONL of {'prompt', 'completions': [...]} to label; None: sample from --policy (saved to "
+            "<output>.candidates.jsonl and reused on restart)"
+        },
+    )
+    prompts: str = field(
+        default="default:test",
+        metadata={
+            "help": "prompts to sample candidates for: a .txt/.jsonl file or text_gym's 'default:train|test|all'"
+        },
+    )
+    policy: str = field(
+        default="smollm2",
+        metadata={"help": "causal LM that writes the candidates: hub id, local folder or 'smollm2' (packaged)"},
+    )
     completions_per_prompt: int = field(default=4, metadata={"help": "k completions sampled per prompt (>= 2)"})
     max_new_tokens: int = field(default=24, metadata={"help": "tokens sampled per completion"})
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (> 0)"})
@@ -53,21 +70,30 @@ class LabelServerConfig:
     batch_size: int = field(default=32, metadata={"help": "sequences generated per forward pass"})
     device: str = field(default="auto", metadata={"help": "'cpu', 'cuda' or 'auto' (sampling)"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
-    host: str = field(default="127.0.0.1", metadata={
-        "help": "address to bind; anything but loopback requires a token"})
+    host: str = field(default="127.0.0.1", metadata={"help": "address to bind; anything but loopback requires a token"})
     port: int = field(default=8765, metadata={"help": "TCP port (0: any free port; the URL is printed)"})
-    token: str | None = field(default=None, metadata={
-        "help": "access token every request must carry; None: none on loopback, a random one (printed) elsewhere"})
-    annotator: str = field(default="", metadata={
-        "help": "labeller id the page starts with (letters, digits, _.@-; ''  = the login name)"})
+    token: str | None = field(
+        default=None,
+        metadata={
+            "help": "access token every request must carry; None: none on loopback, a random one (printed) elsewhere"
+        },
+    )
+    annotator: str = field(
+        default="", metadata={"help": "labeller id the page starts with (letters, digits, _.@-; ''  = the login name)"}
+    )
     mode: Literal["pair", "rank", "edit"] = field(default="pair", metadata={"help": "mode the page opens in"})
     max_request_bytes: int = field(default=65536, metadata={"help": "largest request body accepted (413 above)"})
     max_edit_chars: int = field(default=4000, metadata={"help": "longest edited completion accepted"})
     fsync: bool = field(default=True, metadata={"help": "fsync the file after every label (durable on power loss)"})
 
     def __post_init__(self) -> None:
-        for name, low in (("completions_per_prompt", 2), ("max_new_tokens", 1), ("batch_size", 1),
-                          ("max_request_bytes", 1024), ("max_edit_chars", 1)):
+        for name, low in (
+            ("completions_per_prompt", 2),
+            ("max_new_tokens", 1),
+            ("batch_size", 1),
+            ("max_request_bytes", 1024),
+            ("max_edit_chars", 1),
+        ):
             if getattr(self, name) < low:
                 raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
         if not 0 <= self.port <= 65535:
@@ -105,9 +131,17 @@ def resolve_candidates(config: LabelServerConfig, prompts: Callable[[], Sequence
     cache = Path(config.output + ".candidates.jsonl")
     if cache.is_file():
         return load_candidates(cache)
-    candidates = sample_candidates(list(prompts()), config.policy, config.completions_per_prompt,
-                                   config.max_new_tokens, config.temperature, config.top_p, config.batch_size,
-                                   config.device, config.seed)
+    candidates = sample_candidates(
+        list(prompts()),
+        config.policy,
+        config.completions_per_prompt,
+        config.max_new_tokens,
+        config.temperature,
+        config.top_p,
+        config.batch_size,
+        config.device,
+        config.seed,
+    )
     save_candidates(cache, candidates)
     return candidates
 
@@ -141,15 +175,19 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException):
         if error.code == 413:
-            return jsonify(error=f"request body too large: the limit is {config.max_request_bytes} bytes "
-                                 "(max_request_bytes)"), 413
+            return jsonify(
+                error=f"request body too large: the limit is {config.max_request_bytes} bytes (max_request_bytes)"
+            ), 413
         return jsonify(error=error.description or error.name), error.code
 
     @app.before_request
     def check_access():
         if token is not None:
-            given = (request.headers.get("X-Label-Token") or request.args.get("token")
-                     or request.headers.get("Authorization", "").removeprefix("Bearer "))
+            given = (
+                request.headers.get("X-Label-Token")
+                or request.args.get("token")
+                or request.headers.get("Authorization", "").removeprefix("Bearer ")
+            )
             if not hmac.compare_digest(given.encode(), token.encode()):
                 fail(401, "missing or wrong token: open the URL the server printed (it ends in ?token=...)")
         elif not is_loopback(request.host.rpartition(":")[0].strip("[]") or request.host):
@@ -159,8 +197,9 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
 
     @app.after_request
     def security_headers(response):
-        response.headers["Content-Security-Policy"] = ("default-src 'self'; script-src 'self'; style-src 'self'; "
-                                                       "object-src 'none'; frame-ancestors 'none'")
+        response.headers["Content-Security-Policy"] = (
+            "default-src 'self'; script-src 'self'; style-src 'self'; object-src 'none'; frame-ancestors 'none'"
+        )
         response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers["Referrer-Policy"] = "no-referrer"
         response.headers["Cache-Control"] = "no-store"
@@ -187,8 +226,9 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
 
     @app.get("/")
     def page():
-        return render_template("label.html", token=token or "", annotator=config.annotator or _login_name(),
-                               mode=config.mode, modes=MODES)
+        return render_template(
+            "label.html", token=token or "", annotator=config.annotator or _login_name(), mode=config.mode, modes=MODES
+        )
 
     @app.get("/favicon.ico")
     def favicon():
@@ -216,8 +256,11 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
             fields = {"chosen": texts[choice], "rejected": texts[1 - choice]}
         elif item.mode == "rank":
             ranking = body.get("ranking")
-            if (not isinstance(ranking, list) or any(isinstance(i, bool) or not isinstance(i, int) for i in ranking)
-                    or sorted(ranking) != list(range(len(texts)))):
+            if (
+                not isinstance(ranking, list)
+                or any(isinstance(i, bool) or not isinstance(i, int) for i in ranking)
+                or sorted(ranking) != list(range(len(texts)))
+            ):
                 fail(400, f"'ranking' must list each index 0..{len(texts) - 1} once, best first")
             fields = {"ranking": [texts[i] for i in ranking]}
         else:
@@ -241,8 +284,7 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
         row = store.undo(annotator)
         if row is None:
             fail(409, f"nothing to undo for annotator {annotator!r}")
-        return jsonify(undone=row["id"], item=row["item"], mode=row["mode"],
-                       progress=progress(annotator, row["mode"]))
+        return jsonify(undone=row["id"], item=row["item"], mode=row["mode"], progress=progress(annotator, row["mode"]))
 
     return app
 

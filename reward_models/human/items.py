@@ -65,10 +65,16 @@ def load_candidates(path: str | os.PathLike) -> list[Candidates]:
     result = []
     for number, row in read_jsonl_objects(path, "candidates file"):
         completions = row.get("completions")
-        if (not isinstance(row.get("prompt"), str) or not isinstance(completions, list)
-                or not completions or not all(isinstance(c, str) for c in completions)):
-            raise ValueError(f"candidates file {path}, line {number}: expected {{\"prompt\": str, "
-                             "\"completions\": [str, ...]} with at least one completion")
+        if (
+            not isinstance(row.get("prompt"), str)
+            or not isinstance(completions, list)
+            or not completions
+            or not all(isinstance(c, str) for c in completions)
+        ):
+            raise ValueError(
+                f'candidates file {path}, line {number}: expected {{"prompt": str, '
+                '"completions": [str, ...]} with at least one completion'
+            )
         result.append(Candidates(row["prompt"], _distinct(completions)))
     if not result:
         raise ValueError(f"candidates file {path} has no rows")
@@ -80,14 +86,27 @@ def save_candidates(path: str | os.PathLike, candidates: Sequence[Candidates]) -
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text("".join(json.dumps({"prompt": c.prompt, "completions": list(c.completions)},
-                                            ensure_ascii=False) + "\n" for c in candidates), encoding="utf-8")
+    temporary.write_text(
+        "".join(
+            json.dumps({"prompt": c.prompt, "completions": list(c.completions)}, ensure_ascii=False) + "\n"
+            for c in candidates
+        ),
+        encoding="utf-8",
+    )
     os.replace(temporary, path)
 
 
-def sample_candidates(prompts: Sequence[str], policy: str | tuple = "smollm2", completions_per_prompt: int = 4,
-                      max_new_tokens: int = 24, temperature: float = 1.0, top_p: float = 1.0, batch_size: int = 32,
-                      device: str = "auto", seed: int = 0) -> list[Candidates]:
+def sample_candidates(
+    prompts: Sequence[str],
+    policy: str | tuple = "smollm2",
+    completions_per_prompt: int = 4,
+    max_new_tokens: int = 24,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    batch_size: int = 32,
+    device: str = "auto",
+    seed: int = 0,
+) -> list[Candidates]:
     """Sample ``completions_per_prompt`` completions for each prompt from a causal LM (a name/folder as in
     :func:`~reward_models.labelling.load_policy`, or a loaded ``(model, tokenizer)`` padding on the left)."""
     import torch
@@ -96,16 +115,23 @@ def sample_candidates(prompts: Sequence[str], policy: str | tuple = "smollm2", c
     from reward_models.hf import resolve_device
     from reward_models.labelling import LabelConfig, load_policy, sample_completions
 
-    config = LabelConfig(policy=policy if isinstance(policy, str) else "smollm2",
-                         completions_per_prompt=completions_per_prompt, max_new_tokens=max_new_tokens,
-                         temperature=temperature, top_p=top_p, batch_size=batch_size, device=device, seed=seed)
+    config = LabelConfig(
+        policy=policy if isinstance(policy, str) else "smollm2",
+        completions_per_prompt=completions_per_prompt,
+        max_new_tokens=max_new_tokens,
+        temperature=temperature,
+        top_p=top_p,
+        batch_size=batch_size,
+        device=device,
+        seed=seed,
+    )
     torch.manual_seed(seed)
     model, tokenizer = load_policy(policy, resolve_device(device)) if isinstance(policy, str) else policy
     repeated = [p for p in prompts for _ in range(completions_per_prompt)]
     with tqdm(total=len(repeated), desc="sampling candidates", unit="compl") as bar:
         completions = sample_completions(model, tokenizer, repeated, config, progress=bar)
     k = completions_per_prompt
-    return [Candidates(prompt, _distinct(completions[i * k:(i + 1) * k])) for i, prompt in enumerate(prompts)]
+    return [Candidates(prompt, _distinct(completions[i * k : (i + 1) * k])) for i, prompt in enumerate(prompts)]
 
 
 def build_items(candidates: Sequence[Candidates]) -> dict[str, list[Item]]:
@@ -118,7 +144,7 @@ def build_items(candidates: Sequence[Candidates]) -> dict[str, list[Item]]:
     for entry in candidates:
         texts = entry.completions
         for start in range(0, len(texts) - 1, 2):
-            add("pair", entry.prompt, texts[start:start + 2])
+            add("pair", entry.prompt, texts[start : start + 2])
         if len(texts) >= 2:
             add("rank", entry.prompt, texts)
         if texts:

@@ -28,8 +28,9 @@ class LabelStatsConfig:
     """Counts and agreement statistics of a human preference file."""
 
     data: str = field(default="preferences.jsonl", metadata={"help": "preference JSONL file written by the labeller"})
-    reward_model: str | None = field(default=None, metadata={
-        "help": "reward-model spec string to check against the human labels (None: skip)"})
+    reward_model: str | None = field(
+        default=None, metadata={"help": "reward-model spec string to check against the human labels (None: skip)"}
+    )
 
 
 def annotator_agreement(labels: list[tuple[str, PreferencePair]]) -> dict:
@@ -46,8 +47,10 @@ def annotator_agreement(labels: list[tuple[str, PreferencePair]]) -> dict:
             tally[1] += votes[first] == votes[second]
     shared = sum(tally[0] for tally in counts.values())
     agreed = sum(tally[1] for tally in counts.values())
-    return {"overall": {"shared": shared, "agreement": agreed / shared if shared else None},
-            "pairs": {f"{a}|{b}": {"shared": n, "agreement": k / n} for (a, b), (n, k) in sorted(counts.items())}}
+    return {
+        "overall": {"shared": shared, "agreement": agreed / shared if shared else None},
+        "pairs": {f"{a}|{b}": {"shared": n, "agreement": k / n} for (a, b), (n, k) in sorted(counts.items())},
+    }
 
 
 def reward_model_agreement(reward_model: RewardFn, labels: list[tuple[str, PreferencePair]]) -> dict:
@@ -61,9 +64,12 @@ def reward_model_agreement(reward_model: RewardFn, labels: list[tuple[str, Prefe
     def metrics(mask: torch.Tensor) -> dict:
         return {"pairs": int(mask.sum()), **preference_metrics(chosen[mask], rejected[mask])}
 
-    return {"overall": metrics(torch.ones(len(labels), dtype=torch.bool)),
-            "by_annotator": {name: metrics(torch.tensor([a == name for a in annotators]))
-                             for name in sorted(set(annotators))}}
+    return {
+        "overall": metrics(torch.ones(len(labels), dtype=torch.bool)),
+        "by_annotator": {
+            name: metrics(torch.tensor([a == name for a in annotators])) for name in sorted(set(annotators))
+        },
+    }
 
 
 def label_stats(path: str | os.PathLike, reward_model: RewardFn | None = None) -> dict:
@@ -71,10 +77,14 @@ def label_stats(path: str | os.PathLike, reward_model: RewardFn | None = None) -
     and with a ``reward_model`` its ``reward_model_agreement`` with the labels."""
     rows = read_preference_rows(path)
     labels = [(row.get("annotator", NO_ANNOTATOR), pair) for row in rows for pair in expand_row(row)]
-    stats = {"labels": len(rows), "pairs": len(labels), "prompts": len({row["prompt"] for row in rows}),
-             "by_mode": dict(sorted(Counter(row.get("mode", "pair") for row in rows).items())),
-             "by_annotator": dict(sorted(Counter(row.get("annotator", NO_ANNOTATOR) for row in rows).items())),
-             "annotator_agreement": annotator_agreement(labels)}
+    stats = {
+        "labels": len(rows),
+        "pairs": len(labels),
+        "prompts": len({row["prompt"] for row in rows}),
+        "by_mode": dict(sorted(Counter(row.get("mode", "pair") for row in rows).items())),
+        "by_annotator": dict(sorted(Counter(row.get("annotator", NO_ANNOTATOR) for row in rows).items())),
+        "annotator_agreement": annotator_agreement(labels),
+    }
     if reward_model is not None:
         stats["reward_model_agreement"] = reward_model_agreement(reward_model, labels)
     return stats

@@ -40,8 +40,8 @@ class LabelStore:
         self.path = Path(path)
         self._writer = PreferenceWriter(self.path, fsync=fsync)  # cuts off a torn final line first
         self._lock = threading.Lock()
-        self._labelled: dict[str, dict[str, str]] = {}   # annotator -> item key -> label id
-        self._history: dict[str, list[dict]] = {}         # annotator -> live label rows, oldest first
+        self._labelled: dict[str, dict[str, str]] = {}  # annotator -> item key -> label id
+        self._history: dict[str, list[dict]] = {}  # annotator -> live label rows, oldest first
         for row in read_preference_rows(self.path):
             if all(key in row for key in ("id", "item", "mode", "annotator")):
                 self._remember(row)
@@ -60,8 +60,15 @@ class LabelStore:
     def add(self, annotator: str, item: Item, fields: dict) -> dict:
         """Append the label ``fields`` (``chosen``/``rejected`` or ``ranking``) of ``item`` by ``annotator``; return
         the row as written. Raises :class:`LabelConflict` if ``annotator`` already labelled ``item``."""
-        row = {"prompt": item.prompt, **fields, "id": uuid.uuid4().hex, "item": item.key, "mode": item.mode,
-               "annotator": annotator, "timestamp": _now()}
+        row = {
+            "prompt": item.prompt,
+            **fields,
+            "id": uuid.uuid4().hex,
+            "item": item.key,
+            "mode": item.mode,
+            "annotator": annotator,
+            "timestamp": _now(),
+        }
         with self._lock:
             if self.is_labelled(annotator, item.key):
                 raise LabelConflict(f"annotator {annotator!r} already labelled item {item.key}")
