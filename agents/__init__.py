@@ -20,7 +20,7 @@ ALGORITHMS = {
     "rloo": (REINFORCE, {"baseline": "rloo"}),
     "grpo": (REINFORCE, {"baseline": "grpo"}),
 }
-"""``--algo`` names: the class and the config fields the name fixes."""
+"""``text-gym train <name>`` algorithms: the class and the config fields the name fixes."""
 
 __all__ = [
     "ALGORITHMS",

@@ -5,6 +5,7 @@ from reward_models.base import BaseRewardModel, RewardFn, RewardModel, check_sco
 from reward_models.composite import CompositeReward
 from reward_models.delta import load_delta_model, save_delta
 from reward_models.evaluation import evaluate_preferences, score_pairs
+from reward_models.extras import MissingExtraError, require_extra
 from reward_models.function_rewards import KeywordReward, LengthReward, RegexReward
 from reward_models.gold import DistinctNGrams, VaderSentiment
 from reward_models.hf import REWARD_CONFIG_NAME, HFRewardModel, resolve_device, resolve_dtype
@@ -25,6 +26,7 @@ from reward_models.registry import make_reward_model, register_reward_model, reg
 from reward_models.sentiment import sentiment_model_path, sentiment_reward_model
 from reward_models.specs import register_builtin_specs
 from reward_models.trainer import RewardTrainerConfig, RewardTrainResult, train_reward_model
+from reward_models.validation import check_positive_int
 
 register_builtin_specs()
 
@@ -37,6 +39,7 @@ __all__ = [
     "KeywordReward",
     "LabelConfig",
     "LengthReward",
+    "MissingExtraError",
     "PreferenceDataError",
     "PreferencePair",
     "PreferenceWriter",
@@ -49,6 +52,7 @@ __all__ = [
     "append_preferences",
     "bradley_terry_loss",
     "cache_dir",
+    "check_positive_int",
     "check_scores",
     "evaluate_preferences",
     "expand_row",
@@ -63,6 +67,7 @@ __all__ = [
     "read_preference_rows",
     "register_reward_model",
     "registered_reward_models",
+    "require_extra",
     "resolve_device",
     "resolve_dtype",
     "resolve_model_path",

@@ -14,7 +14,7 @@ BENCHMARKS = [
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser("bench", help="speed benchmarks")
+    parser = subparsers.add_parser("bench", help="speed and memory benchmarks; algorithms x suite tasks x seeds")
     benchmarks = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for module in BENCHMARKS:
         importlib.import_module(module).add_parser(benchmarks)

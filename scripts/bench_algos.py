@@ -32,7 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from scripts.args import add_config_command, dataclass_from_args
+from scripts.args import add_config_command, config_from_args
 from scripts.bench_report import doc_markers, finish_figure, machine_info, write_doc
 
 DOC_BEGIN, DOC_END = doc_markers("algos")
@@ -566,7 +566,7 @@ def run_benchmark(
 
 
 def run(args: argparse.Namespace) -> int:
-    config = dataclass_from_args(BenchAlgosConfig, args)
+    config = config_from_args(BenchAlgosConfig, args)
     results = run_benchmark(config)
     print(markdown_table(results["summary"]))
     print(f"outputs in {config.output_dir}" + (f"; {config.doc} updated" if config.doc else ""))

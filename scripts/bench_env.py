@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.args import add_config_command, dataclass_from_args
+from scripts.args import add_config_command, config_from_args
 
 
 @dataclass
@@ -104,7 +104,7 @@ def markdown_table(rows: list[dict]) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    config = dataclass_from_args(BenchEnvConfig, args)
+    config = config_from_args(BenchEnvConfig, args)
     rows = run_benchmark(config)
     print(
         f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "

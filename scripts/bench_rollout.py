@@ -18,7 +18,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.args import add_config_command, dataclass_from_args
+from scripts.args import add_config_command, config_from_args
 from scripts.bench_env import _zero_reward
 
 
@@ -130,7 +130,7 @@ def markdown_table(rows: list[dict], header: bool = True) -> str:
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    config = dataclass_from_args(BenchRolloutConfig, args)
+    config = config_from_args(BenchRolloutConfig, args)
     print(
         f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}, policy {config.policy}, {config.dtype}"

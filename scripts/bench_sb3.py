@@ -16,7 +16,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from scripts.args import add_config_command, dataclass_from_args
+from scripts.args import add_config_command, config_from_args
 
 CASES = (
     "ppo-tiny",
@@ -138,7 +138,7 @@ def add_parser(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = dataclass_from_args(BenchSB3Config, args)
+    config = config_from_args(BenchSB3Config, args)
     rows = run_benchmark(config)
     cpu = platform.processor() or platform.machine()
     print(f"| case | n_envs | env steps/s |  ({cpu}, {config.threads} thread(s))")

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from scripts.args import add_config_command, dataclass_from_args
+from scripts.args import add_config_command, config_from_args
 from scripts.bench_iteration import CASES, IterationSettings, load_trl_ppo, run_case_in_subprocess
 from scripts.bench_report import finish_figure, machine_info, write_doc
 from scripts.bench_rollout import BenchRolloutConfig
@@ -415,7 +415,7 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    config = dataclass_from_args(BenchSpeedConfig, args)
+    config = config_from_args(BenchSpeedConfig, args)
     results = run_benchmark(config)
     print(report(results, []))
     print(f"outputs in {config.output_dir}" + (f"; {config.doc} updated" if config.doc else ""))

@@ -1,20 +1,22 @@
 """``text-gym``: one console script, one subcommand per module in ``scripts/``.
 
-Each subcommand module defines ``add_parser(subparsers)``, which registers its parser and sets
-``func=run`` on it; ``run(args)`` does the work and returns an exit code.
+Each subcommand module defines ``add_parser(subparsers)``, which registers its parser (a
+:class:`scripts.args.ConfigParser`, flags from config dataclasses) and sets ``func=run`` on it; ``run(args)`` does
+the work and returns an exit code. Bad values end in one line on stderr, not a traceback.
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import sys
+
+from scripts.args import ConfigParser, run_command
 
 SUBCOMMANDS = ["scripts.rollout", "scripts.bench", "scripts.reward", "scripts.train", "scripts.label"]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def build_parser() -> ConfigParser:
+    parser = ConfigParser(
         prog="text-gym", description="Text generation as a Gymnasium environment, and RL agents that train on it."
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -24,8 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    return run_command(build_parser().parse_args(argv))
 
 
 if __name__ == "__main__":

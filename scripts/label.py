@@ -10,14 +10,14 @@ import argparse
 import json
 import sys
 
-from scripts.args import add_config_subcommands, dataclass_from_args
+from scripts.args import add_config_subcommands, config_from_args
 
 
 def run_serve(args: argparse.Namespace) -> int:
     from reward_models.human import LabelServerConfig, make_server, resolve_candidates, resolve_token
     from text_gym import load_prompts
 
-    config = dataclass_from_args(LabelServerConfig, args)
+    config = config_from_args(LabelServerConfig, args)
     candidates = resolve_candidates(config, lambda: load_prompts(config.prompts))
     token = resolve_token(config)
     server = make_server(config, candidates, token)
@@ -42,7 +42,7 @@ def run_stats(args: argparse.Namespace) -> int:
     from reward_models import make_reward_model
     from reward_models.human import LabelStatsConfig, label_stats
 
-    config = dataclass_from_args(LabelStatsConfig, args)
+    config = config_from_args(LabelStatsConfig, args)
     reward_model = None if config.reward_model is None else make_reward_model(config.reward_model)
     json.dump({"data": config.data, **label_stats(config.data, reward_model)}, sys.stdout, indent=2)
     print()

@@ -9,14 +9,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from scripts.args import add_config_subcommands, dataclass_from_args
+from scripts.args import add_config_subcommands, config_from_args
 
 
 def run_label(args: argparse.Namespace) -> int:
     from reward_models import LabelConfig, label_preferences
     from text_gym import load_prompts
 
-    config = dataclass_from_args(LabelConfig, args)
+    config = config_from_args(LabelConfig, args)
     written = label_preferences(config, load_prompts(config.prompts))
     print(f"wrote {written} preference pairs to {config.output}")
     return 0
@@ -25,7 +25,7 @@ def run_label(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from reward_models import RewardTrainerConfig, train_reward_model
 
-    result = train_reward_model(dataclass_from_args(RewardTrainerConfig, args))
+    result = train_reward_model(config_from_args(RewardTrainerConfig, args))
     print(
         f"saved reward model to {result.output_dir} after {result.steps} steps; best held-out metrics: "
         f"{json.dumps(result.best_metrics)}"
@@ -37,7 +37,7 @@ def run_eval(args: argparse.Namespace) -> int:
     from reward_models import evaluate_preferences, load_preferences, make_reward_model
     from reward_models.evaluation import EvalConfig
 
-    config = dataclass_from_args(EvalConfig, args)
+    config = config_from_args(EvalConfig, args)
     metrics = evaluate_preferences(
         make_reward_model(config.reward_model),
         load_preferences(config.data),
@@ -53,7 +53,7 @@ def run_pack(args: argparse.Namespace) -> int:
     from reward_models import HFRewardModel, resolve_model_path, save_delta
     from reward_models.delta import PackConfig
 
-    config = dataclass_from_args(PackConfig, args)
+    config = config_from_args(PackConfig, args)
     reward_model = HFRewardModel(config.model)
     stats = save_delta(
         reward_model.model,

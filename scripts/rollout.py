@@ -8,7 +8,8 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from scripts.args import add_dataclass_arguments, dataclass_from_args
+from reward_models import check_positive_int
+from scripts.args import add_config_command, config_from_args
 
 
 @dataclass
@@ -25,6 +26,10 @@ class RolloutConfig:
         default=None, metadata={"help": "prompt file or default:train|test|all; None keeps the env's default"}
     )
 
+    def __post_init__(self) -> None:
+        for name in ("episodes", "num_envs", "max_new_tokens"):
+            check_positive_int(name, getattr(self, name))
+
 
 def run(args: argparse.Namespace) -> int:
     import gymnasium as gym
@@ -32,9 +37,7 @@ def run(args: argparse.Namespace) -> int:
 
     import text_gym  # noqa: F401  (registers the envs)
 
-    config = dataclass_from_args(RolloutConfig, args)
-    if config.episodes < 1 or config.num_envs < 1:
-        raise SystemExit("--episodes and --num-envs must be >= 1")
+    config = config_from_args(RolloutConfig, args)
     kwargs = {"max_new_tokens": config.max_new_tokens}
     kwargs.update({k: v for k, v in (("reward_model", config.reward_model), ("prompts", config.prompts)) if v})
     envs = gym.make_vec(config.env, num_envs=config.num_envs, **kwargs)
@@ -55,8 +58,6 @@ def run(args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "rollout", help="play episodes with a random policy and print them", description=__doc__
+    add_config_command(
+        subparsers, "rollout", RolloutConfig, run, "play episodes with a random policy and print them", __doc__
     )
-    add_dataclass_arguments(parser, RolloutConfig)
-    parser.set_defaults(func=run)

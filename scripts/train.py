@@ -1,35 +1,44 @@
-"""``text-gym train``: fine-tune an LM policy with PPO or a REINFORCE variant through a TextGen env.
+"""``text-gym train ppo|reinforce|rloo|grpo``: fine-tune an LM policy with PPO or a REINFORCE variant through a
+TextGen env.
 
 Evaluates the policy on held-out prompts before and after training (the env's reward model as the proxy score,
 ``--gold-reward-model`` as the gold score), saves the final agent, and writes checkpoints and tensorboard logs
-under ``--output-dir``. ``--resume`` continues from the latest checkpoint there. Defaults: the packaged SmolLM2
-against the env's default reward model, sized for about 10 minutes on a 2-core CPU (docs/agents.md).
+under ``--output-dir``. ``--resume`` continues from the latest checkpoint there. Each algorithm has its own flags
+(``text-gym train ppo --help``); a flag of another algorithm is refused. Defaults: the packaged SmolLM2 against the
+env's default reward model, sized for about 10 minutes on a 2-core CPU (docs/agents.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from agents import ALGORITHMS, AlgorithmConfig, PPOConfig, REINFORCEConfig
-from scripts.args import add_dataclass_arguments, dataclass_from_args
+from agents import ALGORITHMS, AlgorithmConfig
+from reward_models import check_positive_int
+from scripts.args import ConfigParser, config_from_args
+
+ALGORITHM_HELP = {
+    "ppo": "PPO with a value head (GAE advantages, clipped policy and value losses)",
+    "reinforce": "REINFORCE with a moving-average baseline",
+    "rloo": "REINFORCE with the leave-one-out baseline over --group-size samples per prompt",
+    "grpo": "REINFORCE with group-normalised advantages over --group-size samples per prompt",
+}
+"""``text-gym train <algo>`` help lines; the algorithms themselves are ``agents.ALGORITHMS``."""
+
+UNUSED_FIELDS = {"reinforce": ("group_size",), "rloo": ("baseline_decay",), "grpo": ("baseline_decay",)}
+"""Config fields an algorithm name leaves unused (no flag), besides the ones it fixes (``agents.ALGORITHMS``)."""
+
+OUTPUT_FIELDS = ("checkpoint_dir", "tensorboard_log")
+"""Config fields ``text-gym train`` sets from ``--output-dir`` (no flag of their own)."""
 
 
 @dataclass
 class TrainArgs:
     """What to train, on what, for how long, and where the outputs go."""
 
-    algo: Literal["ppo", "reinforce", "rloo", "grpo"] = field(
-        default="ppo",
-        metadata={
-            "help": "ppo, reinforce (moving-average baseline), rloo or grpo (REINFORCE with that group baseline)"
-        },
-    )
     env: str = field(default="TextGen-v0", metadata={"help": "registered env id"})
     policy: str = field(
         default="smollm2", metadata={"help": "hub id, local folder or 'smollm2' (the packaged SmolLM2-135M-Instruct)"}
@@ -48,20 +57,23 @@ class TrainArgs:
     output_dir: str = field(
         default="runs/train",
         metadata={
-            "help": "final agent in <dir>/final, checkpoints in <dir>/checkpoints and tensorboard logs in "
-            "<dir>/tensorboard unless --checkpoint-dir / --tensorboard-log say otherwise"
+            "help": "final agent in <dir>/final, checkpoints in <dir>/checkpoints, tensorboard logs in "
+            "<dir>/tensorboard, and <dir>/summary.json"
         },
     )
-    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint in the checkpoint dir"})
+    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint in <output-dir>"})
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
 
+    def __post_init__(self) -> None:
+        for name in ("max_new_tokens", "max_prompt_tokens", "total_timesteps"):
+            check_positive_int(name, getattr(self, name))
 
-def _config(args: argparse.Namespace, train: TrainArgs) -> AlgorithmConfig:
-    cls, fixed = ALGORITHMS[train.algo]
-    config = dataclass_from_args(cls.config_class, args)
+
+def _config(algo: str, args: argparse.Namespace, train: TrainArgs) -> AlgorithmConfig:
+    cls, fixed = ALGORITHMS[algo]
     output = Path(train.output_dir)
-    defaults = {"checkpoint_dir": str(output / "checkpoints"), "tensorboard_log": str(output / "tensorboard")}
-    return dataclasses.replace(config, **fixed, **{k: v for k, v in defaults.items() if getattr(config, k) is None})
+    outputs = {"checkpoint_dir": str(output / "checkpoints"), "tensorboard_log": str(output / "tensorboard")}
+    return config_from_args(cls.config_class, args, **fixed, **outputs)
 
 
 def _print_eval(label: str, result) -> None:
@@ -75,9 +87,10 @@ def run(args: argparse.Namespace) -> int:
     import text_gym
     from agents import evaluate
 
-    train = dataclass_from_args(TrainArgs, args)
-    config = _config(args, train)
-    cls, _ = ALGORITHMS[train.algo]
+    algo = args.algo
+    train = config_from_args(TrainArgs, args)
+    config = _config(algo, args, train)
+    cls, _ = ALGORITHMS[algo]
     env_kwargs = {
         "prompts": train.prompts,
         "max_new_tokens": train.max_new_tokens,
@@ -89,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     agent = cls(train.policy, train.env, config=config, env_kwargs=env_kwargs)
     print(
-        f"{cls.__name__} ({train.algo}) on {train.env}: policy {train.policy}, reward model "
+        f"{cls.__name__} ({algo}) on {train.env}: policy {train.policy}, reward model "
         f"{agent.env.task.reward_name!r}, device {agent.device}, {agent.n_envs} episodes x {train.max_new_tokens} "
         f"tokens per update; logs in {config.tensorboard_log}"
     )
@@ -114,7 +127,7 @@ def run(args: argparse.Namespace) -> int:
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
     final = Path(train.output_dir) / "final"
     agent.save(final)
-    summary = {"algo": train.algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps, "saved_to": str(final)}
+    summary = {"algo": algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps, "saved_to": str(final)}
     if eval_env is not None:
         after = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
         _print_eval("after", after)
@@ -132,14 +145,26 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train",
-        help="fine-tune an LM policy with PPO / REINFORCE / RLOO / GRPO",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        "train", help="fine-tune an LM policy with PPO / REINFORCE / RLOO / GRPO", description=__doc__
     )
-    add_dataclass_arguments(parser, TrainArgs)
-    add_dataclass_arguments(parser, PPOConfig)
-    add_dataclass_arguments(parser, REINFORCEConfig, exclude=tuple(PPOConfig.field_names()))
-    parser.set_defaults(func=run, gold_reward_model="vader")
+    algorithms = parser.add_subparsers(dest="algo", required=True, metavar="ALGO", parser_class=ConfigParser)
+    commands = {}
+    for algo, (cls, fixed) in ALGORITHMS.items():
+        help_text = ALGORITHM_HELP.get(algo, cls.__name__)
+        command = algorithms.add_parser(
+            algo,
+            configs=[TrainArgs, cls.config_class],
+            exclude={*fixed, *UNUSED_FIELDS.get(algo, ()), *OUTPUT_FIELDS},
+            help=help_text,
+            description=f"{help_text}.\n\n{__doc__}",
+        )
+        command.set_defaults(func=run, gold_reward_model="vader")
+        commands[algo] = command
+    for command in commands.values():
+        for other, other_command in commands.items():
+            for flag in other_command._option_string_actions.keys() - command._option_string_actions.keys():
+                command.flag_owners[flag] = (
+                    f"{command.flag_owners[flag]}, {other}" if flag in command.flag_owners else other
+                )

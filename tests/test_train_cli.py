@@ -1,20 +1,28 @@
-"""``text-gym train`` end to end on a tiny local model: evaluation before/after, final agent, resume."""
+"""``text-gym train <algo>`` end to end on a tiny local model, and its refusals of bad or foreign flags."""
 
 import json
+import math
 
+import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tiny_lm import PROMPTS, tiny_model, tiny_tokenizer
 
 from scripts.cli import main
 
 
-def test_train_cli_evaluates_saves_and_resumes(tmp_path, capsys):
+def _scalars(run_dir, tag):
+    events = EventAccumulator(str(run_dir))
+    events.Reload()
+    return [(event.step, event.value) for event in events.Scalars(tag)]
+
+
+def test_train_cli_evaluates_saves_checkpoints_logs_and_resumes(tmp_path, capsys):
     tiny_model().save_pretrained(tmp_path / "policy")
     tiny_tokenizer().save_pretrained(tmp_path / "policy")
     (tmp_path / "prompts.txt").write_text("\n".join(PROMPTS))
     out = tmp_path / "run"
     argv = [
         "train",
-        "--algo",
         "rloo",
         "--policy",
         str(tmp_path / "policy"),
@@ -40,16 +48,79 @@ def test_train_cli_evaluates_saves_and_resumes(tmp_path, capsys):
     ]
     assert main([*argv, "--total-timesteps", "32"]) == 0
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["algo"] == "rloo" and summary["timesteps"] >= 32
+    assert summary["algo"] == "rloo" and summary["saved_to"] == str(out / "final")
+    # 4 episodes x at most 4 tokens per update: at least 2 updates to reach 32 tokens, and no more than needed.
+    assert 32 <= summary["timesteps"] <= 32 + 16 and summary["updates"] >= 2
     for key in ("proxy_before", "proxy_after", "gold_before", "gold_after"):
-        assert -1.0 <= summary[key] <= 1.0
+        assert math.isfinite(summary[key])
     printed = capsys.readouterr().out
-    assert "before: proxy" in printed and "after: proxy" in printed
-    assert (out / "final" / "config.json").is_file() and (out / "final" / "text_gym_agent.json").is_file()
-    assert json.loads((out / "final" / "text_gym_agent.json").read_text())["config"]["baseline"] == "rloo"
-    assert list((out / "tensorboard").iterdir())
+    assert f"before: proxy {summary['proxy_before']:+.4f}, gold {summary['gold_before']:+.4f}" in printed
+    assert f"after: proxy {summary['proxy_after']:+.4f}, gold {summary['gold_after']:+.4f}" in printed
 
+    saved = json.loads((out / "final" / "text_gym_agent.json").read_text())
+    assert saved["config"]["baseline"] == "rloo" and saved["config"]["gold_reward_model"] == "vader"
+    assert (out / "final" / "config.json").is_file()
     updates = summary["updates"]
+    # checkpoint every update, the 2 newest kept, each with its training state
+    checkpoints = sorted(p.name for p in (out / "checkpoints").iterdir())
+    assert checkpoints == [f"checkpoint-{n:06d}" for n in (updates - 1, updates)]
+    assert (out / "checkpoints" / checkpoints[-1] / "training_state.pt").is_file()
+    (run_dir,) = list((out / "tensorboard").iterdir())
+    assert [value for _, value in _scalars(run_dir, "train/n_updates")] == list(range(1, updates + 1))
+    assert len(_scalars(run_dir, "rollout/gold_score_mean")) == updates
+
     assert main([*argv, "--total-timesteps", "64", "--resume"]) == 0
     resumed = json.loads((out / "summary.json").read_text())
-    assert resumed["timesteps"] >= 64 and resumed["updates"] > updates
+    assert 64 <= resumed["timesteps"] <= 64 + 16 and resumed["updates"] > updates
+    # the same tensorboard run continues: update numbers and token steps go on from the checkpoint, not from 0
+    assert list((out / "tensorboard").iterdir()) == [run_dir]
+    logged = _scalars(run_dir, "train/n_updates")
+    assert [value for _, value in logged] == list(range(1, resumed["updates"] + 1))
+    steps = [step for step, _ in logged]
+    assert steps == sorted(steps) and len(set(steps)) == len(steps) and steps[updates - 1] == summary["timesteps"]
+    assert steps[-1] == resumed["timesteps"]
+    assert sorted(p.name for p in (out / "checkpoints").iterdir())[-1] == f"checkpoint-{resumed['updates']:06d}"
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["rloo", "--clip-range", "0.1"], "unrecognized arguments: --clip-range 0.1; --clip-range (a flag of ppo)"),
+        (["reinforce", "--group-size", "3"], "--group-size (a flag of rloo, grpo)"),
+        (["ppo", "--baseline", "rloo"], "unrecognized arguments: --baseline rloo"),
+        (["rloo", "--baseline", "grpo"], "unrecognized arguments: --baseline grpo"),
+        (["ppo", "--n-envs", "x"], "argument --n_envs/--n-envs: invalid int value: 'x'"),
+        (["ppo", "--lr-schedule", "cosine"], "invalid choice: 'cosine'"),
+    ],
+)
+def test_train_cli_refuses_foreign_and_malformed_flags(argv, message, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and err.startswith("text-gym train")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--total-timesteps", "0"], "text-gym train ppo: error: total_timesteps must be an integer >= 1, got 0\n"),
+        (["--n-envs", "0"], "text-gym train ppo: error: n_envs must be an integer >= 1, got 0\n"),
+        (["--policy", "/no/such/dir"], "text-gym train ppo: error: model folder not found: /no/such/dir\n"),
+    ],
+)
+def test_train_cli_bad_values_end_in_one_line(argv, message, tmp_path, capsys):
+    argv = [*argv, "--output-dir", str(tmp_path), "--eval-prompts", "none", "--gold-reward-model", "none"]
+    assert main(["train", "ppo", *argv]) == 1
+    assert capsys.readouterr().err == message
+    assert not list(tmp_path.iterdir())
+
+
+def test_train_cli_help_shows_true_defaults(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "grpo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "completions, logged as rollout/gold_score_mean (default: vader)" in text
+    assert "--group_size GROUP_SIZE, --group-size GROUP_SIZE samples per prompt" in text
+    for foreign in ("--baseline ", "--baseline-decay", "--clip-range", "--checkpoint-dir", "--tensorboard-log"):
+        assert foreign not in text
