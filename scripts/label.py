@@ -14,10 +14,12 @@ from scripts.args import add_config_subcommands, config_from_args
 
 
 def run_serve(args: argparse.Namespace) -> int:
+    from reward_models import require_extra
     from reward_models.human import LabelServerConfig, make_server, resolve_candidates, resolve_token
     from text_gym import load_prompts
 
     config = config_from_args(LabelServerConfig, args)
+    require_extra("flask", "label", "the labelling page")  # before sampling the candidates, not after
     candidates = resolve_candidates(config, lambda: load_prompts(config.prompts))
     token = resolve_token(config)
     server = make_server(config, candidates, token)

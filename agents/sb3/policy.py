@@ -22,7 +22,6 @@ from typing import Any
 
 import torch
 from gymnasium import spaces
-from sb3_contrib.common.maskable.policies import MaskableActorCriticPolicy
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
@@ -140,7 +139,3 @@ class _LMPolicyMixin:
 class LMActorCriticPolicy(_LMPolicyMixin, ActorCriticPolicy):
     """Causal-LM policy for SB3's ``PPO`` and ``A2C``: ``PPO(LMActorCriticPolicy, env, policy_kwargs={"model":
     ...})``. ``model`` is a transformers causal LM, a hub id, a local folder or ``"smollm2"`` (default)."""
-
-
-class MaskableLMActorCriticPolicy(_LMPolicyMixin, MaskableActorCriticPolicy):
-    """Causal-LM policy for sb3-contrib's ``MaskablePPO``; masked tokens get probability 0."""

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from reward_models.extras import require_extra
 from reward_models.human.items import (
     MODES,
     Candidates,
@@ -152,6 +153,7 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
     ``token``: required on every request when set; must be set when ``config.host`` is not loopback.
     The app's :class:`LabelStore` is ``app.extensions["label_store"]`` (close it when done).
     """
+    require_extra("flask", "label", "the labelling page")
     from flask import Flask, abort, jsonify, render_template, request
     from werkzeug.exceptions import HTTPException
 
