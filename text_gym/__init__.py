@@ -11,9 +11,9 @@ from gymnasium.envs.registration import register, registry
 
 from text_gym.char_level import PromptLettersReward, char_prompts, char_tokenizer
 from text_gym.env import TextGenEnv, check_action
+from text_gym.episode import TextGenTask
 from text_gym.masking import VocabularyMask
 from text_gym.prompts import default_prompts, load_prompts
-from text_gym.task import TextGenTask
 from text_gym.tasks import TASKS, TaskSpec, gold_reward_spec, task_prompts
 from text_gym.vector import TextGenVectorEnv
 

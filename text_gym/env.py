@@ -11,8 +11,8 @@ import numpy as np
 import torch
 
 from reward_models import RewardFn
+from text_gym.episode import TextGenTask
 from text_gym.masking import check_allowed
-from text_gym.task import TextGenTask
 
 
 def check_action(action: object, vocab_size: int) -> int:
@@ -66,7 +66,7 @@ class TextGenEnv(gym.Env):
             action raises ``ValueError``.
 
     Observation: ``{"input_ids": int64 [L], "attention_mask": int64 [L]}``, ``L = max_prompt_tokens +
-    max_new_tokens``, see :mod:`text_gym.task` for the layout. Reward: 0 on every step but the last, then the
+    max_new_tokens``, see :mod:`text_gym.episode` for the layout. Reward: 0 on every step but the last, then the
     reward model's score. The final ``info`` holds ``prompt``, ``completion``, ``score``, ``prompt_index``,
     ``num_tokens`` and ``stop_reason`` (``"eos"``, ``"length"`` or ``"stop_string"``).
     """

@@ -10,6 +10,9 @@ env id                   prompts (written for this project)  proxy reward (the e
 ``TextGenDialogue-v0``   user turns, chat template           ``sentiment`` (learned)            ``vader``        32
 =======================  ==================================  =================================  ===============  ======
 
+``TextGenDialogue-v0`` is single-turn: an episode is one assistant reply to one user turn (plus the system turn);
+there is no multi-turn dialogue env yet.
+
 Each id builds a :class:`TextGenEnv` (``gym.make``) or :class:`TextGenVectorEnv` (``gym.make_vec``) with the
 defaults of its :class:`TaskSpec`; every env keyword can still be overridden. :func:`gold_reward_spec` gives the
 gold metric of an id as a reward-model spec string, ready for an agent's ``gold_reward_model=``. Every task has a
@@ -144,7 +147,8 @@ DIALOGUE_SYSTEM_PROMPT = "You are a friendly, helpful assistant. Reply in one or
 
 
 def dialogue_prompts(split: str = "train") -> list[str]:
-    """16 train / 4 test user turns (the env wraps each with the tokenizer's chat template)."""
+    """16 train / 4 test user turns (the env wraps each with the tokenizer's chat template); one reply per episode,
+    single-turn."""
     return _split(_USER_TURNS, split)
 
 

@@ -13,8 +13,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from reward_models import RewardFn
+from text_gym.episode import TextGenTask
 from text_gym.masking import check_allowed
-from text_gym.task import TextGenTask
 
 EPISODE_KEYS = ("prompt", "completion", "score", "prompt_index", "num_tokens", "stop_reason")
 
