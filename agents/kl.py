@@ -11,12 +11,12 @@ Controllers follow Ziegler et al. (2019): a fixed coefficient, or one adapted so
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
 KLEstimator = Literal["k1", "k3"]
-KL_ESTIMATORS = ("k1", "k3")
+KL_ESTIMATORS: tuple[str, ...] = get_args(KLEstimator)
 
 
 def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: KLEstimator = "k1") -> torch.Tensor:

@@ -15,6 +15,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from reward_models import load_tokenizer, resolve_model_path
+from text_gym.masking import position_ids_from_mask
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 CRITIC_FILE = "critic.safetensors"
@@ -23,11 +24,6 @@ CRITIC_FILE = "critic.safetensors"
 def lm_head_size(model: nn.Module) -> int:
     """Rows of the model's output embedding: the largest action space it can act in."""
     return int(model.get_output_embeddings().weight.shape[0])
-
-
-def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
-    """Positions ``[B, S]`` counting only attended tokens (left padding gets position 0), as ``generate`` does."""
-    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
 class LMPolicy(nn.Module):

@@ -16,6 +16,7 @@ from agents.advantages import explained_variance, gae, masked_mean, whiten
 from agents.base import BaseAlgorithm
 from agents.config import AlgorithmConfig, _help
 from agents.rollout import RolloutBuffer
+from reward_models import check_positive_int
 
 
 @dataclass
@@ -40,8 +41,7 @@ class PPOConfig(AlgorithmConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if isinstance(self.n_epochs, bool) or not isinstance(self.n_epochs, int) or self.n_epochs < 1:
-            raise ValueError(f"n_epochs must be an integer >= 1, got {self.n_epochs!r}")
+        check_positive_int("n_epochs", self.n_epochs)
         if not 0 <= self.gamma <= 1 or not 0 <= self.gae_lambda <= 1:
             raise ValueError(f"gamma and gae_lambda must be in [0, 1], got {self.gamma} and {self.gae_lambda}")
         if self.clip_range <= 0 or (self.clip_range_vf is not None and self.clip_range_vf <= 0):

@@ -14,6 +14,7 @@ import numpy as np
 
 from reward_models.base import BaseRewardModel
 from reward_models.extras import require_extra
+from reward_models.validation import check_positive_int
 
 _WORD = re.compile(r"\w+(?:'\w+)?")
 
@@ -45,8 +46,7 @@ class DistinctNGrams(BaseRewardModel):
     """
 
     def __init__(self, n: int = 2) -> None:
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"n must be an integer >= 1, got {n!r}")
+        check_positive_int("n", n)
         self.n = n
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:

@@ -13,6 +13,7 @@ import torch
 
 from reward_models.base import BaseRewardModel
 from reward_models.packaged import load_tokenizer, resolve_model_path
+from reward_models.validation import check_positive_int
 
 REWARD_CONFIG_NAME = "reward_model.json"
 """File in a reward-model folder holding how to score with it: head, prompt use, max length, normalisation."""
@@ -129,8 +130,7 @@ class HFRewardModel(BaseRewardModel):
         self.include_prompt = bool(setting("include_prompt", include_prompt, True))
         limit = self.tokenizer.model_max_length if self.tokenizer.model_max_length < 100_000 else 512
         self.max_length = int(setting("max_length", max_length, min(limit, 512)))
-        if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be an integer >= 1, got {max_batch_size!r}")
+        check_positive_int("max_batch_size", max_batch_size)
         self.max_batch_size = max_batch_size
         self.mean = float(setting("mean", mean, 0.0))
         self.std = float(setting("std", std, 1.0))

@@ -20,6 +20,7 @@ from reward_models.hf import resolve_device
 from reward_models.packaged import resolve_model_path
 from reward_models.preferences import PreferencePair, PreferenceWriter
 from reward_models.registry import make_reward_model
+from reward_models.validation import check_positive_int
 
 
 @dataclass
@@ -58,8 +59,7 @@ class LabelConfig:
 
     def __post_init__(self) -> None:
         for name, low in (("completions_per_prompt", 2), ("repeats", 1), ("max_new_tokens", 1), ("batch_size", 1)):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+            check_positive_int(name, getattr(self, name), minimum=low)
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature}")
         if not 0 < self.top_p <= 1:

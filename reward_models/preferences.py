@@ -117,15 +117,6 @@ def parse_row(line: str) -> dict:
     return row
 
 
-def parse_preference_row(line: str) -> PreferencePair:
-    """Parse one JSONL pair row into a :class:`PreferencePair`; raise ``ValueError`` saying what is wrong."""
-    row = parse_row(line)
-    if "undo" in row or "ranking" in row:
-        raise ValueError("expected a pair row (prompt, chosen, rejected), got a ranking or undo row")
-    margin = row.get("margin")
-    return PreferencePair(row["prompt"], row["chosen"], row["rejected"], None if margin is None else float(margin))
-
-
 def expand_row(row: dict) -> list[PreferencePair]:
     """The pairs a validated pair or ranking row stands for (a ranking of k: k(k−1)/2 pairs, better one chosen)."""
     if "ranking" in row:

@@ -27,6 +27,7 @@ from reward_models.lora import add_lora, merge_lora
 from reward_models.losses import bradley_terry_loss, preference_metrics
 from reward_models.packaged import load_tokenizer, resolve_model_path
 from reward_models.preferences import PreferencePair, load_preferences
+from reward_models.validation import check_positive_int
 
 
 @dataclass
@@ -115,11 +116,10 @@ class RewardTrainerConfig:
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         for name in ("max_length", "num_train_epochs", "batch_size", "logging_steps", "normalization_samples"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+            check_positive_int(name, getattr(self, name))
         for name in ("eval_steps", "early_stopping_patience"):
-            if getattr(self, name) is not None and getattr(self, name) < 1:
-                raise ValueError(f"{name} must be None or >= 1, got {getattr(self, name)}")
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
         if self.lora_rank < 0:
             raise ValueError(f"lora_rank must be >= 0 (0 = full fine-tuning), got {self.lora_rank}")
         if not self.learning_rate > 0:

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from reward_models import check_positive_int
 from scripts.args import add_config_command, config_from_args
 from scripts.bench_report import doc_markers, finish_figure, machine_info, pyplot, write_doc
 
@@ -500,8 +501,7 @@ def run_benchmark(
         raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {config.seeds}")
     if config.kl_coef is not None and not config.kl_coef >= 0:
         raise ValueError(f"kl_coef must be None or >= 0, got {config.kl_coef}")
-    if isinstance(config.workers, bool) or not isinstance(config.workers, int) or config.workers < 1:
-        raise ValueError(f"workers must be an integer >= 1, got {config.workers!r}")
+    check_positive_int("workers", config.workers)
     env_kwargs = env_kwargs or {}
     if config.workers > 1:
         try:

@@ -24,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from reward_models import check_positive_int
 from scripts.args import add_config_command, config_from_args
 from scripts.bench_iteration import CASES, IterationSettings, load_trl_ppo, run_case_in_subprocess
 from scripts.bench_report import finish_figure, machine_info, pyplot, write_doc
@@ -77,8 +78,10 @@ class BenchSpeedConfig:
     def __post_init__(self) -> None:
         for name in ("batch_sizes", "new_tokens"):
             values = getattr(self, name)
-            if not values or any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+            if not values:
                 raise ValueError(f"{name} must be a non-empty list of integers >= 1, got {values}")
+            for value in values:
+                check_positive_int(name, value)
         for name in (
             "repeats",
             "ppo_batch",
@@ -88,11 +91,9 @@ class BenchSpeedConfig:
             "tiny_batch",
             "tiny_new_tokens",
         ):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        for name in ("ppo_iterations", "tiny_iterations"):
-            if getattr(self, name) < 2:
-                raise ValueError(f"{name} must be >= 2 (the first iteration is a warm-up), got {getattr(self, name)}")
+            check_positive_int(name, getattr(self, name))
+        for name in ("ppo_iterations", "tiny_iterations"):  # the first iteration is a warm-up
+            check_positive_int(name, getattr(self, name), minimum=2)
         for name in ("ppo_cases", "tiny_cases"):
             unknown = [c for c in getattr(self, name) if c not in CASES]
             if unknown:

@@ -125,11 +125,11 @@ def test_per_token_growth_compares_longest_with_shortest():
     "kwargs, match",
     [
         ({"batch_sizes": []}, "batch_sizes must be a non-empty list"),
-        ({"new_tokens": [0]}, "new_tokens must be a non-empty list of integers >= 1"),
-        ({"ppo_iterations": 1}, "ppo_iterations must be >= 2"),
+        ({"new_tokens": [0]}, "new_tokens must be an integer >= 1, got 0"),
+        ({"ppo_iterations": 1}, "ppo_iterations must be an integer >= 2"),
         ({"ppo_cases": ["ppo2"]}, "ppo_cases must be cases from"),
         ({"ppo_batch": 10}, "ppo_batch=10 must be a multiple of ppo_minibatch_size=8"),
-        ({"repeats": 0}, "repeats must be >= 1"),
+        ({"repeats": 0}, "repeats must be an integer >= 1"),
     ],
 )
 def test_bench_speed_rejects_bad_settings(kwargs, match):

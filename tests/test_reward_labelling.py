@@ -55,7 +55,7 @@ def test_label_preferences_with_a_tiny_policy(tmp_path):
 
 
 def test_label_config_validates():
-    with pytest.raises(ValueError, match="completions_per_prompt must be >= 2"):
+    with pytest.raises(ValueError, match="completions_per_prompt must be an integer >= 2"):
         LabelConfig(completions_per_prompt=1)
     with pytest.raises(ValueError, match="top_p"):
         LabelConfig(top_p=0.0)

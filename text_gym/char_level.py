@@ -23,6 +23,7 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
+from reward_models import check_positive_int
 from text_gym.env import TextGenEnv
 from text_gym.vector import TextGenVectorEnv
 
@@ -79,8 +80,7 @@ class PromptLettersReward:
     at 1. A prompt with no letters gives every completion 0."""
 
     def __init__(self, length: int = 8) -> None:
-        if isinstance(length, bool) or not isinstance(length, int) or length < 1:
-            raise ValueError(f"length must be an integer >= 1, got {length!r}")
+        check_positive_int("length", length)
         self.length = length
 
     def __call__(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:

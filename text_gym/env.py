@@ -131,14 +131,7 @@ class TextGenEnv(gym.Env):
         self._attention_mask[position] = 1
         self._num_tokens += 1
         completion_ids = self._input_ids[task.max_prompt_tokens : position + 1]
-        if token in task.eos_token_ids:
-            stop_reason = "eos"
-        elif task.hits_stop_string(completion_ids):
-            stop_reason = "stop_string"
-        elif self._num_tokens == task.max_new_tokens:
-            stop_reason = "length"
-        else:
-            stop_reason = None
+        stop_reason = task.stop_reason(completion_ids)
         reward, info = 0.0, {}
         if stop_reason is not None:
             self._running = False

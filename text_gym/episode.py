@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 from gymnasium import spaces
 
-from reward_models import RewardFn, check_scores, load_tokenizer, make_reward_model
+from reward_models import RewardFn, check_positive_int, check_scores, load_tokenizer, make_reward_model
 from text_gym.masking import make_vocabulary_mask
 from text_gym.prompts import load_prompts
 
@@ -28,12 +28,6 @@ DEFAULT_REWARD_MODEL = "sentiment"
 TRUNCATION_MODES = ("error", "left")
 MAX_REWARD = float(np.finfo(np.float32).max)
 """Largest reward magnitude an env accepts: vector envs store rewards as float32."""
-
-
-def _positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
 
 
 class TextGenTask:
@@ -57,8 +51,8 @@ class TextGenTask:
         mask_top_k: int | None = None,
         mask_model: str | os.PathLike | object | None = None,
     ) -> None:
-        self.max_new_tokens = _positive_int("max_new_tokens", max_new_tokens)
-        self.max_prompt_tokens = _positive_int("max_prompt_tokens", max_prompt_tokens)
+        self.max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
+        self.max_prompt_tokens = check_positive_int("max_prompt_tokens", max_prompt_tokens)
         self.seq_len = self.max_prompt_tokens + self.max_new_tokens
         if truncation not in TRUNCATION_MODES:
             raise ValueError(f"truncation must be one of {TRUNCATION_MODES}, got {truncation!r}")
@@ -70,7 +64,7 @@ class TextGenTask:
             else (DEFAULT_REWARD_MODEL if reward_model is None else type(reward_model).__name__)
         )
 
-        self.vocab_size = len(self.tokenizer) if vocab_size is None else _positive_int("vocab_size", vocab_size)
+        self.vocab_size = len(self.tokenizer) if vocab_size is None else check_positive_int("vocab_size", vocab_size)
         if eos_token_ids is None:
             eos = self.tokenizer.eos_token_id
             eos_token_ids = [] if eos is None else [eos]
@@ -159,6 +153,17 @@ class TextGenTask:
             return False
         tail = self.decode(completion_ids[-self.stop_window :])
         return any(s in tail for s in self.stop_strings)
+
+    def stop_reason(self, completion_ids: Sequence[int]) -> str | None:
+        """Why an episode whose completion so far is ``completion_ids`` (the newest token last) ends now: ``"eos"``
+        (the newest token is an EOS id), ``"stop_string"``, ``"length"`` (``max_new_tokens`` reached), or None."""
+        if completion_ids[-1] in self.eos_token_ids:
+            return "eos"
+        if self.hits_stop_string(completion_ids):
+            return "stop_string"
+        if len(completion_ids) >= self.max_new_tokens:
+            return "length"
+        return None
 
     def score(self, prompt_indices: Sequence[int], completions: Sequence[str]) -> np.ndarray:
         """Score finished episodes with one reward-model call; returns float64 ``[batch]``.

@@ -13,7 +13,8 @@ and as ``info["action_mask"]`` (Gymnasium's convention), both bool ``[V]`` (``[B
 on a masked action.
 
 Also here: :func:`last_token_hidden` and :func:`next_token_logits`, the one-forward helpers that read a causal LM
-at the last real token of an observation (shared with the SB3 policy in ``agents.sb3``).
+at the last real token of an observation (shared with the SB3 policy in ``agents.sb3``), and
+:func:`position_ids_from_mask`, the position ids of a left-padded batch (shared with ``agents``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from reward_models import resolve_model_path
+from reward_models import check_positive_int, resolve_model_path
+
+
+def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
+    """Positions ``[B, S]`` counting only attended tokens (left padding gets position 0), as ``generate`` does."""
+    return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
 def last_token_hidden(backbone: nn.Module, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
@@ -41,7 +47,7 @@ def last_token_hidden(backbone: nn.Module, input_ids: torch.Tensor, attention_ma
     last = (attention_mask * positions).argmax(dim=1)  # [B]
     length = int(last.max()) + 1
     input_ids, attention_mask = input_ids[:, :length], attention_mask[:, :length]
-    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    position_ids = position_ids_from_mask(attention_mask)
     hidden = backbone(
         input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
     ).last_hidden_state
@@ -102,8 +108,8 @@ class VocabularyMask:
                 )
             self.allowed[:] = False
             self.allowed[torch.as_tensor(ids)] = True
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1):
-            raise ValueError(f"mask_top_k must be an integer >= 1, got {top_k!r}")
+        if top_k is not None:
+            check_positive_int("mask_top_k", top_k)
         if (top_k is None) != (model is None):
             raise ValueError("mask_top_k and mask_model go together: give both (top-k of that model) or neither")
         self.top_k = None if top_k is None else min(int(top_k), int(self.allowed.sum()))

@@ -12,7 +12,7 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from reward_models import RewardFn
+from reward_models import RewardFn, check_positive_int
 from text_gym.episode import TextGenTask
 from text_gym.masking import check_allowed
 
@@ -72,8 +72,7 @@ class TextGenVectorEnv(VectorEnv):
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         **task_options: Any,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
-            raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
+        check_positive_int("num_envs", num_envs)
         if render_mode is not None and render_mode not in ("ansi", "human"):
             raise ValueError(f"render_mode must be None, 'ansi' or 'human', got {render_mode!r}")
         try:
@@ -319,10 +318,7 @@ class TextGenVectorEnv(VectorEnv):
         completion_ids = [ids[k, : counts[k]] for k in range(len(rows))]
         completions = [task.decode(c) for c in completion_ids]
         scores = task.score(self.prompt_index[rows], completions)
-        reasons = [
-            "eos" if c[-1] in task.eos_token_ids else "stop_string" if task.hits_stop_string(c) else "length"
-            for c in completion_ids
-        ]
+        reasons = [task.stop_reason(c) for c in completion_ids]
         self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]], object)
         self._add_info(info, "completion", rows, completions, object)
         self._add_info(info, "score", rows, scores, np.float64)

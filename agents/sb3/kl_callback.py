@@ -34,6 +34,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
 from agents.kl import KL_ESTIMATORS, KLEstimator, kl_estimate
+from reward_models import check_positive_int
 from text_gym.masking import load_causal_lm, next_token_logits
 
 
@@ -61,8 +62,7 @@ class KLPenaltyCallback(BaseCallback):
             raise ValueError(f"kl_coef must be >= 0, got {kl_coef}")
         if estimator not in KL_ESTIMATORS:
             raise ValueError(f"estimator must be one of {KL_ESTIMATORS}, got {estimator!r}")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-            raise ValueError(f"batch_size must be an integer >= 1, got {batch_size!r}")
+        check_positive_int("batch_size", batch_size)
         self.kl_coef, self.estimator, self.batch_size = float(kl_coef), estimator, batch_size
         self.ref_model = None if ref_model is None else load_causal_lm(ref_model)
         self.last_kl: np.ndarray | None = None

@@ -24,19 +24,20 @@ import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from reward_models.extras import require_extra
 from reward_models.human.items import (
     MODES,
     Candidates,
     Item,
+    LabelMode,
     build_items,
     load_candidates,
     sample_candidates,
     save_candidates,
 )
 from reward_models.human.store import LabelConflict, LabelStore
+from reward_models.validation import check_positive_int
 
 ANNOTATOR_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
@@ -82,7 +83,7 @@ class LabelServerConfig:
     annotator: str = field(
         default="", metadata={"help": "labeller id the page starts with (letters, digits, _.@-; ''  = the login name)"}
     )
-    mode: Literal["pair", "rank", "edit"] = field(default="pair", metadata={"help": "mode the page opens in"})
+    mode: LabelMode = field(default="pair", metadata={"help": "mode the page opens in"})
     max_request_bytes: int = field(default=65536, metadata={"help": "largest request body accepted (413 above)"})
     max_edit_chars: int = field(default=4000, metadata={"help": "longest edited completion accepted"})
     fsync: bool = field(default=True, metadata={"help": "fsync the file after every label (durable on power loss)"})
@@ -95,8 +96,7 @@ class LabelServerConfig:
             ("max_request_bytes", 1024),
             ("max_edit_chars", 1),
         ):
-            if getattr(self, name) < low:
-                raise ValueError(f"{name} must be >= {low}, got {getattr(self, name)}")
+            check_positive_int(name, getattr(self, name), minimum=low)
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be in [0, 65535], got {self.port}")
         if self.mode not in MODES:

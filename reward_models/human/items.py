@@ -23,10 +23,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from reward_models.jsonl import read_jsonl_objects
 
-MODES: tuple[str, ...] = ("pair", "rank", "edit")
+LabelMode = Literal["pair", "rank", "edit"]
+MODES: tuple[str, ...] = get_args(LabelMode)
 
 
 @dataclass(frozen=True)
