@@ -28,7 +28,12 @@ ALGORITHM_HELP = {
 }
 """``text-gym train <algo>`` help lines; the algorithms themselves are ``agents.ALGORITHMS``."""
 
-UNUSED_FIELDS = {"reinforce": ("group_size",), "rloo": ("baseline_decay",), "grpo": ("baseline_decay",)}
+_GRPO_OBJECTIVE = ("n_epochs", "clip_range")  # REINFORCEConfig fields of GRPO's clipped ratio objective, if present
+UNUSED_FIELDS = {
+    "reinforce": ("group_size", *_GRPO_OBJECTIVE),
+    "rloo": ("baseline_decay", *_GRPO_OBJECTIVE),
+    "grpo": ("baseline_decay",),
+}
 """Config fields an algorithm name leaves unused (no flag), besides the ones it fixes (``agents.ALGORITHMS``)."""
 
 OUTPUT_FIELDS = ("checkpoint_dir", "tensorboard_log")

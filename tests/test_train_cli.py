@@ -85,7 +85,7 @@ def test_train_cli_evaluates_saves_checkpoints_logs_and_resumes(tmp_path, capsys
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["rloo", "--clip-range", "0.1"], "unrecognized arguments: --clip-range 0.1; --clip-range (a flag of ppo)"),
+        (["rloo", "--clip-range", "0.1"], "unrecognized arguments: --clip-range 0.1; --clip-range (a flag of ppo"),
         (["reinforce", "--group-size", "3"], "--group-size (a flag of rloo, grpo)"),
         (["ppo", "--baseline", "rloo"], "unrecognized arguments: --baseline rloo"),
         (["rloo", "--baseline", "grpo"], "unrecognized arguments: --baseline grpo"),
