@@ -34,13 +34,14 @@ from agents.checkpoint import (
     prune_checkpoints,
     resolve_checkpoint,
     set_global_rng_state,
+    write_atomically,
 )
 from agents.config import AlgorithmConfig
 from agents.envs import make_vector_env
 from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
 from agents.policy import LMPolicy, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
-from reward_models import make_reward_model, resolve_device, resolve_dtype, write_atomically
+from reward_models import make_reward_model, resolve_device, resolve_dtype
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"

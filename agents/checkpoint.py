@@ -2,8 +2,7 @@
 
 A checkpoint is ``<checkpoint_dir>/checkpoint-<n_updates:06d>/``: the saved agent (an HF folder) plus
 ``training_state.pt`` (optimizer, KL controller, baselines, RNG states, counters). It is written to a temporary
-folder and renamed into place (:func:`reward_models.write_atomically`), so a run killed at any moment leaves only
-complete checkpoints behind.
+folder and renamed into place, so a run killed at any moment leaves only complete checkpoints behind.
 """
 
 from __future__ import annotations
@@ -12,6 +11,8 @@ import os
 import random
 import re
 import shutil
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,25 @@ import torch
 
 TRAINING_STATE = "training_state.pt"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
+
+
+def write_atomically(target: str | os.PathLike, write: Callable[[Path], None]) -> Path:
+    """Call ``write(tmp_folder)`` and rename the folder to ``target`` (replacing an older ``target``)."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        write(tmp)
+        if target.exists():
+            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, trash / target.name)
+            os.replace(tmp, target)
+            shutil.rmtree(trash, ignore_errors=True)
+        else:
+            os.replace(tmp, target)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target
 
 
 def list_checkpoints(checkpoint_dir: str | os.PathLike) -> list[Path]:

@@ -1,7 +1,6 @@
 """Reward models for text-gym: the interface, the spec-string registry, gold labellers, learned models,
 preference data and Bradley–Terry training. See docs/reward_models.md."""
 
-from reward_models.atomic import write_atomically
 from reward_models.base import BaseRewardModel, RewardFn, RewardModel, check_scores
 from reward_models.composite import CompositeReward
 from reward_models.delta import load_delta_model, save_delta
@@ -77,5 +76,4 @@ __all__ = [
     "sentiment_model_path",
     "sentiment_reward_model",
     "train_reward_model",
-    "write_atomically",
 ]
