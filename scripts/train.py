@@ -1,11 +1,9 @@
-"""``text-gym train ppo|reinforce|rloo|grpo``: fine-tune an LM policy with PPO or a REINFORCE variant through a
-TextGen env.
+"""``text-gym train <algo>``: fine-tune an LM policy with PPO or a REINFORCE variant through a TextGen env.
 
 Evaluates the policy on held-out prompts before and after training (the env's reward model as the proxy score,
 ``--gold-reward-model`` as the gold score), saves the final agent, and writes checkpoints and tensorboard logs
-under ``--output-dir``. ``--resume`` continues from the latest checkpoint there. Each algorithm has its own flags
-(``text-gym train ppo --help``); a flag of another algorithm is refused. Defaults: the packaged SmolLM2 against the
-env's default reward model, sized for about 10 minutes on a 2-core CPU (docs/agents.md).
+under ``--output-dir``. ``--resume`` continues from the latest checkpoint there. Defaults: the packaged SmolLM2
+against the env's default reward model, sized for about 10 minutes on a 2-core CPU (docs/agents.md).
 """
 
 from __future__ import annotations
@@ -15,6 +13,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from agents import ALGORITHMS, AlgorithmConfig
 from reward_models import check_positive_int
@@ -44,6 +43,12 @@ OUTPUT_FIELDS = ("checkpoint_dir", "tensorboard_log")
 class TrainArgs:
     """What to train, on what, for how long, and where the outputs go."""
 
+    algo: Literal["ppo", "reinforce", "rloo", "grpo"] = field(
+        default="ppo",
+        metadata={
+            "help": "ppo, reinforce (moving-average baseline), rloo or grpo (REINFORCE with that group baseline)"
+        },
+    )
     env: str = field(default="TextGen-v0", metadata={"help": "registered env id"})
     policy: str = field(
         default="smollm2", metadata={"help": "hub id, local folder or 'smollm2' (the packaged SmolLM2-135M-Instruct)"}
@@ -66,16 +71,18 @@ class TrainArgs:
             "<dir>/tensorboard, and <dir>/summary.json"
         },
     )
-    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint in <output-dir>"})
+    resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint in the checkpoint dir"})
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def __post_init__(self) -> None:
+        if self.algo not in ALGORITHMS:
+            raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}, got {self.algo!r}")
         for name in ("max_new_tokens", "max_prompt_tokens", "total_timesteps"):
             check_positive_int(name, getattr(self, name))
 
 
-def _config(algo: str, args: argparse.Namespace, train: TrainArgs) -> AlgorithmConfig:
-    cls, fixed = ALGORITHMS[algo]
+def _config(args: argparse.Namespace, train: TrainArgs) -> AlgorithmConfig:
+    cls, fixed = ALGORITHMS[train.algo]
     output = Path(train.output_dir)
     outputs = {"checkpoint_dir": str(output / "checkpoints"), "tensorboard_log": str(output / "tensorboard")}
     return config_from_args(cls.config_class, args, **fixed, **outputs)
@@ -92,10 +99,9 @@ def run(args: argparse.Namespace) -> int:
     import text_gym
     from agents import evaluate
 
-    algo = args.algo
     train = config_from_args(TrainArgs, args)
-    config = _config(algo, args, train)
-    cls, _ = ALGORITHMS[algo]
+    config = _config(args, train)
+    cls, _ = ALGORITHMS[train.algo]
     env_kwargs = {
         "prompts": train.prompts,
         "max_new_tokens": train.max_new_tokens,
@@ -107,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     agent = cls(train.policy, train.env, config=config, env_kwargs=env_kwargs)
     print(
-        f"{cls.__name__} ({algo}) on {train.env}: policy {train.policy}, reward model "
+        f"{cls.__name__} ({train.algo}) on {train.env}: policy {train.policy}, reward model "
         f"{agent.env.task.reward_name!r}, device {agent.device}, {agent.n_envs} episodes x {train.max_new_tokens} "
         f"tokens per update; logs in {config.tensorboard_log}"
     )
@@ -132,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
     final = Path(train.output_dir) / "final"
     agent.save(final)
-    summary = {"algo": algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps, "saved_to": str(final)}
+    summary = {"algo": train.algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps, "saved_to": str(final)}
     if eval_env is not None:
         after = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
         _print_eval("after", after)
@@ -152,7 +158,10 @@ def run(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "train", help="fine-tune an LM policy with PPO / REINFORCE / RLOO / GRPO", description=__doc__
+        "train",
+        help="fine-tune an LM policy with PPO / REINFORCE / RLOO / GRPO",
+        description=f"{__doc__}\nALGO is one of {', '.join(ALGORITHMS)}; each takes only its own flags (text-gym "
+        "train ppo --help), and a flag of another algorithm is refused.",
     )
     algorithms = parser.add_subparsers(dest="algo", required=True, metavar="ALGO", parser_class=ConfigParser)
     commands = {}
@@ -161,7 +170,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         command = algorithms.add_parser(
             algo,
             configs=[TrainArgs, cls.config_class],
-            exclude={*fixed, *UNUSED_FIELDS.get(algo, ()), *OUTPUT_FIELDS},
+            exclude={"algo", *fixed, *UNUSED_FIELDS.get(algo, ()), *OUTPUT_FIELDS},
             help=help_text,
             description=f"{help_text}.\n\n{__doc__}",
         )
