@@ -161,7 +161,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="fine-tune an LM policy with PPO / REINFORCE / RLOO / GRPO",
         description=f"{__doc__}\nALGO is one of {', '.join(ALGORITHMS)}; each takes only its own flags (text-gym "
-        "train ppo --help), and a flag of another algorithm is refused.",
+        "train ppo --help),\nand a flag of another algorithm is refused.",
     )
     algorithms = parser.add_subparsers(dest="algo", required=True, metavar="ALGO", parser_class=ConfigParser)
     commands = {}
