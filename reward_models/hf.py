@@ -94,12 +94,6 @@ class HFRewardModel(BaseRewardModel):
                 raise ValueError("tokenizer is required when model is a loaded model object")
         else:
             path = resolve_model_path(str(model))
-            if path.startswith((os.sep, ".", "~")) and not Path(path).expanduser().is_dir():
-                raise FileNotFoundError(
-                    f"reward model folder {path} does not exist (model must be a hub id, "
-                    "an existing local folder, or a loaded model)"
-                )
-            path = str(Path(path).expanduser()) if path.startswith("~") else path
             config_file = Path(path) / REWARD_CONFIG_NAME
             if config_file.is_file():
                 stored = json.loads(config_file.read_text(encoding="utf-8"))

@@ -111,8 +111,9 @@ def minilm_path() -> Path:
 def resolve_model_path(name_or_path: str) -> str:
     """Map the packaged names ``"smollm2"`` / ``"minilm"`` to their local folders; return anything else unchanged.
 
-    Raises ``FileNotFoundError`` for a path that cannot be a hub id (absolute, ``./``, ``../``, ``~`` or more than
-    one ``/``) and is not an existing folder, instead of letting the hub reject it as a malformed repo id.
+    A path that cannot be a hub id (absolute, ``./``, ``../``, ``~`` or more than one ``/``) comes back with ``~``
+    expanded, and raises ``FileNotFoundError`` when it is not an existing folder (instead of the hub rejecting it
+    as a malformed repo id).
     """
     if name_or_path == SMOLLM2:
         return str(smollm2_path())
@@ -120,9 +121,14 @@ def resolve_model_path(name_or_path: str) -> str:
         return str(minilm_path())
     path = Path(name_or_path).expanduser()
     looks_like_path = path.is_absolute() or name_or_path.startswith((".", "~")) or name_or_path.count("/") > 1
-    if looks_like_path and not path.is_dir():
-        raise FileNotFoundError(f"model folder not found: {name_or_path}")
-    return name_or_path
+    if not looks_like_path:
+        return name_or_path
+    if not path.is_dir():
+        raise FileNotFoundError(
+            f"model folder not found: {name_or_path} (a model is a hub id, an existing local folder, 'smollm2' or "
+            "'minilm')"
+        )
+    return str(path)
 
 
 def load_tokenizer(tokenizer):

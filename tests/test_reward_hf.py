@@ -152,5 +152,5 @@ def test_resolve_dtype_maps_names_and_passes_dtypes_through():
 
 def test_missing_local_folder_is_named_in_the_error(tmp_path):
     missing = tmp_path / "no-such-rm"
-    with pytest.raises(FileNotFoundError, match=f"reward model folder {missing} does not exist"):
+    with pytest.raises(FileNotFoundError, match=f"model folder not found: {missing} "):
         HFRewardModel(str(missing))

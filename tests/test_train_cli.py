@@ -106,7 +106,11 @@ def test_train_cli_refuses_foreign_and_malformed_flags(argv, message, capsys):
     [
         (["--total-timesteps", "0"], "text-gym train ppo: error: total_timesteps must be an integer >= 1, got 0\n"),
         (["--n-envs", "0"], "text-gym train ppo: error: n_envs must be an integer >= 1, got 0\n"),
-        (["--policy", "/no/such/dir"], "text-gym train ppo: error: model folder not found: /no/such/dir\n"),
+        (
+            ["--policy", "/no/such/dir"],
+            "text-gym train ppo: error: model folder not found: /no/such/dir (a model is a hub id, an existing local "
+            "folder, 'smollm2' or 'minilm')\n",
+        ),
     ],
 )
 def test_train_cli_bad_values_end_in_one_line(argv, message, tmp_path, capsys):
