@@ -14,9 +14,19 @@ from gymnasium.vector.utils import batch_space
 
 from reward_models import RewardFn
 from text_gym.masking import check_allowed
+from text_gym.rendering import render_frame
 from text_gym.task import TextGenTask
 
-EPISODE_KEYS = ("prompt", "completion", "score", "prompt_index", "num_tokens", "stop_reason")
+EPISODE_INFO_DTYPES = {
+    "prompt": object,
+    "completion": object,
+    "score": np.float64,
+    "prompt_index": np.int64,
+    "num_tokens": np.int64,
+    "stop_reason": object,
+}
+"""The episode info keys every ``reset``/``step`` info holds, and the dtype of their ``[B]`` arrays."""
+EPISODE_KEYS = tuple(EPISODE_INFO_DTYPES)
 
 
 class TextGenVectorEnv(VectorEnv):
@@ -55,8 +65,11 @@ class TextGenVectorEnv(VectorEnv):
     masked action of a running sub-env raises ``ValueError``. ``reset``/``step`` give ``info["action_mask"]`` as a
     NumPy array; ``reset_tensors``/``step_tensors`` give the env's device tensor (no host copy; do not modify it).
 
-    Episode info: on a step where sub-envs end, ``info`` holds each key of ``EPISODE_KEYS`` as an array
-    ``[B]`` with a boolean ``info["_<key>"]`` mask of the sub-envs that ended (Gymnasium's vector info format).
+    Info: every ``reset``/``step`` info holds each key of ``EPISODE_KEYS`` as an array ``[B]`` with a boolean
+    ``info["_<key>"]`` mask of the sub-envs it applies to (Gymnasium's vector info format): all keys for sub-envs
+    whose episode ended on this step, ``prompt`` and ``prompt_index`` for sub-envs that were reset. Unmasked entries
+    are ``""`` (strings) or 0. With ``render_mode="rgb_array"``, ``render()`` returns one frame per sub-env (see
+    :mod:`text_gym.rendering`).
     """
 
     def __init__(
@@ -74,15 +87,15 @@ class TextGenVectorEnv(VectorEnv):
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, (int, np.integer)) or num_envs < 1:
             raise ValueError(f"num_envs must be an integer >= 1, got {num_envs!r}")
-        if render_mode is not None and render_mode not in ("ansi", "human"):
-            raise ValueError(f"render_mode must be None, 'ansi' or 'human', got {render_mode!r}")
+        if render_mode is not None and render_mode not in ("ansi", "human", "rgb_array"):
+            raise ValueError(f"render_mode must be None, 'ansi', 'human' or 'rgb_array', got {render_mode!r}")
         try:
             mode = AutoresetMode(autoreset_mode)
         except ValueError as error:
             raise ValueError(
                 f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, got {autoreset_mode!r}"
             ) from error
-        self.metadata = {"autoreset_mode": mode, "render_modes": ["ansi", "human"], "render_fps": 4}
+        self.metadata = {"autoreset_mode": mode, "render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
         self.render_mode = render_mode
         self.num_envs = int(num_envs)
         self.device = torch.device(device)
@@ -108,6 +121,11 @@ class TextGenVectorEnv(VectorEnv):
         self._rngs: list[np.random.Generator | None] = [None] * B
         self._started = False
         self._action_mask: torch.Tensor | None = None  # bool [B, V] on device, with a vocabulary restriction
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        """The autoreset mode, as Gymnasium's own vector envs expose it (also ``metadata["autoreset_mode"]``)."""
+        return self.metadata["autoreset_mode"]
 
     @property
     def ended(self) -> np.ndarray:
@@ -170,7 +188,7 @@ class TextGenVectorEnv(VectorEnv):
                 raise ValueError(f"options['prompt_index'] must be integers in [0, {count}), got {prompt_index!r}")
         self._reset_rows(np.flatnonzero(mask), self._seeds(seed), prompt_index)
         self._started = True
-        info: dict[str, Any] = {}
+        info = self._empty_info()
         self._add_reset_info(info, np.flatnonzero(mask))
         self._update_action_mask(info)
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}, info
@@ -215,7 +233,7 @@ class TextGenVectorEnv(VectorEnv):
         task, B = self.task, self.num_envs
         actions = self._as_action_tensor(actions)
         mode = self.metadata["autoreset_mode"]
-        info: dict[str, Any] = {}
+        info = self._empty_info()
         if mode == AutoresetMode.NEXT_STEP and self._ended.any():
             rows = np.flatnonzero(self._ended)
             self._reset_rows(rows, [None] * B, None)
@@ -295,19 +313,23 @@ class TextGenVectorEnv(VectorEnv):
             return np.ones((self.num_envs, self.task.vocab_size), dtype=bool)
         return self._action_mask.cpu().numpy()
 
-    def _add_info(self, info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence, dtype: type) -> None:
-        """Set ``info[key][rows] = values`` in Gymnasium's vector format, keeping entries other rows already set."""
-        if key not in info:
-            info[key] = (
-                np.full(self.num_envs, None, dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
-            )
+    def _empty_info(self) -> dict[str, Any]:
+        """Every ``EPISODE_KEYS`` array ``[B]`` (``""`` or 0) with its all-False ``_key`` mask."""
+        info: dict[str, Any] = {}
+        for key, dtype in EPISODE_INFO_DTYPES.items():
+            info[key] = np.full(self.num_envs, "", dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
             info["_" + key] = np.zeros(self.num_envs, dtype=bool)
+        return info
+
+    @staticmethod
+    def _add_info(info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence) -> None:
+        """Set ``info[key][rows] = values`` and mark ``rows`` in ``info["_" + key]``."""
         info[key][rows] = values
         info["_" + key][rows] = True
 
     def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
-        self._add_info(info, "prompt", rows, [self.task.prompts[i] for i in self.prompt_index[rows]], object)
-        self._add_info(info, "prompt_index", rows, self.prompt_index[rows], np.int64)
+        self._add_info(info, "prompt", rows, [self.task.scored_prompts[i] for i in self.prompt_index[rows]])
+        self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
 
     def _finish(self, rows: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Decode and score the episodes in ``rows`` with one reward-model call; add their episode info."""
@@ -323,12 +345,12 @@ class TextGenVectorEnv(VectorEnv):
             "eos" if c[-1] in task.eos_token_ids else "stop_string" if task.hits_stop_string(c) else "length"
             for c in completion_ids
         ]
-        self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]], object)
-        self._add_info(info, "completion", rows, completions, object)
-        self._add_info(info, "score", rows, scores, np.float64)
-        self._add_info(info, "prompt_index", rows, self.prompt_index[rows], np.int64)
-        self._add_info(info, "num_tokens", rows, counts, np.int64)
-        self._add_info(info, "stop_reason", rows, reasons, object)
+        self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]])
+        self._add_info(info, "completion", rows, completions)
+        self._add_info(info, "score", rows, scores)
+        self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
+        self._add_info(info, "num_tokens", rows, counts)
+        self._add_info(info, "stop_reason", rows, reasons)
         return scores
 
     def step(self, actions):
@@ -353,25 +375,32 @@ class TextGenVectorEnv(VectorEnv):
         return info
 
     # ---------------------------------------------------------------- render
-    def _texts(self) -> tuple[str, ...]:
+    def _parts(self) -> list[tuple[str, str, str]]:
+        """(prompt, completion so far, ``"n/N tokens"``) of every sub-env."""
         task = self.task
         ids = self.input_ids[:, task.max_prompt_tokens :].cpu().numpy()
         counts = self.num_tokens.cpu().numpy()
-        texts = []
+        parts = []
         for row in range(self.num_envs):
             if self.prompt_index[row] < 0:
-                texts.append("(no episode: call reset())")
+                parts.append(("(no episode: call reset())", "", ""))
                 continue
             completion = task.decode(ids[row, : counts[row]])
-            texts.append(
-                f"[{row}] {task.scored_prompts[self.prompt_index[row]]}⟦{completion}⟧ "
-                f"[{counts[row]}/{task.max_new_tokens} tokens]"
-            )
-        return tuple(texts)
+            status = f"{counts[row]}/{task.max_new_tokens} tokens"
+            parts.append((task.scored_prompts[self.prompt_index[row]], completion, status))
+        return parts
 
-    def render(self) -> tuple[str, ...] | None:
+    def _texts(self) -> tuple[str, ...]:
+        return tuple(
+            f"[{row}] {prompt}⟦{completion}⟧ [{status}]" if status else f"[{row}] {prompt}"
+            for row, (prompt, completion, status) in enumerate(self._parts())
+        )
+
+    def render(self) -> tuple[str, ...] | tuple[np.ndarray, ...] | None:
         if self.render_mode == "ansi":
             return self._texts()
+        if self.render_mode == "rgb_array":
+            return tuple(render_frame(*parts) for parts in self._parts())
         if self.render_mode == "human":
             print("\n".join(self._texts()))
         return None
