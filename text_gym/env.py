@@ -52,6 +52,8 @@ class TextGenEnv(gym.Env):
         render_mode: ``"ansi"`` (``render()`` returns the text), ``"human"`` (prints it) or ``"rgb_array"``
             (``render()`` returns the prompt and completion drawn as uint8 ``[256, 512, 3]``, see
             :mod:`text_gym.rendering`; for video recorders).
+        text_info: ``info`` holds the text keys ``prompt``, ``completion``, ``stop_reason`` (default True); False
+            keeps only the numeric keys (see Info below).
         chat_template: wrap each prompt as a user turn with the tokenizer's chat template (default False).
         system_prompt: optional system turn, used with ``chat_template=True``.
         stop_strings: the episode also ends at the step whose token completes one of these strings; the
@@ -76,7 +78,9 @@ class TextGenEnv(gym.Env):
     with a vocabulary restriction): ``prompt`` (the text the reward model sees), ``prompt_index``, ``num_tokens``
     (completion tokens so far), and ``completion``, ``score``, ``stop_reason`` (``"eos"``, ``"length"`` or
     ``"stop_string"``), which hold ``""``, ``0.0``, ``""`` until the step that ends the episode: ``stop_reason != ""``
-    marks that step, as ``terminated`` does.
+    marks that step, as ``terminated`` does. ``text_info=False`` keeps only the numeric keys ``score``,
+    ``prompt_index`` and ``num_tokens``, as NumPy scalars (float64, int64): for libraries that turn every info value
+    into a tensor (TorchRL's ``auto_register_info_dict``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
@@ -89,11 +93,15 @@ class TextGenEnv(gym.Env):
         max_new_tokens: int = 32,
         max_prompt_tokens: int = 64,
         render_mode: str | None = None,
+        text_info: bool = True,
         **task_options: Any,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
+        if not isinstance(text_info, (bool, np.bool_)):
+            raise TypeError(f"text_info must be True or False, got {text_info!r}")
+        self.text_info = bool(text_info)
         self.task = TextGenTask(tokenizer, reward_model, prompts, max_new_tokens, max_prompt_tokens, **task_options)
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space
@@ -160,6 +168,12 @@ class TextGenEnv(gym.Env):
 
     def _info(self, completion: str = "", score: float = 0.0, stop_reason: str = "") -> dict[str, Any]:
         """The ``EPISODE_KEYS`` info of the current episode; ``completion``, ``score``, ``stop_reason`` at its end."""
+        if not self.text_info:
+            return {
+                "score": np.float64(score),
+                "prompt_index": np.int64(self._prompt_index),
+                "num_tokens": np.int64(self._num_tokens),
+            }
         return {
             "prompt": self.task.scored_prompts[self._prompt_index],
             "completion": completion,

@@ -68,8 +68,9 @@ class TextGenVectorEnv(VectorEnv):
     Info: every ``reset``/``step`` info holds each key of ``EPISODE_KEYS`` as an array ``[B]`` with a boolean
     ``info["_<key>"]`` mask of the sub-envs it applies to (Gymnasium's vector info format): all keys for sub-envs
     whose episode ended on this step, ``prompt`` and ``prompt_index`` for sub-envs that were reset. Unmasked entries
-    are ``""`` (strings) or 0. With ``render_mode="rgb_array"``, ``render()`` returns one frame per sub-env (see
-    :mod:`text_gym.rendering`).
+    are ``""`` (strings) or 0; ``text_info=False`` leaves out the text keys ``prompt``, ``completion`` and
+    ``stop_reason`` (for TorchRL's ``auto_register_info_dict``, which needs numeric arrays).
+    With ``render_mode="rgb_array"``, ``render()`` returns one frame per sub-env (see :mod:`text_gym.rendering`).
     """
 
     def __init__(
@@ -81,6 +82,7 @@ class TextGenVectorEnv(VectorEnv):
         max_new_tokens: int = 32,
         max_prompt_tokens: int = 64,
         render_mode: str | None = None,
+        text_info: bool = True,
         device: str | torch.device = "cpu",
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         **task_options: Any,
@@ -97,6 +99,9 @@ class TextGenVectorEnv(VectorEnv):
             ) from error
         self.metadata = {"autoreset_mode": mode, "render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
         self.render_mode = render_mode
+        if not isinstance(text_info, (bool, np.bool_)):
+            raise TypeError(f"text_info must be True or False, got {text_info!r}")
+        self.text_info = bool(text_info)
         self.num_envs = int(num_envs)
         self.device = torch.device(device)
         self.task = task = TextGenTask(
@@ -317,15 +322,18 @@ class TextGenVectorEnv(VectorEnv):
         """Every ``EPISODE_KEYS`` array ``[B]`` (``""`` or 0) with its all-False ``_key`` mask."""
         info: dict[str, Any] = {}
         for key, dtype in EPISODE_INFO_DTYPES.items():
+            if dtype is object and not self.text_info:
+                continue
             info[key] = np.full(self.num_envs, "", dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
             info["_" + key] = np.zeros(self.num_envs, dtype=bool)
         return info
 
     @staticmethod
     def _add_info(info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence) -> None:
-        """Set ``info[key][rows] = values`` and mark ``rows`` in ``info["_" + key]``."""
-        info[key][rows] = values
-        info["_" + key][rows] = True
+        """Set ``info[key][rows] = values`` and mark ``rows`` in ``info["_" + key]`` (if ``key`` is kept)."""
+        if key in info:
+            info[key][rows] = values
+            info["_" + key][rows] = True
 
     def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
         self._add_info(info, "prompt", rows, [self.task.scored_prompts[i] for i in self.prompt_index[rows]])
