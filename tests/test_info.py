@@ -59,3 +59,16 @@ def test_text_info_false_keeps_the_numeric_keys_as_numpy_values():
 def test_text_info_must_be_a_bool(make):
     with pytest.raises(TypeError, match="text_info must be True or False, got 'no'"):
         make(text_info="no")
+
+
+def test_same_step_autoreset_gives_the_ended_episodes_in_final_info():
+    envs = make_vec(2, autoreset_mode="SameStep")
+    envs.reset(options={"prompt_index": np.array([0, 1])})
+    _, rewards, terminated, _, info = envs.step(np.array([5, EOS]))
+    assert terminated.tolist() == [False, True] and info["_final_info"].tolist() == [False, True]
+    final = info["final_info"]
+    assert set(final) == set(EPISODE_KEYS) | {"_" + key for key in EPISODE_KEYS}
+    assert final["_score"].tolist() == [False, True] and final["score"][1] == rewards[1]
+    assert final["stop_reason"].tolist() == ["", "eos"] and final["prompt_index"][1] == 1
+    _, _, _, _, info = envs.step(np.array([5, 5]))
+    assert "final_info" not in info  # only on steps where an episode ends, as in Gymnasium's vector envs

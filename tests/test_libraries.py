@@ -9,8 +9,14 @@ import shlex
 import sys
 from pathlib import Path
 
+import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
+from torchrl.envs import GymWrapper
+from torchrl.envs.utils import check_env_specs
+
+import text_gym  # noqa: F401  (the recipes import it themselves; the SAME_STEP test needs the ids)
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "libraries.md"
 RECIPES = dict(re.findall(r"<!-- recipe: (\w+) -->\n```(?:python|bash)\n(.*?)```", DOC.read_text(), re.S))
@@ -95,3 +101,17 @@ def test_cleanrl_style_ppo_over_make_vec_learns(tmp_path, monkeypatch):
     ns = run_recipe("cleanrl", tmp_path, monkeypatch)
     assert ns["first"] < 0.2  # about random: 0.08
     assert ns["last"] > 0.6
+
+
+def test_torchrl_same_step_autoreset_reads_the_numeric_info():
+    vector = GymWrapper(
+        gym.make_vec("TextGenChar-v0", num_envs=2, autoreset_mode=AutoresetMode.SAME_STEP, text_info=False)
+    )
+    check_env_specs(vector)
+    vector.set_seed(0)
+    rollout = vector.rollout(16, break_when_any_done=False)
+    ended = rollout["next", "terminated"].squeeze(-1)
+    assert (ended.sum(1) >= 2).all()
+    torch.testing.assert_close(
+        rollout["next", "score"].float(), torch.where(ended, rollout["next", "reward"].squeeze(-1), 0.0)
+    )

@@ -43,6 +43,8 @@ class TextGenVectorEnv(VectorEnv):
               ignores its action, and returns the new prompt's observation with reward 0.
             - ``SAME_STEP``: an ended sub-env is reset within the same step; the returned observation is the new
               prompt's, and ``info["final_obs"]`` (masked by ``info["_final_obs"]``) holds the final one.
+              ``info["final_info"]`` (mask ``info["_final_info"]``) holds the ended episodes' info keys, as
+              Gymnasium's vector envs give it; they are also in ``info`` itself.
             - ``DISABLED``: an ended sub-env is frozen (action ignored, reward 0, terminated False) until
               ``reset(options={"reset_mask": mask})`` resets it. :attr:`ended` says which are frozen. This is what
               a KV-cached rollout wants: all episodes start together and the batch ends when all have ended.
@@ -296,6 +298,8 @@ class TextGenVectorEnv(VectorEnv):
             for row in np.flatnonzero(finished_np):
                 final_obs[row] = {key: value[row] for key, value in final.items()}
             info["final_obs"], info["_final_obs"] = final_obs, finished_np.copy()
+            episode = [name for key in EPISODE_KEYS for name in (key, "_" + key) if name in info]
+            info["final_info"], info["_final_info"] = {name: info[name].copy() for name in episode}, finished_np.copy()
             self._reset_rows(np.flatnonzero(finished_np), [None] * B, None)
 
         if self.render_mode == "human":
