@@ -78,6 +78,11 @@ def test_rl_zoo_trains_with_the_shipped_hyperparameters_and_records_a_video(tmp_
 
 
 def test_tianshou_high_level_ppo_with_flatten_observation(tmp_path, monkeypatch):
+    # Building an experiment JIT-compiles Tianshou's numba functions (buffer indexing, returns): ~10 s of CPU, four
+    # times the toy training. Run them as plain Python (same results at this size); set before Tianshou's import.
+    monkeypatch.setenv("NUMBA_DISABLE_JIT", "1")
+    if "numba" in sys.modules:
+        monkeypatch.setattr(sys.modules["numba"].config, "DISABLE_JIT", True)
     ns = run_recipe("tianshou", tmp_path, monkeypatch)
     result = ns["result"]
     assert result.train_step >= 256 and result.train_episode >= 256 // 8
