@@ -8,6 +8,7 @@ import pytest
 from test_env import EOS, make_env
 from test_vector import make_vec
 
+from agents.envs import make_vector_env
 from text_gym.vector import EPISODE_KEYS
 
 
@@ -72,3 +73,9 @@ def test_same_step_autoreset_gives_the_ended_episodes_in_final_info():
     assert final["stop_reason"].tolist() == ["", "eos"] and final["prompt_index"][1] == 1
     _, _, _, _, info = envs.step(np.array([5, 5]))
     assert "final_info" not in info  # only on steps where an episode ends, as in Gymnasium's vector envs
+
+
+def test_agents_refuse_a_numeric_only_env():
+    envs = make_vec(2, autoreset_mode="Disabled", text_info=False)
+    with pytest.raises(ValueError, match="text_info=True"):
+        make_vector_env(envs, n_envs=2, vocab_size=40, device="cpu")
