@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -322,15 +323,20 @@ class TextGenVectorEnv(VectorEnv):
             return np.ones((self.num_envs, self.task.vocab_size), dtype=bool)
         return self._action_mask.cpu().numpy()
 
-    def _empty_info(self) -> dict[str, Any]:
-        """Every ``EPISODE_KEYS`` array ``[B]`` (``""`` or 0) with its all-False ``_key`` mask."""
-        info: dict[str, Any] = {}
+    @cached_property
+    def _info_template(self) -> dict[str, np.ndarray]:
+        info: dict[str, np.ndarray] = {}
         for key, dtype in EPISODE_INFO_DTYPES.items():
             if dtype is object and not self.text_info:
                 continue
             info[key] = np.full(self.num_envs, "", dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
             info["_" + key] = np.zeros(self.num_envs, dtype=bool)
         return info
+
+    def _empty_info(self) -> dict[str, Any]:
+        """Every ``EPISODE_KEYS`` array ``[B]`` (``""`` or 0) with its all-False ``_key`` mask, copied from a template
+        built once (cheaper than building the object arrays every step)."""
+        return {key: value.copy() for key, value in self._info_template.items()}
 
     @staticmethod
     def _add_info(info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence) -> None:
