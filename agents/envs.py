@@ -71,6 +71,11 @@ def make_vector_env(
             "the agents need a TextGenVectorEnv with autoreset_mode=AutoresetMode.DISABLED (all episodes of a "
             f"rollout start together), got autoreset_mode={env.metadata['autoreset_mode'].value!r}"
         )
+    if not env.text_info:
+        raise ValueError(
+            "the agents log each episode's prompt and completion: build the TextGenVectorEnv with text_info=True "
+            "(the default), got text_info=False"
+        )
     if env.single_action_space.n > vocab_size:
         raise ValueError(
             f"the env's action space has {env.single_action_space.n} actions but the policy's LM head "

@@ -86,7 +86,14 @@ def test_spaces_and_observation_layout():
     assert env.action_space == gym.spaces.Discrete(50)
     assert env.observation_space["input_ids"].shape == (11,)
     obs, info = env.reset(options={"prompt_index": 0})
-    assert info == {"prompt": "the movie was", "prompt_index": 0}
+    assert info == {
+        "prompt": "the movie was",
+        "completion": "",
+        "score": 0.0,
+        "prompt_index": 0,
+        "num_tokens": 0,
+        "stop_reason": "",
+    }
     tok = env.task.tokenizer
     prompt_ids = tok("the movie was")["input_ids"]
     pad = env.task.pad_token_id
@@ -238,7 +245,7 @@ def test_render_modes(capsys):
     human.reset(options={"prompt_index": 2})
     assert "the food is⟦⟧" in capsys.readouterr().out
     with pytest.raises(ValueError, match="render_mode"):
-        make_env(render_mode="rgb_array")
+        make_env(render_mode="rgb")
 
 
 @pytest.mark.parametrize(

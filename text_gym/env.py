@@ -13,6 +13,7 @@ import torch
 from reward_models import RewardFn
 from text_gym.episode import TextGenTask
 from text_gym.masking import check_allowed
+from text_gym.rendering import render_frame
 
 
 def check_action(action: object, vocab_size: int) -> int:
@@ -48,7 +49,11 @@ class TextGenEnv(gym.Env):
         max_new_tokens: episode length limit in tokens (default 32). Reaching it ends the episode with
             ``terminated=True`` and the cut text is scored: the length limit is part of the task.
         max_prompt_tokens: prompt slots in the observation (default 64).
-        render_mode: ``"ansi"`` (``render()`` returns the text) or ``"human"`` (prints it).
+        render_mode: ``"ansi"`` (``render()`` returns the text), ``"human"`` (prints it) or ``"rgb_array"``
+            (``render()`` returns the prompt and completion drawn as uint8 ``[256, 512, 3]``, see
+            :mod:`text_gym.rendering`; for video recorders).
+        text_info: ``info`` holds the text keys ``prompt``, ``completion``, ``stop_reason`` (default True); False
+            keeps only the numeric keys (see Info below).
         chat_template: wrap each prompt as a user turn with the tokenizer's chat template (default False).
         system_prompt: optional system turn, used with ``chat_template=True``.
         stop_strings: the episode also ends at the step whose token completes one of these strings; the
@@ -67,11 +72,18 @@ class TextGenEnv(gym.Env):
 
     Observation: ``{"input_ids": int64 [L], "attention_mask": int64 [L]}``, ``L = max_prompt_tokens +
     max_new_tokens``, see :mod:`text_gym.episode` for the layout. Reward: 0 on every step but the last, then the
-    reward model's score. The final ``info`` holds ``prompt``, ``completion``, ``score``, ``prompt_index``,
-    ``num_tokens`` and ``stop_reason`` (``"eos"``, ``"length"`` or ``"stop_string"``).
+    reward model's score.
+
+    Info: every ``info`` (``reset`` and every ``step``) has the same keys, ``EPISODE_KEYS`` (plus ``action_mask``
+    with a vocabulary restriction): ``prompt`` (the text the reward model sees), ``prompt_index``, ``num_tokens``
+    (completion tokens so far), and ``completion``, ``score``, ``stop_reason`` (``"eos"``, ``"length"`` or
+    ``"stop_string"``), which hold ``""``, ``0.0``, ``""`` until the step that ends the episode: ``stop_reason != ""``
+    marks that step, as ``terminated`` does. ``text_info=False`` keeps only the numeric keys ``score``,
+    ``prompt_index`` and ``num_tokens``, as NumPy scalars (float64, int64): for libraries that turn every info value
+    into a tensor (TorchRL's ``auto_register_info_dict``).
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
+    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
 
     def __init__(
         self,
@@ -81,11 +93,15 @@ class TextGenEnv(gym.Env):
         max_new_tokens: int = 32,
         max_prompt_tokens: int = 64,
         render_mode: str | None = None,
+        text_info: bool = True,
         **task_options: Any,
     ) -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
+        if not isinstance(text_info, (bool, np.bool_)):
+            raise TypeError(f"text_info must be True or False, got {text_info!r}")
+        self.text_info = bool(text_info)
         self.task = TextGenTask(tokenizer, reward_model, prompts, max_new_tokens, max_prompt_tokens, **task_options)
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space
@@ -116,7 +132,7 @@ class TextGenEnv(gym.Env):
         self._running = True
         if self.render_mode == "human":
             self.render()
-        info = {"prompt": task.prompts[index], "prompt_index": self._prompt_index}
+        info = self._info()
         self._update_action_mask(info)
         return self._obs(), info
 
@@ -132,23 +148,33 @@ class TextGenEnv(gym.Env):
         self._num_tokens += 1
         completion_ids = self._input_ids[task.max_prompt_tokens : position + 1]
         stop_reason = task.stop_reason(completion_ids)
-        reward, info = 0.0, {}
+        reward, info = 0.0, self._info()
         if stop_reason is not None:
             self._running = False
             completion = task.decode(completion_ids)
             reward = float(task.score([self._prompt_index], [completion])[0])
-            info = {
-                "prompt": task.scored_prompts[self._prompt_index],
-                "completion": completion,
-                "score": reward,
-                "prompt_index": self._prompt_index,
-                "num_tokens": self._num_tokens,
-                "stop_reason": stop_reason,
-            }
+            info = self._info(completion, reward, stop_reason)
         if self.render_mode == "human":
             self.render()
         self._update_action_mask(info)
         return self._obs(), reward, stop_reason is not None, False, info
+
+    def _info(self, completion: str = "", score: float = 0.0, stop_reason: str = "") -> dict[str, Any]:
+        """The ``EPISODE_KEYS`` info of the current episode; ``completion``, ``score``, ``stop_reason`` at its end."""
+        if not self.text_info:
+            return {
+                "score": np.float64(score),
+                "prompt_index": np.int64(self._prompt_index),
+                "num_tokens": np.int64(self._num_tokens),
+            }
+        return {
+            "prompt": self.task.scored_prompts[self._prompt_index],
+            "completion": completion,
+            "score": score,
+            "prompt_index": self._prompt_index,
+            "num_tokens": self._num_tokens,
+            "stop_reason": stop_reason,
+        }
 
     def _update_action_mask(self, info: dict[str, Any]) -> None:
         mask = self.task.vocabulary_mask
@@ -163,18 +189,23 @@ class TextGenEnv(gym.Env):
             return np.ones(self.task.vocab_size, dtype=bool)
         return self._action_mask.copy()
 
-    def _text(self) -> str:
+    def _parts(self) -> tuple[str, str, str]:
+        """(prompt, completion so far, ``"n/N tokens"``) of the current episode."""
         task = self.task
         if self._prompt_index < 0:
-            return "(no episode: call reset())"
+            return "(no episode: call reset())", "", ""
         completion = task.decode(self._input_ids[task.max_prompt_tokens : task.max_prompt_tokens + self._num_tokens])
-        return (
-            f"{task.scored_prompts[self._prompt_index]}⟦{completion}⟧ [{self._num_tokens}/{task.max_new_tokens} tokens]"
-        )
+        return task.scored_prompts[self._prompt_index], completion, f"{self._num_tokens}/{task.max_new_tokens} tokens"
 
-    def render(self) -> str | None:
+    def _text(self) -> str:
+        prompt, completion, status = self._parts()
+        return f"{prompt}⟦{completion}⟧ [{status}]" if status else prompt
+
+    def render(self) -> str | np.ndarray | None:
         if self.render_mode == "ansi":
             return self._text()
+        if self.render_mode == "rgb_array":
+            return render_frame(*self._parts())
         if self.render_mode == "human":
             print(self._text())
         return None

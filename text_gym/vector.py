@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -15,8 +16,18 @@ from gymnasium.vector.utils import batch_space
 from reward_models import RewardFn, check_positive_int
 from text_gym.episode import TextGenTask
 from text_gym.masking import check_allowed
+from text_gym.rendering import render_frame
 
-EPISODE_KEYS = ("prompt", "completion", "score", "prompt_index", "num_tokens", "stop_reason")
+EPISODE_INFO_DTYPES = {
+    "prompt": object,
+    "completion": object,
+    "score": np.float64,
+    "prompt_index": np.int64,
+    "num_tokens": np.int64,
+    "stop_reason": object,
+}
+"""The episode info keys every ``reset``/``step`` info holds, and the dtype of their ``[B]`` arrays."""
+EPISODE_KEYS = tuple(EPISODE_INFO_DTYPES)
 
 
 class TextGenVectorEnv(VectorEnv):
@@ -33,6 +44,8 @@ class TextGenVectorEnv(VectorEnv):
               ignores its action, and returns the new prompt's observation with reward 0.
             - ``SAME_STEP``: an ended sub-env is reset within the same step; the returned observation is the new
               prompt's, and ``info["final_obs"]`` (masked by ``info["_final_obs"]``) holds the final one.
+              ``info["final_info"]`` (mask ``info["_final_info"]``) holds the ended episodes' info keys, as
+              Gymnasium's vector envs give it; they are also in ``info`` itself.
             - ``DISABLED``: an ended sub-env is frozen (action ignored, reward 0, terminated False) until
               ``reset(options={"reset_mask": mask})`` resets it. :attr:`ended` says which are frozen. This is what
               a KV-cached rollout wants: all episodes start together and the batch ends when all have ended.
@@ -55,8 +68,12 @@ class TextGenVectorEnv(VectorEnv):
     masked action of a running sub-env raises ``ValueError``. ``reset``/``step`` give ``info["action_mask"]`` as a
     NumPy array; ``reset_tensors``/``step_tensors`` give the env's device tensor (no host copy; do not modify it).
 
-    Episode info: on a step where sub-envs end, ``info`` holds each key of ``EPISODE_KEYS`` as an array
-    ``[B]`` with a boolean ``info["_<key>"]`` mask of the sub-envs that ended (Gymnasium's vector info format).
+    Info: every ``reset``/``step`` info holds each key of ``EPISODE_KEYS`` as an array ``[B]`` with a boolean
+    ``info["_<key>"]`` mask of the sub-envs it applies to (Gymnasium's vector info format): all keys for sub-envs
+    whose episode ended on this step, ``prompt`` and ``prompt_index`` for sub-envs that were reset. Unmasked entries
+    are ``""`` (strings) or 0; ``text_info=False`` leaves out the text keys ``prompt``, ``completion`` and
+    ``stop_reason`` (for TorchRL's ``auto_register_info_dict``, which needs numeric arrays).
+    With ``render_mode="rgb_array"``, ``render()`` returns one frame per sub-env (see :mod:`text_gym.rendering`).
     """
 
     def __init__(
@@ -68,21 +85,25 @@ class TextGenVectorEnv(VectorEnv):
         max_new_tokens: int = 32,
         max_prompt_tokens: int = 64,
         render_mode: str | None = None,
+        text_info: bool = True,
         device: str | torch.device = "cpu",
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         **task_options: Any,
     ) -> None:
         check_positive_int("num_envs", num_envs)
-        if render_mode is not None and render_mode not in ("ansi", "human"):
-            raise ValueError(f"render_mode must be None, 'ansi' or 'human', got {render_mode!r}")
+        if render_mode is not None and render_mode not in ("ansi", "human", "rgb_array"):
+            raise ValueError(f"render_mode must be None, 'ansi', 'human' or 'rgb_array', got {render_mode!r}")
         try:
             mode = AutoresetMode(autoreset_mode)
         except ValueError as error:
             raise ValueError(
                 f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, got {autoreset_mode!r}"
             ) from error
-        self.metadata = {"autoreset_mode": mode, "render_modes": ["ansi", "human"], "render_fps": 4}
+        self.metadata = {"autoreset_mode": mode, "render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
         self.render_mode = render_mode
+        if not isinstance(text_info, (bool, np.bool_)):
+            raise TypeError(f"text_info must be True or False, got {text_info!r}")
+        self.text_info = bool(text_info)
         self.num_envs = int(num_envs)
         self.device = torch.device(device)
         self.task = task = TextGenTask(
@@ -107,6 +128,11 @@ class TextGenVectorEnv(VectorEnv):
         self._rngs: list[np.random.Generator | None] = [None] * B
         self._started = False
         self._action_mask: torch.Tensor | None = None  # bool [B, V] on device, with a vocabulary restriction
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        """The autoreset mode, as Gymnasium's own vector envs expose it (also ``metadata["autoreset_mode"]``)."""
+        return self.metadata["autoreset_mode"]
 
     @property
     def ended(self) -> np.ndarray:
@@ -169,7 +195,7 @@ class TextGenVectorEnv(VectorEnv):
                 raise ValueError(f"options['prompt_index'] must be integers in [0, {count}), got {prompt_index!r}")
         self._reset_rows(np.flatnonzero(mask), self._seeds(seed), prompt_index)
         self._started = True
-        info: dict[str, Any] = {}
+        info = self._empty_info()
         self._add_reset_info(info, np.flatnonzero(mask))
         self._update_action_mask(info)
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}, info
@@ -214,7 +240,7 @@ class TextGenVectorEnv(VectorEnv):
         task, B = self.task, self.num_envs
         actions = self._as_action_tensor(actions)
         mode = self.metadata["autoreset_mode"]
-        info: dict[str, Any] = {}
+        info = self._empty_info()
         if mode == AutoresetMode.NEXT_STEP and self._ended.any():
             rows = np.flatnonzero(self._ended)
             self._reset_rows(rows, [None] * B, None)
@@ -272,6 +298,8 @@ class TextGenVectorEnv(VectorEnv):
             for row in np.flatnonzero(finished_np):
                 final_obs[row] = {key: value[row] for key, value in final.items()}
             info["final_obs"], info["_final_obs"] = final_obs, finished_np.copy()
+            episode = [name for key in EPISODE_KEYS for name in (key, "_" + key) if name in info]
+            info["final_info"], info["_final_info"] = {name: info[name].copy() for name in episode}, finished_np.copy()
             self._reset_rows(np.flatnonzero(finished_np), [None] * B, None)
 
         if self.render_mode == "human":
@@ -294,19 +322,31 @@ class TextGenVectorEnv(VectorEnv):
             return np.ones((self.num_envs, self.task.vocab_size), dtype=bool)
         return self._action_mask.cpu().numpy()
 
-    def _add_info(self, info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence, dtype: type) -> None:
-        """Set ``info[key][rows] = values`` in Gymnasium's vector format, keeping entries other rows already set."""
-        if key not in info:
-            info[key] = (
-                np.full(self.num_envs, None, dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
-            )
+    @cached_property
+    def _info_template(self) -> dict[str, np.ndarray]:
+        info: dict[str, np.ndarray] = {}
+        for key, dtype in EPISODE_INFO_DTYPES.items():
+            if dtype is object and not self.text_info:
+                continue
+            info[key] = np.full(self.num_envs, "", dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
             info["_" + key] = np.zeros(self.num_envs, dtype=bool)
-        info[key][rows] = values
-        info["_" + key][rows] = True
+        return info
+
+    def _empty_info(self) -> dict[str, Any]:
+        """Every ``EPISODE_KEYS`` array ``[B]`` (``""`` or 0) with its all-False ``_key`` mask, copied from a template
+        built once (cheaper than building the object arrays every step)."""
+        return {key: value.copy() for key, value in self._info_template.items()}
+
+    @staticmethod
+    def _add_info(info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence) -> None:
+        """Set ``info[key][rows] = values`` and mark ``rows`` in ``info["_" + key]`` (if ``key`` is kept)."""
+        if key in info:
+            info[key][rows] = values
+            info["_" + key][rows] = True
 
     def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
-        self._add_info(info, "prompt", rows, [self.task.prompts[i] for i in self.prompt_index[rows]], object)
-        self._add_info(info, "prompt_index", rows, self.prompt_index[rows], np.int64)
+        self._add_info(info, "prompt", rows, [self.task.scored_prompts[i] for i in self.prompt_index[rows]])
+        self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
 
     def _finish(self, rows: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         """Decode and score the episodes in ``rows`` with one reward-model call; add their episode info."""
@@ -319,12 +359,12 @@ class TextGenVectorEnv(VectorEnv):
         completions = [task.decode(c) for c in completion_ids]
         scores = task.score(self.prompt_index[rows], completions)
         reasons = [task.stop_reason(c) for c in completion_ids]
-        self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]], object)
-        self._add_info(info, "completion", rows, completions, object)
-        self._add_info(info, "score", rows, scores, np.float64)
-        self._add_info(info, "prompt_index", rows, self.prompt_index[rows], np.int64)
-        self._add_info(info, "num_tokens", rows, counts, np.int64)
-        self._add_info(info, "stop_reason", rows, reasons, object)
+        self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]])
+        self._add_info(info, "completion", rows, completions)
+        self._add_info(info, "score", rows, scores)
+        self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
+        self._add_info(info, "num_tokens", rows, counts)
+        self._add_info(info, "stop_reason", rows, reasons)
         return scores
 
     def step(self, actions):
@@ -349,25 +389,32 @@ class TextGenVectorEnv(VectorEnv):
         return info
 
     # ---------------------------------------------------------------- render
-    def _texts(self) -> tuple[str, ...]:
+    def _parts(self) -> list[tuple[str, str, str]]:
+        """(prompt, completion so far, ``"n/N tokens"``) of every sub-env."""
         task = self.task
         ids = self.input_ids[:, task.max_prompt_tokens :].cpu().numpy()
         counts = self.num_tokens.cpu().numpy()
-        texts = []
+        parts = []
         for row in range(self.num_envs):
             if self.prompt_index[row] < 0:
-                texts.append("(no episode: call reset())")
+                parts.append(("(no episode: call reset())", "", ""))
                 continue
             completion = task.decode(ids[row, : counts[row]])
-            texts.append(
-                f"[{row}] {task.scored_prompts[self.prompt_index[row]]}⟦{completion}⟧ "
-                f"[{counts[row]}/{task.max_new_tokens} tokens]"
-            )
-        return tuple(texts)
+            status = f"{counts[row]}/{task.max_new_tokens} tokens"
+            parts.append((task.scored_prompts[self.prompt_index[row]], completion, status))
+        return parts
 
-    def render(self) -> tuple[str, ...] | None:
+    def _texts(self) -> tuple[str, ...]:
+        return tuple(
+            f"[{row}] {prompt}⟦{completion}⟧ [{status}]" if status else f"[{row}] {prompt}"
+            for row, (prompt, completion, status) in enumerate(self._parts())
+        )
+
+    def render(self) -> tuple[str, ...] | tuple[np.ndarray, ...] | None:
         if self.render_mode == "ansi":
             return self._texts()
+        if self.render_mode == "rgb_array":
+            return tuple(render_frame(*parts) for parts in self._parts())
         if self.render_mode == "human":
             print("\n".join(self._texts()))
         return None
