@@ -1,4 +1,8 @@
-"""Reading JSONL files whose every non-blank line must be one JSON object."""
+"""Reading JSONL files whose every non-blank line must be one JSON object.
+
+Lines end at ``"\\n"`` only (a ``"\\r"`` before it is JSON whitespace): JSON strings may hold U+2028, U+2029, U+0085 and
+other characters :meth:`str.splitlines` would split at, and ``json.dumps(..., ensure_ascii=False)`` writes them raw.
+"""
 
 from __future__ import annotations
 
@@ -28,7 +32,7 @@ def read_jsonl_objects(path: str | os.PathLike, what: str = "JSONL file") -> Ite
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{what} {path} does not exist")
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(path.read_text(encoding="utf-8").split("\n"), start=1):
         if not line.strip():
             continue
         try:

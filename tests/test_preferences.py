@@ -115,3 +115,20 @@ def test_writer_rejects_invalid_rows_without_writing(tmp_path):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         load_preferences(tmp_path / "nope.jsonl")
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085", "\x1c", "\x0b", "\r"])
+def test_jsonl_round_trips_strings_with_unicode_line_separators(tmp_path, separator):
+    """Defect 3: JSONL lines end only at "\\n"; str.splitlines() also split at U+2028 & co inside strings."""
+    from reward_models.human.items import Candidates, load_candidates, save_candidates
+    from text_gym.prompts import load_prompts
+
+    text = f"one{separator}two"
+    pair = PreferencePair(text, f"a{separator}", "b")
+    append_preferences(tmp_path / "prefs.jsonl", [pair])
+    assert load_preferences(tmp_path / "prefs.jsonl") == [pair]
+    candidates = [Candidates(text, (text, "x"))]
+    save_candidates(tmp_path / "cands.jsonl", candidates)
+    assert load_candidates(tmp_path / "cands.jsonl") == candidates
+    (tmp_path / "prompts.jsonl").write_text(json.dumps({"prompt": text}, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert load_prompts(str(tmp_path / "prompts.jsonl")) == [text]
