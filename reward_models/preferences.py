@@ -1,7 +1,7 @@
 """Preference data: JSONL rows ``{"prompt", "chosen", "rejected"}`` (+ optional ``"margin"``), loaded and appended
 safely.
 
-Schema (one JSON object per line, UTF-8). Three kinds of row::
+Schema (one JSON object per line, strict UTF-8: invalid bytes are an error of their line). Three kinds of row::
 
     {"prompt": str, "chosen": str, "rejected": str, "margin": float (optional, finite)}  # a pair
     {"prompt": str, "ranking": [str, str, ...]}                                         # a ranking, best first
@@ -36,7 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reward_models.jsonl import parse_json_object
+from reward_models.jsonl import decode_line, parse_json_object
 
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")
 
@@ -149,17 +149,17 @@ def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) ->
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"preference file {path} does not exist")
-    text = path.read_bytes().decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    torn_possible = not text.endswith("\n")
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    torn_possible = not data.endswith(b"\n")
     rows: dict[int, dict] = {}
     line_of_id: dict[str, int] = {}
     errors: list[tuple[int, str]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
-            row = parse_row(line)
+            row = parse_row(decode_line(raw))
             if row.get("id") in line_of_id:
                 raise ValueError(f"duplicate id {row['id']!r} (first used on line {line_of_id[row['id']]})")
             if "undo" in row and line_of_id.get(row["undo"]) not in rows:

@@ -132,3 +132,23 @@ def test_jsonl_round_trips_strings_with_unicode_line_separators(tmp_path, separa
     assert load_candidates(tmp_path / "cands.jsonl") == candidates
     (tmp_path / "prompts.jsonl").write_text(json.dumps({"prompt": text}, ensure_ascii=False) + "\n", encoding="utf-8")
     assert load_prompts(str(tmp_path / "prompts.jsonl")) == [text]
+
+
+def test_invalid_utf8_is_an_error_of_its_line_never_replaced(tmp_path):
+    """Defect 7: invalid UTF-8 used to be replaced by U+FFFD and trained on."""
+    from reward_models.human.items import load_candidates
+    from text_gym.prompts import load_prompts
+
+    good = ROWS[0].to_json().encode()
+    bad = b'{"prompt": "p", "chosen": "caf\xe9", "rejected": "b"}'  # Latin-1, not UTF-8
+    path = tmp_path / "prefs.jsonl"
+    path.write_bytes(good + b"\n" + bad + b"\n")
+    with pytest.raises(PreferenceDataError, match=r"line 2: invalid UTF-8 at byte 30"):
+        load_preferences(path)
+    with pytest.warns(UserWarning, match="1 invalid"):
+        assert load_preferences(path, skip_invalid=True) == [ROWS[0]]
+    for name, loader in (("c.jsonl", load_candidates), ("p.jsonl", load_prompts), ("p.txt", load_prompts)):
+        file = tmp_path / name
+        file.write_bytes(b'{"prompt": "ok", "completions": ["a"]}\n' + bad + b"\n")
+        with pytest.raises(ValueError, match=rf"{name}, line 2: invalid UTF-8 at byte 30"):
+            loader(str(file))
