@@ -19,8 +19,10 @@ a file opened in append mode, then flushes and ``fsync``s it. A crash can theref
 bytes of the row being written, without the closing newline. Earlier rows are never touched. The torn line is
 
 - **ignored** (with a warning) by :func:`load_preferences`, and
-- **repaired** by :class:`PreferenceWriter` when it opens the file: the torn bytes are cut off before appending,
-  so the new rows start on a fresh line. The torn row was never acknowledged as written, so nothing is lost.
+- **set aside** by :class:`PreferenceWriter` when it opens the file: its bytes are appended to ``<path>.torn``
+  (with a warning) and cut from the file, so the new rows start on a fresh line. Nothing is deleted: a torn row was
+  never acknowledged as written, and any other unterminated line that is not a valid row is kept there for a person
+  to look at.
 
 A last line that has no newline but *is* a complete, valid row (e.g. a hand-edited file) is kept by both.
 """
@@ -168,7 +170,7 @@ def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) ->
             if torn_possible and number == len(lines):
                 warnings.warn(
                     f"{path}: ignoring a torn final line {number} (no newline, {error}); it is what a crash "
-                    "during a write leaves, and PreferenceWriter cuts it off before appending",
+                    "during a write leaves, and PreferenceWriter moves it to <file>.torn before appending",
                     stacklevel=2,
                 )
                 continue
@@ -197,8 +199,9 @@ def load_preferences(path: str | os.PathLike, skip_invalid: bool = False) -> lis
     return [pair for row in read_preference_rows(path, skip_invalid) for pair in expand_row(row)]
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Truncate an unterminated final line that is not a valid row (a crash remnant); keep a valid one."""
+def _set_aside_torn_tail(path: Path) -> None:
+    """End the file with a newline before appending: keep an unterminated final line that is a valid row (closing
+    it), and move one that is not (a crash remnant, or a line in doubt) to ``<path>.torn`` — never delete it."""
     if not path.is_file() or path.stat().st_size == 0:
         return
     with open(path, "rb+") as handle:
@@ -207,9 +210,20 @@ def _cut_torn_tail(path: Path) -> None:
             return
         start = data.rfind(b"\n") + 1
         try:
-            parse_row(data[start:].decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
+            parse_row(decode_line(data[start:]))
+        except ValueError as error:
+            side = path.with_name(path.name + ".torn")
+            with open(side, "ab") as aside:
+                aside.write(data[start:] + b"\n")
+                aside.flush()
+                os.fsync(aside.fileno())
             handle.truncate(start)
+            number = data.count(b"\n") + 1
+            warnings.warn(
+                f"{path}: moved the unterminated final line {number} ({len(data) - start} bytes, "
+                f"{error}) to {side} before appending; a crash during a write leaves such a line",
+                stacklevel=3,
+            )
         else:
             handle.write(b"\n")
         handle.flush()
@@ -232,7 +246,7 @@ class PreferenceWriter:
         self.path = Path(path)
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _cut_torn_tail(self.path)
+        _set_aside_torn_tail(self.path)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._lock = threading.Lock()
         self.rows_written = 0

@@ -69,9 +69,10 @@ def test_append_after_crash_repairs_the_torn_line_and_keeps_every_earlier_row(tm
     with open(path, "ab") as handle:
         handle.write(b'{"prompt": "p4", "chosen": "hal')
     new = PreferencePair("p5", "after", "crash")
-    with PreferenceWriter(path) as writer:
+    with pytest.warns(UserWarning, match="moved the unterminated final line 4"), PreferenceWriter(path) as writer:
         writer.write(new)
     assert path.read_bytes().startswith(before)
+    assert (tmp_path / "prefs.jsonl.torn").read_bytes() == b'{"prompt": "p4", "chosen": "hal\n'
     assert load_preferences(path) == [*ROWS, new]
 
 
@@ -152,3 +153,26 @@ def test_invalid_utf8_is_an_error_of_its_line_never_replaced(tmp_path):
         file.write_bytes(b'{"prompt": "ok", "completions": ["a"]}\n' + bad + b"\n")
         with pytest.raises(ValueError, match=rf"{name}, line 2: invalid UTF-8 at byte 30"):
             loader(str(file))
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        b'{"prompt": "p", "chosen": "caf\xe9", "rejected": "b"}',  # a whole row, but Latin-1
+        b'{"prompt": "p", "chosen": "a", "rejected": "b", "id": 5}',  # complete JSON failing the schema
+        b'{"prompt": "p4", "chosen": "hal',  # a torn write
+    ],
+)
+@pytest.mark.parametrize("before", [b"", ROWS[0].to_json().encode() + b"\n"])
+def test_writer_never_deletes_an_unterminated_last_line_it_moves_it_aside(tmp_path, before, tail):
+    """Defect 6: opening a writer cut such a line (a one-row file lost its only row); now it keeps the bytes."""
+    path = tmp_path / "prefs.jsonl"
+    path.write_bytes(before + tail)
+    with pytest.warns(UserWarning, match=r"moved .* to .*prefs\.jsonl\.torn"), PreferenceWriter(path) as writer:
+        writer.write(ROWS[1])
+    assert path.read_bytes() == before + ROWS[1].to_json().encode() + b"\n"
+    assert (tmp_path / "prefs.jsonl.torn").read_bytes() == tail + b"\n"
+    path.write_bytes(path.read_bytes() + tail)  # a second one is appended to the side file, not overwriting it
+    with pytest.warns(UserWarning, match="moved"):
+        PreferenceWriter(path).close()
+    assert (tmp_path / "prefs.jsonl.torn").read_bytes() == tail + b"\n" + tail + b"\n"
