@@ -240,6 +240,9 @@ class PreferenceWriter:
 
     ``fsync=False`` skips the per-row ``fsync`` (faster, still never corrupts earlier rows on a process crash;
     only a power loss may drop the last rows).
+
+    A write that fails (disk full, file-size limit, I/O error) raises ``OSError`` and leaves the file as it was: the
+    bytes of the partial row are truncated away. Should even that fail, the writer refuses every later write.
     """
 
     def __init__(self, path: str | os.PathLike, fsync: bool = True) -> None:
@@ -249,6 +252,7 @@ class PreferenceWriter:
         _set_aside_torn_tail(self.path)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._lock = threading.Lock()
+        self._failed: str | None = None  # why the writer refuses further writes (a failed append not rolled back)
         self.rows_written = 0
 
     def write(self, pair: PreferencePair) -> None:
@@ -265,14 +269,35 @@ class PreferenceWriter:
         with self._lock:  # threads sharing a writer never interleave parts of lines
             if self._fd is None:
                 raise ValueError(f"PreferenceWriter for {self.path} is closed")
-            written = os.write(self._fd, data)
-            if written != len(data):  # a short write leaves a torn line; finish it so the row is complete
-                view = memoryview(data)[written:]
-                while view:
+            if self._failed is not None:
+                raise OSError(
+                    f"PreferenceWriter for {self.path} refuses to write: an earlier failed append could not be "
+                    f"rolled back ({self._failed}); cut the file's unterminated last line, then open a new writer"
+                )
+            size = os.fstat(self._fd).st_size
+            try:
+                view = memoryview(data)
+                while view:  # a short write is finished, so the row is complete
                     view = view[os.write(self._fd, view) :]
+                if self.fsync:
+                    os.fsync(self._fd)
+            except OSError as error:
+                self._roll_back(size, error)
+                raise OSError(
+                    error.errno,
+                    f"could not append a row to {self.path} ({error.strerror or error}); the file is unchanged",
+                ) from error
+            self.rows_written += 1
+
+    def _roll_back(self, size: int, error: OSError) -> None:
+        """Cut what a failed append wrote, so the file is as it was (or refuse every later write if that fails)."""
+        try:
+            os.ftruncate(self._fd, size)
             if self.fsync:
                 os.fsync(self._fd)
-            self.rows_written += 1
+        except OSError as truncate_error:
+            self._failed = f"{error}; then truncating back to {size} bytes: {truncate_error}"
+            raise OSError(error.errno, f"could not append a row to {self.path}: {self._failed}") from error
 
     def write_all(self, pairs: Iterable[PreferencePair]) -> None:
         for pair in pairs:

@@ -149,3 +149,31 @@ def test_concurrent_labellers_never_interleave_lines(tmp_path):
     rows = read_preference_rows(path)
     assert len(rows) == 80 and len(path.read_text().splitlines()) == 80
     assert {(row["annotator"], row["item"]) for row in rows} == {(a, k) for a in ("alice", "bob") for k in keys}
+
+
+def test_a_full_disk_answers_507_records_nothing_and_the_next_label_works(tmp_path, monkeypatch):
+    """Defect 2: a failed append must not be acknowledged, nor corrupt the file for the labels after it."""
+    import errno
+
+    import reward_models.preferences as module
+
+    path = tmp_path / "prefs.jsonl"
+    real_write, failures = module.os.write, [2]
+
+    def write(fd, data):  # the first append writes 10 bytes, then finds the disk full
+        if failures[0]:
+            failures[0] -= 1
+            if failures[0] == 1:
+                return real_write(fd, bytes(data[:10]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    with running_server(path) as url:
+        key = next_item(url, "pair")["item"]["key"]
+        monkeypatch.setattr(module.os, "write", write)
+        status, answer = call(f"{url}/api/label", {"annotator": "alice", "item": key, "choice": 0})
+        assert status == 507, answer
+        assert "No space left on device" in answer["error"] and "nothing was recorded" in answer["error"]
+        assert path.read_bytes() == b"" and next_item(url, "pair")["item"]["key"] == key
+        assert call(f"{url}/api/label", {"annotator": "alice", "item": key, "choice": 0})[0] == 200
+    assert [row["item"] for row in read_preference_rows(path)] == [key]

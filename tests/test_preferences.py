@@ -176,3 +176,61 @@ def test_writer_never_deletes_an_unterminated_last_line_it_moves_it_aside(tmp_pa
     with pytest.warns(UserWarning, match="moved"):
         PreferenceWriter(path).close()
     assert (tmp_path / "prefs.jsonl.torn").read_bytes() == tail + b"\n" + tail + b"\n"
+
+
+def failing_write(monkeypatch, written_before_failure: int):
+    """Make the next os.write in reward_models.preferences write ``written_before_failure`` bytes (a short write)
+    and fail with ENOSPC then, as a full disk does (at once if 0); later writes work again."""
+    import errno
+
+    import reward_models.preferences as module
+
+    real_write, calls = os.write, []
+
+    def write(fd, data):
+        calls.append(len(data))
+        if len(calls) == 1 and written_before_failure:
+            return real_write(fd, bytes(data[:written_before_failure]))
+        if len(calls) == 1 + bool(written_before_failure):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(module.os, "write", write)
+
+
+@pytest.mark.parametrize("written_before_failure", [0, 1, 20])
+def test_a_failed_append_leaves_the_file_as_it_was(tmp_path, monkeypatch, written_before_failure):
+    """Defect 2: the torn bytes of a failed append stayed and the next row was glued onto them."""
+    path = tmp_path / "prefs.jsonl"
+    append_preferences(path, ROWS[:2])
+    before = path.read_bytes()
+    with PreferenceWriter(path) as writer:
+        failing_write(monkeypatch, written_before_failure)
+        with pytest.raises(OSError, match=r"could not append a row to .*prefs\.jsonl.*No space left.*unchanged"):
+            writer.write(ROWS[2])
+        assert path.read_bytes() == before and writer.rows_written == 0
+        writer.write(ROWS[2])  # space is back
+    assert load_preferences(path) == ROWS
+
+
+def test_a_write_past_the_file_size_limit_leaves_the_file_as_it_was(tmp_path):
+    """A real failure: RLIMIT_FSIZE makes the kernel cut the write short, then refuse it with EFBIG."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "prefs.jsonl"
+    append_preferences(path, ROWS[:1])
+    size = path.stat().st_size
+    script = f"""
+import resource, sys
+from reward_models import PreferencePair, PreferenceWriter
+resource.setrlimit(resource.RLIMIT_FSIZE, ({size + 10}, resource.RLIM_INFINITY))
+with PreferenceWriter({str(path)!r}) as writer:
+    try:
+        writer.write(PreferencePair("p" * 100, "a", "b"))
+    except OSError as error:
+        print("refused:", error)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
+    assert "refused: [Errno 27] could not append a row to" in result.stdout
+    assert path.stat().st_size == size and load_preferences(path) == ROWS[:1]

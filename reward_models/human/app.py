@@ -1,6 +1,7 @@
 """The labelling web app (Flask): shows items, records picks, rankings and edits into a :class:`LabelStore`.
 
-Routes (JSON in and out under ``/api``; every error is a 4xx with ``{"error": message}`` and writes nothing):
+Routes (JSON in and out under ``/api``; every error is a 4xx with ``{"error": message}`` and writes nothing; a label
+the file could not take, e.g. on a full disk, is answered 507 (500 for other I/O errors) and not recorded):
 
 - ``GET /`` — the page (``templates/label.html`` + ``static/``); model text is only ever inserted as text.
 - ``GET /api/next?annotator=A&mode=pair|rank|edit`` — the first item of that mode A has not labelled, and progress.
@@ -16,6 +17,7 @@ capped at ``max_request_bytes``; a Content-Security-Policy allows only the app's
 
 from __future__ import annotations
 
+import errno
 import getpass
 import hmac
 import ipaddress
@@ -218,6 +220,11 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
     def progress(annotator: str, mode: str) -> dict:
         return {"done": store.count(annotator, keys[mode]), "total": len(keys[mode])}
 
+    def storage_failed(error: OSError):
+        """The answer when the file could not take a label: 507 Insufficient Storage (500 for other I/O errors)."""
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        return jsonify(error=f"could not save: {error}; nothing was recorded, try again"), 507 if full else 500
+
     def json_body() -> dict:
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
@@ -276,12 +283,17 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
             row = store.add(annotator, item, fields)
         except LabelConflict as error:
             fail(409, f"{error}; loading the next item")
+        except OSError as error:
+            return storage_failed(error)
         return jsonify(id=row["id"], mode=item.mode, progress=progress(annotator, item.mode))
 
     @app.post("/api/undo")
     def undo():
         annotator = annotator_of(json_body().get("annotator"))
-        row = store.undo(annotator)
+        try:
+            row = store.undo(annotator)
+        except OSError as error:
+            return storage_failed(error)
         if row is None:
             fail(409, f"nothing to undo for annotator {annotator!r}")
         return jsonify(undone=row["id"], item=row["item"], mode=row["mode"], progress=progress(annotator, row["mode"]))
