@@ -9,10 +9,11 @@ the file could not take, e.g. on a full disk, is answered 507 (500 for other I/O
   (rank) or ``{"text": edited}`` (edit).
 - ``POST /api/undo`` — ``{"annotator"}``: retracts A's latest label (an appended undo row).
 
-Safety: bound to loopback unless told otherwise, and then every request must carry the token (``X-Label-Token``
-header, ``Authorization: Bearer``, or ``?token=`` on the page URL); without a token the Host header must name
-loopback (a DNS-rebinding guard); POSTs must be JSON (so other sites cannot post forms to it); request bodies are
-capped at ``max_request_bytes``; a Content-Security-Policy allows only the app's own script.
+Safety: bound to loopback unless told otherwise, and then every request but those for the page's static files
+must carry the token (``X-Label-Token`` header, ``Authorization: Bearer``, or ``?token=`` on the page URL); without
+a token the Host header must name loopback (a DNS-rebinding guard); POSTs must be JSON (so other sites cannot post
+forms to it); request bodies are capped at ``max_request_bytes``; a Content-Security-Policy allows only the app's
+own script.
 """
 
 from __future__ import annotations
@@ -41,6 +42,8 @@ from reward_models.human.store import LabelConflict, LabelStore
 
 ANNOTATOR_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+PUBLIC_ENDPOINTS = ("static", "favicon")
+"""Served without the token: files shipped with the package, which hold no data."""
 
 
 @dataclass
@@ -185,6 +188,8 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
     @app.before_request
     def check_access():
         if token is not None:
+            if request.endpoint in PUBLIC_ENDPOINTS:
+                return  # the page's own script, CSS and icon: a <script src> request carries no token
             given = (
                 request.headers.get("X-Label-Token")
                 or request.args.get("token")
