@@ -58,6 +58,8 @@ def test_each_mode_writes_its_row_and_undo_shows_the_item_again(tmp_path):
         ({"annotator": "al ice", "item": "x", "choice": 0}, 400, "'annotator' must be"),
         ({"annotator": "alice", "item": "PAIR", "choice": 2}, 400, "'choice' must be 0 or 1"),
         ({"annotator": "alice", "item": "PAIR", "choice": True}, 400, "'choice' must be 0 or 1"),
+        ({"annotator": "alice", "item": "PAIR", "choice": 1.0}, 400, "'choice' must be 0 or 1"),  # was a 500
+        ({"annotator": "alice", "item": "EDIT", "text": "ok \ud800"}, 400, "lone surrogate"),  # was a 500
         ({"annotator": "alice", "item": "RANK", "ranking": [0, 1, 1, 2]}, 400, "'ranking' must list each index 0..3"),
         ({"annotator": "alice", "item": "EDIT", "text": "   "}, 400, "'text' must be the edited completion"),
         ({"annotator": "alice", "item": "EDIT", "text": " great fun"}, 400, "identical to the original"),
@@ -94,6 +96,11 @@ def test_oversized_non_json_and_unparseable_requests(tmp_path):
                 urllib.request.urlopen(request, timeout=10)
             assert info.value.code == expected
         assert call(f"{url}/api/next?annotator=alice&mode=sort")[0] == 400
+        chunks = (b'{"text": "' + b"y" * 1000 for _ in range(5))  # no Content-Length: sent chunked
+        request = urllib.request.Request(f"{url}/api/label", data=chunks, headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        assert info.value.code == 413 and "max_request_bytes" in info.value.read().decode()  # was 400
     assert path.read_bytes() == b""
 
 

@@ -231,6 +231,9 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
         return jsonify(error=f"could not save: {error}; nothing was recorded, try again"), 507 if full else 500
 
     def json_body() -> dict:
+        data = request.get_data(cache=True)  # a body with Content-Length > max_request_bytes is a 413 here
+        if request.content_length is None and len(data) >= config.max_request_bytes:
+            fail(413, "")  # a chunked body (no Content-Length) comes cut at the limit
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             fail(400, "the body must be a JSON object")
@@ -263,7 +266,7 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
         texts = item.completions
         if item.mode == "pair":
             choice = body.get("choice")
-            if choice not in (0, 1) or isinstance(choice, bool):
+            if isinstance(choice, bool) or not isinstance(choice, int) or choice not in (0, 1):
                 fail(400, "'choice' must be 0 or 1 (the index of the better completion)")
             fields = {"chosen": texts[choice], "rejected": texts[1 - choice]}
         elif item.mode == "rank":
@@ -279,6 +282,10 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
             text = body.get("text")
             if not isinstance(text, str) or not text.strip():
                 fail(400, "'text' must be the edited completion (non-blank)")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                fail(400, f"'text' holds a lone surrogate ({text[error.start]!r} at {error.start}), which is no text")
             if len(text) > config.max_edit_chars:
                 fail(400, f"'text' is {len(text)} characters; the limit is {config.max_edit_chars}")
             if text == texts[0]:
