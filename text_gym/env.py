@@ -41,7 +41,8 @@ class TextGenEnv(gym.Env):
             learned offline MiniLM sentiment model), a reward-model object, or any callable
             ``(prompts: list[str], completions: list[str]) -> floats``.
             It must return one finite float per completion; anything else raises ``ValueError``, and an
-            exception inside it is re-raised as ``RuntimeError`` naming the reward model.
+            exception inside it is re-raised as ``RuntimeError`` naming the reward model. A step that raises (bad
+            action, reward model) changes nothing: the same step can be retried.
         prompts: list of strings, a ``.txt`` (one per line) or ``.jsonl`` (``prompt`` field) path, or
             ``"default:train|test|all"``; default: the project's train prompts. ``reset`` draws one uniformly
             from ``self.np_random`` unless ``options={"prompt_index": i}`` picks it.
@@ -126,22 +127,20 @@ class TextGenEnv(gym.Env):
         task = self.task
         token = check_action(action, task.vocab_size)
         check_allowed(token, self._action_mask)
+        # Everything that can raise (the checks above, stop strings, the reward model) runs before any state
+        # changes, so a step that raises changes nothing.
         position = task.max_prompt_tokens + self._num_tokens
-        self._input_ids[position] = token
-        self._attention_mask[position] = 1
-        self._num_tokens += 1
-        completion_ids = self._input_ids[task.max_prompt_tokens : position + 1]
+        completion_ids = np.append(self._input_ids[task.max_prompt_tokens : position], token)
         if token in task.eos_token_ids:
             stop_reason = "eos"
         elif task.hits_stop_string(completion_ids):
             stop_reason = "stop_string"
-        elif self._num_tokens == task.max_new_tokens:
+        elif len(completion_ids) == task.max_new_tokens:
             stop_reason = "length"
         else:
             stop_reason = None
         reward, info = 0.0, {}
         if stop_reason is not None:
-            self._running = False
             completion = task.decode(completion_ids)
             reward = float(task.score([self._prompt_index], [completion])[0])
             info = {
@@ -149,9 +148,13 @@ class TextGenEnv(gym.Env):
                 "completion": completion,
                 "score": reward,
                 "prompt_index": self._prompt_index,
-                "num_tokens": self._num_tokens,
+                "num_tokens": len(completion_ids),
                 "stop_reason": stop_reason,
             }
+            self._running = False
+        self._input_ids[position] = token
+        self._attention_mask[position] = 1
+        self._num_tokens += 1
         if self.render_mode == "human":
             self.render()
         self._update_action_mask(info)
