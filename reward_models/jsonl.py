@@ -9,19 +9,50 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
+# A lone surrogate can only come from a \\uD800-\\uDFFF escape, or from a str built in Python.
+_MAYBE_SURROGATE = re.compile(r"[\ud800-\udfff]|\\u[dD][89abAB]|\\u[dD][c-fC-F]")
+
 
 def parse_json_object(line: str) -> dict:
-    """Parse one JSONL line that must hold a JSON object; ``ValueError`` says what is wrong."""
+    """Parse one JSONL line that must hold a JSON object; ``ValueError`` says what is wrong.
+
+    Besides invalid JSON, refused: nesting too deep for Python's parser, and strings (values or keys) holding a lone
+    UTF-16 surrogate (``"\\ud800"`` is valid JSON but no text: it cannot be encoded, tokenized or written back).
+    """
     try:
         row = json.loads(line)
     except json.JSONDecodeError as error:
         raise ValueError(f"not valid JSON ({error.msg} at column {error.colno})") from None
+    except RecursionError:
+        raise ValueError("nested too deeply for Python's JSON parser") from None
     if not isinstance(row, dict):
         raise ValueError(f"expected a JSON object, got {type(row).__name__}")
+    if _MAYBE_SURROGATE.search(line):
+        _refuse_lone_surrogates(row)
     return row
+
+
+def _refuse_lone_surrogates(row: dict) -> None:
+    stack: list[tuple[str, object]] = [(repr(key), value) for key, value in row.items()]
+    stack += [("a key", key) for key in row]
+    while stack:
+        where, value = stack.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError as error:
+                raise ValueError(
+                    f"lone surrogate {value[error.start]!r} at {error.start} of field {where}, which is no text"
+                ) from None
+        elif isinstance(value, dict):
+            stack += [(f"{where}[{key!r}]", item) for key, item in value.items()]
+            stack += [(f"a key in {where}", key) for key in value]
+        elif isinstance(value, list):
+            stack += [(f"{where}[{index}]", item) for index, item in enumerate(value)]
 
 
 def decode_line(raw: bytes) -> str:

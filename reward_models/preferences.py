@@ -80,6 +80,13 @@ def _check_string(row: dict, key: str) -> None:
         raise ValueError(f"field {key!r} must be a string, got {type(row[key]).__name__}")
 
 
+def _is_finite_float(number: int | float) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:  # an int beyond float's range, e.g. 400 digits
+        return False
+
+
 def parse_row(line: str) -> dict:
     """Parse and validate one JSONL line of any kind (pair, ranking or undo); return the JSON object.
 
@@ -113,9 +120,9 @@ def parse_row(line: str) -> dict:
         raise ValueError("'chosen' and 'rejected' are identical, so the pair carries no preference")
     margin = row.get("margin")
     if margin is not None and (
-        isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin)
+        isinstance(margin, bool) or not isinstance(margin, (int, float)) or not _is_finite_float(margin)
     ):
-        raise ValueError(f"field 'margin' must be a finite number or absent, got {margin!r}")
+        raise ValueError(f"field 'margin' must be a finite number or absent, got {str(margin)[:40]}")
     return row
 
 

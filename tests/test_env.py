@@ -278,7 +278,13 @@ def test_step_before_reset():
         (lambda p, c: [float("nan")], ValueError, "non-finite scores"),
         (lambda p, c: [float("inf")], ValueError, "non-finite scores"),
         (lambda p, c: [1e39], ValueError, r"scores \[1e\+39\] at batch positions \[0\] outside float32's range"),
-        (lambda p, c: ["x"], ValueError, "sequence of 1 floats"),
+        (lambda p, c: "x", ValueError, "sequence of 1 floats"),
+        (lambda p, c: ["x"], ValueError, r"must return numbers, got str 'x' at batch position 0"),
+        (lambda p, c: [10**400], ValueError, r"integer of 401 digits at batch position 0"),  # was OverflowError
+        (lambda p, c: ["1.5"], ValueError, r"must return numbers, got str '1.5' at batch position 0"),
+        (lambda p, c: [True], ValueError, r"must return numbers, got bool True at batch position 0"),
+        (lambda p, c: np.array([True]), ValueError, r"must return numbers, got an array of dtype bool"),
+        (lambda p, c: np.array(["2"]), ValueError, r"must return numbers, got an array of dtype <U1"),
         (lambda p, c: 1 / 0, RuntimeError, "raised while scoring 1 completions: ZeroDivisionError"),
     ],
 )
@@ -295,6 +301,7 @@ def test_bad_reward_models(reward_model, error, match):
         ({"prompts": []}, ValueError, "prompts is empty"),
         ({"prompts": ["ok", "  "]}, ValueError, r"prompts\[1\] is blank"),
         ({"prompts": ["ok", 3]}, TypeError, r"prompts\[1\] must be a string"),
+        ({"prompts": ["ok", "a \ud800"]}, ValueError, r"prompts\[1\] holds a lone surrogate '\\ud800' at 2"),
         ({"max_new_tokens": 0}, ValueError, "max_new_tokens must be an integer >= 1"),
         ({"max_prompt_tokens": 2.5}, ValueError, "max_prompt_tokens must be an integer >= 1"),
         ({"truncation": "right"}, ValueError, "truncation must be one of"),
@@ -314,6 +321,14 @@ def test_bad_prompt_index_option():
     env = make_env()
     with pytest.raises(ValueError, match=r"prompt_index'\] must be an integer in \[0, 4\)"):
         env.reset(options={"prompt_index": 4})
+
+
+def test_bad_reset_options_are_refused():
+    env = make_env()
+    with pytest.raises(TypeError, match=r"options must be a dict or None, got list \[1, 2\]"):  # was AttributeError
+        env.reset(options=[1, 2])
+    with pytest.raises(ValueError, match=r"unknown reset options \['prompt'\]; valid: 'prompt_index'"):
+        env.reset(options={"prompt": "x"})  # was silently ignored
 
 
 def test_default_make_works_offline():

@@ -234,3 +234,20 @@ with PreferenceWriter({str(path)!r}) as writer:
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True)
     assert "refused: [Errno 27] could not append a row to" in result.stdout
     assert path.stat().st_size == size and load_preferences(path) == ROWS[:1]
+
+
+@pytest.mark.parametrize(
+    "line, reason",
+    [
+        ('{"prompt": "p", "chosen": "a", "rejected": "b", "margin": 1%s}' % ("0" * 400), "field 'margin' must be"),
+        ("[" * 100_000 + "]" * 100_000, "nested too deeply"),
+        ('{"prompt": "p", "chosen": "a\\ud800", "rejected": "b"}', r"lone surrogate '\\ud800' at 1 of field 'chosen'"),
+    ],
+    ids=["400-digit margin", "100k-deep nesting", "surrogate escape"],
+)
+def test_hostile_rows_are_errors_of_their_line(tmp_path, line, reason):
+    """Defect 8: these crashed with no file or line (OverflowError, RecursionError) or passed and crashed training."""
+    path = tmp_path / "prefs.jsonl"
+    path.write_text(ROWS[0].to_json() + "\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(PreferenceDataError, match=rf"prefs\.jsonl: 1 invalid.*\n  line 2: {reason}"):
+        load_preferences(path)

@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from tiny_lm import PROMPTS, tiny_model, tiny_tokenizer
 
 from scripts.cli import main
@@ -38,7 +39,8 @@ def test_train_cli_evaluates_saves_and_resumes(tmp_path, capsys):
         "--learning-rate",
         "1e-3",
     ]
-    assert main([*argv, "--total-timesteps", "32"]) == 0
+    with pytest.warns(UserWarning, match="no checkpoint in .* yet; starting from scratch"):
+        assert main([*argv, "--total-timesteps", "32", "--resume"]) == 0  # nothing to resume yet: a fresh start
     summary = json.loads((out / "summary.json").read_text())
     assert summary["algo"] == "rloo" and summary["timesteps"] >= 32
     for key in ("proxy_before", "proxy_after", "gold_before", "gold_after"):

@@ -219,6 +219,12 @@ def test_bad_vector_arguments():
         envs.reset(options={"prompt_index": 7})
     with pytest.raises(ValueError, match="unknown reset options"):
         envs.reset(options={"prompt": "x"})
+    with pytest.raises(TypeError, match=r"seed must be an int, None or a list of 2 seeds, got float 1\.5"):
+        envs.reset(seed=1.5)  # was "'float' object is not iterable"
+    with pytest.raises(ValueError, match=r"prompt_index'\] must be an int or 2 ints, got shape \(3,\)"):
+        envs.reset(options={"prompt_index": [0, 1, 2]})  # was numpy's broadcast error
+    with pytest.raises(TypeError, match=r"options must be a dict or None, got list"):
+        envs.reset(options=[1, 2])
 
 
 def vector_state(env: TextGenVectorEnv) -> dict:

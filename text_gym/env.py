@@ -31,6 +31,18 @@ def check_action(action: object, vocab_size: int) -> int:
     return int(value)
 
 
+def check_reset_options(options: object, valid: Sequence[str]) -> dict[str, Any]:
+    """``options`` of ``reset`` as a dict (``{}`` for None); raise if it is no dict or has a key not in ``valid``."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be a dict or None, got {type(options).__name__} {options!r}")
+    unknown = set(options) - set(valid)
+    if unknown:
+        raise ValueError(f"unknown reset options {sorted(map(str, unknown))}; valid: {', '.join(map(repr, valid))}")
+    return options
+
+
 class TextGenEnv(gym.Env):
     """Generate a completion for a prompt, one token per step; the reward model scores the finished text.
 
@@ -101,9 +113,10 @@ class TextGenEnv(gym.Env):
         return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        options = check_reset_options(options, ("prompt_index",))
         super().reset(seed=seed)
         task = self.task
-        index = (options or {}).get("prompt_index")
+        index = options.get("prompt_index")
         if index is None:
             index = int(self.np_random.integers(len(task.prompts)))
         elif isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(task.prompts):

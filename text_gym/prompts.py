@@ -148,4 +148,10 @@ def load_prompts(prompts: str | os.PathLike | Sequence[str] | None) -> list[str]
     for index, prompt in enumerate(result):
         if not prompt.strip():
             raise ValueError(f"prompts[{index}] is blank; every prompt must contain text")
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"prompts[{index}] holds a lone surrogate {prompt[error.start]!r} at {error.start}, which is no text"
+            ) from None
     return result

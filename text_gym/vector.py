@@ -13,6 +13,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from reward_models import RewardFn
+from text_gym.env import check_reset_options
 from text_gym.masking import check_allowed
 from text_gym.task import TextGenTask
 
@@ -123,9 +124,15 @@ class TextGenVectorEnv(VectorEnv):
             return [None] * self.num_envs
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             return [int(seed) + i for i in range(self.num_envs)]
+        valid = f"seed must be an int, None or a list of {self.num_envs} seeds"
+        if not isinstance(seed, Sequence) or isinstance(seed, str):
+            raise TypeError(f"{valid}, got {type(seed).__name__} {seed!r}")
         seeds = list(seed)
         if len(seeds) != self.num_envs:
-            raise ValueError(f"seed must be an int, None, or a list of {self.num_envs} seeds, got {len(seeds)} seeds")
+            raise ValueError(f"{valid}, got {len(seeds)} seeds")
+        for seed_i in seeds:
+            if seed_i is not None and (isinstance(seed_i, bool) or not isinstance(seed_i, (int, np.integer))):
+                raise TypeError(f"{valid} (ints or None), got {type(seed_i).__name__} {seed_i!r} in the list")
         return seeds
 
     def _reset_rows(self, rows: np.ndarray, seeds: list[int | None], prompt_index: np.ndarray | None) -> None:
@@ -154,17 +161,17 @@ class TextGenVectorEnv(VectorEnv):
     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Like :meth:`reset`, but the observation is the live device buffers ``{input_ids, attention_mask}`` and
         ``info["action_mask"]`` (with a vocabulary restriction) the env's bool ``[B, V]`` device tensor."""
-        options = options or {}
-        unknown = set(options) - {"reset_mask", "prompt_index"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: 'reset_mask', 'prompt_index'")
+        options = check_reset_options(options, ("reset_mask", "prompt_index"))
         B = self.num_envs
         mask = np.ones(B, dtype=bool) if options.get("reset_mask") is None else np.asarray(options["reset_mask"])
         if mask.shape != (B,) or mask.dtype != bool:
             raise ValueError(f"options['reset_mask'] must be a bool array of shape ({B},), got {mask!r}")
         prompt_index = options.get("prompt_index")
         if prompt_index is not None:
-            prompt_index = np.broadcast_to(np.asarray(prompt_index), (B,))
+            prompt_index = np.asarray(prompt_index)
+            if prompt_index.shape not in ((), (B,)):
+                raise ValueError(f"options['prompt_index'] must be an int or {B} ints, got shape {prompt_index.shape}")
+            prompt_index = np.broadcast_to(prompt_index, (B,))
             count = len(self.task.prompts)
             if (
                 not np.issubdtype(prompt_index.dtype, np.integer)
