@@ -343,3 +343,25 @@ def test_default_make_works_offline():
         obs, reward, terminated, _, info = env.step(token)
     obs, reward, terminated, _, info = env.step(tok.eos_token_id)
     assert terminated and info["completion"] == " wonderful, I loved it" and reward > 0.3
+
+
+def test_prompts_keep_prepended_special_tokens_but_not_appended_ones():
+    """Defect 10: prompts were tokenised with special tokens added, so with a tokenizer like ByT5 every prompt
+    ended with EOS inside the observation. Prepended ones (BOS, here <unk> standing in) are kept."""
+    from tokenizers.processors import TemplateProcessing
+    from transformers import ByT5Tokenizer
+
+    byt5 = ByT5Tokenizer()
+    env = TextGenEnv(tokenizer=byt5, reward_model=count_good, prompts=["hi"], max_new_tokens=2, max_prompt_tokens=4)
+    obs, _ = env.reset(options={"prompt_index": 0})
+    assert obs["input_ids"][:4].tolist() == [0, 0, *byt5("hi", add_special_tokens=False)["input_ids"]]
+    assert obs["attention_mask"][:4].tolist() == [0, 0, 1, 1]
+
+    tokenizer = make_tiny_tokenizer()
+    tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
+        single="<unk> $A <eos>", special_tokens=[("<unk>", 1), ("<eos>", 2)]
+    )
+    assert tokenizer("the movie")["input_ids"] == [1, 3, 5, 2]
+    env = make_env(tokenizer=tokenizer, prompts=["the movie"])
+    obs, _ = env.reset(options={"prompt_index": 0})
+    assert obs["input_ids"][:6].tolist() == [0, 0, 0, 1, 3, 5]
