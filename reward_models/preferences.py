@@ -297,11 +297,10 @@ class PreferenceWriter:
             self.rows_written += 1
 
     def _roll_back(self, size: int, error: OSError) -> None:
-        """Cut what a failed append wrote, so the file is as it was (or refuse every later write if that fails)."""
+        """Cut what a failed append wrote, so the file is as it was (or refuse every later write if that fails).
+        The next append's ``fsync`` makes the cut durable with it."""
         try:
             os.ftruncate(self._fd, size)
-            if self.fsync:
-                os.fsync(self._fd)
         except OSError as truncate_error:
             self._failed = f"{error}; then truncating back to {size} bytes: {truncate_error}"
             raise OSError(error.errno, f"could not append a row to {self.path}: {self._failed}") from error
