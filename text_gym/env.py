@@ -114,13 +114,15 @@ class TextGenEnv(gym.Env):
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
         options = check_reset_options(options, ("prompt_index",))
-        super().reset(seed=seed)
         task = self.task
         index = options.get("prompt_index")
+        if index is not None and (
+            isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(task.prompts)
+        ):
+            raise ValueError(f"options['prompt_index'] must be an integer in [0, {len(task.prompts)}), got {index!r}")
+        super().reset(seed=seed)
         if index is None:
             index = int(self.np_random.integers(len(task.prompts)))
-        elif isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(task.prompts):
-            raise ValueError(f"options['prompt_index'] must be an integer in [0, {len(task.prompts)}), got {index!r}")
         self._prompt_index = int(index)
         self._input_ids[: task.max_prompt_tokens] = task.prompt_ids[index]
         self._input_ids[task.max_prompt_tokens :] = task.pad_token_id
