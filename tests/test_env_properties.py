@@ -17,7 +17,7 @@ from test_vector import assert_same_state, vector_state
 
 from text_gym import TextGenEnv, TextGenVectorEnv
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow])  # examples: the profile in conftest.py
 VOCAB, B = 40, 3
 KWARGS = dict(prompts=PROMPTS, max_new_tokens=4, max_prompt_tokens=6)
 

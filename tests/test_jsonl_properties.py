@@ -18,7 +18,7 @@ from reward_models import PreferencePair, PreferenceWriter, load_preferences
 from reward_models.human.items import Candidates, load_candidates, save_candidates
 from text_gym.prompts import load_prompts
 
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow])  # examples: the profile in conftest.py
 # Any text json can carry: hypothesis' text() covers every code point but lone surrogates, which are no text.
 texts = st.text(max_size=30)
 pairs = st.builds(

@@ -13,9 +13,8 @@ from label_server import CANDIDATES
 from reward_models import read_preference_rows
 from reward_models.human import LabelServerConfig, build_items, create_app
 
-SETTINGS = settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
-)
+# the number of examples comes from the hypothesis profile in conftest.py
+SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats() | st.text(max_size=20),
