@@ -279,7 +279,7 @@ class PreferenceWriter:
             if self._failed is not None:
                 raise OSError(
                     f"PreferenceWriter for {self.path} refuses to write: an earlier failed append could not be "
-                    f"rolled back ({self._failed}); cut the file's unterminated last line, then open a new writer"
+                    f"rolled back ({self._failed}); open a new writer once the disk works (it sets that line aside)"
                 )
             size = os.fstat(self._fd).st_size
             try:

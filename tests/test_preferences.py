@@ -251,3 +251,24 @@ def test_hostile_rows_are_errors_of_their_line(tmp_path, line, reason):
     path.write_text(ROWS[0].to_json() + "\n" + line + "\n", encoding="utf-8")
     with pytest.raises(PreferenceDataError, match=rf"prefs\.jsonl: 1 invalid.*\n  line 2: {reason}"):
         load_preferences(path)
+
+
+def test_a_writer_whose_rollback_fails_refuses_later_writes(tmp_path, monkeypatch):
+    import errno
+
+    import reward_models.preferences as module
+
+    path = tmp_path / "prefs.jsonl"
+    append_preferences(path, ROWS[:1])
+    writer = PreferenceWriter(path)
+    failing_write(monkeypatch, 20)
+    monkeypatch.setattr(module.os, "ftruncate", lambda fd, size: (_ for _ in ()).throw(OSError(errno.EIO, "EIO")))
+    with pytest.raises(OSError, match=r"then truncating back to .* bytes: .*EIO"):
+        writer.write(ROWS[1])
+    with pytest.raises(OSError, match="refuses to write: an earlier failed append could not be rolled back"):
+        writer.write(ROWS[2])  # never glued onto the torn bytes
+    writer.close()
+    monkeypatch.undo()
+    with pytest.warns(UserWarning, match="moved the unterminated final line 2"):
+        append_preferences(path, ROWS[2:])
+    assert load_preferences(path) == [ROWS[0], ROWS[2]]
