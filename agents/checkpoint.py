@@ -2,7 +2,8 @@
 
 A checkpoint is ``<checkpoint_dir>/checkpoint-<n_updates:06d>/``: the saved agent (an HF folder) plus
 ``training_state.pt`` (optimizer, KL controller, baselines, RNG states, counters). It is written to a temporary
-folder and renamed into place, so a run killed at any moment leaves only complete checkpoints behind.
+folder and renamed into place, so a run killed at any moment leaves only complete checkpoints behind (and a
+temporary folder, removed by the next checkpoint write).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import random
 import re
 import shutil
 import tempfile
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -20,15 +22,29 @@ import torch
 
 TRAINING_STATE = "training_state.pt"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
+_TEMPORARY = re.compile(r"^\..+\.(tmp|old)-[a-z0-9_]{8}$")  # tempfile.mkdtemp names made by write_atomically
 
 
 def write_atomically(target: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_folder)`` and rename the folder to ``target`` (replacing an older ``target``)."""
+    """Call ``write(tmp_folder)`` and rename the folder to ``target`` (replacing an older ``target``).
+
+    First removes the temporary folders a killed earlier write left in ``target``'s parent (one writer per folder).
+    A failing ``write`` (disk full, I/O error) raises an error naming ``target``; earlier folders stay intact.
+    """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.iterdir():
+        if _TEMPORARY.match(stale.name) and stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
-        write(tmp)
+        try:
+            write(tmp)
+        except (OSError, RuntimeError) as error:  # torch.save reports a full disk as RuntimeError
+            message = f"could not write checkpoint {target} ({type(error).__name__}: {error}); earlier ones are intact"
+            if isinstance(error, OSError):
+                raise OSError(error.errno, message) from error
+            raise RuntimeError(message) from error
         if target.exists():
             trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.replace(target, trash / target.name)
@@ -63,6 +79,16 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
             f"resume_from={str(path)!r} is neither a checkpoint folder (with {TRAINING_STATE}) "
             "nor a folder containing checkpoint-<n> checkpoints"
         )
+    return checkpoints[-1]
+
+
+def checkpoint_to_resume(checkpoint_dir: str | os.PathLike) -> Path | None:
+    """The latest checkpoint in ``checkpoint_dir``, or None with a warning when there is none yet (a run resumed
+    before its first checkpoint starts from scratch)."""
+    checkpoints = list_checkpoints(checkpoint_dir)
+    if not checkpoints:
+        warnings.warn(f"no checkpoint in {checkpoint_dir} yet; starting from scratch", stacklevel=2)
+        return None
     return checkpoints[-1]
 
 

@@ -38,9 +38,25 @@ def check_scores(scores: object, expected: int, source: str = "reward_model") ->
     """Validate a reward model's output and return it as a float64 array of shape ``[expected]``.
 
     Raises ``ValueError`` naming ``source`` when the output is not a flat sequence of ``expected`` finite numbers.
+    Strings (even numeric ones) and bools are not numbers here.
     """
+    if hasattr(scores, "detach"):
+        scores = scores.detach().cpu().numpy()
+    if isinstance(scores, np.ndarray) and scores.dtype.kind not in "iufO":
+        raise ValueError(f"{source} must return numbers, got an array of dtype {scores.dtype}")
+    if isinstance(scores, (list, tuple)) or (isinstance(scores, np.ndarray) and scores.dtype.kind == "O"):
+        for position, item in enumerate(scores):
+            if isinstance(item, (str, bytes, bool, np.bool_)):
+                raise ValueError(
+                    f"{source} must return numbers, got {type(item).__name__} {item!r} at batch position {position}"
+                )
+            if isinstance(item, int) and not -(2**1023) < item < 2**1024:
+                raise ValueError(
+                    f"{source} returned an integer of {len(str(abs(item)))} digits at batch position {position}, "
+                    "beyond the range of a float"
+                )
     try:
-        array = np.asarray(scores.detach().cpu().numpy() if hasattr(scores, "detach") else scores, dtype=np.float64)
+        array = np.asarray(scores, dtype=np.float64)
     except (TypeError, ValueError) as error:
         raise ValueError(
             f"{source} must return a sequence of {expected} floats, got {type(scores).__name__}: {error}"

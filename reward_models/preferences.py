@@ -1,7 +1,7 @@
 """Preference data: JSONL rows ``{"prompt", "chosen", "rejected"}`` (+ optional ``"margin"``), loaded and appended
 safely.
 
-Schema (one JSON object per line, UTF-8). Three kinds of row::
+Schema (one JSON object per line, strict UTF-8: invalid bytes are an error of their line). Three kinds of row::
 
     {"prompt": str, "chosen": str, "rejected": str, "margin": float (optional, finite)}  # a pair
     {"prompt": str, "ranking": [str, str, ...]}                                         # a ranking, best first
@@ -19,8 +19,10 @@ a file opened in append mode, then flushes and ``fsync``s it. A crash can theref
 bytes of the row being written, without the closing newline. Earlier rows are never touched. The torn line is
 
 - **ignored** (with a warning) by :func:`load_preferences`, and
-- **repaired** by :class:`PreferenceWriter` when it opens the file: the torn bytes are cut off before appending,
-  so the new rows start on a fresh line. The torn row was never acknowledged as written, so nothing is lost.
+- **set aside** by :class:`PreferenceWriter` when it opens the file: its bytes are appended to ``<path>.torn``
+  (with a warning) and cut from the file, so the new rows start on a fresh line. Nothing is deleted: a torn row was
+  never acknowledged as written, and any other unterminated line that is not a valid row is kept there for a person
+  to look at.
 
 A last line that has no newline but *is* a complete, valid row (e.g. a hand-edited file) is kept by both.
 """
@@ -36,7 +38,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from reward_models.jsonl import parse_json_object
+from reward_models.jsonl import decode_line, parse_json_object
 
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")
 
@@ -78,6 +80,13 @@ def _check_string(row: dict, key: str) -> None:
         raise ValueError(f"field {key!r} must be a string, got {type(row[key]).__name__}")
 
 
+def _is_finite_float(number: int | float) -> bool:
+    try:
+        return math.isfinite(float(number))
+    except OverflowError:  # an int beyond float's range, e.g. 400 digits
+        return False
+
+
 def parse_row(line: str) -> dict:
     """Parse and validate one JSONL line of any kind (pair, ranking or undo); return the JSON object.
 
@@ -111,9 +120,9 @@ def parse_row(line: str) -> dict:
         raise ValueError("'chosen' and 'rejected' are identical, so the pair carries no preference")
     margin = row.get("margin")
     if margin is not None and (
-        isinstance(margin, bool) or not isinstance(margin, (int, float)) or not math.isfinite(margin)
+        isinstance(margin, bool) or not isinstance(margin, (int, float)) or not _is_finite_float(margin)
     ):
-        raise ValueError(f"field 'margin' must be a finite number or absent, got {margin!r}")
+        raise ValueError(f"field 'margin' must be a finite number or absent, got {str(margin)[:40]}")
     return row
 
 
@@ -140,17 +149,17 @@ def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) ->
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"preference file {path} does not exist")
-    text = path.read_bytes().decode("utf-8", errors="replace")
-    lines = text.split("\n")
-    torn_possible = not text.endswith("\n")
+    data = path.read_bytes()
+    lines = data.split(b"\n")
+    torn_possible = not data.endswith(b"\n")
     rows: dict[int, dict] = {}
     line_of_id: dict[str, int] = {}
     errors: list[tuple[int, str]] = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
+    for number, raw in enumerate(lines, start=1):
+        if not raw.strip():
             continue
         try:
-            row = parse_row(line)
+            row = parse_row(decode_line(raw))
             if row.get("id") in line_of_id:
                 raise ValueError(f"duplicate id {row['id']!r} (first used on line {line_of_id[row['id']]})")
             if "undo" in row and line_of_id.get(row["undo"]) not in rows:
@@ -159,7 +168,7 @@ def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) ->
             if torn_possible and number == len(lines):
                 warnings.warn(
                     f"{path}: ignoring a torn final line {number} (no newline, {error}); it is what a crash "
-                    "during a write leaves, and PreferenceWriter cuts it off before appending",
+                    "during a write leaves, and PreferenceWriter moves it to <file>.torn before appending",
                     stacklevel=2,
                 )
                 continue
@@ -188,8 +197,9 @@ def load_preferences(path: str | os.PathLike, skip_invalid: bool = False) -> lis
     return [pair for row in read_preference_rows(path, skip_invalid) for pair in expand_row(row)]
 
 
-def _cut_torn_tail(path: Path) -> None:
-    """Truncate an unterminated final line that is not a valid row (a crash remnant); keep a valid one."""
+def _set_aside_torn_tail(path: Path) -> None:
+    """End the file with a newline before appending: keep an unterminated final line that is a valid row (closing
+    it), and move one that is not (a crash remnant, or a line in doubt) to ``<path>.torn`` — never delete it."""
     if not path.is_file() or path.stat().st_size == 0:
         return
     with open(path, "rb+") as handle:
@@ -198,9 +208,20 @@ def _cut_torn_tail(path: Path) -> None:
             return
         start = data.rfind(b"\n") + 1
         try:
-            parse_row(data[start:].decode("utf-8"))
-        except (ValueError, UnicodeDecodeError):
+            parse_row(decode_line(data[start:]))
+        except ValueError as error:
+            side = path.with_name(path.name + ".torn")
+            with open(side, "ab") as aside:
+                aside.write(data[start:] + b"\n")
+                aside.flush()
+                os.fsync(aside.fileno())
             handle.truncate(start)
+            number = data.count(b"\n") + 1
+            warnings.warn(
+                f"{path}: moved the unterminated final line {number} ({len(data) - start} bytes, "
+                f"{error}) to {side} before appending; a crash during a write leaves such a line",
+                stacklevel=3,
+            )
         else:
             handle.write(b"\n")
         handle.flush()
@@ -217,15 +238,19 @@ class PreferenceWriter:
 
     ``fsync=False`` skips the per-row ``fsync`` (faster, still never corrupts earlier rows on a process crash;
     only a power loss may drop the last rows).
+
+    A write that fails (disk full, file-size limit, I/O error) raises ``OSError`` and leaves the file as it was: the
+    bytes of the partial row are truncated away. Should even that fail, the writer refuses every later write.
     """
 
     def __init__(self, path: str | os.PathLike, fsync: bool = True) -> None:
         self.path = Path(path)
         self.fsync = fsync
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        _cut_torn_tail(self.path)
+        _set_aside_torn_tail(self.path)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         self._lock = threading.Lock()
+        self._failed: str | None = None  # why the writer refuses further writes (a failed append not rolled back)
         self.rows_written = 0
 
     def write(self, pair: PreferencePair) -> None:
@@ -242,14 +267,34 @@ class PreferenceWriter:
         with self._lock:  # threads sharing a writer never interleave parts of lines
             if self._fd is None:
                 raise ValueError(f"PreferenceWriter for {self.path} is closed")
-            written = os.write(self._fd, data)
-            if written != len(data):  # a short write leaves a torn line; finish it so the row is complete
-                view = memoryview(data)[written:]
-                while view:
+            if self._failed is not None:
+                raise OSError(
+                    f"PreferenceWriter for {self.path} refuses to write: an earlier failed append could not be "
+                    f"rolled back ({self._failed}); open a new writer once the disk works (it sets that line aside)"
+                )
+            size = os.fstat(self._fd).st_size
+            try:
+                view = memoryview(data)
+                while view:  # a short write is finished, so the row is complete
                     view = view[os.write(self._fd, view) :]
-            if self.fsync:
-                os.fsync(self._fd)
+                if self.fsync:
+                    os.fsync(self._fd)
+            except OSError as error:
+                self._roll_back(size, error)
+                raise OSError(
+                    error.errno,
+                    f"could not append a row to {self.path} ({error.strerror or error}); the file is unchanged",
+                ) from error
             self.rows_written += 1
+
+    def _roll_back(self, size: int, error: OSError) -> None:
+        """Cut what a failed append wrote, so the file is as it was (or refuse every later write if that fails).
+        The next append's ``fsync`` makes the cut durable with it."""
+        try:
+            os.ftruncate(self._fd, size)
+        except OSError as truncate_error:
+            self._failed = f"{error}; then truncating back to {size} bytes: {truncate_error}"
+            raise OSError(error.errno, f"could not append a row to {self.path}: {self._failed}") from error
 
     def write_all(self, pairs: Iterable[PreferencePair]) -> None:
         for pair in pairs:

@@ -152,6 +152,13 @@ def split_by_prompt(
     return [p for p in pairs if p.prompt not in held_out], [p for p in pairs if p.prompt in held_out]
 
 
+def _load_pairs(name: str, path: str) -> list[PreferencePair]:
+    pairs = load_preferences(path)
+    if not pairs:
+        raise ValueError(f"{name} {path} holds no preference pairs (an empty file, or every label undone)")
+    return pairs
+
+
 def _load_backbone(config: RewardTrainerConfig) -> HFRewardModel:
     from transformers import AutoModelForSequenceClassification
 
@@ -183,10 +190,10 @@ def train_reward_model(
     np.random.seed(config.seed)
     torch.manual_seed(config.seed)
     if train_pairs is None:
-        train_pairs = load_preferences(config.train_file)
+        train_pairs = _load_pairs("train_file", config.train_file)
     if eval_pairs is None:
         if config.eval_file is not None:
-            eval_pairs = load_preferences(config.eval_file)
+            eval_pairs = _load_pairs("eval_file", config.eval_file)
         else:
             train_pairs, eval_pairs = split_by_prompt(train_pairs, config.eval_fraction, config.seed)
     if not train_pairs:

@@ -98,6 +98,7 @@ def _print_eval(label: str, result) -> None:
 def run(args: argparse.Namespace) -> int:
     import text_gym
     from agents import evaluate
+    from agents.checkpoint import checkpoint_to_resume
 
     train = config_from_args(TrainArgs, args)
     config = _config(args, train)
@@ -134,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         )
         before = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
         _print_eval("before", before)
-    resume_from = config.checkpoint_dir if train.resume else None
+    resume_from = checkpoint_to_resume(config.checkpoint_dir) if train.resume else None
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
     final = Path(train.output_dir) / "final"
     agent.save(final)

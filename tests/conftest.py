@@ -1,8 +1,11 @@
-"""Shared offline fixtures: a tiny word-level tokenizer built in memory (no downloads)."""
+"""Shared offline fixtures: a tiny word-level tokenizer built in memory (no downloads); hypothesis profiles."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+from hypothesis import settings
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
@@ -56,6 +59,12 @@ def make_tiny_tokenizer(words=TINY_WORDS) -> PreTrainedTokenizerFast:
     backend.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
     backend.decoder = decoders.WordPiece(prefix="##")  # joins words with spaces
     return PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="<pad>", unk_token="<unk>", eos_token="<eos>")
+
+
+# Property tests: 50 examples each in CI; HYPOTHESIS_PROFILE=thorough runs 2,000 (docs/reliability.md).
+settings.register_profile("ci", max_examples=50, deadline=None)
+settings.register_profile("thorough", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 @pytest.fixture

@@ -94,3 +94,44 @@ def test_save_and_load_round_trip(tmp_path):
     with pytest.raises(ValueError, match="PPO agent"):
         REINFORCE.load(tmp_path / "agent")
     assert Path(tmp_path / "agent" / "tokenizer.json").is_file()
+
+
+def test_a_failing_checkpoint_write_names_the_checkpoint_and_keeps_the_earlier_ones(tmp_path):
+    """Defect 8: an I/O error while writing a checkpoint surfaced with no file name."""
+    import errno
+
+    from agents.checkpoint import write_atomically
+
+    write_atomically(tmp_path / "checkpoint-000001", lambda folder: (folder / TRAINING_STATE).write_text("1"))
+
+    def disk_full(folder):
+        (folder / "model.safetensors").write_bytes(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    with pytest.raises(OSError, match=r"could not write checkpoint .*checkpoint-000002.*No space left on device"):
+        write_atomically(tmp_path / "checkpoint-000002", disk_full)
+    assert sorted(os.listdir(tmp_path)) == ["checkpoint-000001"]  # no temporary folder left, the earlier one intact
+    assert list_checkpoints(tmp_path) == [tmp_path / "checkpoint-000001"]
+
+
+def test_temporary_folders_left_by_a_kill_are_removed_by_the_next_checkpoint(tmp_path):
+    """Defect 10: a kill during a write left .checkpoint-*.tmp-* folders (up to ~1.6 GB each) forever."""
+    from agents.checkpoint import write_atomically
+
+    for stale in (".checkpoint-000001.tmp-ab12_x9z", ".checkpoint-000002.old-q1w2e3r4"):
+        (tmp_path / stale).mkdir()
+        (tmp_path / stale / "model.safetensors").write_bytes(b"x" * 100)
+    (tmp_path / ".keep-me").mkdir()  # not ours
+    write_atomically(tmp_path / "checkpoint-000003", lambda folder: (folder / TRAINING_STATE).write_text("3"))
+    assert sorted(os.listdir(tmp_path)) == [".keep-me", "checkpoint-000003"]
+
+
+def test_resume_without_a_checkpoint_starts_fresh_with_a_notice(tmp_path):
+    """Defect 10: ``--resume`` before the first checkpoint failed instead of starting the run."""
+    from agents.checkpoint import checkpoint_to_resume
+
+    with pytest.warns(UserWarning, match=r"no checkpoint in .*run yet; starting from scratch"):
+        assert checkpoint_to_resume(tmp_path / "run") is None
+    (tmp_path / "run" / "checkpoint-000004").mkdir(parents=True)
+    (tmp_path / "run" / "checkpoint-000004" / TRAINING_STATE).write_text("4")
+    assert checkpoint_to_resume(tmp_path / "run") == tmp_path / "run" / "checkpoint-000004"

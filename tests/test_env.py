@@ -285,7 +285,13 @@ def test_step_before_reset():
         (lambda p, c: [float("nan")], ValueError, "non-finite scores"),
         (lambda p, c: [float("inf")], ValueError, "non-finite scores"),
         (lambda p, c: [1e39], ValueError, r"scores \[1e\+39\] at batch positions \[0\] outside float32's range"),
-        (lambda p, c: ["x"], ValueError, "sequence of 1 floats"),
+        (lambda p, c: "x", ValueError, "sequence of 1 floats"),
+        (lambda p, c: ["x"], ValueError, r"must return numbers, got str 'x' at batch position 0"),
+        (lambda p, c: [10**400], ValueError, r"integer of 401 digits at batch position 0"),  # was OverflowError
+        (lambda p, c: ["1.5"], ValueError, r"must return numbers, got str '1.5' at batch position 0"),
+        (lambda p, c: [True], ValueError, r"must return numbers, got bool True at batch position 0"),
+        (lambda p, c: np.array([True]), ValueError, r"must return numbers, got an array of dtype bool"),
+        (lambda p, c: np.array(["2"]), ValueError, r"must return numbers, got an array of dtype <U1"),
         (lambda p, c: 1 / 0, RuntimeError, "raised while scoring 1 completions: ZeroDivisionError"),
     ],
 )
@@ -302,6 +308,7 @@ def test_bad_reward_models(reward_model, error, match):
         ({"prompts": []}, ValueError, "prompts is empty"),
         ({"prompts": ["ok", "  "]}, ValueError, r"prompts\[1\] is blank"),
         ({"prompts": ["ok", 3]}, TypeError, r"prompts\[1\] must be a string"),
+        ({"prompts": ["ok", "a \ud800"]}, ValueError, r"prompts\[1\] holds a lone surrogate '\\ud800' at 2"),
         ({"max_new_tokens": 0}, ValueError, "max_new_tokens must be an integer >= 1"),
         ({"max_prompt_tokens": 2.5}, ValueError, "max_prompt_tokens must be an integer >= 1"),
         ({"truncation": "right"}, ValueError, "truncation must be one of"),
@@ -323,6 +330,14 @@ def test_bad_prompt_index_option():
         env.reset(options={"prompt_index": 4})
 
 
+def test_bad_reset_options_are_refused():
+    env = make_env()
+    with pytest.raises(TypeError, match=r"options must be a dict or None, got list \[1, 2\]"):  # was AttributeError
+        env.reset(options=[1, 2])
+    with pytest.raises(ValueError, match=r"unknown reset options \['prompt'\]; valid: 'prompt_index'"):
+        env.reset(options={"prompt": "x"})  # was silently ignored
+
+
 def test_default_make_works_offline():
     """No arguments: packaged SmolLM2 tokenizer, the project's prompts, the default reward model."""
     env = gym.make("TextGen-v0")
@@ -335,3 +350,25 @@ def test_default_make_works_offline():
         obs, reward, terminated, _, info = env.step(token)
     obs, reward, terminated, _, info = env.step(tok.eos_token_id)
     assert terminated and info["completion"] == " wonderful, I loved it" and reward > 0.3
+
+
+def test_prompts_keep_prepended_special_tokens_but_not_appended_ones():
+    """Defect 10: prompts were tokenised with special tokens added, so with a tokenizer like ByT5 every prompt
+    ended with EOS inside the observation. Prepended ones (BOS, here <unk> standing in) are kept."""
+    from tokenizers.processors import TemplateProcessing
+    from transformers import ByT5Tokenizer
+
+    byt5 = ByT5Tokenizer()
+    env = TextGenEnv(tokenizer=byt5, reward_model=count_good, prompts=["hi"], max_new_tokens=2, max_prompt_tokens=4)
+    obs, _ = env.reset(options={"prompt_index": 0})
+    assert obs["input_ids"][:4].tolist() == [0, 0, *byt5("hi", add_special_tokens=False)["input_ids"]]
+    assert obs["attention_mask"][:4].tolist() == [0, 0, 1, 1]
+
+    tokenizer = make_tiny_tokenizer()
+    tokenizer.backend_tokenizer.post_processor = TemplateProcessing(
+        single="<unk> $A <eos>", special_tokens=[("<unk>", 1), ("<eos>", 2)]
+    )
+    assert tokenizer("the movie")["input_ids"] == [1, 3, 5, 2]
+    env = make_env(tokenizer=tokenizer, prompts=["the movie"])
+    obs, _ = env.reset(options={"prompt_index": 0})
+    assert obs["input_ids"][:6].tolist() == [0, 0, 0, 1, 3, 5]

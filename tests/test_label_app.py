@@ -58,6 +58,8 @@ def test_each_mode_writes_its_row_and_undo_shows_the_item_again(tmp_path):
         ({"annotator": "al ice", "item": "x", "choice": 0}, 400, "'annotator' must be"),
         ({"annotator": "alice", "item": "PAIR", "choice": 2}, 400, "'choice' must be 0 or 1"),
         ({"annotator": "alice", "item": "PAIR", "choice": True}, 400, "'choice' must be 0 or 1"),
+        ({"annotator": "alice", "item": "PAIR", "choice": 1.0}, 400, "'choice' must be 0 or 1"),  # was a 500
+        ({"annotator": "alice", "item": "EDIT", "text": "ok \ud800"}, 400, "lone surrogate"),  # was a 500
         ({"annotator": "alice", "item": "RANK", "ranking": [0, 1, 1, 2]}, 400, "'ranking' must list each index 0..3"),
         ({"annotator": "alice", "item": "EDIT", "text": "   "}, 400, "'text' must be the edited completion"),
         ({"annotator": "alice", "item": "EDIT", "text": " great fun"}, 400, "identical to the original"),
@@ -94,6 +96,11 @@ def test_oversized_non_json_and_unparseable_requests(tmp_path):
                 urllib.request.urlopen(request, timeout=10)
             assert info.value.code == expected
         assert call(f"{url}/api/next?annotator=alice&mode=sort")[0] == 400
+        chunks = (b'{"text": "' + b"y" * 1000 for _ in range(5))  # no Content-Length: sent chunked
+        request = urllib.request.Request(f"{url}/api/label", data=chunks, headers={"Content-Type": "application/json"})
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(request, timeout=10)
+        assert info.value.code == 413 and "max_request_bytes" in info.value.read().decode()  # was 400
     assert path.read_bytes() == b""
 
 
@@ -149,3 +156,31 @@ def test_concurrent_labellers_never_interleave_lines(tmp_path):
     rows = read_preference_rows(path)
     assert len(rows) == 80 and len(path.read_text().splitlines()) == 80
     assert {(row["annotator"], row["item"]) for row in rows} == {(a, k) for a in ("alice", "bob") for k in keys}
+
+
+def test_a_full_disk_answers_507_records_nothing_and_the_next_label_works(tmp_path, monkeypatch):
+    """Defect 2: a failed append must not be acknowledged, nor corrupt the file for the labels after it."""
+    import errno
+
+    import reward_models.preferences as module
+
+    path = tmp_path / "prefs.jsonl"
+    real_write, failures = module.os.write, [2]
+
+    def write(fd, data):  # the first append writes 10 bytes, then finds the disk full
+        if failures[0]:
+            failures[0] -= 1
+            if failures[0] == 1:
+                return real_write(fd, bytes(data[:10]))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_write(fd, data)
+
+    with running_server(path) as url:
+        key = next_item(url, "pair")["item"]["key"]
+        monkeypatch.setattr(module.os, "write", write)
+        status, answer = call(f"{url}/api/label", {"annotator": "alice", "item": key, "choice": 0})
+        assert status == 507, answer
+        assert "No space left on device" in answer["error"] and "nothing was recorded" in answer["error"]
+        assert path.read_bytes() == b"" and next_item(url, "pair")["item"]["key"] == key
+        assert call(f"{url}/api/label", {"annotator": "alice", "item": key, "choice": 0})[0] == 200
+    assert [row["item"] for row in read_preference_rows(path)] == [key]

@@ -115,3 +115,25 @@ def test_label_every_mode_with_keyboard_and_mouse_then_train(browser, tmp_path):
     assert result.steps == 2 * 4
     scores = HFRewardModel(result.output_dir)([p.prompt for p in pairs], [p.chosen for p in pairs])
     assert scores.shape == (len(pairs),) and abs(scores.mean()) < 1.0
+
+
+def test_page_works_when_a_token_is_required(browser, tmp_path):
+    """Defect 1: with a token the page's own script and CSS were refused (a <script src> carries no token)."""
+    from playwright.sync_api import expect
+
+    path = tmp_path / "prefs.jsonl"
+    token = "s3cret-token-for-the-test"
+    with running_server(path, token=token) as url:
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.set_default_timeout(10_000)
+        failed = []
+        page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+        page.goto(f"{url}/?token={token}")
+        expect(page.locator("#progress")).to_have_text("0 / 6 labelled")
+        assert page.evaluate("getComputedStyle(document.querySelector('header')).display") == "flex"  # CSS applied
+        page.keyboard.press("2")
+        expect(page.locator("#progress")).to_have_text("1 / 6 labelled")
+        assert failed == []
+        page.goto(url + "/")  # without the token: refused, and the API stays closed
+        assert "missing or wrong token" in page.content()
+    assert [row["chosen"] for row in read_preference_rows(path)] == [CANDIDATES[0].completions[1]]

@@ -72,7 +72,7 @@ def test_writer_repairs_a_torn_ranking_row_and_keeps_a_complete_undo_row(tmp_pat
         writer.write_row({"prompt": "p", "ranking": ["a", "b"], "id": "1"})
     with open(path, "ab") as handle:
         handle.write(b'{"prompt": "p", "ranking": ["c", ')
-    with PreferenceWriter(path) as writer:
+    with pytest.warns(UserWarning, match="moved the unterminated"), PreferenceWriter(path) as writer:
         writer.write_row({"undo": "1"})
     assert path.read_text().splitlines()[-1] == '{"undo": "1"}' and load_preferences(path) == []
     with pytest.raises(ValueError, match="field 'ranking'"), PreferenceWriter(path) as writer:

@@ -128,6 +128,18 @@ def test_split_by_prompt_holds_out_whole_prompts():
         RewardTrainerConfig(eval_fraction=1.0)
 
 
+@pytest.mark.parametrize("which", ["train_file", "eval_file"])
+def test_an_empty_preference_file_says_so(tmp_path, which):
+    """Defect 10: an empty file gave 'eval_fraction=0.1 leaves no training prompts (0 distinct prompts)'."""
+    (tmp_path / "empty.jsonl").write_text("")
+    (tmp_path / "full.jsonl").write_text("".join(p.to_json() + "\n" for p in synthetic_pairs(8, seed=0)))
+    files = {"train_file": str(tmp_path / "full.jsonl"), "eval_file": str(tmp_path / "full.jsonl")}
+    files[which] = str(tmp_path / "empty.jsonl")
+    config = RewardTrainerConfig(**files, output_dir=str(tmp_path / "rm"))
+    with pytest.raises(ValueError, match=rf"{which} .*empty\.jsonl holds no preference pairs"):
+        train_reward_model(config)
+
+
 def test_env_uses_a_trained_reward_model_end_to_end(trained):
     from conftest import make_tiny_tokenizer
 

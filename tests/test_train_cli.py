@@ -46,7 +46,8 @@ def test_train_cli_evaluates_saves_checkpoints_logs_and_resumes(tmp_path, capsys
         "--learning-rate",
         "1e-3",
     ]
-    assert main([*argv, "--total-timesteps", "32"]) == 0
+    with pytest.warns(UserWarning, match="no checkpoint in .* yet; starting from scratch"):
+        assert main([*argv, "--total-timesteps", "32", "--resume"]) == 0  # nothing to resume yet: a fresh start
     summary = json.loads((out / "summary.json").read_text())
     assert summary["algo"] == "rloo" and summary["saved_to"] == str(out / "final")
     # 4 episodes x at most 4 tokens per update: at least 2 updates to reach 32 tokens, and no more than needed.

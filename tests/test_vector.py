@@ -219,3 +219,96 @@ def test_bad_vector_arguments():
         envs.reset(options={"prompt_index": 7})
     with pytest.raises(ValueError, match="unknown reset options"):
         envs.reset(options={"prompt": "x"})
+    with pytest.raises(TypeError, match=r"seed must be an int, None or a list of 2 seeds, got float 1\.5"):
+        envs.reset(seed=1.5)  # was "'float' object is not iterable"
+    with pytest.raises(ValueError, match=r"prompt_index'\] must be an int or 2 ints, got shape \(3,\)"):
+        envs.reset(options={"prompt_index": [0, 1, 2]})  # was numpy's broadcast error
+    with pytest.raises(TypeError, match=r"options must be a dict or None, got list"):
+        envs.reset(options=[1, 2])
+
+
+def vector_state(env: TextGenVectorEnv) -> dict:
+    """Everything a step may change, copied: buffers, counters, ended flags, prompts and the per-sub-env RNGs."""
+    return {
+        "input_ids": env.input_ids.clone(),
+        "attention_mask": env.attention_mask.clone(),
+        "num_tokens": env.num_tokens.clone(),
+        "ended": env.ended,
+        "ended_dev": env._ended_dev.clone(),
+        "prompt_index": env.prompt_index.copy(),
+        "rngs": [None if rng is None else rng.bit_generator.state for rng in env._rngs],
+    }
+
+
+def assert_same_state(a: dict, b: dict) -> None:
+    for key in a:
+        if isinstance(a[key], torch.Tensor):
+            assert torch.equal(a[key], b[key]), key
+        elif isinstance(a[key], np.ndarray):
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+        else:
+            assert a[key] == b[key], key
+
+
+class FailingOnce:
+    """A reward model whose first call raises; later calls count 'good' words."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __call__(self, prompts, completions):
+        self.calls += 1
+        if self.calls == 1:
+            raise OSError("reward server unreachable")
+        return count_good(prompts, completions)
+
+
+@pytest.mark.parametrize("mode", list(AutoresetMode))
+def test_a_step_whose_reward_model_raises_changes_nothing(mode):
+    """Defect 4: tokens were appended and counts advanced but ``ended`` not set; retrying gave num_tokens N + 1."""
+    envs = make_vec(num_envs=2, reward_model=FailingOnce(), autoreset_mode=mode)
+    good = envs.task.tokenizer.convert_tokens_to_ids("good")
+    envs.reset(seed=3)
+    for _ in range(3):
+        envs.step(np.array([good, good]))
+    before = vector_state(envs)
+    with pytest.raises(RuntimeError, match="reward server unreachable"):
+        envs.step(np.array([good, EOS]))  # both episodes end: 4 tokens, the length limit
+    assert_same_state(before, vector_state(envs))
+    _, rewards, terminated, _, info = envs.step(np.array([good, EOS]))  # the retry scores what it should
+    assert terminated.all() and info["num_tokens"].tolist() == [4, 4]
+    assert rewards.tolist() == [4.0, 3.0] and info["completion"][1] == "good good good"
+
+
+def test_a_rejected_action_does_not_run_the_pending_autoreset():
+    """Defect 5: in NEXT_STEP mode a rejected action still reset the ended sub-envs (drew a prompt, advanced the
+    RNG, cleared ``ended``)."""
+    envs = make_vec(num_envs=2)
+    good = envs.task.tokenizer.convert_tokens_to_ids("good")
+    envs.reset(seed=5)
+    envs.step(np.array([EOS, good]))  # sub-env 0 ended; its reset is pending
+    before = vector_state(envs)
+    with pytest.raises(ValueError, match=r"token ids in \[0, 40\), got 99"):
+        envs.step(np.array([good, 99]))
+    assert_same_state(before, vector_state(envs))
+    with pytest.raises(TypeError):
+        envs.step(np.array([0.5, 1.5]))
+    assert_same_state(before, vector_state(envs))
+
+
+def test_single_env_step_whose_reward_model_raises_changes_nothing():
+    """The single env has the same rule: a step that raises changes nothing, the retry completes the episode."""
+    env = TextGenEnv(tokenizer=make_tiny_tokenizer(), **dict(ENV_KWARGS, reward_model=FailingOnce()))
+    good = env.task.tokenizer.convert_tokens_to_ids("good")
+    env.reset(seed=0)
+    for _ in range(3):
+        env.step(good)
+    before = env._obs(), env._num_tokens, env._running
+    with pytest.raises(RuntimeError, match="reward server unreachable"):
+        env.step(good)
+    after = env._obs(), env._num_tokens, env._running
+    np.testing.assert_array_equal(before[0]["input_ids"], after[0]["input_ids"])
+    np.testing.assert_array_equal(before[0]["attention_mask"], after[0]["attention_mask"])
+    assert before[1:] == after[1:] == (3, True)
+    _, reward, terminated, _, info = env.step(good)
+    assert terminated and reward == 4.0 and info["num_tokens"] == 4

@@ -32,6 +32,18 @@ def check_action(action: object, vocab_size: int) -> int:
     return int(value)
 
 
+def check_reset_options(options: object, valid: Sequence[str]) -> dict[str, Any]:
+    """``options`` of ``reset`` as a dict (``{}`` for None); raise if it is no dict or has a key not in ``valid``."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"options must be a dict or None, got {type(options).__name__} {options!r}")
+    unknown = set(options) - set(valid)
+    if unknown:
+        raise ValueError(f"unknown reset options {sorted(map(str, unknown))}; valid: {', '.join(map(repr, valid))}")
+    return options
+
+
 class TextGenEnv(gym.Env):
     """Generate a completion for a prompt, one token per step; the reward model scores the finished text.
 
@@ -42,7 +54,8 @@ class TextGenEnv(gym.Env):
             learned offline MiniLM sentiment model), a reward-model object, or any callable
             ``(prompts: list[str], completions: list[str]) -> floats``.
             It must return one finite float per completion; anything else raises ``ValueError``, and an
-            exception inside it is re-raised as ``RuntimeError`` naming the reward model.
+            exception inside it is re-raised as ``RuntimeError`` naming the reward model. A step that raises (bad
+            action, reward model) changes nothing: the same step can be retried.
         prompts: list of strings, a ``.txt`` (one per line) or ``.jsonl`` (``prompt`` field) path, or
             ``"default:train|test|all"``; default: the project's train prompts. ``reset`` draws one uniformly
             from ``self.np_random`` unless ``options={"prompt_index": i}`` picks it.
@@ -116,13 +129,16 @@ class TextGenEnv(gym.Env):
         return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
+        options = check_reset_options(options, ("prompt_index",))
         task = self.task
-        index = (options or {}).get("prompt_index")
+        index = options.get("prompt_index")
+        if index is not None and (
+            isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(task.prompts)
+        ):
+            raise ValueError(f"options['prompt_index'] must be an integer in [0, {len(task.prompts)}), got {index!r}")
+        super().reset(seed=seed)
         if index is None:
             index = int(self.np_random.integers(len(task.prompts)))
-        elif isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(task.prompts):
-            raise ValueError(f"options['prompt_index'] must be an integer in [0, {len(task.prompts)}), got {index!r}")
         self._prompt_index = int(index)
         self._input_ids[: task.max_prompt_tokens] = task.prompt_ids[index]
         self._input_ids[task.max_prompt_tokens :] = task.pad_token_id
@@ -142,18 +158,20 @@ class TextGenEnv(gym.Env):
         task = self.task
         token = check_action(action, task.vocab_size)
         check_allowed(token, self._action_mask)
+        # Everything that can raise (the checks above, stop strings, the reward model) runs before any state
+        # changes, so a step that raises changes nothing.
         position = task.max_prompt_tokens + self._num_tokens
+        completion_ids = np.append(self._input_ids[task.max_prompt_tokens : position], token)
+        stop_reason = task.stop_reason(completion_ids)
+        completion, reward = "", 0.0
+        if stop_reason is not None:
+            completion = task.decode(completion_ids)
+            reward = float(task.score([self._prompt_index], [completion])[0])
+            self._running = False
         self._input_ids[position] = token
         self._attention_mask[position] = 1
         self._num_tokens += 1
-        completion_ids = self._input_ids[task.max_prompt_tokens : position + 1]
-        stop_reason = task.stop_reason(completion_ids)
-        reward, info = 0.0, self._info()
-        if stop_reason is not None:
-            self._running = False
-            completion = task.decode(completion_ids)
-            reward = float(task.score([self._prompt_index], [completion])[0])
-            info = self._info(completion, reward, stop_reason)
+        info = self._info(completion, reward, stop_reason or "")
         if self.render_mode == "human":
             self.render()
         self._update_action_mask(info)

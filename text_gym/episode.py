@@ -30,6 +30,17 @@ MAX_REWARD = float(np.finfo(np.float32).max)
 """Largest reward magnitude an env accepts: vector envs store rewards as float32."""
 
 
+def _drop_appended_special_tokens(ids: list[int], plain: list[int], special: set[int]) -> list[int]:
+    """``ids`` (a text tokenized with special tokens) without the special tokens added after the text: a prompt is
+    an unfinished text, so an EOS or SEP there would be wrong. ``plain``: the text tokenized without them."""
+
+    def trailing(tokens: list[int]) -> int:
+        return next((k for k, token in enumerate(reversed(tokens)) if token not in special), len(tokens))
+
+    extra = trailing(ids) - trailing(plain)
+    return ids[: len(ids) - extra] if extra > 0 else ids
+
+
 class TextGenTask:
     """Tokenized prompts, spaces and scoring for TextGen envs. See :class:`text_gym.TextGenEnv` for the arguments."""
 
@@ -121,6 +132,10 @@ class TextGenTask:
         texts = [self._prompt_text(p) for p in self.prompts]
         scored = list(self.prompts)
         encoded = self.tokenizer(texts, add_special_tokens=not self.chat_template)["input_ids"]
+        if not self.chat_template:  # keep what the tokenizer puts before a text (BOS), not after it (EOS, SEP)
+            plain = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
+            special = set(self.tokenizer.all_special_ids)
+            encoded = [_drop_appended_special_tokens(i, p, special) for i, p in zip(encoded, plain, strict=True)]
         ids = np.full((len(texts), self.max_prompt_tokens), self.pad_token_id, dtype=np.int64)
         lengths = np.zeros(len(texts), dtype=np.int64)
         for index, tokens in enumerate(encoded):

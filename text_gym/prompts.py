@@ -12,7 +12,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from reward_models.jsonl import read_jsonl_objects
+from reward_models.jsonl import read_jsonl_objects, read_text_lines
 
 _SUBJECTS = [
     "the new restaurant on the corner",
@@ -113,7 +113,7 @@ def _read_prompt_file(path: Path) -> list[str]:
             prompts.append(row["prompt"])
         return prompts
     if path.suffix == ".txt":
-        return [line for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+        return [line for _, line in read_text_lines(path, "prompts file") if line.strip()]
     raise ValueError(f"prompts file must end in .txt (one prompt per line) or .jsonl (a 'prompt' field), got {path}")
 
 
@@ -148,4 +148,10 @@ def load_prompts(prompts: str | os.PathLike | Sequence[str] | None) -> list[str]
     for index, prompt in enumerate(result):
         if not prompt.strip():
             raise ValueError(f"prompts[{index}] is blank; every prompt must contain text")
+        try:
+            prompt.encode("utf-8")
+        except UnicodeEncodeError as error:
+            raise ValueError(
+                f"prompts[{index}] holds a lone surrogate {prompt[error.start]!r} at {error.start}, which is no text"
+            ) from None
     return result

@@ -14,6 +14,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from reward_models import RewardFn, check_positive_int
+from text_gym.env import check_reset_options
 from text_gym.episode import TextGenTask
 from text_gym.masking import check_allowed
 from text_gym.rendering import render_frame
@@ -49,6 +50,9 @@ class TextGenVectorEnv(VectorEnv):
             - ``DISABLED``: an ended sub-env is frozen (action ignored, reward 0, terminated False) until
               ``reset(options={"reset_mask": mask})`` resets it. :attr:`ended` says which are frozen. This is what
               a KV-cached rollout wants: all episodes start together and the batch ends when all have ended.
+
+    A step that raises (a bad or masked action, a reward model that raises or returns junk) changes nothing: no
+    token is written, no pending autoreset runs, no RNG advances; the same step can be retried.
 
     Seeding: ``reset(seed=s)`` seeds sub-env ``i`` with ``s + i`` and draws its prompts exactly as a
     ``TextGenEnv`` reset with ``seed=s + i`` would, so the same seeds and actions give the same episodes.
@@ -145,9 +149,15 @@ class TextGenVectorEnv(VectorEnv):
             return [None] * self.num_envs
         if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
             return [int(seed) + i for i in range(self.num_envs)]
+        valid = f"seed must be an int, None or a list of {self.num_envs} seeds"
+        if not isinstance(seed, Sequence) or isinstance(seed, str):
+            raise TypeError(f"{valid}, got {type(seed).__name__} {seed!r}")
         seeds = list(seed)
         if len(seeds) != self.num_envs:
-            raise ValueError(f"seed must be an int, None, or a list of {self.num_envs} seeds, got {len(seeds)} seeds")
+            raise ValueError(f"{valid}, got {len(seeds)} seeds")
+        for seed_i in seeds:
+            if seed_i is not None and (isinstance(seed_i, bool) or not isinstance(seed_i, (int, np.integer))):
+                raise TypeError(f"{valid} (ints or None), got {type(seed_i).__name__} {seed_i!r} in the list")
         return seeds
 
     def _reset_rows(self, rows: np.ndarray, seeds: list[int | None], prompt_index: np.ndarray | None) -> None:
@@ -176,17 +186,17 @@ class TextGenVectorEnv(VectorEnv):
     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
         """Like :meth:`reset`, but the observation is the live device buffers ``{input_ids, attention_mask}`` and
         ``info["action_mask"]`` (with a vocabulary restriction) the env's bool ``[B, V]`` device tensor."""
-        options = options or {}
-        unknown = set(options) - {"reset_mask", "prompt_index"}
-        if unknown:
-            raise ValueError(f"unknown reset options {sorted(unknown)}; valid: 'reset_mask', 'prompt_index'")
+        options = check_reset_options(options, ("reset_mask", "prompt_index"))
         B = self.num_envs
         mask = np.ones(B, dtype=bool) if options.get("reset_mask") is None else np.asarray(options["reset_mask"])
         if mask.shape != (B,) or mask.dtype != bool:
             raise ValueError(f"options['reset_mask'] must be a bool array of shape ({B},), got {mask!r}")
         prompt_index = options.get("prompt_index")
         if prompt_index is not None:
-            prompt_index = np.broadcast_to(np.asarray(prompt_index), (B,))
+            prompt_index = np.asarray(prompt_index)
+            if prompt_index.shape not in ((), (B,)):
+                raise ValueError(f"options['prompt_index'] must be an int or {B} ints, got shape {prompt_index.shape}")
+            prompt_index = np.broadcast_to(prompt_index, (B,))
             count = len(self.task.prompts)
             if (
                 not np.issubdtype(prompt_index.dtype, np.integer)
@@ -240,18 +250,11 @@ class TextGenVectorEnv(VectorEnv):
         task, B = self.task, self.num_envs
         actions = self._as_action_tensor(actions)
         mode = self.metadata["autoreset_mode"]
-        info = self._empty_info()
-        if mode == AutoresetMode.NEXT_STEP and self._ended.any():
-            rows = np.flatnonzero(self._ended)
-            self._reset_rows(rows, [None] * B, None)
-            self._add_reset_info(info, rows)
-            active_np = np.ones(B, dtype=bool)
-            active_np[rows] = False
-            active = torch.as_tensor(active_np, device=self.device)
-        else:
-            active_np = ~self._ended
-            active = ~self._ended_dev
-
+        # Everything that can raise (action checks, stop strings, the reward model) runs before any state changes,
+        # so a step that raises changes nothing. The sub-envs that take this step's action are the running ones:
+        # an ended one is reset (NEXT_STEP) or frozen (DISABLED) instead.
+        active_np = ~self._ended
+        active = ~self._ended_dev
         P, N = task.max_prompt_tokens, task.max_new_tokens
         bad = active & ((actions < 0) | (actions >= task.vocab_size))
         masked = (
@@ -267,27 +270,30 @@ class TextGenVectorEnv(VectorEnv):
         if host[1]:
             row = int(masked.nonzero()[0, 0])
             check_allowed(int(actions[row]), self._action_mask[row].cpu().numpy())
-        finished_np = host[2:]
+        finished_np = host[2:].copy()
 
+        checked = np.flatnonzero(finished_np | (active_np if task.stop_strings else False))
+        completion_ids = dict(zip(checked.tolist(), self._next_completion_ids(checked, actions), strict=True))
+        if task.stop_strings:
+            for row in checked:
+                finished_np[row] = finished_np[row] or task.hits_stop_string(completion_ids[row])
+        info = self._empty_info()
+        rewards = np.zeros(B, dtype=np.float32)
+        ended_rows = np.flatnonzero(finished_np)
+        if len(ended_rows):
+            rewards[ended_rows] = self._finish(ended_rows, [completion_ids[row] for row in ended_rows], info)
+
+        # Nothing raised: apply the step.
+        if mode == AutoresetMode.NEXT_STEP and self._ended.any():
+            rows = np.flatnonzero(self._ended)
+            self._reset_rows(rows, [None] * B, None)
+            self._add_reset_info(info, rows)
         position = (P + self.num_tokens.clamp(max=N - 1)).unsqueeze(1)
         current_ids = self.input_ids.gather(1, position).squeeze(1)
         self.input_ids.scatter_(1, position, torch.where(active, actions, current_ids).unsqueeze(1))
         current_mask = self.attention_mask.gather(1, position).squeeze(1)
         self.attention_mask.scatter_(1, position, (current_mask | active.long()).unsqueeze(1))
         self.num_tokens += active.long()
-
-        if task.stop_strings:
-            running = np.flatnonzero(active_np & ~finished_np)
-            if len(running):
-                completions = self.input_ids[:, P:].cpu().numpy()
-                counts = self.num_tokens.cpu().numpy()
-                for row in running:
-                    if task.hits_stop_string(completions[row, : counts[row]]):
-                        finished_np[row] = True
-        rewards = np.zeros(B, dtype=np.float32)
-        if finished_np.any():
-            rows = np.flatnonzero(finished_np)
-            rewards[rows] = self._finish(rows, info)
         finished_dev = torch.as_tensor(finished_np, device=self.device)
         self._ended |= finished_np
         self._ended_dev |= finished_dev
@@ -348,14 +354,19 @@ class TextGenVectorEnv(VectorEnv):
         self._add_info(info, "prompt", rows, [self.task.scored_prompts[i] for i in self.prompt_index[rows]])
         self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
 
-    def _finish(self, rows: np.ndarray, info: dict[str, Any]) -> np.ndarray:
+    def _next_completion_ids(self, rows: np.ndarray, actions: torch.Tensor) -> list[np.ndarray]:
+        """Completion ids of the sub-envs in ``rows`` with this step's ``actions`` appended (the env unchanged)."""
+        if not len(rows):
+            return []
+        rows_dev = torch.as_tensor(rows, device=self.device)
+        ids = self.input_ids[:, self.task.max_prompt_tokens :].index_select(0, rows_dev).cpu().numpy()
+        counts = self.num_tokens.index_select(0, rows_dev).cpu().numpy()
+        new = actions.index_select(0, rows_dev).cpu().numpy()
+        return [np.append(ids[k, : counts[k]], new[k]) for k in range(len(rows))]
+
+    def _finish(self, rows: np.ndarray, completion_ids: list[np.ndarray], info: dict[str, Any]) -> np.ndarray:
         """Decode and score the episodes in ``rows`` with one reward-model call; add their episode info."""
         task = self.task
-        P = task.max_prompt_tokens
-        rows_dev = torch.as_tensor(rows, device=self.device)
-        ids = self.input_ids[:, P:].index_select(0, rows_dev).cpu().numpy()
-        counts = self.num_tokens.index_select(0, rows_dev).cpu().numpy()
-        completion_ids = [ids[k, : counts[k]] for k in range(len(rows))]
         completions = [task.decode(c) for c in completion_ids]
         scores = task.score(self.prompt_index[rows], completions)
         reasons = [task.stop_reason(c) for c in completion_ids]
@@ -363,7 +374,7 @@ class TextGenVectorEnv(VectorEnv):
         self._add_info(info, "completion", rows, completions)
         self._add_info(info, "score", rows, scores)
         self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
-        self._add_info(info, "num_tokens", rows, counts)
+        self._add_info(info, "num_tokens", rows, [len(c) for c in completion_ids])
         self._add_info(info, "stop_reason", rows, reasons)
         return scores
 

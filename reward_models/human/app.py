@@ -1,6 +1,7 @@
 """The labelling web app (Flask): shows items, records picks, rankings and edits into a :class:`LabelStore`.
 
-Routes (JSON in and out under ``/api``; every error is a 4xx with ``{"error": message}`` and writes nothing):
+Routes (JSON in and out under ``/api``; every error is a 4xx with ``{"error": message}`` and writes nothing; a label
+the file could not take, e.g. on a full disk, is answered 507 (500 for other I/O errors) and not recorded):
 
 - ``GET /`` — the page (``templates/label.html`` + ``static/``); model text is only ever inserted as text.
 - ``GET /api/next?annotator=A&mode=pair|rank|edit`` — the first item of that mode A has not labelled, and progress.
@@ -8,14 +9,16 @@ Routes (JSON in and out under ``/api``; every error is a 4xx with ``{"error": me
   (rank) or ``{"text": edited}`` (edit).
 - ``POST /api/undo`` — ``{"annotator"}``: retracts A's latest label (an appended undo row).
 
-Safety: bound to loopback unless told otherwise, and then every request must carry the token (``X-Label-Token``
-header, ``Authorization: Bearer``, or ``?token=`` on the page URL); without a token the Host header must name
-loopback (a DNS-rebinding guard); POSTs must be JSON (so other sites cannot post forms to it); request bodies are
-capped at ``max_request_bytes``; a Content-Security-Policy allows only the app's own script.
+Safety: bound to loopback unless told otherwise, and then every request but those for the page's static files
+must carry the token (``X-Label-Token`` header, ``Authorization: Bearer``, or ``?token=`` on the page URL); without
+a token the Host header must name loopback (a DNS-rebinding guard); POSTs must be JSON (so other sites cannot post
+forms to it); request bodies are capped at ``max_request_bytes``; a Content-Security-Policy allows only the app's
+own script.
 """
 
 from __future__ import annotations
 
+import errno
 import getpass
 import hmac
 import ipaddress
@@ -41,6 +44,8 @@ from reward_models.validation import check_positive_int
 
 ANNOTATOR_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}
+PUBLIC_ENDPOINTS = ("static", "favicon")
+"""Served without the token: files shipped with the package, which hold no data."""
 
 
 @dataclass
@@ -185,6 +190,8 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
     @app.before_request
     def check_access():
         if token is not None:
+            if request.endpoint in PUBLIC_ENDPOINTS:
+                return  # the page's own script, CSS and icon: a <script src> request carries no token
             given = (
                 request.headers.get("X-Label-Token")
                 or request.args.get("token")
@@ -220,7 +227,15 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
     def progress(annotator: str, mode: str) -> dict:
         return {"done": store.count(annotator, keys[mode]), "total": len(keys[mode])}
 
+    def storage_failed(error: OSError):
+        """The answer when the file could not take a label: 507 Insufficient Storage (500 for other I/O errors)."""
+        full = error.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+        return jsonify(error=f"could not save: {error}; nothing was recorded, try again"), 507 if full else 500
+
     def json_body() -> dict:
+        data = request.get_data(cache=True)  # a body with Content-Length > max_request_bytes is a 413 here
+        if request.content_length is None and len(data) >= config.max_request_bytes:
+            fail(413, "")  # a chunked body (no Content-Length) comes cut at the limit
         body = request.get_json(silent=True)
         if not isinstance(body, dict):
             fail(400, "the body must be a JSON object")
@@ -253,7 +268,7 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
         texts = item.completions
         if item.mode == "pair":
             choice = body.get("choice")
-            if choice not in (0, 1) or isinstance(choice, bool):
+            if isinstance(choice, bool) or not isinstance(choice, int) or choice not in (0, 1):
                 fail(400, "'choice' must be 0 or 1 (the index of the better completion)")
             fields = {"chosen": texts[choice], "rejected": texts[1 - choice]}
         elif item.mode == "rank":
@@ -269,6 +284,10 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
             text = body.get("text")
             if not isinstance(text, str) or not text.strip():
                 fail(400, "'text' must be the edited completion (non-blank)")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                fail(400, f"'text' holds a lone surrogate ({text[error.start]!r} at {error.start}), which is no text")
             if len(text) > config.max_edit_chars:
                 fail(400, f"'text' is {len(text)} characters; the limit is {config.max_edit_chars}")
             if text == texts[0]:
@@ -278,12 +297,17 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
             row = store.add(annotator, item, fields)
         except LabelConflict as error:
             fail(409, f"{error}; loading the next item")
+        except OSError as error:
+            return storage_failed(error)
         return jsonify(id=row["id"], mode=item.mode, progress=progress(annotator, item.mode))
 
     @app.post("/api/undo")
     def undo():
         annotator = annotator_of(json_body().get("annotator"))
-        row = store.undo(annotator)
+        try:
+            row = store.undo(annotator)
+        except OSError as error:
+            return storage_failed(error)
         if row is None:
             fail(409, f"nothing to undo for annotator {annotator!r}")
         return jsonify(undone=row["id"], item=row["item"], mode=row["mode"], progress=progress(annotator, row["mode"]))

@@ -2,7 +2,8 @@
 
 Every label is one row written by :class:`~reward_models.PreferenceWriter` (one ``write`` of a complete line, then
 ``fsync``) *before* the request that made it is answered, so every acknowledged label is on disk and a crash can
-leave at most a torn final line, which the loader ignores and the writer cuts off on the next start. Rows:
+leave at most a torn final line, which the loader ignores and the writer moves to ``<file>.torn`` on the next
+start. Rows:
 
 - pick (``mode: "pair"``) and edit (``mode: "edit"``): a pair row ``prompt, chosen, rejected`` (an edit is chosen
   over the original completion);
@@ -38,7 +39,7 @@ class LabelStore:
 
     def __init__(self, path: str | os.PathLike, fsync: bool = True) -> None:
         self.path = Path(path)
-        self._writer = PreferenceWriter(self.path, fsync=fsync)  # cuts off a torn final line first
+        self._writer = PreferenceWriter(self.path, fsync=fsync)  # sets a torn final line aside first
         self._lock = threading.Lock()
         self._labelled: dict[str, dict[str, str]] = {}  # annotator -> item key -> label id
         self._history: dict[str, list[dict]] = {}  # annotator -> live label rows, oldest first
