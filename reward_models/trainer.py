@@ -181,7 +181,7 @@ def split_by_prompt(
     return [p for p in pairs if p.prompt not in held_out], [p for p in pairs if p.prompt in held_out]
 
 
-def _add_lora_adapters(model: torch.nn.Module, config: RewardTrainerConfig) -> torch.nn.Module:
+def _add_lora_adapters(model: nn.Module, config: RewardTrainerConfig) -> nn.Module:
     """Wrap a sequence classifier in a ``peft`` LoRA model: the backbone frozen, rank-``lora_rank`` adapters on
     ``lora_target_modules`` and the whole classification head (``classifier`` / ``score``) trainable."""
     from peft import LoraConfig, TaskType, get_peft_model
