@@ -3,7 +3,7 @@
 :func:`save_delta` compares a fine-tuned model with a fresh load of its base (same class, same ``num_labels``):
 
 - a large 2-D weight that changed is stored as a rank-``r`` factorisation of ``W_tuned − W_base`` (exact when the
-  model was trained with LoRA of rank ≤ ``r``, see :mod:`reward_models.lora`);
+  model was trained with LoRA of rank ≤ ``r``, ``lora_rank`` in :class:`~reward_models.RewardTrainerConfig`);
 - a small tensor that changed (biases, LayerNorms), and every tensor the base checkpoint does not have (the new
   head), is stored in full.
 

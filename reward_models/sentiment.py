@@ -1,6 +1,6 @@
 """The offline default reward model ``"sentiment"``: a learned sentiment reward on the packaged MiniLM encoder.
 
-all-MiniLM-L6-v2 (``"minilm"``) fine-tuned with rank-8 LoRA by Bradley–Terry on preference pairs that SmolLM2
+all-MiniLM-L6-v2 (``"minilm"``) fine-tuned with rank-8 peft LoRA by Bradley–Terry on preference pairs that SmolLM2
 completions of text_gym's train prompts received from the VADER gold labeller; it scores the completion alone,
 normalised to mean 0 / std 1 on the training completions. Only the trained part ships with the package
 (``data/sentiment-minilm.safetensors``, 0.69 MB: the rank-8 weight deltas, the head and the normalisation);

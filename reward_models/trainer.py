@@ -2,7 +2,8 @@
 
 Loss per pair: ``-log σ(r(prompt, chosen) − r(prompt, rejected) − margin)`` (+ optional reward centering). The
 model is any ``AutoModelForSequenceClassification`` backbone with a fresh scalar head (``num_labels=1``), fully
-fine-tuned or through LoRA adapters. Every ``eval_steps`` (default: each epoch) it is scored on a held-out split;
+fine-tuned, or frozen with ``peft`` LoRA adapters trained on its linear layers and the head trained in full (merged
+into the weights before saving). Every ``eval_steps`` (default: each epoch) it is scored on a held-out split;
 the best checkpoint (``metric_for_best_model``: highest held-out accuracy, then lowest loss; or lowest loss) is
 kept, training stops early after ``early_stopping_patience`` evaluations without improvement, and the best model
 is saved as a Hugging Face folder that :class:`~reward_models.HFRewardModel` loads, with its scoring settings and
@@ -13,21 +14,25 @@ from __future__ import annotations
 
 import json
 import random
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm.auto import tqdm
 
 from reward_models.evaluation import evaluate_preferences
 from reward_models.hf import HFRewardModel, resolve_device
-from reward_models.lora import add_lora, merge_lora
 from reward_models.losses import bradley_terry_loss, preference_metrics
 from reward_models.packaged import load_tokenizer, resolve_model_path
 from reward_models.preferences import PreferencePair, load_preferences
 from reward_models.validation import check_positive_int
+
+ALL_LINEAR = "all-linear"
+"""``lora_target_modules`` value meaning every linear layer but the head (peft's shorthand)."""
 
 
 @dataclass
@@ -77,11 +82,21 @@ class RewardTrainerConfig:
     lora_rank: int = field(
         default=0,
         metadata={
-            "help": "0: full fine-tuning; > 0: train rank-r LoRA adapters on every Linear layer (merged on save) and "
-            "the head"
+            "help": "0: full fine-tuning; > 0: freeze the backbone and train rank-r peft LoRA adapters on "
+            "lora_target_modules plus the whole head (adapters merged on save)"
         },
     )
     lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scale numerator (scale = lora_alpha / lora_rank)"})
+    lora_dropout: float = field(
+        default=0.0, metadata={"help": "dropout on the LoRA adapters' input while training (needs lora_rank > 0)"}
+    )
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: [ALL_LINEAR],
+        metadata={
+            "help": "modules that get LoRA adapters: 'all-linear' (every Linear layer except the head) or module "
+            "names / name suffixes such as 'query value' (needs lora_rank > 0)"
+        },
+    )
     eval_steps: int | None = field(
         default=None, metadata={"help": "evaluate every this many steps (None: once per epoch)"}
     )
@@ -122,6 +137,20 @@ class RewardTrainerConfig:
                 check_positive_int(name, getattr(self, name))
         if self.lora_rank < 0:
             raise ValueError(f"lora_rank must be >= 0 (0 = full fine-tuning), got {self.lora_rank}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
+        if not self.lora_target_modules or not all(self.lora_target_modules):
+            raise ValueError(f"lora_target_modules must be non-empty module names, got {self.lora_target_modules!r}")
+        if ALL_LINEAR in self.lora_target_modules and len(self.lora_target_modules) > 1:
+            raise ValueError(
+                f"lora_target_modules is either ['{ALL_LINEAR}'] or a list of module names, got "
+                f"{self.lora_target_modules!r}"
+            )
+        if self.lora_rank == 0 and (self.lora_dropout or self.lora_target_modules != [ALL_LINEAR]):
+            raise ValueError(
+                f"lora_dropout={self.lora_dropout} and lora_target_modules={self.lora_target_modules!r} only apply "
+                "to LoRA training; set lora_rank > 0 or leave them at their defaults"
+            )
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
 
@@ -157,6 +186,39 @@ def _load_pairs(name: str, path: str) -> list[PreferencePair]:
     if not pairs:
         raise ValueError(f"{name} {path} holds no preference pairs (an empty file, or every label undone)")
     return pairs
+
+
+def _add_lora_adapters(model: nn.Module, config: RewardTrainerConfig) -> nn.Module:
+    """Wrap a sequence classifier in a ``peft`` LoRA model: the backbone frozen, rank-``lora_rank`` adapters on
+    ``lora_target_modules`` and the whole classification head (``classifier`` / ``score``) trainable."""
+    from peft import LoraConfig, TaskType, get_peft_model
+
+    targets = config.lora_target_modules
+    lora = LoraConfig(
+        task_type=TaskType.SEQ_CLS,
+        r=config.lora_rank,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules=ALL_LINEAR if targets == [ALL_LINEAR] else list(targets),
+    )
+    names = [name for name, _ in model.named_modules()]
+    if targets != [ALL_LINEAR] and not any(n == t or n.endswith("." + t) for n in names for t in targets):
+        linear_names = sorted({n.rpartition(".")[2] for n, m in model.named_modules() if isinstance(m, nn.Linear)})
+        raise ValueError(
+            f"lora_target_modules={targets!r} matches no module of {type(model).__name__}; its Linear layers are "
+            f"named {linear_names} (or use '{ALL_LINEAR}')"
+        )
+    with warnings.catch_warnings():
+        # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` alias in PeftModel.__init__ (a
+        # FutureWarning under transformers 5); nothing we pass avoids it, and the flag it reads is not ours to set
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        peft_model = get_peft_model(model, lora)
+    if not any("modules_to_save" in name for name, p in peft_model.named_parameters() if p.requires_grad):
+        raise ValueError(
+            f"{type(model).__name__} has no classification head named 'classifier' or 'score' for peft to train "
+            "in full; train it with lora_rank=0 (full fine-tuning)"
+        )
+    return peft_model
 
 
 def _load_backbone(config: RewardTrainerConfig) -> HFRewardModel:
@@ -200,11 +262,11 @@ def train_reward_model(
         raise ValueError("no training pairs")
 
     reward_model = _load_backbone(config)
-    model = reward_model.model
     if config.lora_rank:
-        add_lora(model, config.lora_rank, config.lora_alpha, trainable_head_size=1)
-        model.to(reward_model.device)
-    parameters = [p for p in model.parameters() if p.requires_grad]
+        reward_model.model = _add_lora_adapters(reward_model.model, config)
+    model = reward_model.model
+    trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    parameters = list(trainable.values())
     optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
     steps_per_epoch = -(-len(train_pairs) // config.batch_size)
     total_steps = steps_per_epoch * config.num_train_epochs
@@ -268,7 +330,7 @@ def train_reward_model(
                 )
                 if improved:
                     best_key, best_metrics, evaluations_since_best = key, metrics, 0
-                    best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+                    best_state = {name: p.detach().clone() for name, p in trainable.items()}
                 else:
                     evaluations_since_best += 1
                     stop = (
@@ -287,8 +349,12 @@ def train_reward_model(
     writer.close()
 
     if best_state is not None:
-        model.load_state_dict(best_state)
-    merge_lora(model).eval()
+        with torch.no_grad():
+            for name, value in best_state.items():
+                trainable[name].copy_(value)
+    if config.lora_rank:
+        reward_model.model = model.merge_and_unload()
+    reward_model.model.eval()
     if config.normalize:
         completions = sorted({(p.prompt, c) for p in train_pairs for c in (p.chosen, p.rejected)})
         random.Random(config.seed).shuffle(completions)

@@ -1,11 +1,14 @@
-"""Bradley–Terry training with tiny models: learning a separable rule, best checkpoint, LoRA + delta packing,
+"""Bradley–Terry training with tiny models: learning a separable rule, best checkpoint, peft LoRA (only adapters and
+head train, merged save/reload, target modules, bad settings) + delta packing,
 save/reload, the env end to end with a trained reward model, and the ``text-gym reward`` CLI."""
 
 import json
 
 import numpy as np
 import pytest
+import torch
 from tiny_reward import PROMPTS, save_backbone, synthetic_pairs
+from transformers import AutoModelForSequenceClassification
 
 from reward_models import (
     HFRewardModel,
@@ -92,19 +95,91 @@ def test_best_checkpoint_and_early_stopping(backbone, tmp_path, metric):
     assert reloaded["loss"] == pytest.approx(result.history[0]["loss"], rel=1e-4)
 
 
-def test_lora_training_packs_into_an_exact_small_delta(backbone, tmp_path):
+@pytest.fixture(scope="module")
+def lora_trained(backbone, tmp_path_factory):
     config = RewardTrainerConfig(
         model=backbone,
-        output_dir=str(tmp_path / "rm"),
+        output_dir=str(tmp_path_factory.mktemp("lora") / "rm"),
         num_train_epochs=3,
         batch_size=16,
         learning_rate=3e-3,
         lora_rank=4,
+        lora_dropout=0.1,
         device="cpu",
     )
-    result = train_reward_model(config, synthetic_pairs(400, seed=0), synthetic_pairs(100, seed=1))
-    assert result.best_metrics["accuracy"] >= 0.75
-    trained = HFRewardModel(result.output_dir)
+    return train_reward_model(config, synthetic_pairs(400, seed=0), synthetic_pairs(100, seed=1))
+
+
+def _weight_changes(output_dir, backbone) -> dict[str, torch.Tensor]:
+    """Saved weights minus the backbone's, for every tensor the training changed."""
+    base = AutoModelForSequenceClassification.from_pretrained(backbone).state_dict()
+    tuned = HFRewardModel(output_dir).model.state_dict()
+    return {name: tuned[name] - base[name] for name in base if not torch.equal(tuned[name], base[name])}
+
+
+def test_lora_training_changes_only_adapters_and_head(lora_trained, backbone):
+    assert lora_trained.best_metrics["accuracy"] >= 0.75
+    changes = _weight_changes(lora_trained.output_dir, backbone)
+    head = {"classifier.weight", "classifier.bias"}
+    assert head <= set(changes)  # the head is trained in full
+    adapted = sorted(set(changes) - head)
+    # every Linear layer but the head got a rank-4 adapter (2 layers x query, key, value, attention output,
+    # intermediate, output, plus the pooler), merged on save; embeddings, biases and LayerNorms stay frozen
+    assert len(adapted) == 2 * 6 + 1 and all(name.endswith(".weight") and "embeddings" not in name for name in adapted)
+    for name in adapted:
+        singular = torch.linalg.svdvals(changes[name])
+        assert singular[3] > 0 and singular[4:].max() < 1e-4 * singular[0], name
+
+
+def test_lora_model_saves_and_reloads_with_identical_scores(lora_trained):
+    # the best held-out loss was measured on the peft model (adapters unmerged, dropout off in eval); the merged,
+    # saved and reloaded model scores the same pairs identically
+    reloaded = evaluate_preferences(HFRewardModel(lora_trained.output_dir).raw_score, synthetic_pairs(100, seed=1))
+    assert reloaded["loss"] == pytest.approx(lora_trained.best_metrics["loss"], rel=1e-5)
+    assert reloaded["accuracy"] == lora_trained.best_metrics["accuracy"]
+    assert reloaded["margin"] == pytest.approx(lora_trained.best_metrics["margin"], rel=1e-5)
+
+
+def test_lora_target_modules_limit_the_adapted_layers(backbone, tmp_path):
+    config = RewardTrainerConfig(
+        model=backbone,
+        output_dir=str(tmp_path / "rm"),
+        num_train_epochs=1,
+        batch_size=50,
+        learning_rate=3e-3,
+        lora_rank=2,
+        lora_target_modules=["query", "value"],
+        device="cpu",
+        normalize=False,
+    )
+    train_reward_model(config, synthetic_pairs(100, seed=0), synthetic_pairs(20, seed=1))
+    changed = set(_weight_changes(config.output_dir, backbone))
+    assert changed == {"classifier.weight", "classifier.bias"} | {
+        f"bert.encoder.layer.{i}.attention.self.{m}.weight" for i in range(2) for m in ("query", "value")
+    }
+
+
+def test_lora_settings_are_validated(backbone, tmp_path):
+    with pytest.raises(ValueError, match="lora_dropout must be in"):
+        RewardTrainerConfig(lora_rank=4, lora_dropout=1.0)
+    with pytest.raises(ValueError, match="only apply to LoRA"):
+        RewardTrainerConfig(lora_dropout=0.1)  # lora_rank=0: full fine-tuning
+    with pytest.raises(ValueError, match="only apply to LoRA"):
+        RewardTrainerConfig(lora_target_modules=["query"])
+    with pytest.raises(ValueError, match="either"):
+        RewardTrainerConfig(lora_rank=4, lora_target_modules=["all-linear", "query"])
+    with pytest.raises(ValueError, match="non-empty"):
+        RewardTrainerConfig(lora_rank=4, lora_target_modules=[])
+    config = RewardTrainerConfig(
+        model=backbone, output_dir=str(tmp_path / "rm"), lora_rank=4, lora_target_modules=["qkv_proj"], device="cpu"
+    )
+    with pytest.raises(ValueError, match="qkv_proj"):
+        train_reward_model(config, synthetic_pairs(20, seed=0), synthetic_pairs(10, seed=1))
+    assert not (tmp_path / "rm").exists()  # a failed run writes nothing
+
+
+def test_lora_model_packs_into_an_exact_small_delta(lora_trained, backbone, tmp_path):
+    trained = HFRewardModel(lora_trained.output_dir)
     stats = save_delta(trained.model, backbone, tmp_path / "delta.safetensors", rank=4, settings=trained.settings())
     assert stats["max_relative_error"] < 5e-3  # LoRA deltas have rank 4: the factorisation is exact up to fp16
     assert stats["bytes"] < 0.5 * sum(p.numel() * 4 for p in trained.model.parameters())
