@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import torch
 
-
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 """Sums a tensor over the training processes (``accelerator.reduce(t, "sum")``), so a statistic spans the global
 batch; ``None`` means this process's batch is the whole batch."""

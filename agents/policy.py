@@ -153,7 +153,8 @@ class LMPolicy(nn.Module):
         ``PreTrainedModel``. A folder written by :meth:`save_pretrained` also restores the value head / critic, and
         a LoRA one (``adapter_config.json``) its base and trainable adapters.
 
-        ``dtype`` is the dtype of the LM's weights; ``peft_config`` (e.g. ``peft.LoraConfig``) wraps the LM in
+        ``dtype`` is the dtype of the LM's weights (a ``PreTrainedModel`` of another dtype is cast in place);
+        ``peft_config`` (e.g. ``peft.LoraConfig``) wraps the LM in
         fresh adapters (float32 whatever ``dtype`` is, as peft does by default).
         """
         from transformers import AutoModelForCausalLM, PreTrainedModel
@@ -161,6 +162,8 @@ class LMPolicy(nn.Module):
         folder = None
         if isinstance(policy, PreTrainedModel) or _is_peft(policy):
             model, tokenizer = policy, None
+            if isinstance(policy, PreTrainedModel) and policy.dtype != dtype:
+                model = policy.to(dtype)  # in place, like PreTrainedModel.to
             source = getattr(policy.config, "_name_or_path", "") or ""
             if source and Path(source).is_dir():
                 tokenizer = load_tokenizer(source)
@@ -230,9 +233,9 @@ class LMPolicy(nn.Module):
             elif self.is_peft:
                 base = self.causal_lm
                 name = base.config._name_or_path or ""
-                if not (Path(name).is_dir() or _looks_like_hub_id(name)):
-                    with self.model.disable_adapter():
-                        base.save_pretrained(folder / BASE_MODEL_FOLDER)
+                if not name or not (Path(name).is_dir() or _looks_like_hub_id(name)):
+                    # A copy without the LoRA layers (the model's own modules keep theirs).
+                    copy.deepcopy(self.model).unload().save_pretrained(folder / BASE_MODEL_FOLDER)
                     name = BASE_MODEL_FOLDER
                 self.model.save_pretrained(folder)
                 config_path = folder / ADAPTER_CONFIG_FILE
