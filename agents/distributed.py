@@ -39,7 +39,9 @@ def make_accelerator(device: str, dtype: str) -> Any:
     state = AcceleratorState._shared_state
     if state and state.get("_mixed_precision") not in (None, mixed_precision):
         AcceleratorState._reset_state()
-    return Accelerator(cpu=device == "cpu", mixed_precision=mixed_precision)
+    # accelerate starts a multi-process CPU (gloo) group only when told cpu=True.
+    cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
+    return Accelerator(cpu=cpu, mixed_precision=mixed_precision)
 
 
 class Reducer:
