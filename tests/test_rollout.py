@@ -114,3 +114,12 @@ def test_predict_matches_the_full_forward_argmax():
         assert actions[row] == int(logits.argmax())
     single, _ = agent.predict({k: v[0] for k, v in obs.items()}, deterministic=True)
     assert single == actions[0]
+
+
+def test_rollout_uses_the_supported_cache_api_without_deprecation_warnings():
+    import warnings
+
+    agent = PPO(tiny_model(), tiny_env(4), seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agent.collect_rollouts()
