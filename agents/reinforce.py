@@ -11,7 +11,7 @@ Baselines:
   ``group_size - 1`` (REINFORCE leave-one-out, Ahmadian et al. 2024).
 - ``"grpo"``: GRPO (Shao et al. 2024): ``group_size`` samples per prompt, advantage = (return - group mean) /
   group std, and GRPO's clipped importance-ratio objective (PPO's clipped surrogate without a critic) over
-  ``n_epochs`` passes (the paper's mu, TRL's ``num_iterations``; with 1 pass of one minibatch the ratio is 1 and
+  ``num_iterations`` passes (the paper's mu, TRL's name; with 1 pass of one minibatch the ratio is 1 and
   it is the plain policy gradient). As in TRL's ``loss_type="dapo"`` the loss is a token mean over the minibatch;
   unlike the paper (and like the other baselines here) the KL penalty is in the reward, not in the loss.
 """
@@ -47,7 +47,7 @@ class REINFORCEConfig(AlgorithmConfig):
     normalize_advantage: bool = field(
         default=False, metadata=_help("whiten the advantages over each rollout (all processes)")
     )
-    n_epochs: int = field(
+    num_iterations: int = field(
         default=1,
         metadata=_help("passes over each rollout; more than 1 only with baseline grpo (its clipped ratio objective)"),
     )
@@ -63,11 +63,11 @@ class REINFORCEConfig(AlgorithmConfig):
             )
         if not 0 <= self.baseline_decay < 1:
             raise ValueError(f"baseline_decay must be in [0, 1), got {self.baseline_decay}")
-        if isinstance(self.n_epochs, bool) or not isinstance(self.n_epochs, int) or self.n_epochs < 1:
-            raise ValueError(f"n_epochs must be an integer >= 1, got {self.n_epochs!r}")
-        if self.n_epochs > 1 and self.baseline != "grpo":
+        if isinstance(self.num_iterations, bool) or not isinstance(self.num_iterations, int) or self.num_iterations < 1:
+            raise ValueError(f"num_iterations must be an integer >= 1, got {self.num_iterations!r}")
+        if self.num_iterations > 1 and self.baseline != "grpo":
             raise ValueError(
-                f"n_epochs={self.n_epochs} needs baseline='grpo' (the plain policy gradient of "
+                f"num_iterations={self.num_iterations} needs baseline='grpo' (the plain policy gradient of "
                 f"baseline={self.baseline!r} is only valid on its own samples)"
             )
         if not self.clip_range > 0:
@@ -124,7 +124,7 @@ class REINFORCE(BaseAlgorithm):
             metrics["policy_loss"] = loss.detach()
             return loss, metrics
 
-        metrics = self.run_epochs(buffer, cfg.n_epochs, loss_fn)
+        metrics = self.run_epochs(buffer, cfg.num_iterations, loss_fn)
         advantage_std = self.reducer.gather(advantages)
         metrics["advantage_std"] = float(advantage_std.std()) if advantage_std.numel() > 1 else 0.0
         if self.baseline_value is not None:
