@@ -44,6 +44,21 @@ def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
     return (attention_mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+@contextlib.contextmanager
+def hf_progress_bars_disabled():
+    """Without transformers' progress bars ("Loading weights", "Writing model shards") inside the block: the
+    console keeps our own progress bar and messages only. Restores the previous setting."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
 def _cache_keyword(backbone: nn.Module) -> str:
     """The name under which this transformers version's backbone takes the KV cache: ``cache`` from 5.x (where
     ``past_key_values`` is deprecated), ``past_key_values`` before."""
@@ -170,10 +185,11 @@ class LMPolicy(nn.Module):
         elif isinstance(policy, (str, os.PathLike)):
             path = resolve_model_path(str(policy))
             folder = Path(path) if Path(path).is_dir() else None
-            if folder is not None and (folder / ADAPTER_CONFIG_FILE).is_file():
-                model = _load_adapter_folder(folder, dtype)
-            else:
-                model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+            with hf_progress_bars_disabled():
+                if folder is not None and (folder / ADAPTER_CONFIG_FILE).is_file():
+                    model = _load_adapter_folder(folder, dtype)
+                else:
+                    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
             tokenizer = load_tokenizer(str(policy))
         else:
             raise TypeError(
@@ -208,7 +224,8 @@ class LMPolicy(nn.Module):
         else:
             from transformers import AutoModelForCausalLM
 
-            saved = AutoModelForCausalLM.from_pretrained(folder, dtype=next(self.model.parameters()).dtype)
+            with hf_progress_bars_disabled():
+                saved = AutoModelForCausalLM.from_pretrained(folder, dtype=next(self.model.parameters()).dtype)
             self.model.load_state_dict(saved.state_dict())
         self.load_heads(folder)
 
@@ -220,13 +237,9 @@ class LMPolicy(nn.Module):
         ``base_model/`` when it has none; ``merge_adapters=True`` writes the merged full LM instead (for inference;
         the adapters cannot be trained further from it).
         """
-        from transformers.utils import logging as hf_logging
-
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        bars = hf_logging.is_progress_bar_enabled()
-        hf_logging.disable_progress_bar()  # transformers' "Writing model shards" bar would break ours
-        try:
+        with hf_progress_bars_disabled():  # transformers' "Writing model shards" bar would break ours
             if self.is_peft and merge_adapters:
                 merged = copy.deepcopy(self.model).merge_and_unload()
                 merged.save_pretrained(folder)
@@ -244,9 +257,6 @@ class LMPolicy(nn.Module):
                 config_path.write_text(json.dumps(adapter_config, indent=2))
             else:
                 self.model.save_pretrained(folder)
-        finally:
-            if bars:
-                hf_logging.enable_progress_bar()
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(folder)
         if self.value_head is not None:

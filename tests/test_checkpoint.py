@@ -94,3 +94,16 @@ def test_save_and_load_round_trip(tmp_path):
     with pytest.raises(ValueError, match="PPO agent"):
         REINFORCE.load(tmp_path / "agent")
     assert Path(tmp_path / "agent" / "tokenizer.json").is_file()
+
+
+def test_checkpoints_print_no_transformers_progress_bars(tmp_path, capsys):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    agent = _agent(PPO, tmp_path, keep_checkpoints=1)
+    agent.learn(16 * 4, progress_bar=False)
+    agent.load_checkpoint(tmp_path)
+    captured = capsys.readouterr()
+    assert "Writing model shards" not in captured.err + captured.out
+    assert "Loading weights" not in captured.err + captured.out
+    assert hf_logging.is_progress_bar_enabled()  # the user's setting is restored
