@@ -49,7 +49,7 @@ from agents.distributed import Reducer, make_accelerator
 from agents.envs import make_vector_env
 from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
 from agents.logger import TrainingLogger
-from agents.policy import AdapterDisabledReference, LMPolicy, position_ids_from_mask
+from agents.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
 from agents.schedules import scheduled_learning_rate
 from reward_models import resolve_dtype
@@ -99,7 +99,8 @@ class BaseAlgorithm:
         self.config = cfg = dataclasses.replace(config or self.config_class(), **overrides)
         if peft_config is not None and cfg.lora_r > 0:
             raise ValueError(f"pass either peft_config or lora_r > 0 (got both; lora_r={cfg.lora_r})")
-        peft_config = peft_config if peft_config is not None else cfg.lora_config()
+        if peft_config is None and not is_adapter_folder(policy):
+            peft_config = cfg.lora_config()  # a saved LoRA agent's folder brings its own adapters
         self.accelerator = make_accelerator(cfg.device, cfg.dtype)
         self.reducer = Reducer(self.accelerator)
         self.device = self.accelerator.device
@@ -474,8 +475,7 @@ class BaseAlgorithm:
         record = json.loads((Path(path) / AGENT_FILE).read_text())
         if record["algorithm"] != cls.__name__:
             raise ValueError(f"{path} holds a {record['algorithm']} agent; load it with {record['algorithm']}.load")
-        # The adapters are in the folder: do not wrap the loaded LoRA model in fresh ones.
-        config = dataclasses.replace(cls.config_class(**record["config"]), lora_r=0)
+        config = cls.config_class(**record["config"])
         return cls(
             str(path),
             env,

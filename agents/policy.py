@@ -399,6 +399,12 @@ class AdapterDisabledReference:
         return logprobs, None
 
 
+def is_adapter_folder(policy: object) -> bool:
+    """True if ``policy`` is a local folder holding a PEFT adapter (what :meth:`LMPolicy.save_pretrained` writes for
+    a LoRA policy)."""
+    return isinstance(policy, (str, os.PathLike)) and (Path(policy) / ADAPTER_CONFIG_FILE).is_file()
+
+
 def _is_peft(model: object) -> bool:
     with contextlib.suppress(ImportError):
         from peft import PeftModel

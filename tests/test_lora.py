@@ -93,6 +93,7 @@ def test_save_load_and_merged_export(tmp_path):
     assert not (tmp_path / "agent" / "model.safetensors").exists()  # adapters only, the base is referenced
     loaded = PPO.load(tmp_path / "agent", env=tiny_env(4))
     assert loaded.policy.is_peft and _trainable_names(loaded) == _trainable_names(agent)
+    assert loaded.config == agent.config
     for name, value in agent.policy.state_dict().items():
         assert torch.equal(loaded.policy.state_dict()[name], value), name
     obs, _ = agent.env.reset(options={"prompt_index": np.arange(4)})
