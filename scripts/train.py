@@ -124,7 +124,13 @@ def run(args: argparse.Namespace) -> int:
             device=agent.device,
             autoreset_mode="Disabled",
         )
-        before = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
+        before = evaluate(
+            agent,
+            eval_env,
+            config.gold_reward_model,
+            seed=config.seed,
+            progress_bar=train.progress_bar and agent.is_main_process,
+        )
         _print_eval("before", before, say)
     resume_from = config.checkpoint_dir if train.resume else None
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
@@ -135,7 +141,13 @@ def run(args: argparse.Namespace) -> int:
             agent.save(Path(train.output_dir) / "final-merged", merge_adapters=True)
     summary = {"algo": train.algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps, "saved_to": str(final)}
     if eval_env is not None:
-        after = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
+        after = evaluate(
+            agent,
+            eval_env,
+            config.gold_reward_model,
+            seed=config.seed,
+            progress_bar=train.progress_bar and agent.is_main_process,
+        )
         _print_eval("after", after, say)
         summary.update(
             {
