@@ -208,22 +208,20 @@ class BaseAlgorithm:
 
     def collect_rollouts(self) -> RolloutBuffer:
         """One batch of this process's episodes, with reference log-probs (and values if the algorithm uses them).
-        The reference forward is skipped when the KL coefficient is 0 and fixed (reference log-probs = log-probs)."""
+
+        The reference forward also runs at ``kl_coef=0``: ``objective/kl`` stays measured (it is what a run
+        without a penalty studies), and it runs without gradients, after the rollout."""
         self.policy.eval()
-        reference = None if self.kl_ctl.value == 0 and not self.config.adaptive_kl else self.ref_policy
         with self.autocast():
-            buffer = collect_rollout(
+            return collect_rollout(
                 self.policy,
                 self.env,
                 self.sample_prompt_indices(),
                 self.sample_generator,
                 self.config.temperature,
                 self.uses_values,
-                reference,
+                self.ref_policy,
             )
-        if reference is None:
-            buffer.ref_logprobs = buffer.logprobs.clone()
-        return buffer
 
     def shaped_scores(self, buffer: RolloutBuffer) -> torch.Tensor:
         """Episode scores ``[B]`` after the missing-EOS penalty and the optional running normalisation (whose
