@@ -120,6 +120,8 @@ class BaseAlgorithm:
                 f"torch_dtype={cfg.torch_dtype!r} needs LoRA (lora_r > 0 or peft_config): full fine-tuning keeps "
                 "float32 weights; use dtype='bfloat16' to compute in bfloat16"
             )
+        if cfg.gradient_checkpointing:  # active in train mode only: the update, not the rollout
+            policy_module.causal_lm.gradient_checkpointing_enable({"use_reentrant": False})
         self.policy = policy_module.to(self.device)
         self.ref_policy = AdapterDisabledReference(self.policy) if self.policy.is_peft else self.policy.reference_copy()
         optimizer = torch.optim.AdamW(

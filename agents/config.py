@@ -116,6 +116,13 @@ class AlgorithmConfig:
         default_factory=lambda: ["all-linear"],
         metadata=_help("module names that get adapters; 'all-linear': every linear layer except the LM head"),
     )
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata=_help(
+            "recompute the LM's layer activations in the backward pass instead of storing them (less update memory, "
+            "about one more forward of time)"
+        ),
+    )
     tensorboard_log: str | None = field(
         default=None,
         metadata=_help("tensorboard folder (a run subfolder <tb_log_name>_<n> is created in it, as in SB3)"),

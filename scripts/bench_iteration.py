@@ -61,6 +61,7 @@ class IterationSettings:
     seed: int = 0
     threads: int | None = None
     lora_r: int = 16
+    gradient_checkpointing: bool = False
 
 
 def _rss_bytes() -> int:
@@ -144,6 +145,7 @@ def _train_ours(s: IterationSettings, separate_critic: bool, lora: bool = False)
         device=s.device,
         dtype=s.dtype,
         separate_critic=separate_critic,
+        gradient_checkpointing=s.gradient_checkpointing,
         **lora_fields,
     )
     times: list[float] = []

@@ -64,6 +64,9 @@ class BenchSpeedConfig:
     ppo_epochs: int = field(default=2, metadata={"help": "PPO epochs per iteration"})
     ppo_minibatch_size: int = field(default=8, metadata={"help": "episodes per optimizer step"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank of the ours-lora case (alpha = 2 x rank)"})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "our PPO cases recompute layer activations in the backward pass"}
+    )
     tiny_cases: list[str] = field(
         default_factory=lambda: ["ours", "sb3"],
         metadata={"help": f"PPO iteration cases on the tiny GPT-2, from {CASES}"},
@@ -337,6 +340,7 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
         dtype=config.dtype,
         seed=config.seed,
         lora_r=config.lora_r,
+        gradient_checkpointing=config.gradient_checkpointing,
     )
     iterations = []
     if config.ppo_cases:
