@@ -1,7 +1,7 @@
 """One process of the data-parallel tests (tests/test_distributed.py), launched by ``torchrun --nproc_per_node 2``.
 
-``update OUT``: the DDP update of a saved rollout split across the processes (rank r takes its half), weights
-written to ``OUT/update-<rank>.pt``.
+``update OUT [--lora]``: the DDP update of a saved rollout split across the processes (rank r takes its half),
+weights written to ``OUT/update-<rank>.pt``.
 ``train OUT [--kill-after N] [--resume]``: a short PPO run with checkpoints and tensorboard in ``OUT``; writes
 ``OUT/train-<rank>.pt`` (weights, sampled prompt indices, counters). ``--kill-after N`` exits with status 3 in
 update N+1 (after N checkpoints), as a killed run would.
@@ -20,6 +20,7 @@ from tiny_lm import tiny_env, tiny_model
 from agents import PPO
 
 UPDATE_CONFIG = {"seed": 0, "n_epochs": 1, "kl_coef": 0.1, "learning_rate": 1e-2, "normalize_scores": True}
+LORA = {"lora_r": 4, "lora_alpha": 8.0}
 TRAIN_CONFIG = {"seed": 0, "learning_rate": 1e-2, "n_epochs": 2, "minibatch_size": 2, "adaptive_kl": True}
 
 
@@ -34,9 +35,9 @@ def rows(buffer, index: slice):
     return type(buffer)(**values)
 
 
-def update(out: Path) -> None:
+def update(out: Path, lora: bool) -> None:
     buffer = torch.load(out / "rollout.pt", weights_only=False)
-    agent = PPO(tiny_model(), tiny_env(4), minibatch_size=4, **UPDATE_CONFIG)
+    agent = PPO(tiny_model(), tiny_env(4), minibatch_size=4, **UPDATE_CONFIG, **(LORA if lora else {}))
     half = buffer.batch_size // agent.num_processes
     agent._update(rows(buffer, slice(agent.process_index * half, (agent.process_index + 1) * half)))
     torch.save(agent.policy.state_dict(), out / f"update-{agent.process_index}.pt")
@@ -77,8 +78,9 @@ if __name__ == "__main__":
     parser.add_argument("out", type=Path)
     parser.add_argument("--kill-after", type=int)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--lora", action="store_true")
     args = parser.parse_args()
     if args.mode == "update":
-        update(args.out)
+        update(args.out, args.lora)
     else:
         train(args.out, args.kill_after, args.resume)

@@ -8,11 +8,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
-from ddp_worker import TRAIN_CONFIG, UPDATE_CONFIG
+from ddp_worker import LORA, TRAIN_CONFIG, UPDATE_CONFIG
 from tiny_lm import tiny_env, tiny_model
 
-from agents import PPO, LMPolicy
+from agents import PPO
 
 TESTS = Path(__file__).parent
 
@@ -25,21 +26,23 @@ def torchrun(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_ddp_update_of_a_split_rollout_equals_the_single_process_update(tmp_path):
+@pytest.mark.parametrize("lora", [False, True])
+def test_ddp_update_of_a_split_rollout_equals_the_single_process_update(tmp_path, lora):
     collector = PPO(tiny_model(), tiny_env(8), seed=3)
     buffer = collector.collect_rollouts()
     torch.save(buffer, tmp_path / "rollout.pt")
-    single = PPO(tiny_model(), tiny_env(8), minibatch_size=8, **UPDATE_CONFIG)
+    single = PPO(tiny_model(), tiny_env(8), minibatch_size=8, **UPDATE_CONFIG, **(LORA if lora else {}))
+    initial = {name: value.clone() for name, value in single.policy.state_dict().items()}
     single._update(buffer)
-    run = torchrun("update", str(tmp_path))
+    run = torchrun("update", str(tmp_path), *(["--lora"] if lora else []))
     assert run.returncode == 0, run.stderr[-3000:]
     rank0 = torch.load(tmp_path / "update-0.pt")
     rank1 = torch.load(tmp_path / "update-1.pt")
-    initial = LMPolicy(tiny_model(), value_head=True).state_dict()
     changed = 0
     for name, value in single.policy.state_dict().items():
         assert torch.equal(rank0[name], rank1[name]), name
-        torch.testing.assert_close(rank0[name], value, atol=1e-6, rtol=1e-5, msg=name)
+        # Adam steps of lr=1e-2 amplify float rounding in near-zero gradients to ~1e-6.
+        torch.testing.assert_close(rank0[name], value, atol=1e-5, rtol=1e-5, msg=lambda m, name=name: f"{name}: {m}")
         changed += not torch.equal(value, initial[name])
     assert changed > 0
 
