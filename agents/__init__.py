@@ -2,17 +2,21 @@
 
 ``PPO(policy, env, **config)`` / ``REINFORCE(policy, env, baseline="rloo", ...)`` follow SB3's surface
 (``learn``, ``predict``, ``save``, ``load``); the rollout acts one token per env step with a KV-cached policy.
+``peft_config=peft.LoraConfig(...)`` (or ``lora_r=...``) trains LoRA adapters; under ``accelerate launch`` /
+``torchrun`` the agents train data-parallel (docs/agents.md, "Scaling").
 """
 
 from agents.advantages import explained_variance, gae, group_advantages, masked_mean, masked_var, whiten
-from agents.base import BaseAlgorithm, resolve_device
+from agents.base import BaseAlgorithm
 from agents.config import AlgorithmConfig
 from agents.evaluate import EvalResult, evaluate, evaluate_lm
-from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
-from agents.policy import LMPolicy
+from agents.kl import AdaptiveKLController, FixedKLController, check_kl_coef, kl_estimate
+from agents.losses import clipped_policy_loss, clipped_value_loss, reinforce_loss, token_mean
+from agents.policy import AdapterDisabledReference, LMPolicy, selective_logprobs
 from agents.ppo import PPO, PPOConfig
 from agents.reinforce import REINFORCE, REINFORCEConfig
 from agents.rollout import RolloutBuffer, collect_rollout
+from reward_models import resolve_device
 
 ALGORITHMS = {
     "ppo": (PPO, {}),
@@ -26,6 +30,7 @@ __all__ = [
     "ALGORITHMS",
     "PPO",
     "REINFORCE",
+    "AdapterDisabledReference",
     "AdaptiveKLController",
     "AlgorithmConfig",
     "BaseAlgorithm",
@@ -35,6 +40,9 @@ __all__ = [
     "PPOConfig",
     "REINFORCEConfig",
     "RolloutBuffer",
+    "check_kl_coef",
+    "clipped_policy_loss",
+    "clipped_value_loss",
     "collect_rollout",
     "evaluate",
     "evaluate_lm",
@@ -44,6 +52,9 @@ __all__ = [
     "kl_estimate",
     "masked_mean",
     "masked_var",
+    "reinforce_loss",
     "resolve_device",
+    "selective_logprobs",
+    "token_mean",
     "whiten",
 ]

@@ -6,29 +6,45 @@ the episode ended); per-sequence tensors are ``[batch]``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
+Reduce = Callable[[torch.Tensor], torch.Tensor]
+"""Sums a tensor over the training processes (``accelerator.reduce(t, "sum")``), so a statistic spans the global
+batch; ``None`` means this process's batch is the whole batch."""
 
-def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """Mean of ``values`` where ``mask`` is 1 (a 0-dim tensor)."""
-    return (values * mask).sum() / mask.sum().clamp(min=1)
+
+def masked_mean(values: torch.Tensor, mask: torch.Tensor, reduce: Reduce | None = None) -> torch.Tensor:
+    """Mean of ``values`` where ``mask`` is 1 (a 0-dim tensor), over every process's entries when ``reduce``."""
+    total, count = (values * mask).sum(), mask.sum()
+    if reduce is not None:
+        total, count = reduce(torch.stack([total.detach(), count.to(total.dtype)])).unbind()
+    return total / count.clamp(min=1)
 
 
-def masked_var(values: torch.Tensor, mask: torch.Tensor, unbiased: bool = True) -> torch.Tensor:
+def masked_var(
+    values: torch.Tensor, mask: torch.Tensor, unbiased: bool = True, reduce: Reduce | None = None
+) -> torch.Tensor:
     """Variance of ``values`` where ``mask`` is 1; Bessel-corrected when ``unbiased`` and more than one entry."""
-    count = mask.sum()
-    variance = masked_mean((values - masked_mean(values, mask)) ** 2, mask)
+    count = mask.sum() if reduce is None else reduce(mask.sum().to(values.dtype))
+    variance = masked_mean((values - masked_mean(values, mask, reduce)) ** 2, mask, reduce)
     if unbiased and count > 1:
         variance = variance * count / (count - 1)
     return variance
 
 
 def whiten(
-    values: torch.Tensor, mask: torch.Tensor | None = None, shift_mean: bool = True, eps: float = 1e-8
+    values: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    shift_mean: bool = True,
+    eps: float = 1e-8,
+    reduce: Reduce | None = None,
 ) -> torch.Tensor:
-    """Scale ``values`` to unit variance over ``mask`` (default: all entries), and to zero mean if ``shift_mean``."""
+    """Scale ``values`` to unit variance over ``mask`` (default: all entries), and to zero mean if ``shift_mean``;
+    the statistics span every process's batch when ``reduce`` is given."""
     mask = torch.ones_like(values) if mask is None else mask
-    mean, var = masked_mean(values, mask), masked_var(values, mask)
+    mean, var = masked_mean(values, mask, reduce), masked_var(values, mask, reduce=reduce)
     whitened = (values - mean) * torch.rsqrt(var + eps)
     if not shift_mean:
         whitened = whitened + mean

@@ -1,9 +1,19 @@
-"""What every algorithm shares: building the policy / reference / env, the learn loop, tensorboard logging,
-checkpoint and resume, ``save`` / ``load`` / ``predict`` (SB3's surface).
+"""What every algorithm shares: the policy / reference / optimizer on an ``accelerate`` engine, the learn loop,
+``save`` / ``load`` / ``predict`` (SB3's surface), checkpoints and resume.
+
+Other concerns have their own homes: env building (:mod:`agents.envs`), the process topology and precision
+(:mod:`agents.distributed`), the LR schedule (:mod:`agents.schedules`), SB3 callbacks (:mod:`agents.callbacks`),
+logging (:mod:`agents.logger`), checkpoint folders and RNG state (:mod:`agents.checkpoint`).
 
 An algorithm subclasses :class:`BaseAlgorithm`, sets ``config_class`` and ``uses_values``, and implements
 :meth:`BaseAlgorithm.train`, which turns one :class:`agents.RolloutBuffer` into optimizer steps through
 :meth:`BaseAlgorithm.run_epochs`.
+
+Data parallelism: under ``accelerate launch`` / ``torchrun`` every process builds the same agent; each runs
+``n_envs`` episodes per rollout with its own prompts and samples (seeds offset by the process index), the update
+averages gradients (DDP), and every statistic that steers training (KL controller, whitening, score statistics,
+skip decisions, the timestep count) is computed over all processes, so all take the same branches. The global
+batch is ``n_envs x num_processes`` episodes; only the main process logs, shows progress and writes checkpoints.
 """
 
 from __future__ import annotations
@@ -15,7 +25,6 @@ import math
 import os
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,11 +32,10 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import torch
-from stable_baselines3.common.logger import TensorBoardOutputFormat
 from stable_baselines3.common.running_mean_std import RunningMeanStd
-from stable_baselines3.common.utils import configure_logger
 from tqdm.auto import tqdm
 
+from agents.callbacks import init_callback
 from agents.checkpoint import (
     TRAINING_STATE,
     global_rng_state,
@@ -37,24 +45,18 @@ from agents.checkpoint import (
     write_atomically,
 )
 from agents.config import AlgorithmConfig
+from agents.distributed import Reducer, make_accelerator
 from agents.envs import make_vector_env
 from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
-from agents.policy import LMPolicy, position_ids_from_mask
+from agents.logger import TrainingLogger
+from agents.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
-from reward_models import make_reward_model, resolve_device, resolve_dtype
+from agents.schedules import scheduled_learning_rate
+from reward_models import resolve_dtype
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
-LossFn = Callable[[torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-
-
-def _markdown_table(rows: list[tuple[str, str, float]]) -> str:
-    def cell(text: str) -> str:
-        return text.replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| prompt | completion | score |", "|---|---|---|"]
-    lines += [f"| {cell(p)} | {cell(c)} | {s:.4f} |" for p, c, s in rows]
-    return "\n".join(lines)
+LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
 class BaseAlgorithm:
@@ -63,13 +65,17 @@ class BaseAlgorithm:
     Args:
         policy: hub id, local folder (also one written by :meth:`save`), ``"smollm2"`` (the packaged
             SmolLM2-135M-Instruct, offline) or a ``transformers`` ``PreTrainedModel``.
-        env: env id (``"TextGen-v0"``), a ``TextGenEnv`` or a ``TextGenVectorEnv`` with
-            ``autoreset_mode=AutoresetMode.DISABLED``; ``None`` to only predict (set one later with :meth:`set_env`).
+        env: env id (``"TextGen-v0"``), a ``TextGenEnv`` or any ``TextGenVectorEnv`` (one in another autoreset
+            mode is rebuilt with the same settings in ``DISABLED`` mode); ``None`` to only predict (set one later
+            with :meth:`set_env`).
         config: the algorithm's config dataclass; keyword arguments override its fields (SB3 style:
             ``PPO("smollm2", "TextGen-v0", learning_rate=1e-5)``).
         env_kwargs: constructor arguments when ``env`` is an id (``reward_model``, ``prompts``,
             ``max_new_tokens``...); ``vocab_size`` defaults to the policy's LM-head size and ``tokenizer`` to
             the policy's tokenizer.
+        peft_config: train LoRA adapters (a ``peft.LoraConfig``) instead of every weight; the KL reference is then
+            the same model with its adapters disabled. The config's ``lora_r`` > 0 builds one from the ``lora_*``
+            fields instead.
     """
 
     config_class: type[AlgorithmConfig] = AlgorithmConfig
@@ -81,6 +87,7 @@ class BaseAlgorithm:
         env: str | gym.Env | None = None,
         config: AlgorithmConfig | None = None,
         env_kwargs: dict[str, Any] | None = None,
+        peft_config: Any | None = None,
         **overrides: Any,
     ) -> None:
         unknown = set(overrides) - self.config_class.field_names()
@@ -90,41 +97,70 @@ class BaseAlgorithm:
                 f"valid: {sorted(self.config_class.field_names())}"
             )
         self.config = cfg = dataclasses.replace(config or self.config_class(), **overrides)
-        self.device = resolve_device(cfg.device)
+        if peft_config is not None and cfg.lora_r > 0:
+            raise ValueError(f"pass either peft_config or lora_r > 0 (got both; lora_r={cfg.lora_r})")
+        if peft_config is None and not is_adapter_folder(policy):
+            peft_config = cfg.lora_config()  # a saved LoRA agent's folder brings its own adapters
+        self.accelerator = make_accelerator(cfg.device, cfg.dtype)
+        self.reducer = Reducer(self.accelerator)
+        self.device = self.accelerator.device
+        self.process_index, self.num_processes = self.accelerator.process_index, self.accelerator.num_processes
+        self.is_main_process = self.accelerator.is_main_process
         self.compute_dtype = resolve_dtype(cfg.dtype)
-        torch.manual_seed(cfg.seed)
-        self.policy = LMPolicy.from_pretrained(
-            policy, value_head=self.uses_values, separate_critic=getattr(cfg, "separate_critic", False)
+        torch.manual_seed(cfg.seed)  # the same initial weights on every process
+        policy_module = LMPolicy.from_pretrained(
+            policy,
+            dtype=resolve_dtype(cfg.torch_dtype),
+            peft_config=peft_config,
+            value_head=self.uses_values,
+            separate_critic=getattr(cfg, "separate_critic", False),
         )
-        self.policy.to(self.device)
-        self.ref_policy = self.policy.reference_copy()
+        if not policy_module.is_peft and cfg.torch_dtype != "float32":
+            raise ValueError(
+                f"torch_dtype={cfg.torch_dtype!r} needs LoRA (lora_r > 0 or peft_config): full fine-tuning keeps "
+                "float32 weights; use dtype='bfloat16' to compute in bfloat16"
+            )
+        if cfg.gradient_checkpointing:  # active in train mode only: the update, not the rollout
+            policy_module.causal_lm.gradient_checkpointing_enable({"use_reentrant": False})
+        self.policy = policy_module.to(self.device)
+        self.ref_policy = AdapterDisabledReference(self.policy) if self.policy.is_peft else self.policy.reference_copy()
+        optimizer = torch.optim.AdamW(
+            self.policy.trainable_parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps, weight_decay=cfg.weight_decay
+        )
+        # The wrapped module (DDP across processes) computes the training forward; self.policy stays the bare
+        # module for rollouts, saving and inspection.
+        self.model, self.optimizer = self.accelerator.prepare(self.policy, optimizer)
         self.env_id = env if isinstance(env, str) else None
         self.env_kwargs = dict(env_kwargs or {})
         self.env = None
         if env is not None:
             self.set_env(env)
-        self.optimizer = torch.optim.AdamW(
-            [p for p in self.policy.parameters() if p.requires_grad],
-            lr=cfg.learning_rate,
-            eps=cfg.adam_eps,
-            weight_decay=cfg.weight_decay,
-        )
-        self.grad_scaler = torch.amp.GradScaler(self.device.type, enabled=cfg.dtype == "float16")
         self.kl_ctl = (
             AdaptiveKLController(cfg.kl_coef, cfg.target_kl, cfg.kl_horizon)
             if cfg.adaptive_kl
             else FixedKLController(cfg.kl_coef)
         )
-        self.gold_reward_model = make_reward_model(cfg.gold_reward_model) if cfg.gold_reward_model else None
+        self.training_logger = TrainingLogger(
+            self.reducer, self.is_main_process, cfg.gold_reward_model, cfg.log_samples_every, cfg.n_logged_samples
+        )
         self.score_stats = RunningMeanStd(shape=())
-        self.sample_generator = torch.Generator(self.device).manual_seed(cfg.seed)
-        self.shuffle_generator = torch.Generator().manual_seed(cfg.seed + 1)
-        self.prompt_rng = np.random.default_rng(cfg.seed)
+        seed = cfg.seed + self.process_index  # each process samples its own prompts and tokens
+        self.sample_generator = torch.Generator(self.device).manual_seed(seed)
+        self.shuffle_generator = torch.Generator().manual_seed(seed + 1)
+        self.prompt_rng = np.random.default_rng(seed)
         self.num_timesteps = 0
         self.n_updates = 0
         self.consecutive_skips = 0
-        self.ep_info_buffer: deque[dict[str, float]] = deque(maxlen=100)
-        self.logger = configure_logger(0)
+
+    @property
+    def logger(self):
+        """SB3's logger of the current ``learn`` call (what callbacks record into)."""
+        return self.training_logger.sb3_logger
+
+    @property
+    def ep_info_buffer(self):
+        """The last 100 episodes' ``{"r": score, "l": length}`` (SB3's name; main process only)."""
+        return self.training_logger.ep_info_buffer
 
     # ------------------------------------------------------------------ env
     def make_env(self, env: str | gym.Env) -> TextGenVectorEnv:
@@ -154,9 +190,9 @@ class BaseAlgorithm:
         """The training vector env (SB3's name)."""
         return self.env
 
-    def autocast(self) -> contextlib.AbstractContextManager:
-        """Autocast to the configured compute dtype (a no-op for float32)."""
-        return torch.autocast(self.device.type, dtype=self.compute_dtype, enabled=self.config.dtype != "float32")
+    def autocast(self):
+        """The accelerator's autocast to the configured compute dtype (a no-op for float32)."""
+        return self.accelerator.autocast()
 
     # ------------------------------------------------------------ algorithm
     @property
@@ -173,7 +209,10 @@ class BaseAlgorithm:
         return np.repeat(draws, k)
 
     def collect_rollouts(self) -> RolloutBuffer:
-        """One batch of episodes through the env, with reference log-probs (and values if the algorithm uses them)."""
+        """One batch of this process's episodes, with reference log-probs (and values if the algorithm uses them).
+
+        The reference forward also runs at ``kl_coef=0``: ``objective/kl`` stays measured (it is what a run
+        without a penalty studies), and it runs without gradients, after the rollout."""
         self.policy.eval()
         with self.autocast():
             return collect_rollout(
@@ -187,14 +226,15 @@ class BaseAlgorithm:
             )
 
     def shaped_scores(self, buffer: RolloutBuffer) -> torch.Tensor:
-        """Episode scores ``[B]`` after the missing-EOS penalty and the optional running normalisation."""
+        """Episode scores ``[B]`` after the missing-EOS penalty and the optional running normalisation (whose
+        statistics are updated with every process's scores)."""
         cfg = self.config
         scores = buffer.scores.clone()
         if cfg.missing_eos_penalty is not None:
             no_eos = torch.as_tensor([r != "eos" for r in buffer.stop_reasons], device=scores.device)
             scores = scores - cfg.missing_eos_penalty * no_eos.float()
         if cfg.normalize_scores:
-            self.score_stats.update(scores.double().cpu().numpy())
+            self.score_stats.update(self.reducer.gather(scores.double()).cpu().numpy())
             scores = (scores - float(self.score_stats.mean)) / math.sqrt(float(self.score_stats.var) + 1e-8)
         return scores
 
@@ -204,35 +244,44 @@ class BaseAlgorithm:
         raise NotImplementedError
 
     def run_epochs(self, buffer: RolloutBuffer, n_epochs: int, loss_fn: LossFn) -> dict[str, float]:
-        """``n_epochs`` passes over the batch in shuffled minibatches of ``minibatch_size`` episodes, each one
-        optimizer step with ``gradient_accumulation_steps`` micro-batches and gradient clipping.
+        """``n_epochs`` passes over the batch in shuffled minibatches of ``minibatch_size`` episodes (per process),
+        each one optimizer step with ``gradient_accumulation_steps`` micro-batches and gradient clipping.
 
-        ``loss_fn(indices)`` returns the loss of the episodes ``indices`` and a dict of 0-dim metric tensors.
-        A minibatch whose loss or gradient norm is not finite is skipped (warning, ``train/skipped_steps``).
-        Returns the metrics averaged over minibatches, plus ``grad_norm`` and ``skipped_steps``.
+        ``loss_fn(indices, token_count)`` returns the loss of the episodes ``indices`` and a dict of 0-dim metric
+        tensors; each is a sum over the micro-batch's tokens divided by ``token_count`` (the minibatch's token
+        count over all processes / the number of processes, see :mod:`agents.losses`), so accumulated micro-batches
+        and DDP's gradient average give the gradient of the global minibatch's token mean.
+        A minibatch whose loss (on any process) or gradient norm is not finite is skipped by every process
+        (warning, ``train/skipped_steps``). Returns the metrics (token means over each global minibatch) averaged
+        over minibatches, plus
+        ``grad_norm``, ``skipped_steps`` and ``optimizer_steps``.
         """
         cfg = self.config
         B = buffer.batch_size
         size = min(cfg.minibatch_size, B)
-        params = [p for p in self.policy.parameters() if p.requires_grad]
+        mask = buffer.response_mask
         totals: dict[str, float] = {}
         steps = skipped = 0
+        self.model.train()
         for _ in range(n_epochs):
             order = torch.randperm(B, generator=self.shuffle_generator).to(self.device)
             for begin in range(0, B, size):
                 minibatch = order[begin : begin + size]
                 micro_batches = minibatch.tensor_split(min(cfg.gradient_accumulation_steps, len(minibatch)))
+                token_count = self.reducer.mean(mask[minibatch].sum())
                 self.optimizer.zero_grad(set_to_none=True)
                 metrics: dict[str, torch.Tensor] = {}
-                for micro in micro_batches:
-                    with self.autocast():
-                        loss, micro_metrics = loss_fn(micro)
-                    self.grad_scaler.scale(loss / len(micro_batches)).backward()
+                for i, micro in enumerate(micro_batches):
+                    last = i == len(micro_batches) - 1
+                    with self.accelerator.no_sync(self.model) if not last else contextlib.nullcontext():
+                        loss, micro_metrics = loss_fn(micro, token_count)
+                        self.accelerator.backward(loss)
+                    # Every term is a sum over the micro-batch's tokens / token_count: the sum over micro-batches
+                    # is this process's share of the minibatch's token mean.
                     for key, value in {"loss": loss, **micro_metrics}.items():
-                        metrics[key] = metrics.get(key, 0.0) + value.detach().float() / len(micro_batches)
-                self.grad_scaler.unscale_(self.optimizer)
-                grad_norm = torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-                values = {key: float(value) for key, value in metrics.items()}
+                        metrics[key] = metrics.get(key, 0.0) + value.detach().float()
+                grad_norm = self.accelerator.clip_grad_norm_(self.policy.trainable_parameters(), cfg.max_grad_norm)
+                values = self.reducer.mean_floats({key: float(value) for key, value in metrics.items()})
                 values["grad_norm"] = float(grad_norm)
                 if not all(math.isfinite(v) for v in (values["loss"], values["grad_norm"])):
                     warnings.warn(
@@ -242,40 +291,22 @@ class BaseAlgorithm:
                         stacklevel=2,
                     )
                     self.optimizer.zero_grad(set_to_none=True)
-                    self.grad_scaler.update()
+                    if self.accelerator.scaler is not None:
+                        self.accelerator.scaler.update()  # float16: the next step uses a smaller loss scale
                     skipped += 1
                     continue
-                self.grad_scaler.step(self.optimizer)
-                self.grad_scaler.update()
+                self.optimizer.step()
                 steps += 1
                 for key, value in values.items():
                     totals[key] = totals.get(key, 0.0) + value
+        self.optimizer.zero_grad(set_to_none=True)  # no gradients held through the next rollout
+        self.model.eval()
         result = {key: value / max(steps, 1) for key, value in totals.items()}
         result["skipped_steps"] = float(skipped)
         result["optimizer_steps"] = float(steps)
         return result
 
     # ---------------------------------------------------------------- learn
-    def _update_learning_rate(self, total_timesteps: int) -> float:
-        lr = self.config.learning_rate
-        if self.config.lr_schedule == "linear":
-            lr *= max(1.0 - self.num_timesteps / total_timesteps, 0.0)
-        for group in self.optimizer.param_groups:
-            group["lr"] = lr
-        return lr
-
-    def _init_callback(self, callback):
-        from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback
-
-        if callback is None:
-            return None
-        if isinstance(callback, list):
-            callback = CallbackList(callback)
-        elif not isinstance(callback, BaseCallback):
-            callback = ConvertCallback(callback)
-        callback.init_callback(self)
-        return callback
-
     def learn(
         self,
         total_timesteps: int,
@@ -285,14 +316,17 @@ class BaseAlgorithm:
         reset_num_timesteps: bool = True,
         tb_log_name: str | None = None,
     ) -> BaseAlgorithm:
-        """Train until ``num_timesteps`` (generated tokens, summed over sub-envs) reaches ``total_timesteps``.
+        """Train until ``num_timesteps`` (generated tokens, summed over sub-envs and processes) reaches
+        ``total_timesteps``.
 
         Args:
             callback: an SB3 ``BaseCallback``, a list of them, or a callable ``(locals, globals) -> bool``; its
-                ``on_step`` runs once per update (after the rollout) and stops training by returning False.
-            progress_bar: show a tqdm bar of generated tokens.
+                ``on_step`` runs once per update (after the rollout) and stops training by returning False (on
+                any process: all stop).
+            progress_bar: show a tqdm bar of generated tokens (main process only).
             resume_from: a checkpoint folder, or a ``checkpoint_dir`` (its latest checkpoint): restores weights,
-                optimizer, KL controller, baselines, RNG states and counters, and continues the same run.
+                optimizer, KL controller, baselines, each process's RNG states and counters, and continues the
+                same run.
             reset_num_timesteps: start counting from 0 (ignored when resuming).
             tb_log_name: tensorboard run name (default: the class name, e.g. ``PPO`` -> ``PPO_1``).
         """
@@ -305,40 +339,42 @@ class BaseAlgorithm:
         elif reset_num_timesteps:
             self.num_timesteps = self.n_updates = 0
         cfg = self.config
-        self.logger = configure_logger(
+        self.training_logger.configure(
             cfg.verbose,
             cfg.tensorboard_log,
             tb_log_name or type(self).__name__,
-            reset_num_timesteps and resume_from is None,
+            reset_num_timesteps and not resume_from,
         )
-        writer = next((f.writer for f in self.logger.output_formats if isinstance(f, TensorBoardOutputFormat)), None)
-        callback = self._init_callback(callback)
+        callback = init_callback(callback, self)
         if callback is not None:
             callback.on_training_start(locals(), globals())
         bar = tqdm(
             total=total_timesteps,
             initial=min(self.num_timesteps, total_timesteps),
             unit="tok",
-            disable=not progress_bar,
+            disable=not (progress_bar and self.is_main_process),
             desc=type(self).__name__,
         )
         try:
             while self.num_timesteps < total_timesteps:
-                lr = self._update_learning_rate(total_timesteps)
+                lr = scheduled_learning_rate(cfg.learning_rate, cfg.lr_schedule, self.num_timesteps, total_timesteps)
+                for group in self.optimizer.param_groups:
+                    group["lr"] = lr
                 if callback is not None:
                     callback.on_rollout_start()
                 buffer = self.collect_rollouts()
-                self.num_timesteps += buffer.num_tokens
+                tokens = int(self.reducer.sum(torch.tensor([buffer.num_tokens], device=self.device)))
+                self.num_timesteps += tokens
                 if callback is not None:
                     callback.update_locals(locals())
-                    if not callback.on_step():
+                    if self.reducer.any(not callback.on_step()):
                         break
                     callback.on_rollout_end()
                 metrics = self._update(buffer)
                 metrics["train/learning_rate"] = lr
                 self.n_updates += 1
-                self._log(metrics, buffer, writer)
-                bar.update(min(buffer.num_tokens, total_timesteps - bar.n))
+                self.training_logger.log(metrics, buffer, self.n_updates, self.num_timesteps)
+                bar.update(min(tokens, total_timesteps - bar.n))
                 bar.set_postfix(score=f"{metrics['rollout/score_mean']:.3f}", kl=f"{metrics['objective/kl']:.2f}")
                 if cfg.checkpoint_dir is not None and self.n_updates % cfg.checkpoint_freq == 0:
                     self.save_checkpoint()
@@ -349,25 +385,31 @@ class BaseAlgorithm:
         return self
 
     def _update(self, buffer: RolloutBuffer) -> dict[str, float]:
-        """Shape the rewards of one rollout and train on it."""
+        """Shape the rewards of one rollout and train on it. Returns the metrics (means over all processes)."""
         mask = buffer.response_mask
         kl = kl_estimate(buffer.logprobs, buffer.ref_logprobs, self.config.kl_estimator) * mask
         k1 = ((buffer.logprobs - buffer.ref_logprobs) * mask).sum(1)
-        metrics = {
-            "rollout/score_mean": float(buffer.scores.mean()),
-            "rollout/ep_len_mean_batch": float(mask.sum(1).mean()),
-            "objective/kl": float(k1.mean()),
-            "objective/entropy": float(-buffer.logprobs.sum(1).mean()),
-            "objective/kl_coef": self.kl_ctl.value,
-            "time/rollout_s": buffer.rollout_s,
-            "time/tokens_per_sec": buffer.num_tokens / max(buffer.rollout_s, 1e-9),
-        }
+        rollout = self.reducer.mean_floats(
+            {
+                "rollout/score_mean": float(buffer.scores.mean()),
+                "objective/kl": float(k1.mean()),
+                "objective/entropy": float(-buffer.logprobs.sum(1).mean()),
+                "time/rollout_s": buffer.rollout_s,
+                "kl_estimate": float(kl.sum(1).mean()),
+            }
+        )
+        kl_mean = rollout.pop("kl_estimate")
+        metrics = {**rollout, "objective/kl_coef": self.kl_ctl.value}
+        tokens = float(self.reducer.sum(torch.tensor([float(buffer.num_tokens)], device=self.device)))
+        metrics["time/tokens_per_sec"] = tokens / max(metrics["time/rollout_s"], 1e-9)  # all processes together
         start = time.perf_counter()
         scores = self.shaped_scores(buffer)
-        metrics["objective/rlhf_reward"] = float((scores - self.kl_ctl.value * kl.sum(1)).mean())
+        metrics["objective/rlhf_reward"] = float(
+            self.reducer.mean((scores - self.kl_ctl.value * kl.sum(1)).mean().double())
+        )
         train_metrics = self.train(buffer, scores, kl)
         metrics.update({f"train/{key}": value for key, value in train_metrics.items()})
-        self.kl_ctl.update(float(kl.sum(1).mean()), buffer.batch_size)
+        self.kl_ctl.update(kl_mean, buffer.batch_size * self.num_processes)
         skipped_all = train_metrics["optimizer_steps"] == 0
         self.consecutive_skips = self.consecutive_skips + 1 if skipped_all else 0
         metrics["train/skipped_updates"] = float(skipped_all)
@@ -378,27 +420,6 @@ class BaseAlgorithm:
             )
         metrics["time/update_s"] = time.perf_counter() - start
         return metrics
-
-    def _log(self, metrics: dict[str, float], buffer: RolloutBuffer, writer) -> None:
-        scores = buffer.scores.double().cpu().numpy()
-        lengths = buffer.response_mask.sum(1).cpu().numpy()
-        self.ep_info_buffer.extend({"r": float(s), "l": float(n)} for s, n in zip(scores, lengths, strict=False))
-        self.logger.record("rollout/ep_rew_mean", float(np.mean([e["r"] for e in self.ep_info_buffer])))
-        self.logger.record("rollout/ep_len_mean", float(np.mean([e["l"] for e in self.ep_info_buffer])))
-        if self.gold_reward_model is not None:
-            gold = np.asarray(self.gold_reward_model(buffer.prompts, buffer.completions), dtype=np.float64)
-            metrics["rollout/gold_score_mean"] = float(gold.mean())
-        metrics.pop("rollout/ep_len_mean_batch")
-        for key, value in metrics.items():
-            self.logger.record(key, value)
-        self.logger.record("train/n_updates", self.n_updates)
-        self.logger.record("time/total_timesteps", self.num_timesteps)
-        if writer is not None and (self.n_updates - 1) % self.config.log_samples_every == 0:
-            rows = list(zip(buffer.prompts, buffer.completions, scores.tolist(), strict=False))[
-                : self.config.n_logged_samples
-            ]
-            writer.add_text("samples", _markdown_table(rows), self.num_timesteps)
-        self.logger.dump(step=self.num_timesteps)
 
     # ---------------------------------------------------------------- predict
     @torch.no_grad()
@@ -417,8 +438,11 @@ class BaseAlgorithm:
         # Attended tokens only (the layout pads inside the row); the last one predicts the next token.
         order = torch.argsort(mask, dim=1, stable=True)
         ids, mask = ids.gather(1, order), mask.gather(1, order)
+        self.policy.eval()
         with self.autocast():
-            logprobs, _, _ = self.policy.step(ids, mask, position_ids_from_mask(mask), None, self.config.temperature)
+            logprobs, _, _ = self.policy.next_token_logprobs(
+                ids, mask, position_ids_from_mask(mask), None, self.config.temperature
+            )
         if deterministic:
             actions = logprobs.argmax(-1)
         else:
@@ -427,24 +451,24 @@ class BaseAlgorithm:
         return (actions[0] if single else actions), None
 
     # ------------------------------------------------------------ save/load
-    def save(self, path: str | os.PathLike) -> None:
-        """Write an HF-style folder: the LM (``AutoModelForCausalLM.from_pretrained(path)`` loads it), its
-        tokenizer, the value head / critic, and ``text_gym_agent.json`` (algorithm, config, env id)."""
+    def save(self, path: str | os.PathLike, merge_adapters: bool = False) -> None:
+        """Write an HF-style folder: the LM (``AutoModelForCausalLM.from_pretrained(path)`` loads it) or, with LoRA,
+        a PEFT adapter folder (``merge_adapters=True``: the merged full LM instead, for inference); the tokenizer,
+        the value head / critic, and ``text_gym_agent.json`` (algorithm, config, env id)."""
         path = Path(path)
         path.mkdir(parents=True, exist_ok=True)
-        self.policy.save_pretrained(path)
+        self.policy.save_pretrained(path, merge_adapters=merge_adapters)
         env_kwargs = {k: v for k, v in self.env_kwargs.items() if isinstance(v, (str, int, float, bool, type(None)))}
-        record = {
-            "algorithm": type(self).__name__,
-            "config": dataclasses.asdict(self.config),
-            "env": self.env_id,
-            "env_kwargs": env_kwargs,
-        }
+        config = dataclasses.asdict(self.config)
+        if merge_adapters:
+            config["lora_r"] = 0
+        record = {"algorithm": type(self).__name__, "config": config, "env": self.env_id, "env_kwargs": env_kwargs}
         (path / AGENT_FILE).write_text(json.dumps(record, indent=2))
 
     @classmethod
     def load(cls, path: str | os.PathLike, env: str | gym.Env | None = None, **overrides: Any) -> BaseAlgorithm:
-        """Rebuild an agent saved with :meth:`save`; its weights also become the new KL reference.
+        """Rebuild an agent saved with :meth:`save`; its weights also become the new KL reference (full fine-tuning;
+        a LoRA agent keeps its base as the reference and trains its restored adapters further).
 
         ``env`` is not restored (as in SB3): pass one to keep training. ``overrides`` replace config fields.
         """
@@ -468,53 +492,67 @@ class BaseAlgorithm:
     def load_algorithm_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`algorithm_state` returned."""
 
-    def save_checkpoint(self) -> Path:
-        """Write ``checkpoint_dir/checkpoint-<n_updates>`` atomically and prune old checkpoints."""
-        cfg = self.config
-        state = {
-            "num_timesteps": self.num_timesteps,
-            "n_updates": self.n_updates,
-            "consecutive_skips": self.consecutive_skips,
-            "ep_info_buffer": list(self.ep_info_buffer),
-            "optimizer": self.optimizer.state_dict(),
-            "grad_scaler": self.grad_scaler.state_dict(),
-            "kl_ctl": self.kl_ctl.state_dict(),
-            "algorithm": self.algorithm_state(),
-            "score_stats": {
-                "mean": self.score_stats.mean,
-                "var": self.score_stats.var,
-                "count": self.score_stats.count,
-            },
-            "rng": {
-                "global": global_rng_state(),
-                "sample": self.sample_generator.get_state(),
-                "shuffle": self.shuffle_generator.get_state(),
-                "prompts": self.prompt_rng.bit_generator.state,
-            },
+    def _rng_state(self) -> dict[str, Any]:
+        return {
+            "global": global_rng_state(),
+            "sample": self.sample_generator.get_state(),
+            "shuffle": self.shuffle_generator.get_state(),
+            "prompts": self.prompt_rng.bit_generator.state,
         }
 
-        def write(folder: Path) -> None:
-            self.save(folder)
-            torch.save(state, folder / TRAINING_STATE)
+    def save_checkpoint(self) -> Path | None:
+        """Write ``checkpoint_dir/checkpoint-<n_updates>`` atomically and prune old checkpoints. Called by every
+        process (each contributes its RNG states); the main process writes and returns the folder, the others
+        return None once it is written."""
+        cfg = self.config
+        rng_states = self.reducer.gather_objects([self._rng_state()])
+        target = None
+        if self.is_main_process:
+            scaler = self.accelerator.scaler
+            state = {
+                "num_timesteps": self.num_timesteps,
+                "n_updates": self.n_updates,
+                "consecutive_skips": self.consecutive_skips,
+                "logger": self.training_logger.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "grad_scaler": None if scaler is None else scaler.state_dict(),
+                "kl_ctl": self.kl_ctl.state_dict(),
+                "algorithm": self.algorithm_state(),
+                "score_stats": {
+                    "mean": self.score_stats.mean,
+                    "var": self.score_stats.var,
+                    "count": self.score_stats.count,
+                },
+                "rng": rng_states,
+            }
 
-        target = write_atomically(Path(cfg.checkpoint_dir) / f"checkpoint-{self.n_updates:06d}", write)
-        prune_checkpoints(cfg.checkpoint_dir, cfg.keep_checkpoints)
+            def write(folder: Path) -> None:
+                self.save(folder)
+                torch.save(state, folder / TRAINING_STATE)
+
+            target = write_atomically(Path(cfg.checkpoint_dir) / f"checkpoint-{self.n_updates:06d}", write)
+            prune_checkpoints(cfg.checkpoint_dir, cfg.keep_checkpoints)
+        self.accelerator.wait_for_everyone()
         return target
 
     def load_checkpoint(self, path: str | os.PathLike) -> Path:
-        """Restore everything :meth:`save_checkpoint` wrote (``path``: a checkpoint or a ``checkpoint_dir``)."""
-        from transformers import AutoModelForCausalLM
-
+        """Restore everything :meth:`save_checkpoint` wrote (``path``: a checkpoint or a ``checkpoint_dir``), on
+        every process (each takes its own RNG states; the number of processes must be the same)."""
         folder = resolve_checkpoint(path)
-        saved = AutoModelForCausalLM.from_pretrained(folder, dtype=next(self.policy.model.parameters()).dtype)
-        self.policy.model.load_state_dict(saved.state_dict())
-        self.policy.load_heads(folder)
         state = torch.load(folder / TRAINING_STATE, map_location="cpu", weights_only=False)
+        rng_states = state["rng"]
+        if len(rng_states) != self.num_processes:
+            raise ValueError(
+                f"{folder} was written by a run with {len(rng_states)} processes; resume it with "
+                f"{len(rng_states)} processes, not {self.num_processes}"
+            )
+        self.policy.load_weights(folder)
         self.num_timesteps, self.n_updates = state["num_timesteps"], state["n_updates"]
         self.consecutive_skips = state["consecutive_skips"]
-        self.ep_info_buffer = deque(state["ep_info_buffer"], maxlen=self.ep_info_buffer.maxlen)
+        self.training_logger.load_state_dict(state["logger"])
         self.optimizer.load_state_dict(state["optimizer"])
-        self.grad_scaler.load_state_dict(state["grad_scaler"])
+        if state["grad_scaler"] is not None and self.accelerator.scaler is not None:
+            self.accelerator.scaler.load_state_dict(state["grad_scaler"])
         self.kl_ctl.load_state_dict(state["kl_ctl"])
         self.load_algorithm_state(state["algorithm"])
         stats = state["score_stats"]
@@ -523,7 +561,7 @@ class BaseAlgorithm:
             stats["var"],
             stats["count"],
         )
-        rng = state["rng"]
+        rng = rng_states[self.process_index]
         set_global_rng_state(rng["global"])
         self.sample_generator.set_state(rng["sample"].cpu())
         self.shuffle_generator.set_state(rng["shuffle"].cpu())

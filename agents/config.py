@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Literal
 
-from agents.kl import KL_ESTIMATORS
+from agents.kl import KL_ESTIMATORS, check_kl_coef
 
 
 def _help(text: str) -> dict:
@@ -24,7 +24,8 @@ class AlgorithmConfig:
     n_envs: int = field(
         default=16,
         metadata=_help(
-            "episodes per rollout (batch size); used when env is an id, a vector env brings its own num_envs"
+            "episodes per rollout and process (global batch = n_envs x processes); used when env is an id, a "
+            "vector env brings its own num_envs"
         ),
     )
     temperature: float = field(
@@ -39,7 +40,9 @@ class AlgorithmConfig:
     )
     adam_eps: float = field(default=1e-5, metadata=_help("AdamW epsilon"))
     weight_decay: float = field(default=0.0, metadata=_help("AdamW weight decay"))
-    minibatch_size: int = field(default=8, metadata=_help("episodes per optimizer step"))
+    minibatch_size: int = field(
+        default=8, metadata=_help("episodes per optimizer step and process (global: minibatch_size x processes)")
+    )
     gradient_accumulation_steps: int = field(
         default=1,
         metadata=_help("micro-batches per minibatch (each of minibatch_size / gradient_accumulation_steps episodes)"),
@@ -68,12 +71,56 @@ class AlgorithmConfig:
             "reward-model spec also scored on every rollout's completions, logged as rollout/gold_score_mean"
         ),
     )
-    seed: int = field(default=0, metadata=_help("seed of prompt draws, sampling and minibatch shuffling"))
-    device: str = field(default="auto", metadata=_help("'auto' (cuda if available, else cpu), 'cpu', 'cuda', ..."))
+    seed: int = field(
+        default=0,
+        metadata=_help(
+            "seed of prompt draws, sampling and minibatch shuffling (process i of a multi-process run uses seed + i)"
+        ),
+    )
+    device: str = field(
+        default="auto",
+        metadata=_help(
+            "'auto' (cuda if available, else cpu), 'cpu' or 'cuda' (under accelerate launch / torchrun each process "
+            "takes its own GPU)"
+        ),
+    )
     dtype: Literal["float32", "bfloat16", "float16"] = field(
         default="float32",
         metadata=_help(
-            "compute dtype: float32, or autocast to bfloat16 / float16 (weights and optimizer stay float32)"
+            "compute dtype (accelerate's mixed precision): float32, or autocast to bfloat16 / float16 with loss "
+            "scaling (trainable weights and optimizer stay float32)"
+        ),
+    )
+    torch_dtype: Literal["float32", "bfloat16", "float16"] = field(
+        default="float32",
+        metadata=_help(
+            "dtype of the frozen base weights of a LoRA policy (adapters and value head stay float32); full "
+            "fine-tuning needs float32"
+        ),
+    )
+    lora_r: int = field(
+        default=0,
+        metadata=_help(
+            "LoRA rank: train peft LoRA adapters of this rank instead of every weight (0: full fine-tuning)"
+        ),
+    )
+    lora_alpha: float = field(default=16.0, metadata=_help("LoRA scaling numerator (the update is alpha / r x BA)"))
+    lora_dropout: float = field(
+        default=0.0,
+        metadata=_help(
+            "dropout on the LoRA adapters' input while training (the LM's own dropout stays off, so rollout "
+            "and reference log-probs are deterministic)"
+        ),
+    )
+    lora_target_modules: list[str] = field(
+        default_factory=lambda: ["all-linear"],
+        metadata=_help("module names that get adapters; 'all-linear': every linear layer except the LM head"),
+    )
+    gradient_checkpointing: bool = field(
+        default=False,
+        metadata=_help(
+            "recompute the LM's layer activations in the backward pass instead of storing them (less update memory, "
+            "about one more forward of time)"
         ),
     )
     tensorboard_log: str | None = field(
@@ -115,8 +162,15 @@ class AlgorithmConfig:
         for name in ("temperature", "learning_rate", "max_grad_norm", "adam_eps"):
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        if self.kl_coef < 0:
-            raise ValueError(f"kl_coef must be >= 0, got {self.kl_coef}")
+        check_kl_coef(self.kl_coef)
+        if isinstance(self.lora_r, bool) or not isinstance(self.lora_r, int) or self.lora_r < 0:
+            raise ValueError(f"lora_r must be an integer >= 0 (0: full fine-tuning), got {self.lora_r!r}")
+        if not self.lora_alpha > 0:
+            raise ValueError(f"lora_alpha must be > 0, got {self.lora_alpha!r}")
+        if not 0 <= self.lora_dropout < 1:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
+        if not self.lora_target_modules:
+            raise ValueError("lora_target_modules must name at least one module (or 'all-linear')")
         if self.minibatch_size % self.gradient_accumulation_steps:
             raise ValueError(
                 f"minibatch_size={self.minibatch_size} must be a multiple of "
@@ -126,10 +180,26 @@ class AlgorithmConfig:
             "lr_schedule": ("constant", "linear"),
             "kl_estimator": KL_ESTIMATORS,
             "dtype": ("float32", "bfloat16", "float16"),
+            "torch_dtype": ("float32", "bfloat16", "float16"),
         }
         for name, valid in choices.items():
             if getattr(self, name) not in valid:
                 raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}")
+
+    def lora_config(self):
+        """The ``peft.LoraConfig`` of the ``lora_*`` fields (causal LM task), or None when ``lora_r`` is 0."""
+        if self.lora_r == 0:
+            return None
+        from peft import LoraConfig
+
+        targets = self.lora_target_modules
+        return LoraConfig(
+            task_type="CAUSAL_LM",
+            r=self.lora_r,
+            lora_alpha=self.lora_alpha,
+            lora_dropout=self.lora_dropout,
+            target_modules="all-linear" if list(targets) == ["all-linear"] else list(targets),
+        )
 
     @classmethod
     def field_names(cls) -> set[str]:

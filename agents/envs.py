@@ -21,9 +21,10 @@ def make_vector_env(
 
     Args:
         env: an env id (``"TextGen-v0"``: built with ``n_envs`` sub-envs, ``vocab_size`` actions, on ``device``),
-            a ``TextGenVectorEnv`` created with ``autoreset_mode=AutoresetMode.DISABLED`` (used as is), or a
-            ``TextGenEnv``
-            (possibly wrapped: its task settings are reused for ``n_envs`` sub-envs).
+            a ``TextGenVectorEnv`` (used as is in ``DISABLED`` autoreset mode; in another mode, e.g. from
+            ``gym.make_vec``, a copy with the same task, size and device is built in ``DISABLED`` mode, since all
+            episodes of a rollout start together), or a ``TextGenEnv`` (possibly wrapped: its task settings are
+            reused for ``n_envs`` sub-envs).
         vocab_size: the policy's LM-head size; the env's action space may be smaller, never larger.
         env_kwargs: keyword arguments for the env constructor when ``env`` is an id.
     """
@@ -41,35 +42,17 @@ def make_vector_env(
     elif isinstance(env, gym.Env) and isinstance(env.unwrapped, TextGenEnv):
         if env_kwargs:
             raise ValueError("env_kwargs can only be given with an env id")
-        task = env.unwrapped.task
-        # The same task: prompts that were cut to max_prompt_tokens were cut on the left, the rest fit.
-        env = TextGenVectorEnv(
-            n_envs,
-            task.tokenizer,
-            task.reward_model,
-            task.prompts,
-            task.max_new_tokens,
-            task.max_prompt_tokens,
-            device=device,
-            autoreset_mode=AutoresetMode.DISABLED,
-            chat_template=task.chat_template,
-            system_prompt=task.system_prompt,
-            stop_strings=task.stop_strings,
-            eos_token_ids=task.eos_token_ids.tolist(),
-            pad_token_id=task.pad_token_id,
-            vocab_size=task.vocab_size,
-            truncation="left",
-        )
+        env = _disabled_autoreset_copy(env.unwrapped.task, n_envs, device)
+    elif isinstance(env, TextGenVectorEnv) and env.metadata["autoreset_mode"] != AutoresetMode.DISABLED:
+        if env_kwargs:
+            raise ValueError("env_kwargs can only be given with an env id")
+        # gym.make_vec's default NEXT_STEP mode: the same task and size, rebuilt in DISABLED mode.
+        env = _disabled_autoreset_copy(env.task, env.num_envs, str(env.device))
     elif env_kwargs:
         raise ValueError("env_kwargs can only be given with an env id")
     if not isinstance(env, TextGenVectorEnv):
         raise TypeError(
             f"env must be an env id such as 'TextGen-v0', a TextGenEnv or a TextGenVectorEnv, got {type(env).__name__}"
-        )
-    if env.metadata["autoreset_mode"] != AutoresetMode.DISABLED:
-        raise ValueError(
-            "the agents need a TextGenVectorEnv with autoreset_mode=AutoresetMode.DISABLED (all episodes of a "
-            f"rollout start together), got autoreset_mode={env.metadata['autoreset_mode'].value!r}"
         )
     if not env.text_info:
         raise ValueError(
@@ -82,3 +65,25 @@ def make_vector_env(
             f"has {vocab_size}; build the env with vocab_size={vocab_size}"
         )
     return env
+
+
+def _disabled_autoreset_copy(task, num_envs: int, device: str) -> TextGenVectorEnv:
+    """A ``TextGenVectorEnv`` of ``task``'s settings with ``num_envs`` sub-envs in ``DISABLED`` autoreset mode."""
+    # The same task: prompts that were cut to max_prompt_tokens were cut on the left, the rest fit.
+    return TextGenVectorEnv(
+        num_envs,
+        task.tokenizer,
+        task.reward_model,
+        task.prompts,
+        task.max_new_tokens,
+        task.max_prompt_tokens,
+        device=device,
+        autoreset_mode=AutoresetMode.DISABLED,
+        chat_template=task.chat_template,
+        system_prompt=task.system_prompt,
+        stop_strings=task.stop_strings,
+        eos_token_ids=task.eos_token_ids.tolist(),
+        pad_token_id=task.pad_token_id,
+        vocab_size=task.vocab_size,
+        truncation="left",
+    )

@@ -29,12 +29,17 @@ def kl_estimate(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, estimator: K
     raise ValueError(f"kl_estimator must be one of {KL_ESTIMATORS}, got {estimator!r}")
 
 
+def check_kl_coef(kl_coef: float) -> None:
+    """Raise a ValueError unless ``kl_coef`` (the KL penalty coefficient beta) is a number >= 0."""
+    if not kl_coef >= 0:
+        raise ValueError(f"kl_coef must be >= 0, got {kl_coef}")
+
+
 class FixedKLController:
     """A constant KL coefficient ``beta``."""
 
     def __init__(self, kl_coef: float) -> None:
-        if kl_coef < 0:
-            raise ValueError(f"kl_coef must be >= 0, got {kl_coef}")
+        check_kl_coef(kl_coef)
         self.value = float(kl_coef)
 
     def update(self, current_kl: float, n_steps: int) -> None:

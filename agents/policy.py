@@ -1,24 +1,38 @@
 """The LM policy: a causal language model whose next-token distribution is the action distribution, plus an
-optional value head for PPO (on the shared backbone, or on a separate critic backbone).
+optional value head for PPO (on the shared backbone, or on a separate critic backbone), optionally trained through
+LoRA adapters (``peft``).
 
-Shapes: ``B`` sequences, ``S`` positions, ``V`` LM-head rows, ``H`` hidden size.
+:meth:`LMPolicy.forward` is the training computation (log-probs and values of given sequences), so a wrapper such as
+DDP that synchronises gradients through ``forward`` sees all of it; :meth:`LMPolicy.next_token_logprobs` is the
+KV-cached forward the rollout acts with.
+
+Shapes: ``B`` sequences, ``S`` positions, ``T`` response tokens, ``V`` LM-head rows, ``H`` hidden size.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import inspect
+import json
 import os
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
+from torch.utils.checkpoint import checkpoint
 
 from reward_models import load_tokenizer, resolve_model_path
 from text_gym.masking import position_ids_from_mask
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 CRITIC_FILE = "critic.safetensors"
+ADAPTER_CONFIG_FILE = "adapter_config.json"
+BASE_MODEL_FOLDER = "base_model"
+"""Where :meth:`LMPolicy.save_pretrained` puts the base weights of a LoRA policy whose base has no name to load it by
+(a model built in memory); a named base (hub id, local folder) is referenced by name instead."""
 
 
 def lm_head_size(model: nn.Module) -> int:
@@ -26,18 +40,81 @@ def lm_head_size(model: nn.Module) -> int:
     return int(model.get_output_embeddings().weight.shape[0])
 
 
+@contextlib.contextmanager
+def hf_progress_bars_disabled():
+    """Without transformers' progress bars ("Loading weights", "Writing model shards") inside the block: the
+    console keeps our own progress bar and messages only. Restores the previous setting."""
+    from transformers.utils import logging as hf_logging
+
+    enabled = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if enabled:
+            hf_logging.enable_progress_bar()
+
+
+def _cache_keyword(backbone: nn.Module) -> str:
+    """The name under which this transformers version's backbone takes the KV cache: ``cache`` from 5.x (where
+    ``past_key_values`` is deprecated), ``past_key_values`` before."""
+    return "cache" if "cache" in inspect.signature(backbone.forward).parameters else "past_key_values"
+
+
+def _chunk_logprobs(
+    head: nn.Module, hidden: torch.Tensor, actions: torch.Tensor, temperature: float, num_actions: int
+) -> torch.Tensor:
+    logits = head(hidden)[..., :num_actions].float() / temperature
+    return logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
+
+
+def selective_logprobs(
+    head: nn.Module,
+    hidden: torch.Tensor,
+    actions: torch.Tensor,
+    temperature: float = 1.0,
+    num_actions: int | None = None,
+    chunk_size: int = 256,
+) -> torch.Tensor:
+    """Log-probs ``[B, T]`` of ``actions`` ``[B, T]`` under ``log_softmax(head(hidden)[..., :num_actions] / T)``
+    without materialising the ``[B, T, V]`` logits: ``chunk_size`` token positions at a time, and under autograd
+    each chunk is recomputed in the backward pass (activation checkpointing) instead of stored, so the live
+    float32 logits never exceed ``chunk_size x V``.
+
+    ``hidden`` is ``[B, T, H]``; ``num_actions`` (default ``V``) keeps the first ``num_actions`` LM-head rows.
+    """
+    num_actions = num_actions or int(head.weight.shape[0])
+    flat_hidden = hidden.reshape(-1, hidden.shape[-1])
+    flat_actions = actions.reshape(-1)
+    grad = torch.is_grad_enabled() and flat_hidden.requires_grad
+    pieces = []
+    for begin in range(0, flat_hidden.shape[0], chunk_size):
+        args = (head, flat_hidden[begin : begin + chunk_size], flat_actions[begin : begin + chunk_size])
+        if grad:
+            pieces.append(checkpoint(_chunk_logprobs, *args, temperature, num_actions, use_reentrant=False))
+        else:
+            pieces.append(_chunk_logprobs(*args, temperature, num_actions))
+    if not pieces:
+        return hidden.new_zeros(actions.shape, dtype=torch.float32)
+    return torch.cat(pieces).view(actions.shape)
+
+
 class LMPolicy(nn.Module):
-    """A ``PreTrainedModel`` for causal LM plus an optional scalar value head.
+    """A ``PreTrainedModel`` for causal LM (optionally a ``peft`` LoRA model around one) plus an optional scalar
+    value head.
 
     Args:
-        model: the causal LM (``AutoModelForCausalLM``); its backbone is ``model.base_model`` and its head
-            ``model.get_output_embeddings()``.
+        model: the causal LM (``AutoModelForCausalLM``), or a ``peft.PeftModel`` around one; its backbone is the
+            LM's ``base_model`` and its head ``get_output_embeddings()``.
         tokenizer: the tokenizer saved next to the weights (optional).
-        value_head: add a value head ``Linear(H, 1)``, zero-initialised so the first values are 0.
-        separate_critic: compute values on a separate copy of the backbone instead of the shared one.
+        value_head: add a float32 value head ``Linear(H, 1)``, zero-initialised so the first values are 0.
+        separate_critic: compute values on a separate copy of the backbone instead of the shared one (not with
+            LoRA: it would copy the base weights).
         num_actions: actions beyond this id get probability 0 (the env's ``action_space.n``; default all).
-        dropout: keep the model's dropout (default False: every dropout probability is set to 0, since dropout
-            makes the log-probs of training differ from those of the rollout).
+        dropout: keep the LM's own dropout (default False: every ``nn.Dropout`` of the LM is set to p=0, since
+            dropout makes the log-probs of training differ from those of the rollout). LoRA's ``lora_dropout``
+            modules are never touched: they act on the adapter input in training mode as configured.
+        logprob_chunk_size: token positions per chunk of :func:`selective_logprobs`.
     """
 
     def __init__(
@@ -48,50 +125,77 @@ class LMPolicy(nn.Module):
         separate_critic: bool = False,
         num_actions: int | None = None,
         dropout: bool = False,
+        logprob_chunk_size: int = 256,
     ) -> None:
         super().__init__()
-        if not dropout:
-            for module in model.modules():
-                if isinstance(module, nn.Dropout):
-                    module.p = 0.0
         self.model = model
+        self.is_peft = _is_peft(model)
+        if not dropout:
+            for name, module in self.causal_lm.named_modules():
+                if isinstance(module, nn.Dropout) and "lora_dropout" not in name:
+                    module.p = 0.0
+        if self.is_peft and separate_critic:
+            raise ValueError("separate_critic=True cannot be combined with LoRA (it would copy the base weights)")
         self.tokenizer = tokenizer
-        self.vocab_size = lm_head_size(model)
+        self.vocab_size = lm_head_size(self.causal_lm)
         self.num_actions = self.vocab_size if num_actions is None else int(num_actions)
         if not 1 <= self.num_actions <= self.vocab_size:
             raise ValueError(f"num_actions must be in [1, {self.vocab_size}] (the LM-head size), got {num_actions}")
-        self.critic = copy.deepcopy(model.base_model) if value_head and separate_critic else None
+        self.logprob_chunk_size = int(logprob_chunk_size)
+        self.critic = copy.deepcopy(self.backbone) if value_head and separate_critic else None
         self.value_head = None
         if value_head:
-            self.value_head = nn.Linear(model.config.hidden_size, 1)
+            self.value_head = nn.Linear(self.causal_lm.config.hidden_size, 1, dtype=torch.float32)
             nn.init.zeros_(self.value_head.weight)
             nn.init.zeros_(self.value_head.bias)
-            self.value_head.to(next(model.parameters()).device)
+            self.value_head.to(self.device)
+        self._cache_keyword = _cache_keyword(self.backbone)
 
     # ------------------------------------------------------------- loading
     @classmethod
     def from_pretrained(
-        cls, policy: str | os.PathLike | nn.Module, dtype: torch.dtype = torch.float32, **kwargs
+        cls,
+        policy: str | os.PathLike | nn.Module,
+        dtype: torch.dtype = torch.float32,
+        peft_config: Any | None = None,
+        **kwargs: Any,
     ) -> LMPolicy:
         """Load ``policy``: a hub id, a local folder, ``"smollm2"`` (the packaged SmolLM2-135M-Instruct), or a
-        ``PreTrainedModel``. A folder written by :meth:`save_pretrained` also restores the value head / critic."""
+        ``PreTrainedModel``. A folder written by :meth:`save_pretrained` also restores the value head / critic, and
+        a LoRA one (``adapter_config.json``) its base and trainable adapters.
+
+        ``dtype`` is the dtype of the LM's weights (a ``PreTrainedModel`` of another dtype is cast in place);
+        ``peft_config`` (e.g. ``peft.LoraConfig``) wraps the LM in
+        fresh adapters (float32 whatever ``dtype`` is, as peft does by default).
+        """
         from transformers import AutoModelForCausalLM, PreTrainedModel
 
-        if isinstance(policy, PreTrainedModel):
-            model, tokenizer, folder = policy, None, None
+        folder = None
+        if isinstance(policy, PreTrainedModel) or _is_peft(policy):
+            model, tokenizer = policy, None
+            if isinstance(policy, PreTrainedModel) and policy.dtype != dtype:
+                model = policy.to(dtype)  # in place, like PreTrainedModel.to
             source = getattr(policy.config, "_name_or_path", "") or ""
             if source and Path(source).is_dir():
                 tokenizer = load_tokenizer(source)
         elif isinstance(policy, (str, os.PathLike)):
             path = resolve_model_path(str(policy))
-            model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-            tokenizer = load_tokenizer(str(policy))
             folder = Path(path) if Path(path).is_dir() else None
+            with hf_progress_bars_disabled():
+                if folder is not None and (folder / ADAPTER_CONFIG_FILE).is_file():
+                    model = _load_adapter_folder(folder, dtype)
+                else:
+                    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+            tokenizer = load_tokenizer(str(policy))
         else:
             raise TypeError(
                 "policy must be a hub id, a local folder, 'smollm2' or a transformers PreTrainedModel, "
                 f"got {type(policy).__name__}"
             )
+        if peft_config is not None:
+            if _is_peft(model):
+                raise ValueError("peft_config was given but the policy already has adapters (a LoRA folder)")
+            model = _with_adapters(model, peft_config)
         instance = cls(model, tokenizer, **kwargs)
         if folder is not None:
             instance.load_heads(folder)
@@ -105,10 +209,50 @@ class LMPolicy(nn.Module):
         if self.critic is not None and (folder / CRITIC_FILE).is_file():
             self.critic.load_state_dict(load_file(folder / CRITIC_FILE, device=str(self.device)))
 
-    def save_pretrained(self, folder: str | os.PathLike) -> None:
-        """Write an HF folder (``from_pretrained``-loadable LM and tokenizer) plus the value head / critic."""
+    def load_weights(self, folder: str | os.PathLike) -> None:
+        """Load the trainable weights :meth:`save_pretrained` wrote to ``folder`` into this policy, in place (the
+        adapters of a LoRA policy, every LM weight otherwise; the value head / critic either way)."""
         folder = Path(folder)
-        self.model.save_pretrained(folder)
+        if self.is_peft:
+            from peft import set_peft_model_state_dict
+
+            set_peft_model_state_dict(self.model, load_file(folder / "adapter_model.safetensors", str(self.device)))
+        else:
+            from transformers import AutoModelForCausalLM
+
+            with hf_progress_bars_disabled():
+                saved = AutoModelForCausalLM.from_pretrained(folder, dtype=next(self.model.parameters()).dtype)
+            self.model.load_state_dict(saved.state_dict())
+        self.load_heads(folder)
+
+    def save_pretrained(self, folder: str | os.PathLike, merge_adapters: bool = False) -> None:
+        """Write an HF folder plus the value head / critic and the tokenizer.
+
+        Full fine-tuning: the LM (``AutoModelForCausalLM.from_pretrained(folder)`` loads it). LoRA: a PEFT adapter
+        folder (``PeftModel.from_pretrained(base, folder)``), referring to its base by name, or with the base in
+        ``base_model/`` when it has none; ``merge_adapters=True`` writes the merged full LM instead (for inference;
+        the adapters cannot be trained further from it).
+        """
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        with hf_progress_bars_disabled():  # transformers' "Writing model shards" bar would break ours
+            if self.is_peft and merge_adapters:
+                merged = copy.deepcopy(self.model).merge_and_unload()
+                merged.save_pretrained(folder)
+            elif self.is_peft:
+                base = self.causal_lm
+                name = base.config._name_or_path or ""
+                if not name or not (Path(name).is_dir() or _looks_like_hub_id(name)):
+                    # A copy without the LoRA layers (the model's own modules keep theirs).
+                    copy.deepcopy(self.model).unload().save_pretrained(folder / BASE_MODEL_FOLDER)
+                    name = BASE_MODEL_FOLDER
+                self.model.save_pretrained(folder)
+                config_path = folder / ADAPTER_CONFIG_FILE
+                adapter_config = json.loads(config_path.read_text())
+                adapter_config["base_model_name_or_path"] = name
+                config_path.write_text(json.dumps(adapter_config, indent=2))
+            else:
+                self.model.save_pretrained(folder)
         if self.tokenizer is not None:
             self.tokenizer.save_pretrained(folder)
         if self.value_head is not None:
@@ -117,60 +261,68 @@ class LMPolicy(nn.Module):
             save_file({k: v.contiguous() for k, v in self.critic.state_dict().items()}, folder / CRITIC_FILE)
 
     def reference_copy(self) -> LMPolicy:
-        """A frozen copy of the LM alone (no value head): the KL reference."""
+        """A frozen copy of the LM alone (no value head): the KL reference of full fine-tuning."""
         reference = LMPolicy(copy.deepcopy(self.model), None, num_actions=self.num_actions)
         reference.requires_grad_(False)
         return reference.eval()
 
     @property
+    def causal_lm(self) -> nn.Module:
+        """The transformers causal LM (inside the peft wrapper for a LoRA policy; its LoRA layers are in place)."""
+        return self.model.get_base_model() if self.is_peft else self.model
+
+    @property
+    def backbone(self) -> nn.Module:
+        """The causal LM's transformer without the LM head."""
+        return self.causal_lm.base_model
+
+    @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        """What the optimizer updates: every weight (full fine-tuning) or the adapters, plus value head / critic."""
+        return [p for p in self.parameters() if p.requires_grad]
+
     # ------------------------------------------------------------- forward
-    def _logits(self, hidden: torch.Tensor, temperature: float) -> torch.Tensor:
-        logits = self.model.get_output_embeddings()(hidden).float() / temperature
-        if self.num_actions < self.vocab_size:
-            logits[..., self.num_actions :] = float("-inf")
-        return logits
+    def _values(self, hidden: torch.Tensor) -> torch.Tensor:
+        return self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1).float()
 
-    def _values(
-        self, hidden: torch.Tensor, input_ids: torch.Tensor, attention_mask: torch.Tensor, position_ids: torch.Tensor
-    ) -> torch.Tensor:
-        if self.critic is not None:
-            hidden = self.critic(
-                input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
-            ).last_hidden_state
-        return self.value_head(hidden).squeeze(-1).float()
-
-    def step(
+    @torch.no_grad()
+    def next_token_logprobs(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
         position_ids: torch.Tensor,
-        past_key_values: object | None,
+        cache: object | None,
         temperature: float = 1.0,
         with_values: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None, object]:
-        """One KV-cached rollout forward.
+        """One KV-cached rollout forward (no gradients).
 
         ``input_ids`` / ``position_ids`` ``[B, S]`` are the new tokens (the prompt first, then one token per step),
-        ``attention_mask`` ``[B, past + S]`` covers the cache and them. Returns the next-token log-probs ``[B, V]``
-        at temperature ``temperature`` (ids >= ``num_actions`` at -inf), the values ``[B]`` of that state when
-        ``with_values`` (shared backbone only; ``None`` otherwise) and the updated cache.
+        ``attention_mask`` ``[B, past + S]`` covers the cache and them; ``cache`` is ``None`` on the first call,
+        then what the previous call returned (a transformers ``DynamicCache``, updated in place). Returns the
+        next-token log-probs ``[B, V]`` at temperature ``temperature`` (ids >= ``num_actions`` at -inf), the values
+        ``[B]`` of that state when ``with_values`` (shared backbone only; ``None`` otherwise) and the cache.
         """
-        out = self.model.base_model(
+        from transformers import DynamicCache
+
+        cache = DynamicCache() if cache is None else cache
+        out = self.backbone(
             input_ids=input_ids,
             attention_mask=attention_mask,
             position_ids=position_ids,
-            past_key_values=past_key_values,
             use_cache=True,
+            **{self._cache_keyword: cache},
         )
         hidden = out.last_hidden_state[:, -1]
-        logprobs = torch.log_softmax(self._logits(hidden, temperature), dim=-1)
-        values = self.value_head(hidden).squeeze(-1).float() if with_values and self.critic is None else None
-        return logprobs, values, out.past_key_values
+        logits = self.causal_lm.get_output_embeddings()(hidden).float() / temperature
+        logits[:, self.num_actions :] = float("-inf")
+        values = self._values(hidden) if with_values and self.critic is None else None
+        return torch.log_softmax(logits, dim=-1), values, cache
 
-    def evaluate_actions(
+    def forward(
         self,
         input_ids: torch.Tensor,
         attention_mask: torch.Tensor,
@@ -178,25 +330,100 @@ class LMPolicy(nn.Module):
         temperature: float = 1.0,
         with_values: bool = False,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """Full-sequence forward for training (SB3's name).
+        """The training computation: log-probs (and values) of whole sequences (SB3's ``evaluate_actions``).
 
         ``input_ids`` / ``attention_mask`` ``[B, S]`` are prompt (left-padded) + response; the response occupies
-        positions ``response_start:``. Returns the log-probs ``[B, T]`` (``T = S - response_start``) of the
-        response tokens at temperature ``temperature``, and their values ``[B, T]`` (value of the state before
+        positions ``response_start:``. Returns the log-probs ``[B, T]`` (``T = S - response_start``, float32, 0
+        after an episode ended) of the response tokens at temperature ``temperature``, computed without the full
+        ``[B, T, V]`` logits (:func:`selective_logprobs`), and their values ``[B, T]`` (value of the state before
         each token) when ``with_values``.
         """
         position_ids = position_ids_from_mask(attention_mask)
-        hidden = self.model.base_model(
+        hidden = self.backbone(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
         ).last_hidden_state
         hidden = hidden[:, response_start - 1 : -1]
-        logits = self._logits(hidden, temperature)
         actions = input_ids[:, response_start:]
-        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, actions.unsqueeze(-1)).squeeze(-1)
+        logprobs = selective_logprobs(
+            self.causal_lm.get_output_embeddings(),
+            hidden,
+            actions,
+            temperature,
+            self.num_actions,
+            self.logprob_chunk_size,
+        )
         logprobs = logprobs.masked_fill(attention_mask[:, response_start:] == 0, 0.0)  # padding after the episode
         values = None
         if with_values:
-            values = self._values(hidden, input_ids, attention_mask, position_ids)
             if self.critic is not None:
-                values = values[:, response_start - 1 : -1]
+                critic_hidden = self.critic(
+                    input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
+                ).last_hidden_state
+                hidden = critic_hidden[:, response_start - 1 : -1]
+            values = self._values(hidden)
         return logprobs, values
+
+
+class AdapterDisabledReference:
+    """The KL reference of a LoRA policy: the same module with its adapters switched off (no second copy of the
+    base weights). Called like :meth:`LMPolicy.forward` without values; always in eval mode, without gradients."""
+
+    def __init__(self, policy: LMPolicy) -> None:
+        if not policy.is_peft:
+            raise ValueError("AdapterDisabledReference needs a LoRA policy (a peft model)")
+        self.policy = policy
+
+    @property
+    def num_actions(self) -> int:
+        return self.policy.num_actions
+
+    @num_actions.setter
+    def num_actions(self, value: int) -> None:
+        self.policy.num_actions = value
+
+    @torch.no_grad()
+    def __call__(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_start: int, temperature: float = 1.0
+    ) -> tuple[torch.Tensor, None]:
+        was_training = self.policy.training
+        self.policy.eval()
+        try:
+            with self.policy.model.disable_adapter():
+                logprobs, _ = self.policy(input_ids, attention_mask, response_start, temperature)
+        finally:
+            self.policy.train(was_training)
+        return logprobs, None
+
+
+def is_adapter_folder(policy: object) -> bool:
+    """True if ``policy`` is a local folder holding a PEFT adapter (what :meth:`LMPolicy.save_pretrained` writes for
+    a LoRA policy)."""
+    return isinstance(policy, (str, os.PathLike)) and (Path(policy) / ADAPTER_CONFIG_FILE).is_file()
+
+
+def _is_peft(model: object) -> bool:
+    with contextlib.suppress(ImportError):
+        from peft import PeftModel
+
+        return isinstance(model, PeftModel)
+    return False
+
+
+def _looks_like_hub_id(name: str) -> bool:
+    return name.count("/") == 1 and not name.startswith((".", "/")) and not Path(name).exists()
+
+
+def _with_adapters(model: nn.Module, peft_config: Any) -> nn.Module:
+    from peft import get_peft_model
+
+    return get_peft_model(model, peft_config)
+
+
+def _load_adapter_folder(folder: Path, dtype: torch.dtype) -> nn.Module:
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    base_name = json.loads((folder / ADAPTER_CONFIG_FILE).read_text())["base_model_name_or_path"]
+    base_path = folder / base_name if (folder / base_name).is_dir() else resolve_model_path(base_name)
+    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
+    return PeftModel.from_pretrained(base, folder, is_trainable=True)

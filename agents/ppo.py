@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-from agents.advantages import explained_variance, gae, masked_mean, whiten
+from agents.advantages import explained_variance, gae, whiten
 from agents.base import BaseAlgorithm
 from agents.config import AlgorithmConfig, _help
+from agents.losses import clipped_policy_loss, clipped_value_loss
 from agents.rollout import RolloutBuffer
 from reward_models import check_positive_int
 
@@ -61,33 +62,24 @@ class PPO(BaseAlgorithm):
         last = mask.sum(1).long() - 1
         rewards = -self.kl_ctl.value * kl
         rewards[rows, last] += scores
+        reduce = self.reducer.sum if self.num_processes > 1 else None
         if cfg.whiten_rewards:
-            rewards = whiten(rewards, mask, shift_mean=False)
+            rewards = whiten(rewards, mask, shift_mean=False, reduce=reduce)
         advantages, returns = gae(rewards, buffer.values, mask, cfg.gamma, cfg.gae_lambda)
         if cfg.normalize_advantage:
-            advantages = whiten(advantages, mask)
+            advantages = whiten(advantages, mask, reduce=reduce)
 
-        def loss_fn(index: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        def loss_fn(index: torch.Tensor, token_count: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             input_ids, attention_mask, start = buffer.sequences(index)
-            logprobs, values = self.policy.evaluate_actions(input_ids, attention_mask, start, cfg.temperature, True)
-            m, adv, ret, old_values = mask[index], advantages[index], returns[index], buffer.values[index]
-            log_ratio = (logprobs - buffer.logprobs[index]) * m
-            ratio = torch.exp(log_ratio)
-            policy_loss = masked_mean(
-                torch.max(-adv * ratio, -adv * ratio.clamp(1 - cfg.clip_range, 1 + cfg.clip_range)), m
+            logprobs, values = self.model(input_ids, attention_mask, start, cfg.temperature, True)
+            m = mask[index]
+            policy_loss, metrics = clipped_policy_loss(
+                logprobs, buffer.logprobs[index], advantages[index], m, cfg.clip_range, token_count
             )
-            value_error = (values - ret) ** 2
-            if cfg.clip_range_vf is not None:
-                clipped = old_values + (values - old_values).clamp(-cfg.clip_range_vf, cfg.clip_range_vf)
-                value_error = torch.max(value_error, (clipped - ret) ** 2)
-            value_loss = 0.5 * masked_mean(value_error, m)
-            with torch.no_grad():
-                metrics = {
-                    "policy_loss": policy_loss,
-                    "value_loss": value_loss,
-                    "approx_kl": masked_mean(ratio - 1 - log_ratio, m),
-                    "clip_fraction": masked_mean(((ratio - 1).abs() > cfg.clip_range).float(), m),
-                }
+            value_loss = clipped_value_loss(
+                values, buffer.values[index], returns[index], m, cfg.clip_range_vf, token_count
+            )
+            metrics.update(policy_loss=policy_loss.detach(), value_loss=value_loss.detach())
             return policy_loss + cfg.vf_coef * value_loss, metrics
 
         metrics = self.run_epochs(buffer, cfg.n_epochs, loss_fn)

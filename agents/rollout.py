@@ -10,7 +10,8 @@ temperature, so training recomputes them at the same temperature.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -40,7 +41,6 @@ class RolloutBuffer:
     stop_reasons: list[str]
     num_tokens: int
     rollout_s: float
-    extra: dict = field(default_factory=dict)
 
     @property
     def batch_size(self) -> int:
@@ -61,7 +61,7 @@ def collect_rollout(
     generator: torch.Generator | None = None,
     temperature: float = 1.0,
     with_values: bool = False,
-    ref_policy: LMPolicy | None = None,
+    ref_policy: Callable[..., tuple[torch.Tensor, None]] | None = None,
 ) -> RolloutBuffer:
     """Run one batch of episodes of ``env`` (a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode) to the end.
 
@@ -70,7 +70,9 @@ def collect_rollout(
         env: the vector env; its ``num_envs`` is the batch size ``B``.
         prompt_index: int ``[B]``, the prompt of each sub-env (repeat an index to sample a group for it).
         with_values: record the value of each state (PPO); a separate critic is run once on the whole batch.
-        ref_policy: when given, the reference log-probs of the sampled tokens are computed in one batched forward.
+        ref_policy: the KL reference (a frozen :class:`agents.LMPolicy`, or a LoRA policy's
+            :class:`agents.policy.AdapterDisabledReference`); when given, the reference log-probs of the sampled
+            tokens are computed in one batched forward.
     """
     start_time = time.perf_counter()
     task = env.task
@@ -90,7 +92,7 @@ def collect_rollout(
     shared_values = with_values and policy.critic is None
 
     query_mask = attention_mask[:, first:P]
-    step_logprobs, step_values, cache = policy.step(
+    step_logprobs, step_values, cache = policy.next_token_logprobs(
         input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), None, temperature, shared_values
     )
     steps = task.max_new_tokens
@@ -109,7 +111,7 @@ def collect_rollout(
             steps = t + 1
             break
         # The env's observation now holds the action just taken (or padding, in episodes that have ended).
-        step_logprobs, step_values, cache = policy.step(
+        step_logprobs, step_values, cache = policy.next_token_logprobs(
             input_ids[:, P + t : P + t + 1],
             attention_mask[:, first : P + t + 1],
             lengths + t,
@@ -137,12 +139,12 @@ def collect_rollout(
     )
     sequence_ids, sequence_mask, response_start = buffer.sequences()
     if with_values and not shared_values:
-        _, critic_values = policy.evaluate_actions(sequence_ids, sequence_mask, response_start, temperature, True)
+        _, critic_values = policy(sequence_ids, sequence_mask, response_start, temperature, True)
         buffer.values = critic_values
     if buffer.values is not None:
         buffer.values = buffer.values * response_mask
     buffer.rollout_s = time.perf_counter() - start_time
     if ref_policy is not None:
-        ref_logprobs, _ = ref_policy.evaluate_actions(sequence_ids, sequence_mask, response_start, temperature)
+        ref_logprobs, _ = ref_policy(sequence_ids, sequence_mask, response_start, temperature)
         buffer.ref_logprobs = ref_logprobs
     return buffer

@@ -1,9 +1,12 @@
-"""One PPO iteration (rollout + update): wall time and peak memory of our PPO, TRL's PPO trainer and stock SB3 PPO.
+"""One PPO iteration (rollout + update): wall time and peak memory of our PPO (full fine-tuning and LoRA), TRL's PPO
+trainer and stock SB3 PPO.
 
 Every case runs in a fresh process (``run_case_in_subprocess``), so peak memory is its own: on CPU the process's
 resident set size (RSS) is sampled every 5 ms while it trains, and the figure reported is that peak minus the RSS
 after the imports and before any model is loaded (the libraries' own footprint differs between frameworks and is
-not training memory); on CUDA it is ``torch.cuda.max_memory_allocated``. Each case trains ``iterations`` PPO
+not training memory); the process runs with ``MALLOC_MMAP_THRESHOLD_=131072`` so that glibc serves every block of
+128 KiB or more with its own mapping and returns it on free: the RSS then follows live memory instead of what the
+allocator keeps after a peak. On CUDA it is ``torch.cuda.max_memory_allocated``. Each case trains ``iterations`` PPO
 iterations of ``batch`` episodes of exactly ``new_tokens`` tokens (no EOS stopping on any side; sampling at
 temperature 1, no top-k / top-p) and records the wall time of each; the first is a warm-up.
 
@@ -16,6 +19,8 @@ Cases:
 - ``ours``: :class:`agents.PPO` (value head on the shared backbone, the default);
 - ``ours-separate-critic``: :class:`agents.PPO` with ``separate_critic=True`` (a second backbone for values, the
   architecture TRL uses);
+- ``ours-lora``: :class:`agents.PPO` with LoRA adapters (``lora_r``, alpha ``2 * lora_r``, all linear layers) and
+  the adapter-disabled base as the reference;
 - ``trl``: ``trl.experimental.ppo.PPOTrainer`` (trl < 1.13, where it still exists) with a separate value model
   initialised from the policy;
 - ``sb3``: ``stable_baselines3.PPO`` with :class:`agents.sb3.LMActorCriticPolicy` and
@@ -33,7 +38,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-CASES = ("ours", "ours-separate-critic", "trl", "sb3")
+CASES = ("ours", "ours-separate-critic", "trl", "sb3", "ours-lora")
+MALLOC_MMAP_THRESHOLD = "131072"
+"""glibc's mmap threshold (bytes) for the benchmark processes: large blocks are returned to the OS when freed."""
 
 
 @dataclass
@@ -53,6 +60,8 @@ class IterationSettings:
     dtype: str = "float32"
     seed: int = 0
     threads: int | None = None
+    lora_r: int = 16
+    gradient_checkpointing: bool = False
 
 
 def _rss_bytes() -> int:
@@ -119,9 +128,10 @@ def _env_kwargs(s: IterationSettings) -> dict[str, Any]:
     }
 
 
-def _train_ours(s: IterationSettings, separate_critic: bool) -> list[float]:
+def _train_ours(s: IterationSettings, separate_critic: bool, lora: bool = False) -> list[float]:
     from agents import PPO
 
+    lora_fields = {"lora_r": s.lora_r, "lora_alpha": 2.0 * s.lora_r} if lora else {}
     agent = PPO(
         s.policy_dir,
         "TextGen-v0",
@@ -135,6 +145,8 @@ def _train_ours(s: IterationSettings, separate_critic: bool) -> list[float]:
         device=s.device,
         dtype=s.dtype,
         separate_critic=separate_critic,
+        gradient_checkpointing=s.gradient_checkpointing,
+        **lora_fields,
     )
     times: list[float] = []
     agent.learn(s.batch * s.new_tokens * s.iterations, callback=_timer_callback(times), progress_bar=False)
@@ -287,7 +299,7 @@ def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, 
         elif case == "sb3":
             times = _train_sb3(settings)
         else:
-            times = _train_ours(settings, separate_critic=case == "ours-separate-critic")
+            times = _train_ours(settings, separate_critic=case == "ours-separate-critic", lora=case == "ours-lora")
         if cuda:
             torch.cuda.synchronize()
         end = time.perf_counter()
@@ -299,15 +311,31 @@ def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, 
         "iteration_s": iteration_s,
         "setup_s": times[0] - start,
         "peak_memory_gib": (torch.cuda.max_memory_allocated() if cuda else memory.peak - baseline) / 2**30,
-        "memory_kind": "cuda max_memory_allocated" if cuda else "peak RSS above the import baseline",
+        "memory_kind": "cuda max_memory_allocated"
+        if cuda
+        else "peak RSS above the import baseline"
+        + (
+            f" (MALLOC_MMAP_THRESHOLD_={os.environ['MALLOC_MMAP_THRESHOLD_']})"
+            if "MALLOC_MMAP_THRESHOLD_" in os.environ
+            else ""
+        ),
         "peak_rss_gib": memory.peak / 2**30,
         "baseline_rss_gib": baseline / 2**30,
     }
 
 
 def run_case_in_subprocess(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:
-    """:func:`run_case` in a fresh ("spawn") process, so its memory and warm-up are its own."""
+    """:func:`run_case` in a fresh ("spawn") process, so its memory and warm-up are its own (started with
+    ``MALLOC_MMAP_THRESHOLD_``, see the module docstring)."""
     import multiprocessing
 
-    with multiprocessing.get_context("spawn").Pool(1) as pool:
-        return pool.apply(run_case, (case, settings, out_dir))
+    previous = os.environ.get("MALLOC_MMAP_THRESHOLD_")
+    os.environ["MALLOC_MMAP_THRESHOLD_"] = MALLOC_MMAP_THRESHOLD  # read by glibc when the child starts
+    try:
+        with multiprocessing.get_context("spawn").Pool(1) as pool:
+            return pool.apply(run_case, (case, settings, out_dir))
+    finally:
+        if previous is None:
+            del os.environ["MALLOC_MMAP_THRESHOLD_"]
+        else:
+            os.environ["MALLOC_MMAP_THRESHOLD_"] = previous

@@ -3,8 +3,9 @@
 1. Rollout tokens/s through the env (the agents' KV-cached collector) vs ``model.generate`` for every batch size
    × new-token count (``text-gym bench rollout``'s method), and the per-token cost at the longest vs the shortest
    completion (env rollout, per batch size).
-2. One PPO iteration (rollout + update): wall time and peak memory of our PPO vs TRL's PPO trainer on ``--policy``
-   with matched settings (scripts/bench_iteration.py says what is matched), each case in its own process.
+2. One PPO iteration (rollout + update): wall time and peak memory of our PPO (full fine-tuning and LoRA) vs TRL's
+   PPO trainer on ``--policy`` with matched settings (scripts/bench_iteration.py says what is matched), each case
+   in its own process.
 3. The same for our PPO vs stock SB3 PPO with our LM policy, on a tiny GPT-2 (2 layers, 64 wide, the policy's
    tokenizer) built here from a config.
 
@@ -32,9 +33,15 @@ from scripts.bench_rollout import BenchRolloutConfig
 from scripts.bench_rollout import markdown_table as rollout_table
 from scripts.bench_rollout import run_benchmark as run_rollout
 
-TARGETS = {"rollout_ratio": 0.95, "per_token_growth": 1.5, "time_vs_trl": 0.5, "memory_vs_trl": 0.6}
+TARGETS = {
+    "rollout_ratio": 0.95,
+    "per_token_growth": 1.5,
+    "time_vs_trl": 0.5,
+    "memory_vs_trl": 0.6,
+    "lora_memory_vs_full": 0.45,
+}
 """The speed targets: rollout/generate ≥, per-token cost longest/shortest ≤, our PPO iteration / TRL's ≤ (time and
-peak memory)."""
+peak memory), LoRA PPO peak memory / full fine-tuning's ≤."""
 
 
 @dataclass
@@ -49,7 +56,7 @@ class BenchSpeedConfig:
     )
     repeats: int = field(default=1, metadata={"help": "rollout: timed runs of each side per setting (best kept)"})
     ppo_cases: list[str] = field(
-        default_factory=lambda: ["ours", "ours-separate-critic", "trl"],
+        default_factory=lambda: ["ours", "ours-separate-critic", "ours-lora", "trl"],
         metadata={"help": f"PPO iteration cases on --policy, from {CASES}"},
     )
     ppo_batch: int = field(default=16, metadata={"help": "PPO iteration: episodes per iteration"})
@@ -57,6 +64,10 @@ class BenchSpeedConfig:
     ppo_iterations: int = field(default=3, metadata={"help": "PPO iterations per case (the first is a warm-up)"})
     ppo_epochs: int = field(default=2, metadata={"help": "PPO epochs per iteration"})
     ppo_minibatch_size: int = field(default=8, metadata={"help": "episodes per optimizer step"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank of the ours-lora case (alpha = 2 x rank)"})
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "our PPO cases recompute layer activations in the backward pass"}
+    )
     tiny_cases: list[str] = field(
         default_factory=lambda: ["ours", "sb3"],
         metadata={"help": f"PPO iteration cases on the tiny GPT-2, from {CASES}"},
@@ -88,6 +99,7 @@ class BenchSpeedConfig:
             "ppo_new_tokens",
             "ppo_epochs",
             "ppo_minibatch_size",
+            "lora_r",
             "tiny_batch",
             "tiny_new_tokens",
         ):
@@ -183,13 +195,14 @@ def iteration_table(rows: list[dict[str, Any]]) -> str:
         return "–" if value is None else f"{value:.2f}"
 
     lines = [
-        "| model | case | iteration (s, median) | vs TRL | vs SB3 | peak memory (GiB) | vs TRL | vs SB3 |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| model | case | iteration (s, median) | vs TRL | vs SB3 | vs full | peak memory (GiB) | vs TRL | vs SB3 "
+        "| vs full |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
         f"| {r['model']} | {r['case']} | {r['median_s']:.2f} | {ratio(r['time_vs_trl'])} "
-        f"| {ratio(r['time_vs_sb3'])} | {r['peak_memory_gib']:.2f} | {ratio(r['memory_vs_trl'])} "
-        f"| {ratio(r['memory_vs_sb3'])} |"
+        f"| {ratio(r['time_vs_sb3'])} | {ratio(r['time_vs_ours'])} | {r['peak_memory_gib']:.2f} "
+        f"| {ratio(r['memory_vs_trl'])} | {ratio(r['memory_vs_sb3'])} | {ratio(r['memory_vs_ours'])} |"
         for r in rows
     ]
     return "\n".join(lines)
@@ -218,6 +231,12 @@ def target_lines(rollout: list[dict], growth: list[dict], iterations: list[dict]
             f"{verdict(worst['growth'], TARGETS['per_token_growth'], False)}"
         )
     for row in iterations:
+        if row["case"] == "ours-lora" and row["memory_vs_ours"] is not None:
+            lines.append(
+                f"- LoRA PPO peak memory ≤ {TARGETS['lora_memory_vs_full']}× full fine-tuning's ({row['model']}): "
+                f"{row['memory_vs_ours']:.2f}×: "
+                f"{verdict(row['memory_vs_ours'], TARGETS['lora_memory_vs_full'], False)}"
+            )
         if row["case"].startswith("ours") and row["time_vs_trl"] is not None:
             lines.append(
                 f"- {row['case']} PPO iteration ≤ {TARGETS['time_vs_trl']}× TRL's time: "
@@ -315,6 +334,8 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
         device=device,
         dtype=config.dtype,
         seed=config.seed,
+        lora_r=config.lora_r,
+        gradient_checkpointing=config.gradient_checkpointing,
     )
     iterations = []
     if config.ppo_cases:
@@ -339,7 +360,7 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
             **common,
         )
         iterations += _iteration_rows("tiny-gpt2", config.tiny_cases, settings, out)
-    iterations = _with_ratios(_with_ratios(iterations, "trl"), "sb3")
+    iterations = _with_ratios(_with_ratios(_with_ratios(iterations, "trl"), "sb3"), "ours")
     results = {
         "config": asdict(config),
         "machine": machine_info(device),

@@ -4,6 +4,11 @@ Evaluates the policy on held-out prompts before and after training (the env's re
 ``--gold-reward-model`` as the gold score), saves the final agent, and writes checkpoints and tensorboard logs
 under ``--output-dir``. ``--resume`` continues from the latest checkpoint there. Defaults: the packaged SmolLM2
 against the env's default reward model, sized for about 10 minutes on a 2-core CPU (docs/agents.md).
+
+LoRA: ``--lora-r 16`` (plus ``--lora-alpha``, ``--lora-dropout``, ``--lora-target-modules``, ``--torch-dtype``).
+Several processes: ``torchrun --nproc_per_node N $(which text-gym) train ...`` or ``accelerate launch
+--multi_gpu --num_processes N $(which text-gym) train ...`` (also on CPU, with gloo); the per-process batch
+flags (``--n-envs``, ``--minibatch-size``) are multiplied by N for the global batch (docs/agents.md, "Scaling").
 """
 
 from __future__ import annotations
@@ -23,11 +28,12 @@ ALGORITHM_HELP = {
     "ppo": "PPO with a value head (GAE advantages, clipped policy and value losses)",
     "reinforce": "REINFORCE with a moving-average baseline",
     "rloo": "REINFORCE with the leave-one-out baseline over --group-size samples per prompt",
-    "grpo": "REINFORCE with group-normalised advantages over --group-size samples per prompt",
+    "grpo": "GRPO: group-normalised advantages over --group-size samples per prompt, clipped ratio over "
+    "--num-iterations passes",
 }
 """``text-gym train <algo>`` help lines; the algorithms themselves are ``agents.ALGORITHMS``."""
 
-_GRPO_OBJECTIVE = ("n_epochs", "clip_range")  # REINFORCEConfig fields of GRPO's clipped ratio objective, if present
+_GRPO_OBJECTIVE = ("num_iterations", "clip_range")  # REINFORCEConfig fields of GRPO's clipped ratio objective
 UNUSED_FIELDS = {
     "reinforce": ("group_size", *_GRPO_OBJECTIVE),
     "rloo": ("baseline_decay", *_GRPO_OBJECTIVE),
@@ -72,6 +78,10 @@ class TrainArgs:
         },
     )
     resume: bool = field(default=False, metadata={"help": "continue from the latest checkpoint in the checkpoint dir"})
+    merge_lora: bool = field(
+        default=False,
+        metadata={"help": "LoRA runs: also write the merged full model (for inference) to <output-dir>/final-merged"},
+    )
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def __post_init__(self) -> None:
@@ -88,11 +98,15 @@ def _config(args: argparse.Namespace, train: TrainArgs) -> AlgorithmConfig:
     return config_from_args(cls.config_class, args, **fixed, **outputs)
 
 
-def _print_eval(label: str, result) -> None:
+def _quiet(*args, **kwargs) -> None:
+    """``print`` of the processes other than the main one."""
+
+
+def _print_eval(label: str, result, say=print) -> None:
     gold = "" if result.gold_mean is None else f", gold {result.gold_mean:+.4f}"
-    print(f"{label}: proxy {result.score_mean:+.4f}{gold} over {len(result.scores)} held-out prompts")
+    say(f"{label}: proxy {result.score_mean:+.4f}{gold} over {len(result.scores)} held-out prompts")
     for prompt, completion in list(zip(result.prompts, result.completions, strict=False))[:3]:
-        print(f"    {prompt} ⟦{completion}⟧")
+        say(f"    {prompt} ⟦{completion}⟧")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -113,10 +127,13 @@ def run(args: argparse.Namespace) -> int:
         env_kwargs["reward_model"] = train.reward_model
     start = time.perf_counter()
     agent = cls(train.policy, train.env, config=config, env_kwargs=env_kwargs)
-    print(
+    if train.merge_lora and not agent.policy.is_peft:
+        raise ValueError("--merge-lora needs a LoRA run (--lora-r > 0)")
+    say = print if agent.is_main_process else _quiet  # every process trains; the main one reports and saves
+    say(
         f"{cls.__name__} ({train.algo}) on {train.env}: policy {train.policy}, reward model "
         f"{agent.env.task.reward_name!r}, device {agent.device}, {agent.n_envs} episodes x {train.max_new_tokens} "
-        f"tokens per update; logs in {config.tensorboard_log}"
+        f"tokens per update and process x {agent.num_processes} processes; logs in {config.tensorboard_log}"
     )
     eval_env = None
     if train.eval_prompts is not None:
@@ -133,16 +150,31 @@ def run(args: argparse.Namespace) -> int:
             device=agent.device,
             autoreset_mode="Disabled",
         )
-        before = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
-        _print_eval("before", before)
+        before = evaluate(
+            agent,
+            eval_env,
+            config.gold_reward_model,
+            seed=config.seed,
+            progress_bar=train.progress_bar and agent.is_main_process,
+        )
+        _print_eval("before", before, say)
     resume_from = checkpoint_to_resume(config.checkpoint_dir) if train.resume else None
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
     final = Path(train.output_dir) / "final"
-    agent.save(final)
+    if agent.is_main_process:
+        agent.save(final)
+        if train.merge_lora:
+            agent.save(Path(train.output_dir) / "final-merged", merge_adapters=True)
     summary = {"algo": train.algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps, "saved_to": str(final)}
     if eval_env is not None:
-        after = evaluate(agent, eval_env, config.gold_reward_model, seed=config.seed, progress_bar=train.progress_bar)
-        _print_eval("after", after)
+        after = evaluate(
+            agent,
+            eval_env,
+            config.gold_reward_model,
+            seed=config.seed,
+            progress_bar=train.progress_bar and agent.is_main_process,
+        )
+        _print_eval("after", after, say)
         summary.update(
             {
                 "proxy_before": before.score_mean,
@@ -152,8 +184,9 @@ def run(args: argparse.Namespace) -> int:
             }
         )
     summary["wall_s"] = round(time.perf_counter() - start, 1)
-    (Path(train.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
-    print(json.dumps(summary, indent=2))
+    if agent.is_main_process:
+        (Path(train.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))
+    say(json.dumps(summary, indent=2))
     return 0
 
 

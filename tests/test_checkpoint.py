@@ -135,3 +135,16 @@ def test_resume_without_a_checkpoint_starts_fresh_with_a_notice(tmp_path):
     (tmp_path / "run" / "checkpoint-000004").mkdir(parents=True)
     (tmp_path / "run" / "checkpoint-000004" / TRAINING_STATE).write_text("4")
     assert checkpoint_to_resume(tmp_path / "run") == tmp_path / "run" / "checkpoint-000004"
+
+
+def test_checkpoints_print_no_transformers_progress_bars(tmp_path, capsys):
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    agent = _agent(PPO, tmp_path, keep_checkpoints=1)
+    agent.learn(16 * 4, progress_bar=False)
+    agent.load_checkpoint(tmp_path)
+    captured = capsys.readouterr()
+    assert "Writing model shards" not in captured.err + captured.out
+    assert "Loading weights" not in captured.err + captured.out
+    assert hf_logging.is_progress_bar_enabled()  # the user's setting is restored

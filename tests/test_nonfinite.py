@@ -45,19 +45,19 @@ def test_score_beyond_float32_range_stops_with_a_clear_error(cls):
 def test_non_finite_loss_skips_the_optimizer_step():
     agent = PPO(tiny_model(), tiny_env(4), seed=0, max_skipped_updates=2)
     before = _weights(agent)
-    evaluate = agent.policy.evaluate_actions
+    evaluate = agent.policy.forward
 
     def poisoned(*args, **kwargs):
         logprobs, values = evaluate(*args, **kwargs)
         return logprobs * float("nan"), values
 
-    agent.policy.evaluate_actions = poisoned
+    agent.policy.forward = poisoned
     with (
         pytest.warns(RuntimeWarning, match="non-finite loss"),
         pytest.raises(RuntimeError, match="2 consecutive updates"),
     ):
         agent.learn(4 * 4 * 10, progress_bar=False)
     assert _unchanged(agent, before)
-    agent.policy.evaluate_actions = evaluate
+    agent.policy.forward = evaluate
     agent.learn(4 * 4 * 2, progress_bar=False)
     assert not _unchanged(agent, before)

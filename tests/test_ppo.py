@@ -75,3 +75,14 @@ def test_bfloat16_autocast_trains_float32_weights():
     agent.learn(4 * 4, progress_bar=False)
     weight = agent.policy.model.transformer.wte.weight
     assert weight.dtype == torch.float32 and not torch.equal(weight, before) and torch.isfinite(weight).all()
+
+
+def test_gradient_checkpointing_gives_the_same_update():
+    weights = []
+    for checkpointing in (False, True):
+        agent = PPO(tiny_model(), tiny_env(4), seed=0, learning_rate=1e-2, gradient_checkpointing=checkpointing)
+        assert any(getattr(m, "gradient_checkpointing", False) for m in agent.policy.modules()) == checkpointing
+        agent.learn(4 * 4 * 2, progress_bar=False)
+        weights.append(agent.policy.state_dict())
+    for name, value in weights[0].items():
+        torch.testing.assert_close(weights[1][name], value, atol=1e-6, rtol=1e-5, msg=name)

@@ -20,3 +20,22 @@ def test_group_baselines_need_groups():
         REINFORCEConfig(baseline="rloo", group_size=1)
     with pytest.raises(ValueError, match="baseline"):
         REINFORCEConfig(baseline="mean")
+
+
+def test_grpo_clips_the_ratio_over_several_iterations():
+    import torch
+    from tiny_lm import tiny_env, tiny_model
+
+    agent = REINFORCE(
+        tiny_model(), tiny_env(8), seed=0, baseline="grpo", num_iterations=3, minibatch_size=4, learning_rate=3e-2
+    )
+    buffer = agent.collect_rollouts()
+    metrics = agent._update(buffer)
+    assert metrics["train/optimizer_steps"] == 6  # 3 passes x 2 minibatches
+    assert metrics["train/clip_fraction"] > 0  # later steps see ratios != 1, and the objective clips them
+    with torch.no_grad():
+        ids, mask, start = buffer.sequences()
+        logprobs, _ = agent.policy(ids, mask, start)
+    assert not torch.allclose(logprobs, buffer.logprobs)
+    with pytest.raises(ValueError, match="num_iterations=2 needs baseline='grpo'"):
+        REINFORCEConfig(baseline="rloo", num_iterations=2)

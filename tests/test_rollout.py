@@ -1,5 +1,6 @@
 """The shared rollout collector: KV-cached acting through the env matches a full forward of the same tokens."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 import torch
@@ -25,8 +26,8 @@ def test_cached_rollout_logprobs_match_a_full_forward_at_the_sampling_temperatur
     policy, _env, buffer = _rollout(temperature=0.7)
     ids, mask, start = buffer.sequences()
     with torch.no_grad():
-        full, _ = policy.evaluate_actions(ids, mask, start, temperature=0.7)
-        other_temperature, _ = policy.evaluate_actions(ids, mask, start, temperature=1.0)
+        full, _ = policy(ids, mask, start, temperature=0.7)
+        other_temperature, _ = policy(ids, mask, start, temperature=1.0)
     m = buffer.response_mask
     assert torch.allclose(buffer.logprobs, full, atol=1e-5)
     assert torch.allclose(buffer.ref_logprobs, full, atol=1e-5)  # the reference is still the policy
@@ -77,7 +78,7 @@ def test_group_sampling_gives_each_group_one_prompt():
         REINFORCE(tiny_model(), tiny_env(10), baseline="rloo", group_size=4).collect_rollouts()
 
 
-def test_env_can_be_an_id_a_single_env_or_a_disabled_vector_env():
+def test_env_can_be_an_id_a_single_env_or_any_vector_env():
     tokenizer = tiny_tokenizer()
     kwargs = {
         "tokenizer": tokenizer,
@@ -92,8 +93,13 @@ def test_env_can_be_an_id_a_single_env_or_a_disabled_vector_env():
     single = PPO(tiny_model(), TextGenEnv(**kwargs), n_envs=3)
     assert single.env.num_envs == 3 and single.env.task.prompts == PROMPTS
     assert single.collect_rollouts().num_tokens <= 9
-    with pytest.raises(ValueError, match="autoreset_mode"):
-        PPO(tiny_model(), TextGenVectorEnv(2, **kwargs, autoreset_mode=AutoresetMode.NEXT_STEP))
+    # The README's gym.make_vec (NEXT_STEP autoreset) is rebuilt in DISABLED mode with the same task and size.
+    made = gym.make_vec("TextGen-v0", num_envs=2, vocab_size=by_id.policy.vocab_size, **kwargs)
+    assert made.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    agent = PPO(tiny_model(), made)
+    assert agent.env.metadata["autoreset_mode"] == AutoresetMode.DISABLED and agent.env.num_envs == 2
+    assert agent.env.task.prompts == PROMPTS and agent.env.task.max_new_tokens == 3
+    assert agent.collect_rollouts().num_tokens <= 6
 
 
 def test_predict_matches_the_full_forward_argmax():
@@ -108,3 +114,12 @@ def test_predict_matches_the_full_forward_argmax():
         assert actions[row] == int(logits.argmax())
     single, _ = agent.predict({k: v[0] for k, v in obs.items()}, deterministic=True)
     assert single == actions[0]
+
+
+def test_rollout_uses_the_supported_cache_api_without_deprecation_warnings():
+    import warnings
+
+    agent = PPO(tiny_model(), tiny_env(4), seed=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        agent.collect_rollouts()

@@ -144,7 +144,7 @@ def test_lm_policy_view_has_the_sb3_action_distribution():
     ids, mask = torch.as_tensor(obs["input_ids"][:, :4]), torch.as_tensor(obs["attention_mask"][:, :4])  # prompt
     with torch.no_grad():
         expected = algo.policy.get_distribution(obs_tensor).distribution.logits
-        logprobs, values, _ = view.step(ids, mask, position_ids_from_mask(mask), None)
+        logprobs, values, _ = view.next_token_logprobs(ids, mask, position_ids_from_mask(mask), None)
     torch.testing.assert_close(logprobs[:, :V], expected, atol=1e-5, rtol=1e-5)
     assert torch.all(logprobs[:, V:] == float("-inf")) and values is None
 

@@ -127,5 +127,6 @@ def test_train_cli_help_shows_true_defaults(capsys):
     text = " ".join(capsys.readouterr().out.split())
     assert "completions, logged as rollout/gold_score_mean (default: vader)" in text
     assert "--group_size GROUP_SIZE, --group-size GROUP_SIZE samples per prompt" in text
-    for foreign in ("--baseline ", "--baseline-decay", "--clip-range", "--checkpoint-dir", "--tensorboard-log"):
+    assert "--num_iterations NUM_ITERATIONS, --num-iterations NUM_ITERATIONS passes over each rollout" in text
+    for foreign in ("--baseline ", "--baseline-decay", "--n-epochs", "--checkpoint-dir", "--tensorboard-log"):
         assert foreign not in text

@@ -33,7 +33,7 @@ from stable_baselines3.common.buffers import DictRolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
-from agents.kl import KL_ESTIMATORS, KLEstimator, kl_estimate
+from agents.kl import KL_ESTIMATORS, KLEstimator, check_kl_coef, kl_estimate
 from reward_models import check_positive_int
 from text_gym.masking import load_causal_lm, next_token_logits
 
@@ -58,8 +58,7 @@ class KLPenaltyCallback(BaseCallback):
         verbose: int = 0,
     ) -> None:
         super().__init__(verbose)
-        if not kl_coef >= 0:
-            raise ValueError(f"kl_coef must be >= 0, got {kl_coef}")
+        check_kl_coef(kl_coef)
         if estimator not in KL_ESTIMATORS:
             raise ValueError(f"estimator must be one of {KL_ESTIMATORS}, got {estimator!r}")
         check_positive_int("batch_size", batch_size)
