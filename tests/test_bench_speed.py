@@ -139,6 +139,6 @@ def test_bench_speed_rejects_bad_settings(kwargs, match):
 
 def test_bench_speed_without_trls_ppo_fails_before_running_anything(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "trl.experimental.ppo", None)  # as if trl >= 1.13 or not installed
-    with pytest.raises(ImportError, match=r"pip install 'text-gym\[bench\]'"):
+    with pytest.raises(ImportError, match=r'pip install "text-gym\[bench\]"'):
         run_benchmark(BenchSpeedConfig(output_dir=str(tmp_path / "out")))
     assert not (tmp_path / "out").exists()
