@@ -41,7 +41,7 @@ from agents.envs import make_vector_env
 from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
 from agents.policy import LMPolicy, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
-from reward_models import make_reward_model, resolve_device, resolve_dtype
+from reward_models import call_reward, check_fields_available, make_reward_model, resolve_device, resolve_dtype
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
@@ -116,6 +116,8 @@ class BaseAlgorithm:
             else FixedKLController(cfg.kl_coef)
         )
         self.gold_reward_model = make_reward_model(cfg.gold_reward_model) if cfg.gold_reward_model else None
+        if self.gold_reward_model is not None and self.env is not None:
+            check_fields_available(self.gold_reward_model, self.env.task.field_names, "gold_reward_model")
         self.score_stats = RunningMeanStd(shape=())
         self.sample_generator = torch.Generator(self.device).manual_seed(cfg.seed)
         self.shuffle_generator = torch.Generator().manual_seed(cfg.seed + 1)
@@ -386,7 +388,11 @@ class BaseAlgorithm:
         self.logger.record("rollout/ep_rew_mean", float(np.mean([e["r"] for e in self.ep_info_buffer])))
         self.logger.record("rollout/ep_len_mean", float(np.mean([e["l"] for e in self.ep_info_buffer])))
         if self.gold_reward_model is not None:
-            gold = np.asarray(self.gold_reward_model(buffer.prompts, buffer.completions), dtype=np.float64)
+            fields = self.env.task.prompt_fields(buffer.prompt_index)
+            gold = np.asarray(
+                call_reward(self.gold_reward_model, buffer.prompts, buffer.completions, fields, "gold_reward_model"),
+                dtype=np.float64,
+            )
             metrics["rollout/gold_score_mean"] = float(gold.mean())
         metrics.pop("rollout/ep_len_mean_batch")
         for key, value in metrics.items():

@@ -47,7 +47,7 @@ def make_vector_env(
             n_envs,
             task.tokenizer,
             task.reward_model,
-            task.prompts,
+            task.prompt_source,
             task.max_new_tokens,
             task.max_prompt_tokens,
             device=device,

@@ -44,7 +44,10 @@ class TextGenEnv(gym.Env):
             exception inside it is re-raised as ``RuntimeError`` naming the reward model.
         prompts: list of strings, a ``.txt`` (one per line) or ``.jsonl`` (``prompt`` field) path, or
             ``"default:train|test|all"``; default: the project's train prompts. ``reset`` draws one uniformly
-            from ``self.np_random`` unless ``options={"prompt_index": i}`` picks it.
+            from ``self.np_random`` unless ``options={"prompt_index": i}`` picks it. Prompts with per-prompt
+            fields (dataset columns: a list of dicts, JSONL rows with more keys, a ``datasets.Dataset``,
+            ``"hf:<dataset id>"``, or a procedural source; :mod:`text_gym.prompt_rows`) pass those fields to a
+            reward model that asks for them, as keyword arguments (TRL's convention, :mod:`reward_models.fields`).
         max_new_tokens: episode length limit in tokens (default 32). Reaching it ends the episode with
             ``terminated=True`` and the cut text is scored: the length limit is part of the task.
         max_prompt_tokens: prompt slots in the observation (default 64).
@@ -68,7 +71,8 @@ class TextGenEnv(gym.Env):
     Observation: ``{"input_ids": int64 [L], "attention_mask": int64 [L]}``, ``L = max_prompt_tokens +
     max_new_tokens``, see :mod:`text_gym.task` for the layout. Reward: 0 on every step but the last, then the
     reward model's score. The final ``info`` holds ``prompt``, ``completion``, ``score``, ``prompt_index``,
-    ``num_tokens`` and ``stop_reason`` (``"eos"``, ``"length"`` or ``"stop_string"``).
+    ``num_tokens`` and ``stop_reason`` (``"eos"``, ``"length"`` or ``"stop_string"``). The ``info`` of ``reset``
+    and of every step also holds the current prompt's fields, one key per field (e.g. ``answer``).
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human"], "render_fps": 4}
@@ -116,7 +120,7 @@ class TextGenEnv(gym.Env):
         self._running = True
         if self.render_mode == "human":
             self.render()
-        info = {"prompt": task.prompts[index], "prompt_index": self._prompt_index}
+        info = {"prompt": task.prompts[index], "prompt_index": self._prompt_index, **task.fields_of(index)}
         self._update_action_mask(info)
         return self._obs(), info
 
@@ -152,6 +156,7 @@ class TextGenEnv(gym.Env):
                 "num_tokens": self._num_tokens,
                 "stop_reason": stop_reason,
             }
+        info.update(task.fields_of(self._prompt_index))
         if self.render_mode == "human":
             self.render()
         self._update_action_mask(info)
