@@ -56,11 +56,15 @@ class BenchAlgosConfig:
         },
     )
     tasks: list[str] = field(
-        default_factory=lambda: ["TextGenSentiment-v0", "TextGenKeyword-v0", "TextGenStory-v0", "TextGenDialogue-v0"],
-        metadata={
-            "help": "suite env ids (text_gym.TASKS; also TextGenInstruct-v0 and TextGenArithmetic-v0, the "
-            "verifiable-reward tasks)"
-        },
+        default_factory=lambda: [
+            "TextGenSentiment-v0",
+            "TextGenKeyword-v0",
+            "TextGenStory-v0",
+            "TextGenDialogue-v0",
+            "TextGenInstruct-v0",
+            "TextGenArithmetic-v0",
+        ],
+        metadata={"help": "suite env ids (text_gym.TASKS)"},
     )
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "seeds; one run per seed"})
     policy: str = field(default="smollm2", metadata={"help": "hub id, local folder or 'smollm2'"})

@@ -6,7 +6,7 @@ level  problem                                                example
 1      single-digit addition                                  What is 3 + 5?
 2      two-digit addition or subtraction (result >= 0)        What is 47 - 18?
 3      multiplication (one- by two-digit) or exact division   What is 7 × 23?
-4      two operations with precedence or brackets             What is (12 + 7) × 3?
+4      two operations with precedence or brackets (>= 0)      What is (12 + 7) × 3?
 5      multi-step word problem                                Mia has 12 stickers. She buys 3 packs ...
 =====  =====================================================  =========================================
 
@@ -66,6 +66,7 @@ def _level4(rng: np.random.Generator) -> tuple[str, int]:
         return f"What is ({a} + {b}) × {c}?", (a + b) * c
     if form == 1:
         return f"What is {a} + {b} × {c}?", a + b * c
+    b = min(b, a * c)  # a non-negative result
     return f"What is {a} × {c} - {b}?", a * c - b
 
 
