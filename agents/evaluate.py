@@ -68,6 +68,11 @@ def evaluate_lm(
     ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
     ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``.
     """
+    if not isinstance(env.task.prompts, list):
+        raise ValueError(
+            "evaluate needs an env with a fixed prompt list, got an endless procedural source; build the env with "
+            "prompts=text_gym.task_prompts(env_id, 'test') (or any list)"
+        )
     gold = make_reward_model(gold_reward_model) if gold_reward_model is not None else None
     count, B = len(env.task.prompts), env.num_envs
     generator = torch.Generator(policy.device).manual_seed(seed)

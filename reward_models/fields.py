@@ -7,18 +7,28 @@ aligned with ``completions``::
     def reward(prompts, completions, answer, **kwargs):  # answer[i] belongs to completions[i]
         ...
 
-Which columns a callable gets is read from its signature: a ``**kwargs`` parameter receives every column; named
-parameters after ``(prompts, completions)`` receive the columns of those names; a plain ``(prompts, completions)``
-callable receives none. A named parameter without a default is *required*: calling the reward on data without that
-column raises ``ValueError`` naming the column and the columns the data has. Reward models built from
-:class:`~reward_models.BaseRewardModel` are read from their ``score`` method; an object may instead declare
-``accepts_all_fields`` and ``required_fields`` attributes (as :class:`~reward_models.CompositeReward` does).
+How a callable is called is read from its signature:
+
+- One with a parameter named ``completions`` is called by keyword, as TRL calls reward functions:
+  ``fn(prompts=..., completions=..., **columns)`` (``prompts`` only if it has that parameter or ``**kwargs``), so
+  ``def accuracy(completions, solution, **kwargs)`` works unchanged. Any other callable gets ``(prompts,
+  completions)`` positionally, then the columns by keyword.
+- ``**kwargs`` receives every column; a named parameter (besides ``prompts`` and ``completions``, or after the
+  first two positional ones) receives the column of that name; a plain ``(prompts, completions)`` callable receives
+  none. A named parameter without a default is *required*: calling the reward on data without that column raises
+  ``ValueError`` naming the column and the columns the data has.
+
+Reward models built on :class:`~reward_models.BaseRewardModel` take the fields their ``score`` method names. An
+object may instead declare ``accepts_all_fields`` and ``required_fields`` attributes (as
+:class:`~reward_models.CompositeReward` does).
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Mapping, Sequence
+
+from reward_models.base import BaseRewardModel
 
 RESERVED_FIELDS = frozenset(
     {"prompt", "prompts", "completion", "completions", "score", "prompt_index", "num_tokens", "stop_reason"}
@@ -27,12 +37,24 @@ RESERVED_FIELDS = frozenset(
 _NAMED = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
 
 
-def _parameters(reward_fn: object) -> list[inspect.Parameter]:
-    target = reward_fn.score if hasattr(reward_fn, "score") and callable(reward_fn.score) else reward_fn
+def _signature(fn: object) -> list[inspect.Parameter]:
     try:
-        return list(inspect.signature(target).parameters.values())[2:]  # after (prompts, completions)
-    except (TypeError, ValueError):  # builtins without a signature take no fields
+        return list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):  # builtins without a signature: called positionally, no fields
         return []
+
+
+def _by_keyword(parameters: list[inspect.Parameter]) -> bool:
+    """TRL style: the callable names a ``completions`` parameter that can be passed by keyword."""
+    return any(p.name == "completions" and p.kind in _NAMED for p in parameters)
+
+
+def _parameters(reward_fn: object) -> list[inspect.Parameter]:
+    """The parameters of ``reward_fn`` that can receive fields (its ``score``'s, for a BaseRewardModel)."""
+    parameters = _signature(reward_fn.score if isinstance(reward_fn, BaseRewardModel) else reward_fn)
+    if _by_keyword(parameters):
+        return [p for p in parameters if p.name not in ("prompts", "completions")]
+    return parameters[2:]
 
 
 def accepted_fields(reward_fn: object) -> frozenset[str] | None:
@@ -85,4 +107,10 @@ def call_reward(
     check_fields_available(reward_fn, list(fields), source)
     accepted = accepted_fields(reward_fn)
     kwargs = {name: list(values) for name, values in fields.items() if accepted is None or name in accepted}
-    return reward_fn(list(prompts), list(completions), **kwargs)
+    parameters = _signature(reward_fn)
+    if not _by_keyword(parameters):
+        return reward_fn(list(prompts), list(completions), **kwargs)
+    kwargs["completions"] = list(completions)
+    if any(p.name == "prompts" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters):
+        kwargs["prompts"] = list(prompts)
+    return reward_fn(**kwargs)

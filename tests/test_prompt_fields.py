@@ -135,6 +135,27 @@ def test_call_reward_passes_what_the_signature_asks_for():
         call_reward(answer_reward, ["p", "q"], ["a", "b"], {"answer": ["x"]})
 
 
+def test_trl_style_reward_functions_are_called_by_keyword():
+    seen = {}
+
+    def accuracy(completions, solution, **kwargs):  # TRL's signature: prompts arrive in kwargs
+        seen["accuracy"] = (list(completions), list(solution), sorted(kwargs))
+        return [float(c == s) for c, s in zip(completions, solution, strict=True)]
+
+    def no_prompts(completions, solution):
+        return [0.0] * len(completions)
+
+    fields = {"solution": ["4", "5"], "level": [1, 2]}
+    np.testing.assert_array_equal(call_reward(accuracy, ["p", "q"], ["4", "6"], fields), [1.0, 0.0])
+    assert seen["accuracy"] == (["4", "6"], ["4", "5"], ["level", "prompts"])
+    assert call_reward(no_prompts, ["p"], ["x"], {"solution": ["y"]}) == [0.0]
+    assert required_fields(accuracy) == {"solution"}
+    env = make(reward=lambda completions, answer: [float(a in c) for a, c in zip(answer, completions, strict=True)])
+    env.reset(seed=0, options={"prompt_index": 0})
+    env.step(env.unwrapped.task.tokenizer.convert_tokens_to_ids("good"))
+    assert env.step(EOS)[1] == 1.0
+
+
 def test_a_reward_asking_for_a_missing_column_fails_at_construction():
     with pytest.raises(ValueError, match=r"needs the per-prompt field\(s\) \['answer'\].*their fields: none"):
         make(prompts=["the movie was"])

@@ -164,3 +164,11 @@ def test_gold_spec_and_proxy_reward_of_the_procedural_tasks(env_id):
     env.reset(seed=0)
     _, reward, terminated, _, info = env.step(tokenizer().eos_token_id)
     assert terminated and reward == 0.0 and info["completion"] == ""
+
+
+def test_evaluation_refuses_an_endless_prompt_source():
+    from agents import evaluate_lm
+
+    envs = gym.make_vec("TextGenArithmetic-v0", num_envs=2, tokenizer=tokenizer(), reward_model=zero_reward)
+    with pytest.raises(ValueError, match="fixed prompt list"):
+        evaluate_lm(None, envs)
