@@ -87,6 +87,12 @@ class GeneratedPrompts(Sequence[str]):
             raise TypeError("GeneratedPrompts cannot be sliced; index single problem numbers")
         return self.row(int(index))["prompt"]
 
+    def __iter__(self):
+        raise TypeError("GeneratedPrompts is endless and cannot be iterated; index problem numbers (self[i])")
+
+    def __contains__(self, prompt: object) -> bool:
+        raise TypeError("GeneratedPrompts is endless; membership cannot be tested")
+
     def fields(self, indices: Sequence[int]) -> dict[str, list]:
         """``{field: [value of each index]}`` for the rows ``indices``."""
         rows = [self.row(int(i)) for i in indices]
