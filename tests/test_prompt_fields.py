@@ -206,3 +206,19 @@ def test_vector_env_rewards_are_aligned_with_each_episodes_fields_across_autores
         _, rewards, terminated, _, info = envs.step(np.full(4, EOS))  # the autoreset step: new prompts
         assert not terminated.any() and not rewards.any()
     assert seen == {"good", "bad", "fine"}
+
+
+def test_same_step_autoreset_reports_the_fields_of_the_episode_that_ended():
+    from gymnasium.vector import AutoresetMode
+
+    envs = make(vector=True, num_envs=3, autoreset_mode=AutoresetMode.SAME_STEP)
+    tok = make_tiny_tokenizer()
+    _, info = envs.reset(seed=3)
+    answers = list(info["answer"])
+    envs.step(np.array([tok.convert_tokens_to_ids(a) for a in answers]))
+    _, rewards, terminated, _, info = envs.step(np.full(3, EOS))
+    assert terminated.all() and rewards.tolist() == [1.0, 1.0, 1.0]
+    assert list(info["answer"]) == answers and list(info["completion"]) == answers
+    next_answers = [ROWS[i]["answer"] for i in envs.prompt_index]  # the new episodes, already reset
+    _, _, _, _, info = envs.step(np.full(3, EOS))
+    assert list(info["answer"]) == next_answers
