@@ -52,7 +52,7 @@ from agents.logger import TrainingLogger
 from agents.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
 from agents.schedules import scheduled_learning_rate
-from reward_models import resolve_dtype
+from reward_models import check_fields_available, resolve_dtype
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
@@ -143,6 +143,9 @@ class BaseAlgorithm:
         self.training_logger = TrainingLogger(
             self.reducer, self.is_main_process, cfg.gold_reward_model, cfg.log_samples_every, cfg.n_logged_samples
         )
+        gold = self.training_logger.gold_reward_model
+        if gold is not None and self.env is not None:
+            check_fields_available(gold, self.env.task.field_names, "gold_reward_model")
         self.score_stats = RunningMeanStd(shape=())
         seed = cfg.seed + self.process_index  # each process samples its own prompts and tokens
         self.sample_generator = torch.Generator(self.device).manual_seed(seed)
@@ -373,7 +376,13 @@ class BaseAlgorithm:
                 metrics = self._update(buffer)
                 metrics["train/learning_rate"] = lr
                 self.n_updates += 1
-                self.training_logger.log(metrics, buffer, self.n_updates, self.num_timesteps)
+                self.training_logger.log(
+                    metrics,
+                    buffer,
+                    self.env.task.prompt_fields(buffer.prompt_index),
+                    self.n_updates,
+                    self.num_timesteps,
+                )
                 bar.update(min(tokens, total_timesteps - bar.n))
                 bar.set_postfix(score=f"{metrics['rollout/score_mean']:.3f}", kl=f"{metrics['objective/kl']:.2f}")
                 if cfg.checkpoint_dir is not None and self.n_updates % cfg.checkpoint_freq == 0:

@@ -74,7 +74,7 @@ def _disabled_autoreset_copy(task, num_envs: int, device: str) -> TextGenVectorE
         num_envs,
         task.tokenizer,
         task.reward_model,
-        task.prompts,
+        task.prompt_source,
         task.max_new_tokens,
         task.max_prompt_tokens,
         device=device,

@@ -12,7 +12,7 @@ from tqdm.auto import tqdm
 
 from agents.policy import LMPolicy
 from agents.rollout import collect_rollout
-from reward_models import RewardFn, make_reward_model
+from reward_models import RewardFn, call_reward, make_reward_model
 
 
 @dataclass
@@ -68,10 +68,15 @@ def evaluate_lm(
     ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
     ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``.
     """
+    if not isinstance(env.task.prompts, list):
+        raise ValueError(
+            "evaluate needs an env with a fixed prompt list, got an endless procedural source; build the env with "
+            "prompts=text_gym.task_prompts(env_id, 'test') (or any list)"
+        )
     gold = make_reward_model(gold_reward_model) if gold_reward_model is not None else None
     count, B = len(env.task.prompts), env.num_envs
     generator = torch.Generator(policy.device).manual_seed(seed)
-    prompts, completions, scores = [], [], []
+    prompts, completions, scores, indices = [], [], [], []
     policy.eval()
     for begin in tqdm(range(0, count, B), desc="evaluate", disable=not progress_bar):
         index = np.minimum(np.arange(begin, begin + B), count - 1)  # the last batch repeats the last prompt
@@ -79,7 +84,12 @@ def evaluate_lm(
         with autocast():
             buffer = collect_rollout(policy, env, index, generator, temperature)
         prompts += buffer.prompts[:keep]
+        indices += index[:keep].tolist()
         completions += buffer.completions[:keep]
         scores.append(buffer.scores[:keep].double().cpu().numpy())
-    gold_scores = None if gold is None else np.asarray(gold(prompts, completions), dtype=np.float64)
+    if gold is not None:
+        fields = env.task.prompt_fields(indices)
+        gold_scores = np.asarray(call_reward(gold, prompts, completions, fields, "gold_reward_model"), np.float64)
+    else:
+        gold_scores = None
     return EvalResult(prompts, completions, np.concatenate(scores), gold_scores)

@@ -14,7 +14,7 @@ import numpy as np
 
 from agents.distributed import Reducer
 from agents.rollout import RolloutBuffer
-from reward_models import make_reward_model
+from reward_models import call_reward, make_reward_model
 
 
 def markdown_table(rows: list[tuple[str, str, float]]) -> str:
@@ -72,29 +72,44 @@ class TrainingLogger:
             (f.writer for f in self.sb3_logger.output_formats if isinstance(f, TensorBoardOutputFormat)), None
         )
 
-    def log(self, metrics: dict[str, float], buffer: RolloutBuffer, n_updates: int, num_timesteps: int) -> None:
-        """Record ``metrics`` (already global) and the rollout's episodes of every process, then dump."""
+    def log(
+        self,
+        metrics: dict[str, float],
+        buffer: RolloutBuffer,
+        prompt_fields: dict[str, list],
+        n_updates: int,
+        num_timesteps: int,
+    ) -> None:
+        """Record ``metrics`` (already global) and the rollout's episodes of every process, then dump.
+        ``prompt_fields``: the per-prompt fields of the rollout's episodes (``{field: [value per episode]}``), for a
+        gold reward model that asks for them."""
         scores = self.reducer.gather(buffer.scores.double()).cpu().numpy()
         lengths = self.reducer.gather(buffer.response_mask.sum(1)).cpu().numpy()
         texts = None
         wants_samples = (n_updates - 1) % self.log_samples_every == 0 and self.writer is not None
         if self.uses_gold or self.reducer.any(wants_samples):
-            texts = self.reducer.gather_objects(list(zip(buffer.prompts, buffer.completions, strict=True)))
+            field_rows = [
+                {name: values[k] for name, values in prompt_fields.items()} for k in range(len(buffer.prompts))
+            ]
+            texts = self.reducer.gather_objects(list(zip(buffer.prompts, buffer.completions, field_rows, strict=True)))
         if not self.is_main_process:
             return
         self.ep_info_buffer.extend({"r": float(s), "l": float(n)} for s, n in zip(scores, lengths, strict=True))
         self.sb3_logger.record("rollout/ep_rew_mean", float(np.mean([e["r"] for e in self.ep_info_buffer])))
         self.sb3_logger.record("rollout/ep_len_mean", float(np.mean([e["l"] for e in self.ep_info_buffer])))
         if self.gold_reward_model is not None:
-            prompts, completions = [p for p, _ in texts], [c for _, c in texts]
-            gold = np.asarray(self.gold_reward_model(prompts, completions), dtype=np.float64)
+            prompts, completions = [p for p, _, _ in texts], [c for _, c, _ in texts]
+            fields = {name: [row[name] for _, _, row in texts] for name in prompt_fields}
+            gold = np.asarray(
+                call_reward(self.gold_reward_model, prompts, completions, fields, "gold_reward_model"), dtype=np.float64
+            )
             metrics = {**metrics, "rollout/gold_score_mean": float(gold.mean())}
         for key, value in metrics.items():
             self.sb3_logger.record(key, value)
         self.sb3_logger.record("train/n_updates", n_updates)
         self.sb3_logger.record("time/total_timesteps", num_timesteps)
         if wants_samples:
-            rows = [(p, c, s) for (p, c), s in zip(texts, scores.tolist(), strict=True)][: self.n_logged_samples]
+            rows = [(p, c, s) for (p, c, _), s in zip(texts, scores.tolist(), strict=True)][: self.n_logged_samples]
             self.writer.add_text("samples", markdown_table(rows), num_timesteps)
         self.sb3_logger.dump(step=num_timesteps)
 

@@ -1,11 +1,19 @@
 """Reward models for text-gym: the interface, the spec-string registry, gold labellers, learned models,
 preference data and Bradley–Terry training. See docs/reward_models.md."""
 
+from reward_models.answers import extract_answer
 from reward_models.base import BaseRewardModel, RewardFn, RewardModel, check_scores
 from reward_models.composite import CompositeReward
+from reward_models.constraints import (
+    CONSTRAINTS,
+    InstructionConstraintsReward,
+    check_constraint,
+    describe_constraint,
+)
 from reward_models.delta import load_delta_model, save_delta
 from reward_models.evaluation import evaluate_preferences, score_pairs
 from reward_models.extras import MissingExtraError, require_extra
+from reward_models.fields import RESERVED_FIELDS, call_reward, check_fields_available, required_fields
 from reward_models.function_rewards import KeywordReward, LengthReward, RegexReward
 from reward_models.gold import DistinctNGrams, VaderSentiment
 from reward_models.hf import REWARD_CONFIG_NAME, HFRewardModel, resolve_device, resolve_dtype
@@ -22,6 +30,13 @@ from reward_models.preferences import (
     parse_row,
     read_preference_rows,
 )
+from reward_models.reference import (
+    AnswerFormatReward,
+    ExactMatchReward,
+    NumericMatchReward,
+    RougeReward,
+    SacreBleuReward,
+)
 from reward_models.registry import make_reward_model, register_reward_model, registered_reward_models
 from reward_models.sentiment import sentiment_model_path, sentiment_reward_model
 from reward_models.specs import register_builtin_specs
@@ -31,15 +46,21 @@ from reward_models.validation import check_positive_int
 register_builtin_specs()
 
 __all__ = [
+    "CONSTRAINTS",
+    "RESERVED_FIELDS",
     "REWARD_CONFIG_NAME",
+    "AnswerFormatReward",
     "BaseRewardModel",
     "CompositeReward",
     "DistinctNGrams",
+    "ExactMatchReward",
     "HFRewardModel",
+    "InstructionConstraintsReward",
     "KeywordReward",
     "LabelConfig",
     "LengthReward",
     "MissingExtraError",
+    "NumericMatchReward",
     "PreferenceDataError",
     "PreferencePair",
     "PreferenceWriter",
@@ -48,14 +69,21 @@ __all__ = [
     "RewardModel",
     "RewardTrainResult",
     "RewardTrainerConfig",
+    "RougeReward",
+    "SacreBleuReward",
     "VaderSentiment",
     "append_preferences",
     "bradley_terry_loss",
     "cache_dir",
+    "call_reward",
+    "check_constraint",
+    "check_fields_available",
     "check_positive_int",
     "check_scores",
+    "describe_constraint",
     "evaluate_preferences",
     "expand_row",
+    "extract_answer",
     "label_preferences",
     "load_delta_model",
     "load_preferences",
@@ -68,6 +96,7 @@ __all__ = [
     "register_reward_model",
     "registered_reward_models",
     "require_extra",
+    "required_fields",
     "resolve_device",
     "resolve_dtype",
     "resolve_model_path",

@@ -7,8 +7,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-RewardFn = Callable[[Sequence[str], Sequence[str]], Sequence[float]]
-"""Any callable ``(prompts, completions) -> sequence of float``, one score per pair."""
+RewardFn = Callable[..., Sequence[float]]
+"""Any callable ``(prompts, completions, **fields) -> sequence of float``, one score per pair; ``fields`` are the
+per-prompt dataset columns it asks for (:mod:`reward_models.fields`)."""
 
 
 @runtime_checkable
@@ -25,13 +26,14 @@ class RewardModel(Protocol):
 
 
 class BaseRewardModel:
-    """Convenience base class: implement ``score``; ``__call__`` forwards to it."""
+    """Convenience base class: implement ``score``; ``__call__`` forwards to it, per-prompt fields included (a
+    ``score`` that names a field, e.g. ``score(self, prompts, completions, answer)``, receives that column)."""
 
     def score(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
         raise NotImplementedError
 
-    def __call__(self, prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
-        return self.score(prompts, completions)
+    def __call__(self, prompts: Sequence[str], completions: Sequence[str], **fields: Sequence) -> np.ndarray:
+        return self.score(prompts, completions, **fields)
 
 
 def check_scores(scores: object, expected: int, source: str = "reward_model") -> np.ndarray:

@@ -11,7 +11,16 @@ spec                   reward model
 ``keyword:<w1,w2>``    whole-word occurrences of the keywords
 ``regex:<pattern>``    1.0 when the pattern matches the completion, else 0.0
 ``composite:<terms>``  weighted sum, e.g. ``composite:1*sentiment+0.5*distinct:2`` (terms must not contain '+')
+``exact-match``        1.0 when the completion equals the per-prompt ``answer`` (:mod:`reward_models.reference`)
+``numeric-match``      1.0 when the completion's final number equals the per-prompt ``answer``
+``answer-format``      1.0 when the completion puts a number in ``\boxed{}``
+``bleu``, ``chrf``     sacrebleu sentence BLEU / chrF / 100 against the per-prompt ``references``
+``rouge[:variant]``    rouge-score F1 (``rougeL`` default) against the per-prompt ``references``
+``instruction-         fraction of the per-prompt ``constraints`` met (:mod:`reward_models.constraints`);
+constraints[:all]``    ``:all``: 1.0 only when every constraint is met
 =====================  =================================================================================
+
+Specs that name a per-prompt field need prompts that carry it (:mod:`reward_models.fields`).
 """
 
 from __future__ import annotations
@@ -19,9 +28,17 @@ from __future__ import annotations
 from urllib.parse import parse_qsl
 
 from reward_models.composite import CompositeReward
+from reward_models.constraints import InstructionConstraintsReward
 from reward_models.function_rewards import KeywordReward, LengthReward, RegexReward
 from reward_models.gold import DistinctNGrams, VaderSentiment
 from reward_models.hf import HFRewardModel
+from reward_models.reference import (
+    AnswerFormatReward,
+    ExactMatchReward,
+    NumericMatchReward,
+    RougeReward,
+    SacreBleuReward,
+)
 from reward_models.registry import make_reward_model, register_reward_model
 from reward_models.sentiment import sentiment_reward_model
 
@@ -81,6 +98,13 @@ def parse_composite_spec(argument: str | None) -> CompositeReward:
     return CompositeReward(terms)
 
 
+def parse_constraints_spec(argument: str | None) -> InstructionConstraintsReward:
+    """``instruction-constraints`` (fraction met) or ``instruction-constraints:all`` (1.0 only when all are met)."""
+    if argument not in (None, "all"):
+        raise ValueError(f"reward_model spec 'instruction-constraints:{argument}': the argument must be 'all' or none")
+    return InstructionConstraintsReward(all_required=argument == "all")
+
+
 def register_builtin_specs() -> None:
     register_reward_model("vader", lambda a: VaderSentiment(include_prompt=a == "with-prompt"))
     register_reward_model("sentiment", lambda a: sentiment_reward_model(device=a or "cpu"))
@@ -90,3 +114,10 @@ def register_builtin_specs() -> None:
     register_reward_model("keyword", lambda a: KeywordReward(_required("keyword", a, "keyword:great,love").split(",")))
     register_reward_model("regex", lambda a: RegexReward(_required("regex", a, r"regex:\bthanks\b")))
     register_reward_model("composite", parse_composite_spec)
+    register_reward_model("exact-match", lambda a: ExactMatchReward())
+    register_reward_model("numeric-match", lambda a: NumericMatchReward())
+    register_reward_model("answer-format", lambda a: AnswerFormatReward())
+    register_reward_model("bleu", lambda a: SacreBleuReward("bleu"))
+    register_reward_model("chrf", lambda a: SacreBleuReward("chrf"))
+    register_reward_model("rouge", lambda a: RougeReward(a or "rougeL"))
+    register_reward_model("instruction-constraints", parse_constraints_spec)

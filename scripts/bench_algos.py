@@ -57,7 +57,14 @@ class BenchAlgosConfig:
         },
     )
     tasks: list[str] = field(
-        default_factory=lambda: ["TextGenSentiment-v0", "TextGenKeyword-v0", "TextGenStory-v0", "TextGenDialogue-v0"],
+        default_factory=lambda: [
+            "TextGenSentiment-v0",
+            "TextGenKeyword-v0",
+            "TextGenStory-v0",
+            "TextGenDialogue-v0",
+            "TextGenInstruct-v0",
+            "TextGenArithmetic-v0",
+        ],
         metadata={"help": "suite env ids (text_gym.TASKS)"},
     )
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "seeds; one run per seed"})
@@ -188,12 +195,14 @@ def _train_agent(
     )
 
 
-def _episode_scores(gold: Any):
+def _episode_scores(gold: Any, task: Any):
     """SB3 callback: the mean proxy score (``rollout/score_mean``) and gold score (``rollout/gold_score_mean``) of
     the episodes that end during each rollout, from the prompts, completions and scores SB3VecEnv puts in
-    ``infos``."""
+    ``infos`` (and the prompts' fields of ``task``, a TextGenTask, for the gold metric)."""
     import numpy as np
     from stable_baselines3.common.callbacks import BaseCallback
+
+    from reward_models import call_reward
 
     class _EpisodeScores(BaseCallback):
         def _on_rollout_start(self) -> None:
@@ -206,8 +215,11 @@ def _episode_scores(gold: Any):
         def _on_rollout_end(self) -> None:
             prompts = [info["prompt"] for info in self.episodes]
             completions = [info["completion"] for info in self.episodes]
+            fields = task.prompt_fields([info["prompt_index"] for info in self.episodes])
             self.logger.record("rollout/score_mean", float(np.mean([info["score"] for info in self.episodes])))
-            self.logger.record("rollout/gold_score_mean", float(np.mean(gold(prompts, completions))))
+            self.logger.record(
+                "rollout/gold_score_mean", float(np.mean(call_reward(gold, prompts, completions, fields)))
+            )
 
     return _EpisodeScores()
 
@@ -253,7 +265,7 @@ def _train_sb3_ppo(
     )
     recorder = _recorder()
     kl_penalty = KLPenaltyCallback(cfg.kl_coef, estimator=cfg.kl_estimator)
-    callbacks = [kl_penalty, _episode_scores(gold), recorder]
+    callbacks = [kl_penalty, _episode_scores(gold, env.env.task), recorder]
     start = time.perf_counter()
     model.learn(config.total_timesteps, callback=callbacks, progress_bar=progress_bar, tb_log_name=f"{SB3_PPO}_s{seed}")
     learn_s = time.perf_counter() - start

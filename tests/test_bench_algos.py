@@ -218,3 +218,21 @@ def test_bench_algos_rejects_bad_arguments(tmp_path):
         run_benchmark(BenchAlgosConfig(workers=0, output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="policy_factory and env_kwargs must be picklable"):
         run_benchmark(BenchAlgosConfig(workers=2, output_dir=str(tmp_path)), lambda seed: tiny_policy(seed))
+
+
+def test_bench_algos_on_the_verifiable_tasks_passes_the_fields_to_proxy_and_gold(tmp_path):
+    """The procedural tasks: their rewards read per-prompt fields (answer, constraints), in the env (proxy), in the
+    agents' and the evaluation's gold metric, and in the SB3 path's gold callback."""
+    tokenizer = make_tiny_tokenizer(WORDS)
+    tokenizer.chat_template = "{% for m in messages %}{{ m['content'] }} {% endfor %}"
+    tasks = ["TextGenArithmetic-v0", "TextGenInstruct-v0"]
+    config = toy_config(tmp_path, algos=["grpo", "sb3-ppo"], tasks=tasks, seeds=[0], total_timesteps=16)
+    results = run_benchmark(config, tiny_policy, {"tokenizer": tokenizer, **ENV_KWARGS})
+    assert [(r["task"], r["algo"]) for r in results["runs"]] == [(t, a) for t in tasks for a in config.algos]
+    for run in results["runs"]:
+        assert all(0.0 <= v <= 1.0 for key in ("proxy", "gold") for v in run["curve"][key])
+        if run["task"] == "TextGenArithmetic-v0":  # exact task: the gold metric is the reward itself
+            assert run["curve"]["proxy"] == run["curve"]["gold"] and run["proxy_after"] == run["gold_after"]
+        else:  # gold (all constraints met) can never exceed the reward (fraction met)
+            assert all(g <= p for p, g in zip(run["curve"]["proxy"], run["curve"]["gold"], strict=True))
+            assert run["gold_after"] <= run["proxy_after"]

@@ -4,7 +4,9 @@
 :class:`TextGenVectorEnv`), so ``gym.make("TextGen-v0")`` and ``gym.make_vec("TextGen-v0", num_envs=N)`` work;
 ``gym.make("text_gym:TextGen-v0")`` imports it on the fly. ``TextGenChar-v0`` is the small-vocabulary variant
 (one action per character, :mod:`text_gym.char_level`). The benchmark suite ``TextGenSentiment-v0``,
-``TextGenKeyword-v0``, ``TextGenStory-v0`` and ``TextGenDialogue-v0`` is in :mod:`text_gym.tasks`.
+``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0`` and the procedural verifiable-reward tasks
+``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in :mod:`text_gym.tasks`. Prompts with per-prompt fields
+(dataset columns passed to rewards): :mod:`text_gym.prompt_rows`, :mod:`text_gym.generated_prompts`.
 """
 
 from gymnasium.envs.registration import register, registry
@@ -12,7 +14,9 @@ from gymnasium.envs.registration import register, registry
 from text_gym.char_level import PromptLettersReward, char_prompts, char_tokenizer
 from text_gym.env import TextGenEnv, check_action
 from text_gym.episode import TextGenTask
+from text_gym.generated_prompts import GeneratedPrompts
 from text_gym.masking import VocabularyMask
+from text_gym.prompt_rows import PromptRows, load_prompt_source
 from text_gym.prompts import default_prompts, load_prompts
 from text_gym.tasks import TASKS, TaskSpec, gold_reward_spec, task_prompts
 from text_gym.vector import TextGenVectorEnv
@@ -38,7 +42,9 @@ for _env_id, (_entry_point, _vector_entry_point, _kwargs) in _ENVS.items():
 
 __all__ = [
     "TASKS",
+    "GeneratedPrompts",
     "PromptLettersReward",
+    "PromptRows",
     "TaskSpec",
     "TextGenEnv",
     "TextGenTask",
@@ -49,6 +55,7 @@ __all__ = [
     "check_action",
     "default_prompts",
     "gold_reward_spec",
+    "load_prompt_source",
     "load_prompts",
     "task_prompts",
 ]

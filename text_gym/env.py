@@ -58,7 +58,10 @@ class TextGenEnv(gym.Env):
             action, reward model) changes nothing: the same step can be retried.
         prompts: list of strings, a ``.txt`` (one per line) or ``.jsonl`` (``prompt`` field) path, or
             ``"default:train|test|all"``; default: the project's train prompts. ``reset`` draws one uniformly
-            from ``self.np_random`` unless ``options={"prompt_index": i}`` picks it.
+            from ``self.np_random`` unless ``options={"prompt_index": i}`` picks it. Prompts with per-prompt
+            fields (dataset columns: a list of dicts, JSONL rows with more keys, a ``datasets.Dataset``,
+            ``"hf:<dataset id>"``, or a procedural source; :mod:`text_gym.prompt_rows`) pass those fields to a
+            reward model that asks for them, as keyword arguments (TRL's convention, :mod:`reward_models.fields`).
         max_new_tokens: episode length limit in tokens (default 32). Reaching it ends the episode with
             ``terminated=True`` and the cut text is scored: the length limit is part of the task.
         max_prompt_tokens: prompt slots in the observation (default 64).
@@ -94,6 +97,8 @@ class TextGenEnv(gym.Env):
     marks that step, as ``terminated`` does. ``text_info=False`` keeps only the numeric keys ``score``,
     ``prompt_index`` and ``num_tokens``, as NumPy scalars (float64, int64): for libraries that turn every info value
     into a tensor (TorchRL's ``auto_register_info_dict``).
+    The ``info`` of ``reset`` and of every step also holds the current prompt's per-prompt fields, one key per
+    field (e.g. ``answer``), unless ``text_info=False``.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
@@ -192,6 +197,7 @@ class TextGenEnv(gym.Env):
             "prompt_index": self._prompt_index,
             "num_tokens": self._num_tokens,
             "stop_reason": stop_reason,
+            **self.task.fields_of(self._prompt_index),
         }
 
     def _update_action_mask(self, info: dict[str, Any]) -> None:

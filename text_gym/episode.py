@@ -13,15 +13,26 @@ index ``max_prompt_tokens`` and token ``t`` of the completion at ``max_prompt_to
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from reward_models import RewardFn, check_positive_int, check_scores, load_tokenizer, make_reward_model
+from reward_models import (
+    RewardFn,
+    call_reward,
+    check_fields_available,
+    check_positive_int,
+    check_scores,
+    load_tokenizer,
+    make_reward_model,
+)
+from text_gym.generated_prompts import CACHE_SIZE, GeneratedPrompts, LazyColumn
 from text_gym.masking import make_vocabulary_mask
-from text_gym.prompts import load_prompts
+from text_gym.prompt_rows import load_prompt_source
 
 DEFAULT_TOKENIZER = "smollm2"
 DEFAULT_REWARD_MODEL = "sentiment"
@@ -48,7 +59,7 @@ class TextGenTask:
         self,
         tokenizer: str | os.PathLike | object | None = None,
         reward_model: str | RewardFn | None = None,
-        prompts: str | os.PathLike | Sequence[str] | None = None,
+        prompts: Any = None,
         max_new_tokens: int = 32,
         max_prompt_tokens: int = 64,
         chat_template: bool = False,
@@ -91,10 +102,21 @@ class TextGenTask:
         # Enough trailing tokens to contain any stop string: every token decodes to at least one character.
         self.stop_window = max((len(s) for s in self.stop_strings), default=0) + 1
 
-        self.prompts = load_prompts(prompts)
+        self.prompt_source = load_prompt_source(prompts)
+        self.prompts = self.prompt_source.prompts
+        self.field_names = self.prompt_source.field_names
+        check_fields_available(self.reward_model, self.field_names, f"reward_model {self.reward_name!r}")
         self.chat_template = bool(chat_template)
         self.system_prompt = system_prompt
-        self.prompt_ids, self.prompt_lengths, self.scored_prompts = self._tokenize_prompts(truncation)
+        if isinstance(self.prompt_source, GeneratedPrompts):  # tokenized on first use, like the rows themselves
+            encode = functools.lru_cache(maxsize=CACHE_SIZE)(
+                lambda i: self._tokenize_prompts([self.prompts[i]], truncation, offset=i)
+            )
+            self.prompt_ids = LazyColumn(lambda i: encode(i)[0][0], np.stack)
+            self.prompt_lengths = LazyColumn(lambda i: encode(i)[1][0], np.array)
+            self.scored_prompts = LazyColumn(lambda i: encode(i)[2][0], list)
+        else:
+            self.prompt_ids, self.prompt_lengths, self.scored_prompts = self._tokenize_prompts(self.prompts, truncation)
 
         self.observation_space = spaces.Dict(
             {
@@ -126,11 +148,14 @@ class TextGenTask:
         messages.append({"role": "user", "content": prompt})
         return self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
-    def _tokenize_prompts(self, truncation: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    def _tokenize_prompts(
+        self, prompts: Sequence[str], truncation: str, offset: int = 0
+    ) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Left-padded ids ``[num_prompts, max_prompt_tokens]``, lengths ``[num_prompts]``, and the prompt texts
-        the reward model sees: the raw prompt, or the decoded kept part of a plain prompt cut by truncation."""
-        texts = [self._prompt_text(p) for p in self.prompts]
-        scored = list(self.prompts)
+        the reward model sees: the raw prompt, or the decoded kept part of a plain prompt cut by truncation.
+        ``offset`` is the index of ``prompts[0]`` in the env's prompts (for error messages)."""
+        texts = [self._prompt_text(p) for p in prompts]
+        scored = list(prompts)
         encoded = self.tokenizer(texts, add_special_tokens=not self.chat_template)["input_ids"]
         if not self.chat_template:  # keep what the tokenizer puts before a text (BOS), not after it (EOS, SEP)
             plain = self.tokenizer(texts, add_special_tokens=False)["input_ids"]
@@ -138,7 +163,7 @@ class TextGenTask:
             encoded = [_drop_appended_special_tokens(i, p, special) for i, p in zip(encoded, plain, strict=True)]
         ids = np.full((len(texts), self.max_prompt_tokens), self.pad_token_id, dtype=np.int64)
         lengths = np.zeros(len(texts), dtype=np.int64)
-        for index, tokens in enumerate(encoded):
+        for index, tokens in enumerate(encoded, start=offset):
             if len(tokens) == 0:
                 raise ValueError(f"prompts[{index}] tokenizes to zero tokens")
             if len(tokens) > self.max_prompt_tokens:
@@ -150,11 +175,11 @@ class TextGenTask:
                     )
                 tokens = tokens[-self.max_prompt_tokens :]
                 if not self.chat_template:
-                    scored[index] = self.tokenizer.decode(tokens)
+                    scored[index - offset] = self.tokenizer.decode(tokens)
             if max(tokens) >= self.vocab_size:
                 raise ValueError(f"prompts[{index}] has token id {max(tokens)} >= vocab_size={self.vocab_size}")
-            ids[index, self.max_prompt_tokens - len(tokens) :] = tokens
-            lengths[index] = len(tokens)
+            ids[index - offset, self.max_prompt_tokens - len(tokens) :] = tokens
+            lengths[index - offset] = len(tokens)
         return ids, lengths, scored
 
     def decode(self, completion_ids: Sequence[int]) -> str:
@@ -180,14 +205,23 @@ class TextGenTask:
             return "length"
         return None
 
+    def prompt_fields(self, prompt_indices: Sequence[int]) -> dict[str, list]:
+        """The per-prompt fields of ``prompt_indices``: ``{field: [value per index]}`` (empty without fields)."""
+        return self.prompt_source.fields(prompt_indices)
+
+    def fields_of(self, prompt_index: int) -> dict[str, Any]:
+        """The per-prompt fields of one prompt, ``{field: value}`` (what a single env's ``info`` holds)."""
+        return {name: values[0] for name, values in self.prompt_fields([prompt_index]).items()}
+
     def score(self, prompt_indices: Sequence[int], completions: Sequence[str]) -> np.ndarray:
-        """Score finished episodes with one reward-model call; returns float64 ``[batch]``.
+        """Score finished episodes with one reward-model call; returns float64 ``[batch]``. The reward model gets
+        the prompts' fields it asks for as keyword arguments (:mod:`reward_models.fields`).
 
         Raises ``ValueError`` naming the reward model when a score is not finite or lies outside float32's range
         ``[-MAX_REWARD, MAX_REWARD]`` (it would turn into inf in a vector env's float32 rewards)."""
         prompts = [self.scored_prompts[int(i)] for i in prompt_indices]
         try:
-            scores = self.reward_model(prompts, list(completions))
+            scores = call_reward(self.reward_model, prompts, completions, self.prompt_fields(prompt_indices))
         except Exception as error:
             raise RuntimeError(
                 f"reward_model {self.reward_name!r} raised while scoring {len(prompts)} completions: "

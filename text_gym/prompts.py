@@ -104,14 +104,19 @@ def default_prompts(split: str = "train") -> list[str]:
     return prompts
 
 
+def read_prompt_rows(path: str | os.PathLike) -> list[dict]:
+    """The objects of a ``.jsonl`` prompts file, each with a string ``prompt`` field (other keys are kept)."""
+    rows = []
+    for number, row in read_jsonl_objects(path, "prompts file"):
+        if not isinstance(row.get("prompt"), str):
+            raise ValueError(f"prompts file {path}, line {number}: expected an object with a string 'prompt' field")
+        rows.append(row)
+    return rows
+
+
 def _read_prompt_file(path: Path) -> list[str]:
     if path.suffix == ".jsonl":
-        prompts = []
-        for number, row in read_jsonl_objects(path, "prompts file"):
-            if not isinstance(row.get("prompt"), str):
-                raise ValueError(f"prompts file {path}, line {number}: expected an object with a string 'prompt' field")
-            prompts.append(row["prompt"])
-        return prompts
+        return [row["prompt"] for row in read_prompt_rows(path)]
     if path.suffix == ".txt":
         return [line for _, line in read_text_lines(path, "prompts file") if line.strip()]
     raise ValueError(f"prompts file must end in .txt (one prompt per line) or .jsonl (a 'prompt' field), got {path}")

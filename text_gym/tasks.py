@@ -8,6 +8,10 @@ env id                   prompts (written for this project)  proxy reward (the e
 ``TextGenStory-v0``      story openings                      ``sentiment`` + 0.5 ``distinct``   ``vader`` + 0.5   48
                                                                                                 ``distinct``
 ``TextGenDialogue-v0``   user turns, chat template           ``sentiment`` (learned)            ``vader``        32
+``TextGenInstruct-v0``   request + 1-3 constraints, drawn    ``instruction-constraints``        ``instruction-   48
+                         at every reset, chat template       (fraction of constraints met)      constraints:all``
+``TextGenArithmetic-v0`` arithmetic problem, drawn at every  ``numeric-match`` (exact, 0/1)     the same reward  24
+                         reset (levels 1-5), chat template
 =======================  ==================================  =================================  ===============  ======
 
 ``TextGenDialogue-v0`` is single-turn: an episode is one assistant reply to one user turn (plus the system turn);
@@ -16,7 +20,11 @@ there is no multi-turn dialogue env yet.
 Each id builds a :class:`TextGenEnv` (``gym.make``) or :class:`TextGenVectorEnv` (``gym.make_vec``) with the
 defaults of its :class:`TaskSpec`; every env keyword can still be overridden. :func:`gold_reward_spec` gives the
 gold metric of an id as a reward-model spec string, ready for an agent's ``gold_reward_model=``. Every task has a
-``train`` and a held-out ``test`` prompt split (:func:`task_prompts`).
+``train`` and a held-out ``test`` prompt split (:func:`task_prompts`). The procedural tasks (instruct, arithmetic;
+:mod:`text_gym.instruct`, :mod:`text_gym.arithmetic`) draw a fresh prompt from the env's RNG at every reset: their
+``train`` split is endless (a :class:`~text_gym.generated_prompts.GeneratedPrompts`), ``test`` is a fixed list of
+rows, and they have no ``all`` split. Their rewards read per-prompt fields (``constraints``, ``answer``).
+``TextGenArithmetic-v0`` takes the env option ``levels`` (difficulty levels to draw from, default all five).
 """
 
 from __future__ import annotations
@@ -29,7 +37,9 @@ from typing import Any
 import numpy as np
 
 from reward_models import BaseRewardModel, register_reward_model, registered_reward_models
+from text_gym.arithmetic import arithmetic_prompts
 from text_gym.env import TextGenEnv
+from text_gym.instruct import instruct_prompts
 from text_gym.prompts import SPLITS, default_prompts
 from text_gym.vector import TextGenVectorEnv
 
@@ -155,15 +165,19 @@ def dialogue_prompts(split: str = "train") -> list[str]:
 # ---------------------------------------------------------------------------------------------- the suite
 @dataclass(frozen=True)
 class TaskSpec:
-    """Defaults of one registered task: prompt source, proxy reward spec, gold metric spec, episode length."""
+    """Defaults of one registered task: prompt source, proxy reward spec, gold metric spec, episode length.
 
-    prompts: Callable[[str], list[str]]
+    ``prompts(split, **options)`` builds the prompt source of a split; ``options`` names the env keywords it takes
+    (e.g. arithmetic ``levels``)."""
+
+    prompts: Callable[..., Any]
     reward_model: str
     gold_reward_model: str
     max_new_tokens: int
     max_prompt_tokens: int = 64
     chat_template: bool = False
     system_prompt: str | None = None
+    options: tuple[str, ...] = ()
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -181,6 +195,23 @@ TASKS: dict[str, TaskSpec] = {
         chat_template=True,
         system_prompt=DIALOGUE_SYSTEM_PROMPT,
     ),
+    "TextGenInstruct-v0": TaskSpec(
+        instruct_prompts,
+        "instruction-constraints",
+        "instruction-constraints:all",
+        48,
+        max_prompt_tokens=160,
+        chat_template=True,
+    ),
+    "TextGenArithmetic-v0": TaskSpec(
+        arithmetic_prompts,
+        "numeric-match",
+        "numeric-match",
+        24,
+        max_prompt_tokens=96,
+        chat_template=True,
+        options=("levels",),
+    ),
 }
 """The benchmark suite, by env id."""
 
@@ -196,16 +227,29 @@ def gold_reward_spec(env_id: str) -> str:
     return _spec(env_id).gold_reward_model
 
 
-def task_prompts(env_id: str, split: str = "train") -> list[str]:
-    """The prompts of a suite task: ``train`` (the env's default), held-out ``test``, or ``all``."""
-    return _spec(env_id).prompts(split)
+def task_prompts(env_id: str, split: str = "train", **options: Any) -> Any:
+    """The prompts of a suite task: ``train`` (the env's default), held-out ``test``, or ``all`` (fixed tasks
+    only). A list of strings, a list of rows with fields, or an endless :class:`GeneratedPrompts` (procedural
+    ``train``); any of them is a valid ``prompts=`` for the env. ``options``: the task's prompt options."""
+    spec = _spec(env_id)
+    unknown = sorted(set(options) - set(spec.options))
+    if unknown:
+        raise ValueError(f"{env_id} takes no option(s) {unknown}; its options: {list(spec.options)}")
+    return spec.prompts(split, **options)
 
 
 def task_defaults(env_id: str, **overrides: Any) -> dict[str, Any]:
-    """Env keyword arguments of a suite task, with ``overrides`` applied."""
+    """Env keyword arguments of a suite task, with ``overrides`` applied (the task's prompt options, e.g.
+    ``levels``, are consumed here)."""
     spec = _spec(env_id)
+    prompt_options = {name: overrides.pop(name) for name in spec.options if name in overrides}
+    if prompt_options and "prompts" in overrides:
+        raise ValueError(
+            f"{sorted(prompt_options)} shape {env_id}'s own prompts; they cannot be combined with prompts="
+        )
+    prompts = overrides.pop("prompts", None)
     options = dict(
-        prompts=spec.prompts("train"),
+        prompts=task_prompts(env_id, "train", **prompt_options) if prompts is None else prompts,
         reward_model=spec.reward_model,
         max_new_tokens=spec.max_new_tokens,
         max_prompt_tokens=spec.max_prompt_tokens,

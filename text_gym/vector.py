@@ -78,6 +78,10 @@ class TextGenVectorEnv(VectorEnv):
     are ``""`` (strings) or 0; ``text_info=False`` leaves out the text keys ``prompt``, ``completion`` and
     ``stop_reason`` (for TorchRL's ``auto_register_info_dict``, which needs numeric arrays).
     With ``render_mode="rgb_array"``, ``render()`` returns one frame per sub-env (see :mod:`text_gym.rendering`).
+    Per-prompt fields (see ``TextGenEnv``'s ``prompts``): ``reset`` and every step give each field as an object
+    array ``[B]`` (masked: the reset sub-envs, then all), the values of the episode each sub-env played in that
+    step (with ``SAME_STEP`` autoreset, the episode that ended, like the other episode keys); ``text_info=False``
+    leaves them out.
     """
 
     def __init__(
@@ -119,9 +123,7 @@ class TextGenVectorEnv(VectorEnv):
         self.action_space = batch_space(task.action_space, self.num_envs)
 
         P, B = task.max_prompt_tokens, self.num_envs
-        self._prompt_ids = torch.as_tensor(task.prompt_ids, device=self.device)
-        lengths = torch.as_tensor(task.prompt_lengths, device=self.device)
-        self._prompt_mask = (torch.arange(P, device=self.device) >= P - lengths[:, None]).long()
+        self._positions = torch.arange(P, device=self.device)
         self._eos = torch.as_tensor(task.eos_token_ids, device=self.device)
         self.input_ids = torch.full((B, task.seq_len), task.pad_token_id, dtype=torch.long, device=self.device)
         self.attention_mask = torch.zeros((B, task.seq_len), dtype=torch.long, device=self.device)
@@ -168,13 +170,15 @@ class TextGenVectorEnv(VectorEnv):
                 self._rngs[row], _ = seeding.np_random(seeds[row])
             indices[k] = self._rngs[row].integers(len(task.prompts)) if prompt_index is None else prompt_index[row]
         rows_dev = torch.as_tensor(rows, device=self.device)
-        indices_dev = torch.as_tensor(indices, device=self.device)
         P = task.max_prompt_tokens
+        # Prompt tokens come from the task per reset (procedural prompts are tokenized on first use).
+        prompt_ids = torch.as_tensor(task.prompt_ids[indices], device=self.device)
+        lengths = torch.as_tensor(task.prompt_lengths[indices], device=self.device)
         # index_select/index_copy_/gather/scatter_ rather than advanced indexing (`x[rows]`): on CPU the latter
         # costs milliseconds per call, the former microseconds.
-        self.input_ids[:, :P].index_copy_(0, rows_dev, self._prompt_ids.index_select(0, indices_dev))
+        self.input_ids[:, :P].index_copy_(0, rows_dev, prompt_ids)
         self.input_ids[:, P:].index_fill_(0, rows_dev, task.pad_token_id)
-        self.attention_mask[:, :P].index_copy_(0, rows_dev, self._prompt_mask.index_select(0, indices_dev))
+        self.attention_mask[:, :P].index_copy_(0, rows_dev, (self._positions >= P - lengths[:, None]).long())
         self.attention_mask[:, P:].index_fill_(0, rows_dev, 0)
         self.num_tokens.index_fill_(0, rows_dev, 0)
         self._ended_dev.index_fill_(0, rows_dev, False)
@@ -298,6 +302,7 @@ class TextGenVectorEnv(VectorEnv):
         self._ended |= finished_np
         self._ended_dev |= finished_dev
 
+        self._add_field_info(info, np.arange(B))
         if mode == AutoresetMode.SAME_STEP and finished_np.any():
             final = self._to_numpy({"input_ids": self.input_ids, "attention_mask": self.attention_mask})
             final_obs = np.empty(B, dtype=object)
@@ -353,6 +358,20 @@ class TextGenVectorEnv(VectorEnv):
     def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
         self._add_info(info, "prompt", rows, [self.task.scored_prompts[i] for i in self.prompt_index[rows]])
         self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
+        self._add_field_info(info, rows)
+
+    def _add_field_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
+        """The per-prompt fields of the episodes in ``rows`` (object arrays ``[B]``, masked; none without
+        ``text_info``)."""
+        if not self.text_info:
+            return
+        for name, values in self.task.prompt_fields(self.prompt_index[rows]).items():
+            if name not in info:
+                info[name], info["_" + name] = np.full(self.num_envs, None, dtype=object), np.zeros(self.num_envs, bool)
+            column = np.empty(len(rows), dtype=object)
+            for k, value in enumerate(values):  # element by element: a value may itself be a list
+                column[k] = value
+            self._add_info(info, name, rows, column)
 
     def _next_completion_ids(self, rows: np.ndarray, actions: torch.Tensor) -> list[np.ndarray]:
         """Completion ids of the sub-envs in ``rows`` with this step's ``actions`` appended (the env unchanged)."""
