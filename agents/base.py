@@ -42,7 +42,6 @@ from agents.checkpoint import (
     prune_checkpoints,
     resolve_checkpoint,
     set_global_rng_state,
-    write_atomically,
 )
 from agents.config import AlgorithmConfig
 from agents.distributed import Reducer, make_accelerator
@@ -52,7 +51,7 @@ from agents.logger import TrainingLogger
 from agents.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
 from agents.schedules import scheduled_learning_rate
-from reward_models import check_fields_available, resolve_dtype
+from reward_models import check_fields_available, resolve_dtype, write_folder_atomically
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
@@ -539,7 +538,7 @@ class BaseAlgorithm:
                 self.save(folder)
                 torch.save(state, folder / TRAINING_STATE)
 
-            target = write_atomically(Path(cfg.checkpoint_dir) / f"checkpoint-{self.n_updates:06d}", write)
+            target = write_folder_atomically(Path(cfg.checkpoint_dir) / f"checkpoint-{self.n_updates:06d}", write)
             prune_checkpoints(cfg.checkpoint_dir, cfg.keep_checkpoints)
         self.accelerator.wait_for_everyone()
         return target

@@ -2,8 +2,8 @@
 
 A checkpoint is ``<checkpoint_dir>/checkpoint-<n_updates:06d>/``: the saved agent (an HF folder) plus
 ``training_state.pt`` (optimizer, KL controller, baselines, RNG states, counters). It is written to a temporary
-folder and renamed into place, so a run killed at any moment leaves only complete checkpoints behind (and a
-temporary folder, removed by the next checkpoint write).
+folder and renamed into place (:func:`reward_models.write_folder_atomically`), so a run killed at any moment leaves
+only complete checkpoints behind (and a temporary folder, removed by the next checkpoint write).
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import os
 import random
 import re
 import shutil
-import tempfile
 import warnings
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -22,39 +20,6 @@ import torch
 
 TRAINING_STATE = "training_state.pt"
 _NAME = re.compile(r"^checkpoint-(\d+)$")
-_TEMPORARY = re.compile(r"^\..+\.(tmp|old)-[a-z0-9_]{8}$")  # tempfile.mkdtemp names made by write_atomically
-
-
-def write_atomically(target: str | os.PathLike, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp_folder)`` and rename the folder to ``target`` (replacing an older ``target``).
-
-    First removes the temporary folders a killed earlier write left in ``target``'s parent (one writer per folder).
-    A failing ``write`` (disk full, I/O error) raises an error naming ``target``; earlier folders stay intact.
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    for stale in target.parent.iterdir():
-        if _TEMPORARY.match(stale.name) and stale.is_dir():
-            shutil.rmtree(stale, ignore_errors=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        try:
-            write(tmp)
-        except (OSError, RuntimeError) as error:  # torch.save reports a full disk as RuntimeError
-            message = f"could not write checkpoint {target} ({type(error).__name__}: {error}); earlier ones are intact"
-            if isinstance(error, OSError):
-                raise OSError(error.errno, message) from error
-            raise RuntimeError(message) from error
-        if target.exists():
-            trash = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
-            os.replace(target, trash / target.name)
-            os.replace(tmp, target)
-            shutil.rmtree(trash, ignore_errors=True)
-        else:
-            os.replace(tmp, target)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
 
 
 def list_checkpoints(checkpoint_dir: str | os.PathLike) -> list[Path]:

@@ -2,6 +2,7 @@
 preference data and Bradley–Terry training. See docs/reward_models.md."""
 
 from reward_models.answers import extract_answer
+from reward_models.atomic_folder import write_folder_atomically
 from reward_models.base import BaseRewardModel, RewardFn, RewardModel, check_scores
 from reward_models.composite import CompositeReward
 from reward_models.constraints import (
@@ -105,4 +106,5 @@ __all__ = [
     "sentiment_model_path",
     "sentiment_reward_model",
     "train_reward_model",
+    "write_folder_atomically",
 ]

@@ -16,10 +16,9 @@ from __future__ import annotations
 
 import importlib.util
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
+from reward_models.atomic_folder import write_folder_atomically
 from reward_models.extras import require_extra
 
 SMOLLM2 = "smollm2"
@@ -49,23 +48,6 @@ def _smollm2_gguf_folder() -> str:
     return spec.submodule_search_locations[0]
 
 
-def _convert_once(target: Path, write) -> Path:
-    """Run ``write(tmp_folder)`` and rename the folder to ``target`` unless it already exists."""
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=target.name + ".tmp-", dir=target.parent))
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    except OSError:
-        if not target.exists():
-            raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return target
-
-
 def smollm2_tokenizer_path() -> Path:
     """A plain tokenizer folder for SmolLM2-135M-Instruct (converted from the GGUF once, about 5 s)."""
     from transformers import AutoTokenizer
@@ -73,7 +55,7 @@ def smollm2_tokenizer_path() -> Path:
     def write(folder: Path) -> None:
         AutoTokenizer.from_pretrained(_smollm2_gguf_folder(), gguf_file=_SMOLLM2_GGUF).save_pretrained(folder)
 
-    return _convert_once(cache_dir() / "smollm2-135m-instruct-tokenizer", write)
+    return write_folder_atomically(cache_dir() / "smollm2-135m-instruct-tokenizer", write, replace=False)
 
 
 def smollm2_path() -> Path:
@@ -93,7 +75,7 @@ def smollm2_path() -> Path:
         model.save_pretrained(folder)
         AutoTokenizer.from_pretrained(source, gguf_file=_SMOLLM2_GGUF).save_pretrained(folder)
 
-    return _convert_once(cache_dir() / "smollm2-135m-instruct", write)
+    return write_folder_atomically(cache_dir() / "smollm2-135m-instruct", write, replace=False)
 
 
 def minilm_path() -> Path:

@@ -100,7 +100,7 @@ def test_a_failing_checkpoint_write_names_the_checkpoint_and_keeps_the_earlier_o
     """Defect 8: an I/O error while writing a checkpoint surfaced with no file name."""
     import errno
 
-    from agents.checkpoint import write_atomically
+    from reward_models import write_folder_atomically as write_atomically
 
     write_atomically(tmp_path / "checkpoint-000001", lambda folder: (folder / TRAINING_STATE).write_text("1"))
 
@@ -108,7 +108,7 @@ def test_a_failing_checkpoint_write_names_the_checkpoint_and_keeps_the_earlier_o
         (folder / "model.safetensors").write_bytes(b"partial")
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    with pytest.raises(OSError, match=r"could not write checkpoint .*checkpoint-000002.*No space left on device"):
+    with pytest.raises(OSError, match=r"could not write .*checkpoint-000002.*No space left on device"):
         write_atomically(tmp_path / "checkpoint-000002", disk_full)
     assert sorted(os.listdir(tmp_path)) == ["checkpoint-000001"]  # no temporary folder left, the earlier one intact
     assert list_checkpoints(tmp_path) == [tmp_path / "checkpoint-000001"]
@@ -116,7 +116,7 @@ def test_a_failing_checkpoint_write_names_the_checkpoint_and_keeps_the_earlier_o
 
 def test_temporary_folders_left_by_a_kill_are_removed_by_the_next_checkpoint(tmp_path):
     """Defect 10: a kill during a write left .checkpoint-*.tmp-* folders (up to ~1.6 GB each) forever."""
-    from agents.checkpoint import write_atomically
+    from reward_models import write_folder_atomically as write_atomically
 
     for stale in (".checkpoint-000001.tmp-ab12_x9z", ".checkpoint-000002.old-q1w2e3r4"):
         (tmp_path / stale).mkdir()
