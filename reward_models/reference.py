@@ -18,7 +18,7 @@ spec                   field            score
 ``answer`` is a string or number (a list of strings for several accepted answers, exact match only); a missing
 answer (``None``) scores 0.0 for exact match and raises ``ValueError`` for numeric match, as does an answer that is
 not a number. ``references`` is a string or a non-empty list of strings. BLEU / chrF / ROUGE need the ``metrics``
-extra: ``pip install text-gym[metrics]`` (sacrebleu, rouge-score).
+extra: ``pip install "text-gym[metrics]"`` (sacrebleu, rouge-score).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ import numpy as np
 
 from reward_models.answers import extract_answer, has_boxed_number, numbers_equal, parse_reference_number
 from reward_models.base import BaseRewardModel
+from reward_models.extras import require_extra
 
 ROUGE_VARIANTS = ("rouge1", "rouge2", "rougeL", "rougeLsum")
 
@@ -44,15 +45,6 @@ def _references(value: object, index: int) -> list[str]:
     if not isinstance(references, (list, tuple)) or not references or not all(isinstance(r, str) for r in references):
         raise ValueError(f"references[{index}] must be a string or a non-empty list of strings, got {value!r}")
     return list(references)
-
-
-def _metrics_import(module: str):
-    try:
-        return __import__(module, fromlist=["_"])
-    except ImportError as error:
-        raise ImportError(
-            f"this reward needs {module.split('.')[0]!r}; install the metrics extra: pip install text-gym[metrics]"
-        ) from error
 
 
 class ExactMatchReward(BaseRewardModel):
@@ -98,7 +90,7 @@ class SacreBleuReward(BaseRewardModel):
     def __init__(self, metric: str = "bleu") -> None:
         if metric not in ("bleu", "chrf"):
             raise ValueError(f"metric must be 'bleu' or 'chrf', got {metric!r}")
-        sacrebleu = _metrics_import("sacrebleu")
+        sacrebleu = require_extra("sacrebleu", "metrics", f"the {metric!r} reward")
         self.metric = metric
         self._score = sacrebleu.sentence_bleu if metric == "bleu" else sacrebleu.sentence_chrf
 
@@ -119,7 +111,8 @@ class RougeReward(BaseRewardModel):
         if variant not in ROUGE_VARIANTS:
             raise ValueError(f"ROUGE variant must be one of {ROUGE_VARIANTS}, got {variant!r}")
         self.variant = variant
-        self.scorer = _metrics_import("rouge_score.rouge_scorer").RougeScorer([variant], use_stemmer=True)
+        rouge_scorer = require_extra("rouge_score.rouge_scorer", "metrics", "the rouge reward")
+        self.scorer = rouge_scorer.RougeScorer([variant], use_stemmer=True)
 
     def score(self, prompts: Sequence[str], completions: Sequence[str], references: Sequence[object]) -> np.ndarray:
         return np.array(

@@ -107,5 +107,5 @@ def test_reference_metric_bad_inputs():
 
 def test_missing_metrics_package_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "sacrebleu", None)
-    with pytest.raises(ImportError, match=r"pip install text-gym\[metrics\]"):
+    with pytest.raises(ImportError, match=r"the 'bleu' reward needs .*sacrebleu.*pip install \"text-gym\[metrics\]\""):
         make_reward_model("bleu")

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from reward_models import RESERVED_FIELDS
+from reward_models import RESERVED_FIELDS, require_extra
 from text_gym.generated_prompts import GeneratedPrompts
 from text_gym.prompts import load_prompts, read_prompt_rows
 
@@ -81,10 +81,7 @@ def _load_hub_dataset(spec: str) -> PromptRows:
     unknown = sorted(set(options) - set(_HUB_OPTIONS))
     if unknown:
         raise ValueError(f"prompts {spec!r}: unknown option(s) {unknown}; valid: {list(_HUB_OPTIONS)}")
-    try:
-        import datasets
-    except ImportError as error:
-        raise ImportError("hub prompt datasets need the datasets package: pip install text-gym[data]") from error
+    datasets = require_extra("datasets", "data", "prompts from a hub dataset")
     dataset = datasets.load_dataset(dataset_id, options.get("name"), split=options.get("split", "train"))
     return _dataset_rows(dataset, f"prompts {spec!r}")
 
