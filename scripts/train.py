@@ -136,6 +136,18 @@ def run(args: argparse.Namespace) -> int:
         f"tokens per update and process x {agent.num_processes} processes; logs in {config.tensorboard_log}"
     )
     eval_env = None
+
+    def held_out(label: str):
+        result = evaluate(
+            agent,
+            eval_env,
+            config.gold_reward_model,
+            seed=config.seed,
+            progress_bar=train.progress_bar and agent.is_main_process,
+        )
+        _print_eval(label, result, say)
+        return result
+
     if train.eval_prompts is not None:
         task = agent.env.task
         eval_env = text_gym.TextGenVectorEnv(
@@ -150,14 +162,7 @@ def run(args: argparse.Namespace) -> int:
             device=agent.device,
             autoreset_mode="Disabled",
         )
-        before = evaluate(
-            agent,
-            eval_env,
-            config.gold_reward_model,
-            seed=config.seed,
-            progress_bar=train.progress_bar and agent.is_main_process,
-        )
-        _print_eval("before", before, say)
+        before = held_out("before")
     resume_from = checkpoint_to_resume(config.checkpoint_dir) if train.resume else None
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
     final = Path(train.output_dir) / "final"
@@ -167,14 +172,7 @@ def run(args: argparse.Namespace) -> int:
             agent.save(Path(train.output_dir) / "final-merged", merge_adapters=True)
     summary = {"algo": train.algo, "updates": agent.n_updates, "timesteps": agent.num_timesteps, "saved_to": str(final)}
     if eval_env is not None:
-        after = evaluate(
-            agent,
-            eval_env,
-            config.gold_reward_model,
-            seed=config.seed,
-            progress_bar=train.progress_bar and agent.is_main_process,
-        )
-        _print_eval("after", after, say)
+        after = held_out("after")
         summary.update(
             {
                 "proxy_before": before.score_mean,
