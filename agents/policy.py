@@ -24,7 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from reward_models import load_tokenizer, resolve_model_path
+from reward_models import hf_progress_bars_disabled, load_tokenizer, resolve_model_path
 from text_gym.masking import position_ids_from_mask
 
 VALUE_HEAD_FILE = "value_head.safetensors"
@@ -38,21 +38,6 @@ BASE_MODEL_FOLDER = "base_model"
 def lm_head_size(model: nn.Module) -> int:
     """Rows of the model's output embedding: the largest action space it can act in."""
     return int(model.get_output_embeddings().weight.shape[0])
-
-
-@contextlib.contextmanager
-def hf_progress_bars_disabled():
-    """Without transformers' progress bars ("Loading weights", "Writing model shards") inside the block: the
-    console keeps our own progress bar and messages only. Restores the previous setting."""
-    from transformers.utils import logging as hf_logging
-
-    enabled = hf_logging.is_progress_bar_enabled()
-    hf_logging.disable_progress_bar()
-    try:
-        yield
-    finally:
-        if enabled:
-            hf_logging.enable_progress_bar()
 
 
 def _cache_keyword(backbone: nn.Module) -> str:

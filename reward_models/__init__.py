@@ -31,6 +31,7 @@ from reward_models.preferences import (
     parse_row,
     read_preference_rows,
 )
+from reward_models.quiet import hf_progress_bars_disabled
 from reward_models.reference import (
     AnswerFormatReward,
     ExactMatchReward,
@@ -85,6 +86,7 @@ __all__ = [
     "evaluate_preferences",
     "expand_row",
     "extract_answer",
+    "hf_progress_bars_disabled",
     "label_preferences",
     "load_delta_model",
     "load_preferences",

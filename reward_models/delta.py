@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import torch
 from safetensors.torch import load_file, safe_open, save_file
 
+from reward_models.quiet import hf_progress_bars_disabled
+
 _LOW_RANK, _UP, _FULL = ".delta_a", ".delta_b", ".full"
 
 
@@ -31,9 +33,10 @@ def load_base(base_path: str, num_labels: int) -> tuple[torch.nn.Module, set[str
     verbosity = logging.get_verbosity()
     logging.set_verbosity_error()  # the new head is reported as missing; that is expected here, the delta sets it
     try:
-        model, info = AutoModelForSequenceClassification.from_pretrained(
-            base_path, num_labels=num_labels, ignore_mismatched_sizes=True, output_loading_info=True
-        )
+        with hf_progress_bars_disabled():
+            model, info = AutoModelForSequenceClassification.from_pretrained(
+                base_path, num_labels=num_labels, ignore_mismatched_sizes=True, output_loading_info=True
+            )
     finally:
         logging.set_verbosity(verbosity)
     return model, set(info["missing_keys"]) | {key for key, *_ in info.get("mismatched_keys", [])}

@@ -13,6 +13,7 @@ import torch
 
 from reward_models.base import BaseRewardModel
 from reward_models.packaged import load_tokenizer, resolve_model_path
+from reward_models.quiet import hf_progress_bars_disabled
 from reward_models.validation import check_positive_int
 
 REWARD_CONFIG_NAME = "reward_model.json"
@@ -97,7 +98,8 @@ class HFRewardModel(BaseRewardModel):
             config_file = Path(path) / REWARD_CONFIG_NAME
             if config_file.is_file():
                 stored = json.loads(config_file.read_text(encoding="utf-8"))
-            self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=resolve_dtype(dtype))
+            with hf_progress_bars_disabled():
+                self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=resolve_dtype(dtype))
             tokenizer = path if tokenizer is None else tokenizer
         self.model.to(self.device, dtype=resolve_dtype(dtype)).eval()
         self.tokenizer = load_tokenizer(tokenizer)

@@ -19,6 +19,7 @@ from reward_models.base import check_scores
 from reward_models.hf import resolve_device
 from reward_models.packaged import resolve_model_path
 from reward_models.preferences import PreferencePair, PreferenceWriter
+from reward_models.quiet import hf_progress_bars_disabled
 from reward_models.registry import make_reward_model
 from reward_models.validation import check_positive_int
 
@@ -77,7 +78,8 @@ def load_policy(policy: str | object, device: torch.device) -> tuple[torch.nn.Mo
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+    with hf_progress_bars_disabled():
+        model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
     return model, tokenizer
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from reward_models.atomic_folder import write_folder_atomically
 from reward_models.extras import require_extra
+from reward_models.quiet import hf_progress_bars_disabled
 
 SMOLLM2 = "smollm2"
 MINILM = "minilm"
@@ -55,7 +56,8 @@ def smollm2_tokenizer_path() -> Path:
     def write(folder: Path) -> None:
         AutoTokenizer.from_pretrained(_smollm2_gguf_folder(), gguf_file=_SMOLLM2_GGUF).save_pretrained(folder)
 
-    return write_folder_atomically(cache_dir() / "smollm2-135m-instruct-tokenizer", write, replace=False)
+    with hf_progress_bars_disabled():
+        return write_folder_atomically(cache_dir() / "smollm2-135m-instruct-tokenizer", write, replace=False)
 
 
 def smollm2_path() -> Path:
@@ -75,7 +77,8 @@ def smollm2_path() -> Path:
         model.save_pretrained(folder)
         AutoTokenizer.from_pretrained(source, gguf_file=_SMOLLM2_GGUF).save_pretrained(folder)
 
-    return write_folder_atomically(cache_dir() / "smollm2-135m-instruct", write, replace=False)
+    with hf_progress_bars_disabled():
+        return write_folder_atomically(cache_dir() / "smollm2-135m-instruct", write, replace=False)
 
 
 def minilm_path() -> Path:

@@ -18,6 +18,7 @@ from reward_models.atomic_folder import write_folder_atomically
 from reward_models.delta import delta_settings, load_delta_model
 from reward_models.hf import HFRewardModel
 from reward_models.packaged import MINILM, cache_dir, load_tokenizer, minilm_path
+from reward_models.quiet import hf_progress_bars_disabled
 
 SENTIMENT_DELTA = Path(__file__).parent / "data" / "sentiment-minilm.safetensors"
 
@@ -35,7 +36,8 @@ def sentiment_model_path() -> Path:
         model = load_delta_model(str(minilm_path()), SENTIMENT_DELTA)
         HFRewardModel(model, load_tokenizer(MINILM), **delta_settings(SENTIMENT_DELTA)).save_pretrained(folder)
 
-    return write_folder_atomically(cache_dir() / f"sentiment-minilm-{digest}", write, replace=False)
+    with hf_progress_bars_disabled():
+        return write_folder_atomically(cache_dir() / f"sentiment-minilm-{digest}", write, replace=False)
 
 
 def sentiment_reward_model(device: str = "cpu", max_batch_size: int = 64) -> HFRewardModel:

@@ -154,3 +154,14 @@ def test_missing_local_folder_is_named_in_the_error(tmp_path):
     missing = tmp_path / "no-such-rm"
     with pytest.raises(FileNotFoundError, match=f"model folder not found: {missing} "):
         HFRewardModel(str(missing))
+
+
+def test_loading_prints_no_transformers_progress_bar(tmp_path, capsys):
+    from transformers.utils import logging as hf_logging
+
+    folder = save_backbone(tmp_path / "rm")
+    hf_logging.enable_progress_bar()
+    HFRewardModel(folder)
+    captured = capsys.readouterr()
+    assert "Loading weights" not in captured.err + captured.out
+    assert hf_logging.is_progress_bar_enabled()  # the user's setting is restored

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from reward_models import check_positive_int, resolve_model_path
+from reward_models import check_positive_int, hf_progress_bars_disabled, resolve_model_path
 
 
 def position_ids_from_mask(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -65,7 +65,8 @@ def load_causal_lm(model: str | os.PathLike | nn.Module) -> nn.Module:
     if isinstance(model, (str, os.PathLike)):
         from transformers import AutoModelForCausalLM
 
-        model = AutoModelForCausalLM.from_pretrained(resolve_model_path(str(model)))
+        with hf_progress_bars_disabled():
+            model = AutoModelForCausalLM.from_pretrained(resolve_model_path(str(model)))
     if not isinstance(model, nn.Module) or not hasattr(model, "get_output_embeddings"):
         raise TypeError(
             f"mask_model must be a causal LM (a transformers PreTrainedModel), a hub id or a folder, "
