@@ -8,13 +8,24 @@ docs/agents.md for GPU settings.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Literal, get_args, get_origin, get_type_hints
 
-from agents.kl import KL_ESTIMATORS, check_kl_coef
+from agents.kl import KLEstimator, check_kl_coef
+
+DTypeName = Literal["float32", "bfloat16", "float16"]
+"""Names of the float dtypes an agent computes or stores its base weights in."""
 
 
 def _help(text: str) -> dict:
     return {"help": text}
+
+
+def check_literal_fields(config: object) -> None:
+    """Raise ``ValueError`` naming the field when a ``Literal[...]``-typed dataclass field holds another value (the
+    ``Literal`` is the one list of valid values: the CLI's choices come from it too)."""
+    for name, hint in get_type_hints(type(config)).items():
+        if get_origin(hint) is Literal and getattr(config, name) not in get_args(hint):
+            raise ValueError(f"{name} must be one of {get_args(hint)}, got {getattr(config, name)!r}")
 
 
 @dataclass
@@ -49,7 +60,7 @@ class AlgorithmConfig:
     )
     max_grad_norm: float = field(default=1.0, metadata=_help("gradient clipping by global norm"))
     kl_coef: float = field(default=0.05, metadata=_help("KL penalty coefficient beta (initial value if adaptive)"))
-    kl_estimator: Literal["k1", "k3"] = field(
+    kl_estimator: KLEstimator = field(
         default="k1",
         metadata=_help(
             "per-token KL estimator in the reward: k1 = logp - ref_logp, k3 = exp(-r) - 1 + r (always >= 0)"
@@ -84,14 +95,14 @@ class AlgorithmConfig:
             "takes its own GPU)"
         ),
     )
-    dtype: Literal["float32", "bfloat16", "float16"] = field(
+    dtype: DTypeName = field(
         default="float32",
         metadata=_help(
             "compute dtype (accelerate's mixed precision): float32, or autocast to bfloat16 / float16 with loss "
             "scaling (trainable weights and optimizer stay float32)"
         ),
     )
-    torch_dtype: Literal["float32", "bfloat16", "float16"] = field(
+    torch_dtype: DTypeName = field(
         default="float32",
         metadata=_help(
             "dtype of the frozen base weights of a LoRA policy (adapters and value head stay float32); full "
@@ -176,15 +187,7 @@ class AlgorithmConfig:
                 f"minibatch_size={self.minibatch_size} must be a multiple of "
                 f"gradient_accumulation_steps={self.gradient_accumulation_steps}"
             )
-        choices = {
-            "lr_schedule": ("constant", "linear"),
-            "kl_estimator": KL_ESTIMATORS,
-            "dtype": ("float32", "bfloat16", "float16"),
-            "torch_dtype": ("float32", "bfloat16", "float16"),
-        }
-        for name, valid in choices.items():
-            if getattr(self, name) not in valid:
-                raise ValueError(f"{name} must be one of {valid}, got {getattr(self, name)!r}")
+        check_literal_fields(self)
 
     def lora_config(self):
         """The ``peft.LoraConfig`` of the ``lora_*`` fields (causal LM task), or None when ``lora_r`` is 0."""

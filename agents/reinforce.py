@@ -28,8 +28,7 @@ from agents.base import BaseAlgorithm
 from agents.config import AlgorithmConfig, _help
 from agents.losses import clipped_policy_loss, reinforce_loss, token_mean
 from agents.rollout import RolloutBuffer
-
-BASELINES = ("moving_average", "rloo", "grpo")
+from reward_models import check_positive_int
 
 
 @dataclass
@@ -55,16 +54,13 @@ class REINFORCEConfig(AlgorithmConfig):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.baseline not in BASELINES:
-            raise ValueError(f"baseline must be one of {BASELINES}, got {self.baseline!r}")
         if self.baseline != "moving_average" and (isinstance(self.group_size, bool) or self.group_size < 2):
             raise ValueError(
                 f"group_size must be an integer >= 2 for baseline={self.baseline!r}, got {self.group_size}"
             )
         if not 0 <= self.baseline_decay < 1:
             raise ValueError(f"baseline_decay must be in [0, 1), got {self.baseline_decay}")
-        if isinstance(self.num_iterations, bool) or not isinstance(self.num_iterations, int) or self.num_iterations < 1:
-            raise ValueError(f"num_iterations must be an integer >= 1, got {self.num_iterations!r}")
+        check_positive_int("num_iterations", self.num_iterations)
         if self.num_iterations > 1 and self.baseline != "grpo":
             raise ValueError(
                 f"num_iterations={self.num_iterations} needs baseline='grpo' (the plain policy gradient of "
