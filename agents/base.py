@@ -120,7 +120,10 @@ class BaseAlgorithm:
                 "float32 weights; use dtype='bfloat16' to compute in bfloat16"
             )
         if cfg.gradient_checkpointing:  # active in train mode only: the update, not the rollout
-            policy_module.causal_lm.gradient_checkpointing_enable({"use_reentrant": False})
+            lm = policy_module.causal_lm
+            # transformers 5.x renamed it (the old name warns); earlier versions have only the old one
+            enable = getattr(lm, "activation_checkpointing_enable", None) or lm.gradient_checkpointing_enable
+            enable({"use_reentrant": False})
         self.policy = policy_module.to(self.device)
         self.ref_policy = AdapterDisabledReference(self.policy) if self.policy.is_peft else self.policy.reference_copy()
         optimizer = torch.optim.AdamW(
