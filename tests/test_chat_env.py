@@ -463,3 +463,46 @@ def test_bad_actions_change_nothing():
     env.reset(seed=0)
     with pytest.raises(TypeError, match="integer token id"):
         env.step(1.5)
+
+
+def test_stock_sb3_ppo_trains_on_the_chat_env_with_per_turn_rewards():
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.callbacks import BaseCallback
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from agents.sb3 import LMActorCriticPolicy, SB3VecEnv
+
+    class Record(BaseCallback):
+        def __init__(self):
+            super().__init__()
+            self.rewards, self.episodes = [], []
+
+        def _on_step(self) -> bool:
+            self.rewards.append(np.asarray(self.locals["rewards"]).copy())
+            self.episodes += [
+                (len(self.rewards) - 1, row, info) for row, info in enumerate(self.locals["infos"]) if info
+            ]
+            return True
+
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(TOKENIZER), n_positions=64, n_embd=32, n_layer=1, n_head=2)
+    config.bos_token_id = config.eos_token_id = EOS
+    lm = GPT2LMHeadModel(config)
+    word_count = lambda prompts, completions: [float(len(c.split())) for c in completions]  # noqa: E731
+    env = SB3VecEnv(
+        "TextGenChat-v0", num_envs=2, **kwargs(reward_model=word_count, user=fixed_user("so good"), max_new_tokens=16)
+    )
+    algo = PPO(LMActorCriticPolicy, env, n_steps=32, batch_size=32, n_epochs=1, policy_kwargs={"model": lm}, seed=0)
+    record = Record()
+    algo.learn(64, callback=record)
+    rewards = np.array(record.rewards)
+    assert len(record.episodes) >= 2 and np.count_nonzero(rewards) > len(record.episodes)  # rewards on every turn
+    starts = [0, 0]
+    for step, row, info in record.episodes:
+        assert (
+            info["episode"]["r"]
+            == pytest.approx(info["score"])
+            == pytest.approx(rewards[starts[row] : step + 1, row].sum())
+        )
+        assert info["TimeLimit.truncated"] == (info["stop_reason"] == "context_full") and info["conversation"]
+        starts[row] = step + 1
