@@ -506,3 +506,43 @@ def test_stock_sb3_ppo_trains_on_the_chat_env_with_per_turn_rewards():
         )
         assert info["TimeLimit.truncated"] == (info["stop_reason"] == "context_full") and info["conversation"]
         starts[row] = step + 1
+
+
+def test_a_user_name_is_resolved_by_make_user(monkeypatch):
+    from text_gym import users
+
+    names = []
+
+    def make_user(spec):
+        names.append(spec)
+        return fixed_user("so")
+
+    monkeypatch.setattr(users, "make_user", make_user, raising=False)
+    steps = play(make_env(user="scripted", max_turns=2), [GOOD, END, GOOD, END])
+    assert names == ["scripted"] and steps[-1][4]["conversation"][-2] == {"role": "user", "content": "so"}
+    monkeypatch.delattr(users, "make_user")
+    with pytest.raises(ValueError, match=r"user 'scripted': user names need text_gym\.users\.make_user"):
+        make_env(user="scripted")
+
+
+def test_vocabulary_restriction_refuses_masked_actions_and_changes_nothing():
+    envs = make_vec(2, allowed_tokens=[GOOD, SO, END, EOS])
+    envs.reset(seed=0)
+    assert envs.action_masks().sum(1).tolist() == [4, 4]
+    before = chat_state(envs)
+    with pytest.raises(ValueError, match="masked"):
+        envs.step(np.array([GOOD, BAD]))
+    assert_same_state(before, chat_state(envs))
+    envs.step(np.array([GOOD, END]))
+    assert envs.num_tokens.tolist() == [1, 1 + 4]
+
+
+def test_render_shows_the_conversation_so_far():
+    env = make_env(render_mode="ansi", user=fixed_user("so"))
+    env.reset(options={"prompt_index": 0})
+    for action in (GOOD, END, SO):
+        env.step(action)
+    assert env.render() == "the movie was⟦good <|end|> <|user|> so <|end|> <|assistant|> so⟧ [7/24 tokens, turn 2/3]"
+    frame = make_env(render_mode="rgb_array", user=echo_user)
+    frame.reset(seed=0)
+    assert frame.render().shape == (256, 512, 3)
