@@ -232,6 +232,10 @@ def test_context_full_truncates_the_episode():
     assert steps[1][4]["num_tokens"] == 6  # 2 + "<|user|> so <|end|> <|assistant|>": one slot left
     assert len(steps) == 3 and steps[-1][3] and steps[-1][4]["stop_reason"] == "context_full"
     assert steps[-1][4]["turn_end"] == "context_full" and steps[-1][1] == 1.0
+    # no slot for even one reply token and one agent token: the user is not asked
+    env = make_env(max_new_tokens=3, max_turn_tokens=3, user=raising_user)
+    steps = play(env, [GOOD, END])
+    assert steps[-1][3] and steps[-1][4]["stop_reason"] == "context_full" and steps[-1][4]["num_tokens"] == 2
     # the turn reaches max_turn_tokens on the last slot: no room for the end-of-turn token the env would add
     env = make_env(max_new_tokens=3, max_turn_tokens=3, max_turns=1, user=None)
     steps = play(env, [GOOD, GOOD, GOOD])

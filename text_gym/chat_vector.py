@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import os
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -78,6 +79,29 @@ def _fields_taken(fn: object) -> tuple[frozenset[str] | None, frozenset[str]]:
     named = [p for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
     accepted = None if any(p.kind is p.VAR_KEYWORD for p in parameters) else frozenset(p.name for p in named)
     return accepted, frozenset(p.name for p in named if p.default is p.empty)
+
+
+@dataclass
+class _StepPlan:
+    """What one step does (see :meth:`TextGenChatVectorEnv._plan`); row-keyed dicts hold the rows whose turn ends."""
+
+    turn_end: np.ndarray
+    """str ``[B]``: why each sub-env's agent turn ends on this step (one of ``TURN_ENDS``), ``""`` if it does not."""
+    ended_turns: list[int] = field(default_factory=list)
+    texts: dict[int, str] = field(default_factory=dict)
+    """The text of each ending turn (special tokens skipped, the end-of-turn / EOS token left out)."""
+    conversations: dict[int, list[Message]] = field(default_factory=dict)
+    """Each conversation after this step: with the ending turn and, if it goes on, the user's reply."""
+    inserted: dict[int, list[int]] = field(default_factory=dict)
+    """The token ids the env writes after the action: an end-of-turn token, the reply and the generation prompt."""
+    stop: dict[int, str] = field(default_factory=dict)
+    """Why each episode that ends on this step ends (one of ``STOP_REASONS``)."""
+    rewards: np.ndarray | None = None
+    turn_rewards: np.ndarray | None = None
+
+    @property
+    def ended_rows(self) -> list[int]:
+        return sorted(self.stop)
 
 
 class TextGenChatVectorEnv(TextGenVectorEnv):
@@ -296,6 +320,89 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             ) from error
         return check_rewards(scores, len(rows), source)
 
+    def _plan(self, host: np.ndarray, active: np.ndarray) -> _StepPlan:
+        """What this step does to every sub-env, with the env unchanged: which turns end and why, the user's replies
+        (one call), the tokens the env writes after each action, which episodes end and the rewards (one
+        reward-model call, one conversation-reward call). Everything that can raise runs here."""
+        task, N = self.task, self.task.max_new_tokens
+        count = self._count + 1  # tokens after the first prompt once the action is written
+        turn_length = np.array([len(ids) + 1 for ids in self._turn_ids])
+        conditions = [
+            host == self.end_of_turn_id,
+            np.isin(host, task.eos_token_ids),
+            turn_length >= self.max_turn_tokens,
+        ]
+        plan = _StepPlan(np.select([*conditions, count >= N], TURN_ENDS, default=""))
+        plan.turn_end[~active] = ""
+        plan.ended_turns = [int(row) for row in np.flatnonzero(plan.turn_end != "")]
+        asking = []
+        for row in plan.ended_turns:
+            reason = plan.turn_end[row]
+            ids = [*self._turn_ids[row], int(host[row])]
+            plan.texts[row] = task.decode(ids[:-1] if reason in ("end_of_turn", "eos") else ids)
+            plan.conversations[row] = [*self._conversations[row], {"role": "assistant", "content": plan.texts[row]}]
+            needs_end_of_turn = reason in ("eos", "max_turn_tokens")
+            if needs_end_of_turn and count[row] >= N:  # no slot for the end-of-turn token
+                plan.stop[row] = "context_full"
+                continue
+            plan.inserted[row] = [self.end_of_turn_id] if needs_end_of_turn else []
+            if reason == "context_full":
+                plan.stop[row] = "context_full"
+            elif self._turns[row] + 1 >= self.max_turns:
+                plan.stop[row] = "max_turns"
+            elif count[row] + len(plan.inserted[row]) + 2 > N:  # no slot for a reply token and an agent token
+                plan.stop[row] = "context_full"
+            else:
+                asking.append(row)
+        replies = self._ask_user(asking, [plan.conversations[row] for row in asking]) if asking else []
+        for row, reply in zip(asking, replies, strict=True):
+            if reply is None:
+                plan.stop[row] = "user_ended"
+                continue
+            reply_ids = self.template.reply_ids(plan.conversations[row], reply)
+            if count[row] + len(plan.inserted[row]) + len(reply_ids) + 1 > N:  # the reply and one agent token
+                plan.stop[row] = "context_full"
+            else:
+                plan.inserted[row] += reply_ids
+                plan.conversations[row].append({"role": "user", "content": reply})
+
+        plan.rewards = np.zeros(len(host), dtype=np.float64)
+        if plan.ended_turns:
+            contexts = [
+                self.template.render(self._conversations[row], add_generation_prompt=True) for row in plan.ended_turns
+            ]
+            texts = [plan.texts[row] for row in plan.ended_turns]
+            plan.rewards[plan.ended_turns] = task.score(self.prompt_index[plan.ended_turns], texts, prompts=contexts)
+        plan.turn_rewards = plan.rewards.copy()
+        ended = plan.ended_rows
+        plan.rewards[ended] += self._score_conversations(ended, [plan.conversations[row] for row in ended])
+        check_rewards(plan.rewards, len(host), "the sums of turn and conversation rewards")
+        return plan
+
+    def _write_tokens(self, actions: torch.Tensor, host: np.ndarray, active: np.ndarray, plan: _StepPlan) -> None:
+        """Write the running sub-envs' actions (agent_mask 1) and the tokens the env inserts after them (agent_mask
+        0); advance the counters and the conversations."""
+        P, N = self.task.max_prompt_tokens, self.task.max_new_tokens
+        active_dev = torch.as_tensor(active, device=self.device)
+        position = (P + torch.as_tensor(np.minimum(self._count, N - 1), device=self.device)).unsqueeze(1)
+        for buffer, value in ((self.input_ids, actions), (self.attention_mask, 1), (self.agent_mask, 1)):
+            current = buffer.gather(1, position).squeeze(1)
+            buffer.scatter_(1, position, torch.where(active_dev, value, current).unsqueeze(1))
+        added = active.astype(np.int64)
+        for row in plan.ended_turns:
+            tokens = plan.inserted.get(row, [])
+            start = P + int(self._count[row]) + 1
+            self.input_ids[row, start : start + len(tokens)] = torch.as_tensor(tokens, dtype=torch.long)
+            self.attention_mask[row, start : start + len(tokens)] = 1
+            added[row] += len(tokens)
+            self._turn_ids[row] = []
+            self._turns[row] += 1
+            self._conversations[row] = plan.conversations[row]
+        for row in np.flatnonzero(active & (plan.turn_end == "")):
+            self._turn_ids[row].append(int(host[row]))
+        self._count += added
+        self.num_tokens += torch.as_tensor(added, device=self.device)
+
     def step_tensors(
         self, actions: torch.Tensor | np.ndarray
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
@@ -303,73 +410,11 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         next step), and rewards (float32), terminated and truncated are device tensors ``[B]``."""
         if not self._started:
             raise RuntimeError("step() called before reset(); call reset() first")
-        task, template, B = self.task, self.template, self.num_envs
-        P, N = task.max_prompt_tokens, task.max_new_tokens
+        task, B = self.task, self.num_envs
         actions = self._as_action_tensor(actions)
-        active = ~self._ended
+        active = ~self._ended  # the sub-envs that take this step's action; ended ones are reset or frozen instead
         host = self._check_actions(actions, active)
-
-        # Plan the step; everything that can raise (user, reward models, template) runs before any state changes.
-        count = self._count + 1  # tokens after the first prompt once the action is written
-        turn_length = np.array([len(ids) + 1 for ids in self._turn_ids])
-        is_eot = host == self.end_of_turn_id
-        is_eos = np.isin(host, task.eos_token_ids)
-        turn_end = np.where(
-            is_eot,
-            "end_of_turn",
-            np.where(
-                is_eos,
-                "eos",
-                np.where(
-                    turn_length >= self.max_turn_tokens, "max_turn_tokens", np.where(count >= N, "context_full", "")
-                ),
-            ),
-        )
-        turn_end[~active] = ""
-        ended_turns = [int(row) for row in np.flatnonzero(turn_end != "")]
-        inserted: dict[int, list[int]] = {}
-        stop: dict[int, str] = {}
-        texts, before, after = {}, {}, {}
-        asking = []
-        for row in ended_turns:
-            ids = [*self._turn_ids[row], int(host[row])]
-            if turn_end[row] in ("end_of_turn", "eos"):
-                ids = ids[:-1]
-            texts[row] = task.decode(ids)
-            before[row] = self._conversations[row]
-            after[row] = [*before[row], {"role": "assistant", "content": texts[row]}]
-            needs_eot = turn_end[row] in ("eos", "max_turn_tokens")
-            if needs_eot and count[row] >= N:
-                stop[row] = "context_full"
-            else:
-                inserted[row] = [self.end_of_turn_id] if needs_eot else []
-                if turn_end[row] == "context_full":
-                    stop[row] = "context_full"
-                elif self._turns[row] + 1 >= self.max_turns:
-                    stop[row] = "max_turns"
-                else:
-                    asking.append(row)
-        replies = dict(zip(asking, self._ask_user(asking, [after[r] for r in asking]), strict=True)) if asking else {}
-        for row, reply in replies.items():
-            if reply is None:
-                stop[row] = "user_ended"
-                continue
-            reply_ids = template.reply_ids(after[row], reply)
-            if count[row] + len(inserted[row]) + len(reply_ids) >= N:  # no room for the reply and one agent token
-                stop[row] = "context_full"
-            else:
-                inserted[row] = inserted[row] + reply_ids
-                after[row] = [*after[row], {"role": "user", "content": reply}]
-
-        rewards = np.zeros(B, dtype=np.float64)
-        if ended_turns:
-            contexts = [template.render(before[row], add_generation_prompt=True) for row in ended_turns]
-            turn_texts = [texts[row] for row in ended_turns]
-            rewards[ended_turns] = task.score(self.prompt_index[ended_turns], turn_texts, prompts=contexts)
-        turn_rewards = rewards.copy()
-        ended_rows = sorted(stop)
-        rewards[ended_rows] += self._score_conversations(ended_rows, [after[row] for row in ended_rows])
-        check_rewards(rewards, B, "the sum of the turn and conversation rewards")
+        plan = self._plan(host, active)
 
         # Nothing raised: apply the step.
         info = self._empty_info()
@@ -378,35 +423,15 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             rows = np.flatnonzero(self._ended)
             self._reset_rows(rows, [None] * B, None)
             self._add_reset_info(info, rows)
-        active_dev = torch.as_tensor(active, device=self.device)
-        position = (P + torch.as_tensor(np.minimum(self._count, N - 1), device=self.device)).unsqueeze(1)
-        for buffer, value in ((self.input_ids, actions), (self.attention_mask, 1), (self.agent_mask, 1)):
-            current = buffer.gather(1, position).squeeze(1)
-            buffer.scatter_(1, position, torch.where(active_dev, value, current).unsqueeze(1))
-        added = active.astype(np.int64)
-        for row in ended_turns:
-            tokens = inserted.get(row, [])
-            start = P + int(count[row])
-            self.input_ids[row, start : start + len(tokens)] = torch.as_tensor(tokens, dtype=torch.long)
-            self.attention_mask[row, start : start + len(tokens)] = 1
-            added[row] += len(tokens)
-            self._turn_ids[row] = []
-            self._turns[row] += 1
-            self._conversations[row] = after[row]
-        for row in np.flatnonzero(active & (turn_end == "")):
-            self._turn_ids[row].append(int(host[row]))
-        self._count += added
-        self.num_tokens += torch.as_tensor(added, device=self.device)
-        self._returns += rewards
-        self.last_rewards = rewards
+        self._write_tokens(actions, host, active, plan)
+        self._returns += plan.rewards
+        self.last_rewards = plan.rewards
 
-        for key, values in (
-            ("turn", self._turns[ended_turns] - 1),
-            ("turn_reward", turn_rewards[ended_turns]),
-            ("turn_text", [texts[row] for row in ended_turns]),
-            ("turn_end", turn_end[ended_turns].tolist()),
-        ):
-            self._add_info(info, key, np.array(ended_turns, dtype=np.int64), values)
+        turns = np.array(plan.ended_turns, dtype=np.int64)
+        self._add_info(info, "turn", turns, self._turns[turns] - 1)
+        self._add_info(info, "turn_reward", turns, plan.turn_rewards[turns])
+        self._add_info(info, "turn_text", turns, [plan.texts[row] for row in turns])
+        self._add_info(info, "turn_end", turns, plan.turn_end[turns].tolist())
         stepped = np.flatnonzero(active)
         self._add_info(info, "prompt", stepped, [task.scored_prompts[i] for i in self.prompt_index[stepped]])
         for key, values in (
@@ -415,13 +440,13 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             ("num_turns", self._turns),
         ):
             self._add_info(info, key, stepped, values[stepped])
+        ended = np.array(plan.ended_rows, dtype=np.int64)
+        if len(ended):
+            self._add_episode_info(info, ended, [plan.stop[row] for row in ended])
         finished = np.zeros(B, dtype=bool)
-        finished[ended_rows] = True
-        if ended_rows:
-            self._add_episode_info(info, np.array(ended_rows, dtype=np.int64), [stop[row] for row in ended_rows])
+        finished[ended] = True
         truncated = np.zeros(B, dtype=bool)
-        truncated[[row for row in ended_rows if stop[row] == "context_full"]] = True
-        terminated = finished & ~truncated
+        truncated[[row for row in ended if plan.stop[row] == "context_full"]] = True
         self._ended |= finished
         self._ended_dev |= torch.as_tensor(finished, device=self.device)
 
@@ -429,18 +454,19 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         if mode == AutoresetMode.SAME_STEP and finished.any():
             final = self._to_numpy(self._obs())
             final_obs = np.empty(B, dtype=object)
-            for row in ended_rows:
+            for row in ended:
                 final_obs[row] = {key: value[row] for key, value in final.items()}
             info["final_obs"], info["_final_obs"] = final_obs, finished.copy()
             episode = [name for key in self.info_dtypes for name in (key, "_" + key) if name in info]
             info["final_info"], info["_final_info"] = {name: info[name].copy() for name in episode}, finished.copy()
-            self._reset_rows(np.array(ended_rows, dtype=np.int64), [None] * B, None)
+            self._reset_rows(ended, [None] * B, None)
 
         if self.render_mode == "human":
             self.render()
         self._update_action_mask(info)
         to_device = lambda array: torch.as_tensor(array, device=self.device)  # noqa: E731
-        return self._obs(), to_device(rewards.astype(np.float32)), to_device(terminated), to_device(truncated), info
+        rewards = to_device(plan.rewards.astype(np.float32))
+        return self._obs(), rewards, to_device(finished & ~truncated), to_device(truncated), info
 
     def _add_episode_info(self, info: dict[str, Any], rows: np.ndarray, reasons: list[str]) -> None:
         """The keys set only at an episode's end: ``completion``, ``conversation``, ``score``, ``stop_reason``."""
