@@ -405,6 +405,7 @@ def raising_user(conversations, fields):
         (lambda c, f: ["so", ""], ValueError, r"returned '' \(str\) for conversation 1.*non-empty str, or None"),
         (lambda c, f: [" ", "so"], ValueError, r"returned ' ' \(str\) for conversation 0"),
         (lambda c, f: ["so", b"so"], ValueError, r"returned b'so' \(bytes\)"),
+        (lambda c, f: ["so <|end|> so", "so"], ValueError, r"contains the end-of-turn token '<\|end\|>'"),
     ],
 )
 def test_a_bad_user_raises_a_clear_error_and_the_step_changes_nothing(user, error, match):
@@ -550,3 +551,14 @@ def test_render_shows_the_conversation_so_far():
     frame = make_env(render_mode="rgb_array", user=echo_user)
     frame.reset(seed=0)
     assert frame.render().shape == (256, 512, 3)
+
+
+def test_a_user_turn_outside_the_action_space_is_refused_and_changes_nothing():
+    tokenizer = tiny_chat_tokenizer()
+    tokenizer.add_tokens(["zebra"])  # id 44, beyond vocab_size=44 (an LM head smaller than the tokenizer)
+    envs = make_vec(1, tokenizer=tokenizer, vocab_size=44, user=fixed_user("zebra"))
+    envs.reset(seed=0)
+    before = chat_state(envs)
+    with pytest.raises(ValueError, match=r"tokenizes to id 44, outside the action space's ids \[0, vocab_size=44\)"):
+        envs.step(np.array([END]))
+    assert_same_state(before, chat_state(envs))

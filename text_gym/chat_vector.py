@@ -295,11 +295,17 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
                 f"user {self.user_name} returned {len(replies)} replies for {len(rows)} conversations; it must "
                 "return one per conversation"
             )
+        end_of_turn = self.template.end_of_turn_text
         for k, reply in enumerate(replies):
             if reply is not None and (not isinstance(reply, str) or not reply.strip()):
                 raise ValueError(
                     f"user {self.user_name} returned {reply!r} ({type(reply).__name__}) for conversation {k} "
                     f"(sub-env {rows[k]}); each reply must be a non-empty str, or None to end the conversation"
+                )
+            if reply is not None and end_of_turn in reply:
+                raise ValueError(
+                    f"user {self.user_name} returned {reply[:200]!r} for conversation {k} (sub-env {rows[k]}), which "
+                    f"contains the end-of-turn token {end_of_turn!r}: it would end the user turn inside the reply"
                 )
         return replies
 
@@ -360,6 +366,11 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
                 plan.stop[row] = "user_ended"
                 continue
             reply_ids = self.template.reply_ids(plan.conversations[row], reply)
+            if max(reply_ids) >= task.vocab_size:
+                raise ValueError(
+                    f"the user turn {reply[:200]!r} of user {self.user_name} tokenizes to id {max(reply_ids)}, "
+                    f"outside the action space's ids [0, vocab_size={task.vocab_size})"
+                )
             if count[row] + len(plan.inserted[row]) + len(reply_ids) + 1 > N:  # the reply and one agent token
                 plan.stop[row] = "context_full"
             else:
