@@ -562,3 +562,25 @@ def test_a_user_turn_outside_the_action_space_is_refused_and_changes_nothing():
     with pytest.raises(ValueError, match=r"tokenizes to id 44, outside the action space's ids \[0, vocab_size=44\)"):
         envs.step(np.array([END]))
     assert_same_state(before, chat_state(envs))
+
+
+@pytest.mark.parametrize(
+    ("template", "match"),
+    [
+        (  # the assistant message does not continue the generation prompt
+            "{% for m in messages %}<|{{ m['role'] }}|> said {{ m['content'] }} <|end|> {% endfor %}"
+            "{% if add_generation_prompt %}<|assistant|>{% endif %}",
+            "does not render an assistant message right after its generation prompt",
+        ),
+        (  # nothing after an assistant message: no end-of-turn token
+            "{% for m in messages %}<|{{ m['role'] }}|> {{ m['content'] }} {% endfor %}"
+            "{% if add_generation_prompt %}<|assistant|> {% endif %}",
+            "renders ' ' after an assistant message, which does not start with an end-of-turn token",
+        ),
+    ],
+)
+def test_chat_templates_that_cannot_be_continued_turn_by_turn_are_refused(template, match):
+    tokenizer = tiny_chat_tokenizer()
+    tokenizer.chat_template = template
+    with pytest.raises(ValueError, match=match):
+        make_env(tokenizer=tokenizer)

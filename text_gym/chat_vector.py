@@ -14,9 +14,9 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from reward_models import RewardFn, check_positive_int
+from reward_models import RewardFn, check_positive_int, load_tokenizer
 from text_gym.chat_template import ChatTemplate
-from text_gym.episode import check_rewards
+from text_gym.episode import DEFAULT_TOKENIZER, check_rewards
 from text_gym.masking import check_allowed
 from text_gym.users import Message, SimulatedUser
 from text_gym.vector import TextGenVectorEnv
@@ -178,6 +178,8 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
                 f"{type(conversation_reward).__name__} {conversation_reward!r}"
             )
         self.user, self.user_name = resolve_user(user, self.max_turns)
+        tokenizer = load_tokenizer(DEFAULT_TOKENIZER if tokenizer is None else tokenizer)
+        self.template = ChatTemplate(tokenizer)  # before the prompts are rendered with it
         super().__init__(
             num_envs,
             tokenizer,
@@ -207,7 +209,6 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
                     f"conversation_reward {self.conversation_reward_name!r} needs the per-prompt field(s) {missing}, "
                     f"which the prompts do not have (their fields: {sorted(task.field_names) or 'none'})"
                 )
-        self.template = ChatTemplate(task.tokenizer)
         self.end_of_turn_id = self.template.end_of_turn_id
         if self.end_of_turn_id >= task.vocab_size:
             raise ValueError(
