@@ -10,6 +10,8 @@ import torch
 from conftest import make_tiny_tokenizer
 from gymnasium.utils.env_checker import check_env as gym_check_env
 from gymnasium.vector import AutoresetMode
+from hypothesis import given
+from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from tiny_chat import echo_user, fixed_user, tiny_chat_tokenizer
 
@@ -584,3 +586,35 @@ def test_chat_templates_that_cannot_be_continued_turn_by_turn_are_refused(templa
     tokenizer.chat_template = template
     with pytest.raises(ValueError, match=match):
         make_env(tokenizer=tokenizer)
+
+
+@given(
+    actions=st.lists(st.sampled_from([GOOD, BAD, SO, 5, 9, END]), min_size=1, max_size=60),
+    reply_lengths=st.lists(st.integers(1, 6), min_size=1, max_size=5),
+    max_turn_tokens=st.integers(1, 5),
+    max_new_tokens=st.integers(5, 30),
+    max_turns=st.integers(1, 4),
+)
+def test_trajectories_are_token_exact_and_render_like_the_template(
+    actions, reply_lengths, max_turn_tokens, max_new_tokens, max_turns
+):
+    replies = iter(reply_lengths * 10)
+
+    def user(conversations, fields):
+        return [" ".join(["so"] * next(replies)) for _ in conversations]
+
+    env = make_env(user=user, max_turn_tokens=max_turn_tokens, max_new_tokens=max_new_tokens, max_turns=max_turns)
+    actions = (actions * max_new_tokens)[:max_new_tokens]  # every step adds a token: the episode ends by then
+    steps = play(env, actions)
+    obs, _, terminated, truncated, info = steps[-1]
+    assert terminated != truncated and truncated == (info["stop_reason"] == "context_full")
+    np.testing.assert_array_equal(obs["input_ids"][obs["agent_mask"] == 1], actions[: len(steps)])
+    assert (obs["agent_mask"] <= obs["attention_mask"]).all() and obs["attention_mask"][P:].sum() == info["num_tokens"]
+    assert info["score"] == pytest.approx(sum(step[1] for step in steps))
+    context = TOKENIZER.decode(obs["input_ids"][obs["attention_mask"] == 1])
+    if obs["input_ids"][P + info["num_tokens"] - 1] != END:  # a turn cut by the full context has no <|end|>
+        assert info["stop_reason"] == "context_full"
+        context += " <|end|>"
+    # whitespace-normalised: the word-level tokenizer drops the template's double space around an empty turn
+    assert context.split() == rendered_up_to_last_turn(TOKENIZER, info["conversation"], "<|end|>").split()
+    assert info["num_turns"] == sum(m["role"] == "assistant" for m in info["conversation"]) <= max_turns

@@ -34,8 +34,8 @@ CHAT_EPISODE_INFO_DTYPES = {
     "num_turns": np.int64,
     "stop_reason": object,
 }
-"""Episode info keys of the chat envs (set on the step that ends an episode) and the dtypes of their ``[B]``
-arrays."""
+"""Episode info keys of the chat envs and the dtypes of their ``[B]`` arrays: ``prompt``, ``prompt_index``,
+``num_tokens``, ``num_turns`` on every reset and step, the others on the step that ends an episode."""
 CHAT_TURN_INFO_DTYPES = {"turn": np.int64, "turn_reward": np.float64, "turn_text": object, "turn_end": object}
 """Turn info keys (set on the step that ends an agent turn)."""
 STOP_REASONS = ("max_turns", "user_ended", "context_full")
@@ -117,9 +117,9 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
     rest (the end-of-turn token the env adds, the user's turn, the generation prompt) are env-inserted.
     :attr:`ended` (host bool ``[B]``) says which episodes ended. Rewards are float32 ``[B]``.
 
-    Per step: one host sync of the ``B`` actions. On a step where turns end, the ended turns are decoded and scored
-    in **one** reward-model call, the user is called **once** for every conversation that continues, and the
-    conversation reward is called once for every conversation that ends.
+    Per step: one host sync of the ``B`` actions (two with a vocabulary restriction). On a step where turns end,
+    the ended turns are decoded and scored in **one** reward-model call, the user is called **once** for every
+    conversation that continues, and the conversation reward once for every conversation that ends.
 
     A step that raises (a bad or masked action, a user or reward that raises or returns junk) changes nothing: no
     token is written, no pending autoreset runs; the same step can be retried.
@@ -247,6 +247,11 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         for row in rows:
             self._turn_ids[row] = []
             self._conversations[row] = self._first_messages(self.prompt_index[row])
+
+    def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
+        super()._add_reset_info(info, rows)
+        self._add_info(info, "num_tokens", rows, 0)
+        self._add_info(info, "num_turns", rows, 0)
 
     def _obs(self) -> dict[str, torch.Tensor]:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "agent_mask": self.agent_mask}
