@@ -125,7 +125,8 @@ def test_user_turns_appear_exactly_as_the_tiny_chat_template_renders_them():
     assert info["completion"] == TOKENIZER.decode(obs["input_ids"][P : P + info["num_tokens"]])
 
 
-def test_user_turns_appear_exactly_as_smollm2s_chat_template_renders_them():
+@pytest.mark.parametrize("system_prompt", [None, "You are a support agent."])  # None: the template's default
+def test_user_turns_appear_exactly_as_smollm2s_chat_template_renders_them(system_prompt):
     replies = iter(["It was order 1234, placed last week.", "No, that's all. Thanks!"])
     env = TextGenChatEnv(
         tokenizer="smollm2",
@@ -134,7 +135,7 @@ def test_user_turns_appear_exactly_as_smollm2s_chat_template_renders_them():
         user=lambda conversations, fields: [next(replies) for _ in conversations],
         max_new_tokens=96,
         max_prompt_tokens=48,
-        system_prompt="You are a support agent.",
+        system_prompt=system_prompt,
     )
     tokenizer = env.task.tokenizer
     assert env.end_of_turn_id == tokenizer.convert_tokens_to_ids("<|im_end|>")
