@@ -513,6 +513,7 @@ def test_stock_sb3_ppo_trains_on_the_chat_env_with_per_turn_rewards():
             == pytest.approx(rewards[starts[row] : step + 1, row].sum())
         )
         assert info["TimeLimit.truncated"] == (info["stop_reason"] == "context_full") and info["conversation"]
+        assert info["episode"]["l"] == step + 1 - starts[row] < info["num_tokens"]  # steps; user turns not counted
         starts[row] = step + 1
 
 

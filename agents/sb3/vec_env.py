@@ -4,7 +4,7 @@ SB3 does not take Gymnasium vector envs; this adapter runs the native vector env
 which is SB3's convention: a sub-env whose episode ends is reset in the same step, ``dones[i]`` is True, the
 returned observation is the new prompt's, and ``infos[i]["terminal_observation"]`` is the final one.
 
-``infos[i]`` of a finished episode also holds ``episode = {"r": score, "l": tokens, "t": seconds}`` (what SB3's
+``infos[i]`` of a finished episode also holds ``episode = {"r": score, "l": steps, "t": seconds}`` (what SB3's
 ``Monitor`` adds, so ``rollout/ep_rew_mean`` and ``rollout/ep_len_mean`` are logged) and the env's episode info
 (``prompt``, ``completion``, ``score``, ``prompt_index``, ``num_tokens``, ``stop_reason``; the chat envs add
 ``conversation``, ``num_turns`` and their last turn's keys). With a vocabulary restriction every
@@ -101,9 +101,11 @@ class SB3VecEnv(VecEnv):
         for row in np.flatnonzero(dones):
             row_info = infos[row]
             row_info.update(self._row_info(info, row, tuple(self.env.info_dtypes)))
-            row_info["terminal_observation"] = info["final_obs"][row]
+            final = row_info["terminal_observation"] = info["final_obs"][row]
             row_info["TimeLimit.truncated"] = bool(truncated[row] and not terminated[row])
-            row_info["episode"] = {"r": float(info["score"][row]), "l": int(info["num_tokens"][row]), "t": elapsed}
+            # steps = tokens the agent wrote (a chat env also writes user turns: its agent_mask marks the agent's)
+            steps = int(final["agent_mask"].sum()) if "agent_mask" in final else int(info["num_tokens"][row])
+            row_info["episode"] = {"r": float(info["score"][row]), "l": steps, "t": elapsed}
         return obs, rewards, dones, infos
 
     def action_masks(self) -> np.ndarray:
