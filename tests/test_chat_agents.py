@@ -1,0 +1,155 @@
+"""PPO and the REINFORCE family on envs that insert tokens mid-episode (multi-turn chat): the KV-cached rollout
+matches a full forward of the final conversation, env-written tokens carry no loss and no KL, GAE runs over the
+agent's tokens only, and per-turn rewards are learned."""
+
+import numpy as np
+import torch
+from gymnasium.vector import AutoresetMode
+from tiny_lm import PROMPTS, positive_fraction, tiny_model, tiny_tokenizer
+
+from agents import PPO, LMPolicy, collect_rollout
+from agents.advantages import gae
+from text_gym import TextGenVectorEnv
+
+
+class InsertingEnv(TextGenVectorEnv):
+    """A test double of the chat envs' tensor API: after the agent writes ``"and"``, ``"the"`` or ``"a"`` (which end
+    its "turn", reward ``turn_reward``) the env appends ``"it is"`` (``agent_mask`` 0) while there is room for it and
+    one more action."""
+
+    def __init__(self, num_envs: int, max_new_tokens: int = 10, turn_reward: float = 0.5) -> None:
+        super().__init__(
+            num_envs,
+            tokenizer=tiny_tokenizer(),
+            reward_model=positive_fraction,
+            prompts=PROMPTS,
+            max_new_tokens=max_new_tokens,
+            max_prompt_tokens=5,
+            autoreset_mode=AutoresetMode.DISABLED,
+        )
+        vocab = self.task.tokenizer.get_vocab()
+        self.triggers = torch.tensor([vocab["and"], vocab["the"], vocab["a"]])
+        self.inserted = torch.tensor([vocab["it"], vocab["is"]])
+        self.turn_reward = turn_reward
+        self.agent_mask = torch.zeros_like(self.attention_mask)
+
+    def reset_tensors(self, **kwargs):
+        obs, info = super().reset_tensors(**kwargs)
+        self.agent_mask.zero_()
+        return {**obs, "agent_mask": self.agent_mask}, info
+
+    def step_tensors(self, actions):
+        P, N, k = self.task.max_prompt_tokens, self.task.max_new_tokens, len(self.inserted)
+        running = torch.as_tensor(~self._ended)
+        rows = running.nonzero().squeeze(1)
+        self.agent_mask[rows, P + self.num_tokens[rows]] = 1
+        obs, rewards, terminated, truncated, info = super().step_tensors(actions)
+        turn_end = running & torch.isin(actions, self.triggers)
+        rewards = rewards + self.turn_reward * turn_end
+        for row in (turn_end & ~torch.as_tensor(self._ended) & (self.num_tokens + k < N)).nonzero().flatten():
+            start = P + int(self.num_tokens[row])
+            self.input_ids[row, start : start + k] = self.inserted
+            self.attention_mask[row, start : start + k] = 1
+            self.num_tokens[row] += k
+        return {**obs, "agent_mask": self.agent_mask}, rewards, terminated, truncated, info
+
+
+def _rollout(env, seed=0, temperature=1.3):
+    torch.manual_seed(seed)
+    policy = LMPolicy(tiny_model(seed=seed), value_head=True)
+    torch.nn.init.normal_(policy.value_head.weight)  # values that differ from token to token
+    reference = policy.reference_copy()
+    generator = torch.Generator().manual_seed(seed)
+    prompt_index = np.arange(env.num_envs) % len(PROMPTS)
+    buffer = collect_rollout(policy, env, prompt_index, generator, temperature, with_values=True, ref_policy=reference)
+    return policy, buffer
+
+
+def test_rollout_logprobs_match_a_full_forward_of_the_final_conversation():
+    env = InsertingEnv(16)
+    policy, buffer = _rollout(env)
+    P = env.task.max_prompt_tokens
+    agent = env.agent_mask[:, P:] == 1
+    inserted = (env.attention_mask[:, P:] == 1) & ~agent
+    steps_with_insertions = {
+        int(agent[row, : int(inserted[row].nonzero()[0])].sum()) for row in range(16) if inserted[row].any()
+    }
+    assert len(steps_with_insertions) > 1, "the test needs rows that insert tokens at different steps"
+    assert (inserted.sum(1) > 0).any() and (inserted.sum(1) == 0).any()
+    assert buffer.response_ids.shape[1] > int(env.num_tokens.max()), "blocks wider than one token leave holes"
+
+    # The env's compact observation (no holes), forwarded in one go, gives the rollout's numbers at agent tokens.
+    with torch.no_grad():
+        full, values = policy(env.input_ids, env.attention_mask, P, temperature=1.3, with_values=True)
+    agent_in_buffer = buffer.response_mask == 1
+    assert torch.equal(agent_in_buffer.sum(1), agent.sum(1))
+    torch.testing.assert_close(buffer.logprobs[agent_in_buffer], full[agent], atol=1e-5, rtol=0)
+    torch.testing.assert_close(buffer.ref_logprobs[agent_in_buffer], full[agent], atol=1e-5, rtol=0)
+    torch.testing.assert_close(buffer.values[agent_in_buffer], values[agent], atol=1e-5, rtol=0)
+    # The same tokens in the same order: the agent's actions, and the whole conversation without the holes.
+    assert torch.equal(buffer.response_ids[agent_in_buffer], env.input_ids[:, P:][agent])
+    attended = buffer.response_attention_mask == 1
+    for row in range(16):
+        assert torch.equal(
+            buffer.response_ids[row][attended[row]], env.input_ids[row, P:][env.attention_mask[row, P:] == 1]
+        )
+    # Training's forward of the rollout's own sequence (holes included) recomputes the same log-probs.
+    ids, mask, start = buffer.sequences()
+    with torch.no_grad():
+        recomputed, _ = policy(ids, mask, start, temperature=1.3)
+    torch.testing.assert_close(recomputed * buffer.response_mask, buffer.logprobs, atol=1e-5, rtol=0)
+    # Env-written tokens and padding carry nothing.
+    for tensor in (buffer.logprobs, buffer.ref_logprobs, buffer.values, buffer.rewards):
+        assert (tensor[~agent_in_buffer] == 0).all()
+    assert buffer.num_tokens == int(agent.sum())
+
+
+def test_each_steps_reward_sits_at_its_agent_token():
+    env = InsertingEnv(16, turn_reward=0.5)
+    _, buffer = _rollout(env)
+    agent = buffer.response_mask == 1
+    is_trigger = agent & torch.isin(buffer.response_ids, env.triggers)
+    assert is_trigger.any()
+    last = (torch.arange(buffer.rewards.shape[1]) * buffer.response_mask).argmax(1)
+    expected = 0.5 * is_trigger.float()
+    expected[torch.arange(16), last] += torch.as_tensor(positive_fraction(buffer.prompts, buffer.completions)).float()
+    torch.testing.assert_close(buffer.rewards, expected)
+    torch.testing.assert_close(buffer.scores, buffer.rewards.sum(1))
+
+
+def test_gae_runs_over_the_agent_tokens_only():
+    # Row 0: agent tokens at columns 0, 1, 4 (2 and 3 were inserted by the env), per-turn reward 1 at column 1
+    # and the final reward 2 at column 4. Row 1: a single-turn episode of 2 tokens, then padding.
+    mask = torch.tensor([[1.0, 1, 0, 0, 1], [1, 1, 0, 0, 0]])
+    rewards = torch.tensor([[0.0, 1, 9, 9, 2], [0, 3, 9, 9, 9]])  # 9: must be ignored (not a time step)
+    values = torch.tensor([[0.5, 1.0, 7, 7, 1.5], [0.25, 0.75, 7, 7, 7]])
+    gamma, lam = 0.9, 0.5
+    advantages, returns = gae(rewards, values, mask, gamma, lam)
+    # Row 0 packed: r = (0, 1, 2), v = (0.5, 1.0, 1.5), terminal after the third.
+    d2 = 2 - 1.5
+    d1 = 1 + gamma * 1.5 - 1.0
+    d0 = 0 + gamma * 1.0 - 0.5
+    a2, a1 = d2, d1 + gamma * lam * d2
+    a0 = d0 + gamma * lam * a1
+    d1b = 3 - 0.75
+    d0b = 0 + gamma * 0.75 - 0.25
+    expected = torch.tensor([[a0, a1, 0, 0, a2], [d0b + gamma * lam * d1b, d1b, 0, 0, 0]])
+    torch.testing.assert_close(advantages, expected)
+    torch.testing.assert_close(returns, (expected + values) * mask)
+
+
+def test_shaped_rewards_keep_per_turn_rewards_and_sum_to_the_shaped_score():
+    agent = PPO(tiny_model(), InsertingEnv(16), seed=0, normalize_scores=True, missing_eos_penalty=1.0)
+    buffer = agent.collect_rollouts()
+    rewards = agent.shaped_rewards(buffer)
+    std = np.sqrt(agent.score_stats.var + 1e-8)
+    no_eos = torch.tensor([reason != "eos" for reason in buffer.stop_reasons]).float()
+    assert 0 < no_eos.sum() < 16
+    shaped = (buffer.scores - no_eos - float(agent.score_stats.mean)) / float(std)
+    torch.testing.assert_close(rewards.sum(1), shaped)
+    # Every step's reward is scaled; the penalty and the mean come off the last agent token only.
+    last = (torch.arange(rewards.shape[1]) * buffer.response_mask).argmax(1)
+    earlier = torch.ones_like(rewards, dtype=torch.bool)
+    earlier[torch.arange(16), last] = False
+    assert (buffer.rewards[earlier] != 0).any()
+    torch.testing.assert_close(rewards[earlier], buffer.rewards[earlier] / float(std))
