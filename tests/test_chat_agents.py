@@ -3,11 +3,12 @@ matches a full forward of the final conversation, env-written tokens carry no lo
 agent's tokens only, and per-turn rewards are learned."""
 
 import numpy as np
+import pytest
 import torch
 from gymnasium.vector import AutoresetMode
 from tiny_lm import PROMPTS, positive_fraction, tiny_model, tiny_tokenizer
 
-from agents import PPO, LMPolicy, collect_rollout
+from agents import PPO, REINFORCE, LMPolicy, collect_rollout
 from agents.advantages import gae
 from text_gym import TextGenVectorEnv
 
@@ -153,3 +154,51 @@ def test_shaped_rewards_keep_per_turn_rewards_and_sum_to_the_shaped_score():
     earlier[torch.arange(16), last] = False
     assert (buffer.rewards[earlier] != 0).any()
     torch.testing.assert_close(rewards[earlier], buffer.rewards[earlier] / float(std))
+
+
+class _RecordingPolicy(torch.nn.Module):
+    """Wraps the training forward and keeps its outputs' gradients."""
+
+    def __init__(self, inner: torch.nn.Module) -> None:
+        super().__init__()
+        self.inner = inner
+        self.calls = []
+
+    def forward(self, input_ids, attention_mask, *args):
+        logprobs, values = self.inner(input_ids, attention_mask, *args)
+        for output in (logprobs, values):
+            if output is not None:
+                output.retain_grad()
+        self.calls.append((input_ids, logprobs, values))
+        return logprobs, values
+
+
+@pytest.mark.parametrize(
+    ("cls", "config"),
+    [(PPO, {"n_epochs": 1}), (REINFORCE, {"baseline": "rloo", "group_size": 4}), (REINFORCE, {"baseline": "grpo"})],
+)
+def test_env_written_tokens_carry_no_loss_and_no_kl(cls, config):
+    agent = cls(tiny_model(), InsertingEnv(8), seed=0, kl_coef=0.5, minibatch_size=8, **config)
+    with torch.no_grad():
+        agent.policy.model.transformer.ln_f.weight.mul_(3.0)  # the policy differs from its reference
+    buffer = agent.collect_rollouts()
+    env_written = (buffer.response_attention_mask == 1) & (buffer.response_mask == 0)
+    agent_tokens = buffer.response_mask == 1
+    assert env_written.any()
+    seen = {}
+    original_train = agent.train
+    agent.train = lambda buffer, rewards, kl: seen.update(rewards=rewards, kl=kl) or original_train(buffer, rewards, kl)
+    agent.model = _RecordingPolicy(agent.model)
+    agent._update(buffer)
+    assert (seen["kl"][~agent_tokens] == 0).all() and (seen["kl"][agent_tokens] != 0).any()
+    assert (seen["rewards"][~agent_tokens] == 0).all()
+    assert (buffer.ref_logprobs[~agent_tokens] == 0).all()
+    sequences, _, _ = buffer.sequences()
+    for input_ids, logprobs, values in agent.model.calls:
+        for row, ids in enumerate(input_ids):
+            source = int((sequences == ids).all(1).nonzero()[0])  # the buffer row this one is
+            assert (logprobs.grad[row][env_written[source]] == 0).all()
+            assert (logprobs.grad[row][agent_tokens[source]] != 0).any()
+            if values is not None:
+                assert (values.grad[row][env_written[source]] == 0).all()
+                assert (values.grad[row][agent_tokens[source]] != 0).any()
