@@ -1,63 +1,48 @@
-"""PPO and the REINFORCE family on envs that insert tokens mid-episode (multi-turn chat): the KV-cached rollout
-matches a full forward of the final conversation, env-written tokens carry no loss and no KL, GAE runs over the
-agent's tokens only, and per-turn rewards are learned."""
+"""PPO and the REINFORCE family on the multi-turn chat env (env-inserted user turns): the KV-cached rollout matches
+a full forward of the final conversation, env-written tokens carry no loss and no KL, GAE runs over the agent's
+tokens only, per-turn rewards sit at the tokens that ended their turns and are learned."""
 
 import numpy as np
 import pytest
 import torch
 from gymnasium.vector import AutoresetMode
-from tiny_lm import PROMPTS, positive_fraction, tiny_model, tiny_tokenizer
+from tiny_chat import tiny_chat_tokenizer
+from tiny_lm import PROMPTS, positive_fraction, tiny_model
 
 from agents import PPO, REINFORCE, LMPolicy, collect_rollout
 from agents.advantages import gae
-from text_gym import TextGenVectorEnv
+from text_gym import TextGenChatVectorEnv
+
+TOKENIZER = tiny_chat_tokenizer()
+REPLIES = ["ok", "so it is", "it was not so good and i hate it"]
 
 
-class InsertingEnv(TextGenVectorEnv):
-    """A test double of the chat envs' tensor API: after the agent writes ``"and"``, ``"the"`` or ``"a"`` (which end
-    its "turn", reward ``turn_reward``) the env appends ``"it is"`` (``agent_mask`` 0) while there is room for it and
-    one more action."""
+def varied_user(conversations, fields):
+    """Replies of 1, 3 or 9 words, chosen by the length of the conversation so far (rows differ)."""
+    return [REPLIES[sum(len(m["content"]) for m in c) % 3] for c in conversations]
 
-    def __init__(self, num_envs: int, max_new_tokens: int = 10, turn_reward: float = 0.5) -> None:
-        super().__init__(
-            num_envs,
-            tokenizer=tiny_tokenizer(),
-            reward_model=positive_fraction,
-            prompts=PROMPTS,
-            max_new_tokens=max_new_tokens,
-            max_prompt_tokens=5,
-            autoreset_mode=AutoresetMode.DISABLED,
-        )
-        vocab = self.task.tokenizer.get_vocab()
-        self.triggers = torch.tensor([vocab["and"], vocab["the"], vocab["a"]])
-        self.inserted = torch.tensor([vocab["it"], vocab["is"]])
-        self.turn_reward = turn_reward
-        self.agent_mask = torch.zeros_like(self.attention_mask)
 
-    def reset_tensors(self, **kwargs):
-        obs, info = super().reset_tensors(**kwargs)
-        self.agent_mask.zero_()
-        return {**obs, "agent_mask": self.agent_mask}, info
+def chat_env(num_envs: int, user=varied_user, max_new_tokens: int = 22, **kwargs) -> TextGenChatVectorEnv:
+    kwargs = {"reward_model": positive_fraction, "max_turns": 3, "max_turn_tokens": 3, **kwargs}
+    return TextGenChatVectorEnv(
+        num_envs,
+        tokenizer=TOKENIZER,
+        prompts=PROMPTS,
+        user=user,
+        max_new_tokens=max_new_tokens,
+        max_prompt_tokens=8,
+        autoreset_mode=AutoresetMode.DISABLED,
+        **kwargs,
+    )
 
-    def step_tensors(self, actions):
-        P, N, k = self.task.max_prompt_tokens, self.task.max_new_tokens, len(self.inserted)
-        running = torch.as_tensor(~self._ended)
-        rows = running.nonzero().squeeze(1)
-        self.agent_mask[rows, P + self.num_tokens[rows]] = 1
-        obs, rewards, terminated, truncated, info = super().step_tensors(actions)
-        turn_end = running & torch.isin(actions, self.triggers)
-        rewards = rewards + self.turn_reward * turn_end
-        for row in (turn_end & ~torch.as_tensor(self._ended) & (self.num_tokens + k < N)).nonzero().flatten():
-            start = P + int(self.num_tokens[row])
-            self.input_ids[row, start : start + k] = self.inserted
-            self.attention_mask[row, start : start + k] = 1
-            self.num_tokens[row] += k
-        return {**obs, "agent_mask": self.agent_mask}, rewards, terminated, truncated, info
+
+def chat_model(seed: int = 0):
+    return tiny_model(vocab_size=len(TOKENIZER), seed=seed)
 
 
 def _rollout(env, seed=0, temperature=1.3):
     torch.manual_seed(seed)
-    policy = LMPolicy(tiny_model(seed=seed), value_head=True)
+    policy = LMPolicy(chat_model(seed), value_head=True)
     torch.nn.init.normal_(policy.value_head.weight)  # values that differ from token to token
     reference = policy.reference_copy()
     generator = torch.Generator().manual_seed(seed)
@@ -67,7 +52,7 @@ def _rollout(env, seed=0, temperature=1.3):
 
 
 def test_rollout_logprobs_match_a_full_forward_of_the_final_conversation():
-    env = InsertingEnv(16)
+    env = chat_env(16)
     policy, buffer = _rollout(env)
     P = env.task.max_prompt_tokens
     agent = env.agent_mask[:, P:] == 1
@@ -76,7 +61,7 @@ def test_rollout_logprobs_match_a_full_forward_of_the_final_conversation():
         int(agent[row, : int(inserted[row].nonzero()[0])].sum()) for row in range(16) if inserted[row].any()
     }
     assert len(steps_with_insertions) > 1, "the test needs rows that insert tokens at different steps"
-    assert (inserted.sum(1) > 0).any() and (inserted.sum(1) == 0).any()
+    assert len(set(inserted.sum(1).tolist())) > 1, "the test needs rows that insert different numbers of tokens"
     assert buffer.response_ids.shape[1] > int(env.num_tokens.max()), "blocks wider than one token leave holes"
 
     # The env's compact observation (no holes), forwarded in one go, gives the rollout's numbers at agent tokens.
@@ -105,15 +90,31 @@ def test_rollout_logprobs_match_a_full_forward_of_the_final_conversation():
     assert buffer.num_tokens == int(agent.sum())
 
 
-def test_each_steps_reward_sits_at_its_agent_token():
-    env = InsertingEnv(16, turn_reward=0.5)
+def _turns(buffer, row):
+    """The agent's turns of one episode from the buffer: lists of (column, token id), split at env-written tokens."""
+    turns, current = [], []
+    for column in (buffer.response_attention_mask[row] == 1).nonzero().flatten().tolist():
+        if buffer.response_mask[row, column] == 1:
+            current.append((column, int(buffer.response_ids[row, column])))
+        elif current:
+            turns.append(current)
+            current = []
+    return turns + ([current] if current else [])
+
+
+def test_per_turn_rewards_sit_at_the_tokens_that_ended_the_turns():
+    env = chat_env(16, conversation_reward=lambda conversations: [0.25 * len(c) for c in conversations])
     _, buffer = _rollout(env)
-    agent = buffer.response_mask == 1
-    is_trigger = agent & torch.isin(buffer.response_ids, env.triggers)
-    assert is_trigger.any()
-    last = (torch.arange(buffer.rewards.shape[1]) * buffer.response_mask).argmax(1)
-    expected = 0.5 * is_trigger.float()
-    expected[torch.arange(16), last] += torch.as_tensor(positive_fraction(buffer.prompts, buffer.completions)).float()
+    special = set(TOKENIZER.all_special_ids)
+    expected = torch.zeros_like(buffer.rewards)
+    for row in range(16):
+        turns = _turns(buffer, row)
+        for turn in turns:
+            text = TOKENIZER.decode([token for _, token in turn if token not in special])
+            expected[row, turn[-1][0]] += float(positive_fraction([""], [text])[0])
+        expected[row, turns[-1][-1][0]] += 0.25 * 2 * len(turns)  # the first message, then agent/user turns
+    assert len({len(_turns(buffer, row)) for row in range(16)}) > 1
+    assert (buffer.rewards != 0).sum() > 16, "the test needs per-turn rewards before the last token"
     torch.testing.assert_close(buffer.rewards, expected)
     torch.testing.assert_close(buffer.scores, buffer.rewards.sum(1))
 
@@ -140,11 +141,11 @@ def test_gae_runs_over_the_agent_tokens_only():
 
 
 def test_shaped_rewards_keep_per_turn_rewards_and_sum_to_the_shaped_score():
-    agent = PPO(tiny_model(), InsertingEnv(16), seed=0, normalize_scores=True, missing_eos_penalty=1.0)
+    agent = PPO(chat_model(), chat_env(16), seed=0, normalize_scores=True, missing_eos_penalty=1.0)
     buffer = agent.collect_rollouts()
     rewards = agent.shaped_rewards(buffer)
     std = np.sqrt(agent.score_stats.var + 1e-8)
-    no_eos = torch.tensor([reason != "eos" for reason in buffer.stop_reasons]).float()
+    no_eos = torch.tensor([reason == "context_full" for reason in buffer.stop_reasons]).float()
     assert 0 < no_eos.sum() < 16
     shaped = (buffer.scores - no_eos - float(agent.score_stats.mean)) / float(std)
     torch.testing.assert_close(rewards.sum(1), shaped)
@@ -178,7 +179,7 @@ class _RecordingPolicy(torch.nn.Module):
     [(PPO, {"n_epochs": 1}), (REINFORCE, {"baseline": "rloo", "group_size": 4}), (REINFORCE, {"baseline": "grpo"})],
 )
 def test_env_written_tokens_carry_no_loss_and_no_kl(cls, config):
-    agent = cls(tiny_model(), InsertingEnv(8), seed=0, kl_coef=0.5, minibatch_size=8, **config)
+    agent = cls(chat_model(), chat_env(8), seed=0, kl_coef=0.5, minibatch_size=8, **config)
     with torch.no_grad():
         agent.policy.model.transformer.ln_f.weight.mul_(3.0)  # the policy differs from its reference
     buffer = agent.collect_rollouts()
