@@ -11,7 +11,7 @@ from tiny_lm import PROMPTS, positive_fraction, tiny_model
 
 from agents import PPO, REINFORCE, LMPolicy, collect_rollout
 from agents.advantages import gae
-from text_gym import TextGenChatVectorEnv
+from text_gym import TextGenChatEnv, TextGenChatVectorEnv
 
 TOKENIZER = tiny_chat_tokenizer()
 REPLIES = ["ok", "so it is", "it was not so good and i hate it"]
@@ -203,3 +203,49 @@ def test_env_written_tokens_carry_no_loss_and_no_kl(cls, config):
             if values is not None:
                 assert (values.grad[row][env_written[source]] == 0).all()
                 assert (values.grad[row][agent_tokens[source]] != 0).any()
+
+
+def happy_user(conversations, fields):
+    """Ends the conversation happily once the agent's last turn says "great"; asks "ok ?" otherwise."""
+    return [None if "great" in c[-1]["content"].split() else "ok ?" for c in conversations]
+
+
+def says_great(prompts, completions):
+    """Per-turn reward: 1 for a turn that says "great"."""
+    return np.array([float("great" in c.split()) for c in completions])
+
+
+@pytest.mark.parametrize(
+    ("cls", "config"),
+    [
+        (PPO, {"learning_rate": 3e-3, "n_epochs": 4, "minibatch_size": 8}),
+        (REINFORCE, {"baseline": "rloo", "group_size": 4, "learning_rate": 1e-2, "minibatch_size": 16}),
+    ],
+)
+def test_learns_a_scripted_chat_task_from_per_turn_rewards(cls, config):
+    # Return 1 when some turn of up to 3 says "great" (the user then ends the conversation), else 0.
+    agent = cls(chat_model(), chat_env(16, user=happy_user, reward_model=says_great), seed=0, kl_coef=0.01, **config)
+    scores = []
+
+    def record(locals_, globals_):
+        scores.append(float(locals_["buffer"].scores.mean()))
+        return len(scores) < 12
+
+    agent.learn(10**6, progress_bar=False, callback=record)
+    assert np.mean(scores[:2]) < 0.4, scores
+    assert np.mean(scores[-3:]) > 0.8, scores
+
+
+def test_agents_take_chat_env_ids_and_single_chat_envs():
+    kwargs = {"tokenizer": TOKENIZER, "prompts": PROMPTS, "user": varied_user, "max_turns": 2, "max_turn_tokens": 3}
+    kwargs.update(reward_model=positive_fraction, max_new_tokens=14, max_prompt_tokens=8)
+    by_id = REINFORCE(chat_model(), "TextGenChat-v0", n_envs=4, env_kwargs=kwargs, baseline="rloo", group_size=2)
+    single = PPO(chat_model(), TextGenChatEnv(**kwargs), n_envs=3)
+    for agent, n in ((by_id, 4), (single, 3)):
+        env = agent.env
+        assert isinstance(env, TextGenChatVectorEnv) and env.num_envs == n
+        assert env.metadata["autoreset_mode"] == AutoresetMode.DISABLED
+        assert env.user is varied_user and env.max_turns == 2 and env.max_turn_tokens == 3
+        buffer = agent.collect_rollouts()
+        assert (buffer.response_attention_mask.sum(1) > buffer.response_mask.sum(1)).any()  # user turns inserted
+        agent._update(buffer)
