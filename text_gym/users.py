@@ -44,12 +44,13 @@ class SimulatedUser(Protocol):
     ) -> Sequence[str | None]: ...
 
 
-def agent_turns(conversation: Sequence[Message], who: str = "user") -> list[str]:
+def agent_turns(conversation: Sequence[Message], who: str = "user", ends_with_agent: bool = True) -> list[str]:
     """The agent's (``assistant``) turns of ``conversation``, in order; ``ValueError`` naming ``who`` when the
-    conversation is not a list of messages or does not end with an agent turn."""
+    conversation is not a list of messages or (with ``ends_with_agent``, what a user replies to) does not end with
+    an agent turn."""
     if not conversation or not all(isinstance(m, Mapping) and isinstance(m.get("content"), str) for m in conversation):
         raise ValueError(f"{who}: a conversation must be a non-empty list of messages, got {conversation!r}")
-    if conversation[-1].get("role") != "assistant":
+    if ends_with_agent and conversation[-1].get("role") != "assistant":
         raise ValueError(f"{who}: a conversation must end with the agent's (assistant) turn, got {conversation[-1]!r}")
     return [m["content"] for m in conversation if m.get("role") == "assistant"]
 
