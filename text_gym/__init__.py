@@ -3,15 +3,20 @@
 ``import text_gym`` registers ``TextGen-v0`` (single env :class:`TextGenEnv`, vector entry point
 :class:`TextGenVectorEnv`), so ``gym.make("TextGen-v0")`` and ``gym.make_vec("TextGen-v0", num_envs=N)`` work;
 ``gym.make("text_gym:TextGen-v0")`` imports it on the fly. ``TextGenChar-v0`` is the small-vocabulary variant
-(one action per character, :mod:`text_gym.char_level`). The benchmark suite ``TextGenSentiment-v0``,
-``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0`` and the procedural verifiable-reward tasks
-``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in :mod:`text_gym.tasks`. Prompts with per-prompt fields
-(dataset columns passed to rewards): :mod:`text_gym.prompt_rows`, :mod:`text_gym.generated_prompts`.
+(one action per character, :mod:`text_gym.char_level`). ``TextGenChat-v0`` (:class:`TextGenChatEnv`,
+:class:`TextGenChatVectorEnv`) is a multi-turn conversation with a simulated user (:mod:`text_gym.users`).
+The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``
+and the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in
+:mod:`text_gym.tasks`. Prompts with per-prompt fields (dataset columns passed to rewards):
+:mod:`text_gym.prompt_rows`, :mod:`text_gym.generated_prompts`.
 """
 
 from gymnasium.envs.registration import register, registry
 
 from text_gym.char_level import PromptLettersReward, char_prompts, char_tokenizer
+from text_gym.chat import TextGenChatEnv
+from text_gym.chat_template import ChatTemplate
+from text_gym.chat_vector import TextGenChatVectorEnv
 from text_gym.env import TextGenEnv, check_action
 from text_gym.episode import TextGenTask
 from text_gym.generated_prompts import GeneratedPrompts
@@ -25,6 +30,7 @@ from text_gym.vector import TextGenVectorEnv
 _ENVS = {
     "TextGen-v0": ("text_gym.env:TextGenEnv", "text_gym.vector:TextGenVectorEnv", {}),
     "TextGenChar-v0": ("text_gym.char_level:make_char_env", "text_gym.char_level:make_char_vector_env", {}),
+    "TextGenChat-v0": ("text_gym.chat:TextGenChatEnv", "text_gym.chat_vector:TextGenChatVectorEnv", {}),
     **{
         task_id: ("text_gym.tasks:make_task_env", "text_gym.tasks:make_task_vector_env", {"task": task_id})
         for task_id in TASKS
@@ -42,10 +48,13 @@ for _env_id, (_entry_point, _vector_entry_point, _kwargs) in _ENVS.items():
 
 __all__ = [
     "TASKS",
+    "ChatTemplate",
     "GeneratedPrompts",
     "PromptLettersReward",
     "PromptRows",
     "TaskSpec",
+    "TextGenChatEnv",
+    "TextGenChatVectorEnv",
     "TextGenEnv",
     "TextGenTask",
     "TextGenVectorEnv",

@@ -52,6 +52,21 @@ def _drop_appended_special_tokens(ids: list[int], plain: list[int], special: set
     return ids[: len(ids) - extra] if extra > 0 else ids
 
 
+def check_rewards(scores: object, expected: int, source: str) -> np.ndarray:
+    """``scores`` as float64 ``[expected]``; raise ``ValueError`` naming ``source`` when they are not ``expected``
+    finite numbers (``reward_models.check_scores``) or one lies outside float32's range ``[-MAX_REWARD,
+    MAX_REWARD]`` (it would turn into inf in a vector env's float32 rewards)."""
+    scores = check_scores(scores, expected, source=source)
+    bad = np.flatnonzero(np.abs(scores) > MAX_REWARD)
+    if bad.size:
+        raise ValueError(
+            f"{source} returned scores {scores[bad[:5]].tolist()} at batch positions "
+            f"{bad[:5].tolist()} outside float32's range [{-MAX_REWARD:.7g}, {MAX_REWARD:.7g}]; "
+            "rewards are stored as float32, so scores must lie in that range"
+        )
+    return scores
+
+
 class TextGenTask:
     """Tokenized prompts, spaces and scoring for TextGen envs. See :class:`text_gym.TextGenEnv` for the arguments."""
 
@@ -213,13 +228,17 @@ class TextGenTask:
         """The per-prompt fields of one prompt, ``{field: value}`` (what a single env's ``info`` holds)."""
         return {name: values[0] for name, values in self.prompt_fields([prompt_index]).items()}
 
-    def score(self, prompt_indices: Sequence[int], completions: Sequence[str]) -> np.ndarray:
+    def score(
+        self, prompt_indices: Sequence[int], completions: Sequence[str], prompts: Sequence[str] | None = None
+    ) -> np.ndarray:
         """Score finished episodes with one reward-model call; returns float64 ``[batch]``. The reward model gets
-        the prompts' fields it asks for as keyword arguments (:mod:`reward_models.fields`).
+        ``prompts`` (default: the scored prompt texts of ``prompt_indices``) and the prompts' fields it asks for as
+        keyword arguments (:mod:`reward_models.fields`).
 
         Raises ``ValueError`` naming the reward model when a score is not finite or lies outside float32's range
         ``[-MAX_REWARD, MAX_REWARD]`` (it would turn into inf in a vector env's float32 rewards)."""
-        prompts = [self.scored_prompts[int(i)] for i in prompt_indices]
+        if prompts is None:
+            prompts = [self.scored_prompts[int(i)] for i in prompt_indices]
         try:
             scores = call_reward(self.reward_model, prompts, completions, self.prompt_fields(prompt_indices))
         except Exception as error:
@@ -227,13 +246,4 @@ class TextGenTask:
                 f"reward_model {self.reward_name!r} raised while scoring {len(prompts)} completions: "
                 f"{type(error).__name__}: {error}"
             ) from error
-        source = f"reward_model {self.reward_name!r}"
-        scores = check_scores(scores, len(prompts), source=source)
-        bad = np.flatnonzero(np.abs(scores) > MAX_REWARD)
-        if bad.size:
-            raise ValueError(
-                f"{source} returned scores {scores[bad[:5]].tolist()} at batch positions "
-                f"{bad[:5].tolist()} outside float32's range [{-MAX_REWARD:.7g}, {MAX_REWARD:.7g}]; "
-                "rewards are stored as float32, so scores must lie in that range"
-            )
-        return scores
+        return check_rewards(scores, len(prompts), f"reward_model {self.reward_name!r}")

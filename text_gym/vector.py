@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -83,6 +83,9 @@ class TextGenVectorEnv(VectorEnv):
     step (with ``SAME_STEP`` autoreset, the episode that ended, like the other episode keys); ``text_info=False``
     leaves them out.
     """
+
+    info_dtypes: ClassVar[dict[str, type]] = EPISODE_INFO_DTYPES
+    """The info keys every ``reset``/``step`` info holds and the dtypes of their ``[B]`` arrays."""
 
     def __init__(
         self,
@@ -336,7 +339,7 @@ class TextGenVectorEnv(VectorEnv):
     @cached_property
     def _info_template(self) -> dict[str, np.ndarray]:
         info: dict[str, np.ndarray] = {}
-        for key, dtype in EPISODE_INFO_DTYPES.items():
+        for key, dtype in self.info_dtypes.items():
             if dtype is object and not self.text_info:
                 continue
             info[key] = np.full(self.num_envs, "", dtype=object) if dtype is object else np.zeros(self.num_envs, dtype)
