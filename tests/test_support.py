@@ -134,3 +134,46 @@ def test_proxy_reward_per_turn_by_hand():
         SupportTurnReward(max_words=0)
     with pytest.raises(ValueError, match="needs the per-prompt field"):
         call_reward(SupportTurnReward(), prompts, completions, {})
+
+
+# ------------------------------------------------------------------------------------- TextGenSupport-v0
+def agent_turns_for(row):
+    """A competent agent's two turns and a silent agent's turn for ``row``."""
+    return [" ".join(QUESTIONS[name] for name in row["required"]), STEPS[row["scenario"]].format(**values(row))]
+
+
+def play_env(env, tokenizer, index, turns):
+    """Write ``turns`` token by token (each closed by the end-of-turn token) until the episode ends."""
+    env.reset(options={"prompt_index": index})
+    end = tokenizer.convert_tokens_to_ids("<|end|>")
+    rewards = []
+    for turn in turns:
+        for action in [*tokenizer.convert_tokens_to_ids(turn.split()), end]:
+            _, reward, terminated, truncated, info = env.step(action)
+            rewards.append(reward)
+            if terminated or truncated:
+                return rewards, info
+    raise AssertionError("the episode did not end")
+
+
+def test_support_env_end_to_end_with_scripted_agents():
+    import gymnasium as gym
+    from tiny_chat import tiny_chat_tokenizer
+
+    rows = support_rows("train")
+    good, silent = [0, 9, 30], [40, 70]  # password reset, refund, delivery delay; account locked, damaged item
+    scripts = {i: agent_turns_for(rows[i]) for i in good} | {i: ["I see."] * 10 for i in silent}
+    words = sorted({word for turns in scripts.values() for turn in turns for word in turn.split()})
+    tokenizer = tiny_chat_tokenizer(words)
+    env = gym.make("TextGenSupport-v0", tokenizer=tokenizer)
+    for index, turns in scripts.items():
+        rewards, info = play_env(env, tokenizer, index, turns)
+        gold = support_success([info["conversation"]], **fields_of(rows[index]))[0]
+        assert info["stop_reason"] == "user_ended"
+        assert info["num_turns"] == (2 if index in good else rows[index]["patience"])
+        assert gold == float(index in good)
+        assert rewards[-1] == pytest.approx(info["turn_reward"] + gold)  # the gold is the conversation reward
+        assert info["score"] == pytest.approx(sum(rewards))
+    assert [m["role"] for m in info["conversation"]][:3] == ["system", "user", "assistant"]
+    vector = gym.make_vec("TextGenSupport-v0", num_envs=2, tokenizer=tokenizer)
+    assert isinstance(vector.user, ScriptedUser) and vector.max_turns == 6 and vector.num_envs == 2

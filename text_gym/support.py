@@ -27,7 +27,9 @@ from typing import Any
 import numpy as np
 
 from reward_models import BaseRewardModel, register_reward_model, registered_reward_models
-from text_gym.users import Message, Script, agent_turns, run_script
+from text_gym.chat import TextGenChatEnv
+from text_gym.chat_vector import TextGenChatVectorEnv
+from text_gym.users import Message, Script, ScriptedUser, agent_turns, run_script
 
 SUPPORT_SYSTEM_PROMPT = (
     "You are a customer-support agent for an online shop. Ask the customer for the details you need, one or two at "
@@ -400,3 +402,35 @@ class SupportTurnReward(BaseRewardModel):
 
 if "support-turn" not in registered_reward_models():
     register_reward_model("support-turn", lambda argument: SupportTurnReward())
+
+
+# ----------------------------------------------------------------------------------------------------- env
+def support_defaults(**overrides: Any) -> dict[str, Any]:
+    """Keyword arguments of ``TextGenSupport-v0`` (``TextGenChat-v0`` configured for the desk), ``overrides``
+    applied: the ``train`` rows, a :class:`~text_gym.users.ScriptedUser`, :class:`SupportTurnReward` per turn,
+    :func:`support_success` per conversation, :data:`SUPPORT_SYSTEM_PROMPT`, ``max_turns=6`` (one more than the
+    largest patience, so the customer always ends the episode: ``stop_reason="user_ended"``, satisfied or gave up),
+    ``max_turn_tokens=48``, ``max_prompt_tokens=96`` (the longest first prompt is 78 SmolLM2 tokens) and
+    ``max_new_tokens=448`` (5 turns of 48 agent tokens and 4 customer replies of up to about 40 tokens)."""
+    return {
+        "prompts": support_rows("train"),
+        "user": ScriptedUser(),
+        "reward_model": SupportTurnReward(),
+        "conversation_reward": support_success,
+        "system_prompt": SUPPORT_SYSTEM_PROMPT,
+        "max_turns": 6,
+        "max_turn_tokens": 48,
+        "max_prompt_tokens": 96,
+        "max_new_tokens": 448,
+        **overrides,
+    }
+
+
+def make_support_env(**kwargs: Any) -> TextGenChatEnv:
+    """Entry point of ``TextGenSupport-v0``: a :class:`~text_gym.TextGenChatEnv` with :func:`support_defaults`."""
+    return TextGenChatEnv(**support_defaults(**kwargs))
+
+
+def make_support_vector_env(num_envs: int = 1, **kwargs: Any) -> TextGenChatVectorEnv:
+    """Vector entry point of ``TextGenSupport-v0``: a :class:`~text_gym.TextGenChatVectorEnv`, same defaults."""
+    return TextGenChatVectorEnv(num_envs, **support_defaults(**kwargs))
