@@ -318,19 +318,17 @@ class LMPolicy(nn.Module):
         """The training computation: log-probs (and values) of whole sequences (SB3's ``evaluate_actions``).
 
         ``input_ids`` / ``attention_mask`` ``[B, S]`` are prompt (left-padded) + response; the response occupies
-        positions ``response_start:`` and may hold padding holes (attention mask 0, as a multi-turn rollout leaves
-        them, see :mod:`agents.rollout`): each token is predicted from the last attended position before it.
-        Returns the log-probs ``[B, T]`` (``T = S - response_start``, float32, 0 on padding and on tokens the
-        policy cannot emit, ids ``>= num_actions``, which only an env writes) of the response tokens at temperature
-        ``temperature``, computed without the full ``[B, T, V]`` logits (:func:`selective_logprobs`), and their
-        values ``[B, T]`` (value of the state before each token) when ``with_values``.
+        positions ``response_start:``. Returns the log-probs ``[B, T]`` (``T = S - response_start``, float32, 0
+        after an episode ended and on tokens the policy cannot emit, ids ``>= num_actions``, which only an env
+        writes) of the response tokens at temperature ``temperature``, computed without the full ``[B, T, V]``
+        logits (:func:`selective_logprobs`), and their values ``[B, T]`` (value of the state before each token) when
+        ``with_values``.
         """
         position_ids = position_ids_from_mask(attention_mask)
         hidden = self.backbone(
             input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
         ).last_hidden_state
-        predictor = _previous_attended(attention_mask)[:, response_start:, None].expand(-1, -1, hidden.shape[-1])
-        hidden = hidden.gather(1, predictor)  # [B, T, H]: the state each response token is predicted from
+        hidden = hidden[:, response_start - 1 : -1]
         actions = input_ids[:, response_start:]
         outside = (attention_mask[:, response_start:] == 0) | (actions >= self.num_actions)
         logprobs = selective_logprobs(
@@ -341,23 +339,16 @@ class LMPolicy(nn.Module):
             self.num_actions,
             self.logprob_chunk_size,
         )
-        logprobs = logprobs.masked_fill(outside, 0.0)
+        logprobs = logprobs.masked_fill(outside, 0.0)  # padding after the episode
         values = None
         if with_values:
             if self.critic is not None:
                 critic_hidden = self.critic(
                     input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
                 ).last_hidden_state
-                hidden = critic_hidden.gather(1, predictor)
+                hidden = critic_hidden[:, response_start - 1 : -1]
             values = self._values(hidden)
         return logprobs, values
-
-
-def _previous_attended(attention_mask: torch.Tensor) -> torch.Tensor:
-    """``[B, S]``: for each position, the last position before it whose ``attention_mask`` is 1 (0 if none)."""
-    positions = torch.arange(attention_mask.shape[1], device=attention_mask.device)
-    last_attended = (positions * (attention_mask > 0)).cummax(dim=1).values
-    return torch.cat([torch.zeros_like(last_attended[:, :1]), last_attended[:, :-1]], dim=1)
 
 
 class AdapterDisabledReference:

@@ -11,10 +11,12 @@ an ``agent_mask``): after each step, every row's new tokens (its action, then wh
 through the KV cache as one block of width ``w`` = the most new tokens of any row in that step; rows with fewer
 are left-padded inside the block (attention mask 0), so the block's last column is every row's newest token, whose
 logits give its next action. Position ids count attended tokens only, so the padding holes change nothing: the
-model sees each row's conversation exactly as the env's compact observation holds it. The rollout's own sequence,
-holes included, is what training forwards (:meth:`RolloutBuffer.sequences`), so training recomputes exactly the
-rollout's log-probs. Such envs cost one more small host sync per step (the block width). With a single-turn env
-every block is one column wide and this is the one-token-per-step loop above.
+model sees each row's conversation exactly as the env's compact observation holds it. Such envs cost one more
+small host sync per step (the block width), and the KV cache carries the holes: its length is the sum over steps of
+the widest row's new tokens, several times the longest conversation when rows end their turns at different steps.
+The buffer holds each conversation compact (the holes removed, as in the env's observation), so training forwards
+no holes; its log-probs match the rollout's to float32 rounding, as a single-turn rollout's cached log-probs match a
+full forward. With a single-turn env every block is one column wide and this is the one-token-per-step loop above.
 """
 
 from __future__ import annotations
@@ -34,13 +36,12 @@ class RolloutBuffer:
     """One batch of ``B`` finished episodes; per-token tensors are ``[B, T]`` over the ``T`` response columns.
 
     ``query_ids`` / ``query_mask`` ``[B, Q]`` hold the left-padded prompts (the columns padded in every row are
-    trimmed). ``response_ids`` ``[B, T]`` are the tokens after the prompt in the layout the rollout fed them to the
-    policy: with a single-turn env, the agent's tokens (then padding after the episode ended); with an env that
-    inserts tokens, one block per step holding that step's new tokens (the action first, then what the env
-    appended), left-padded to the step's widest row (see the module docstring).
+    trimmed). ``response_ids`` ``[B, T]`` are the tokens after the prompt, then padding after the episode ended:
+    the agent's tokens, and with an env that inserts tokens (a chat env) the env's tokens between them, in the
+    order of the env's observation.
 
     - ``response_attention_mask`` (long): 1 on every token after the prompt (the agent's and the env's), 0 on
-      padding; what training forwards with.
+      padding.
     - ``response_mask`` (float): 1.0 on the agent's tokens (its actions), 0.0 on env-inserted tokens and padding.
       Only these tokens are trained on: the policy loss, ratios, KL, entropy, values and value loss use this mask.
     - ``logprobs`` / ``values`` / ``ref_logprobs``: of the agent's tokens, 0 elsewhere (``values``: the value of the
@@ -176,17 +177,23 @@ def collect_rollout(
             block_ids, sequence_mask[:, : Q + used], positions, cache, temperature, shared_values
         )
 
-    response_mask = per_token[1, :, :used]
+    # Each conversation compact: the block's padding holes removed, every row's tokens moved left in order (the
+    # identity without inserted tokens).
+    response_attention_mask = sequence_mask[:, Q : Q + used]
+    order = torch.sort(response_attention_mask, dim=1, descending=True, stable=True).indices
+    order = order[:, : int(response_attention_mask.sum(1).max())]
+    per_token = per_token[:, :, :used].gather(2, order.expand(per_token.shape[0], -1, -1))
+    response_mask = per_token[1]
     buffer = RolloutBuffer(
         query_ids=query_ids,
         query_mask=query_mask,
-        response_ids=sequence_ids[:, Q : Q + used],
-        response_attention_mask=sequence_mask[:, Q : Q + used],
+        response_ids=sequence_ids[:, Q : Q + used].gather(1, order),
+        response_attention_mask=response_attention_mask.gather(1, order),
         response_mask=response_mask,
-        logprobs=per_token[0, :, :used],
-        values=per_token[3, :, :used] if with_values else None,
+        logprobs=per_token[0],
+        values=per_token[3] if with_values else None,
         ref_logprobs=None,
-        rewards=per_token[2, :, :used],
+        rewards=per_token[2],
         scores=returns,
         prompt_index=np.asarray(prompt_index).copy(),
         prompts=prompts,
