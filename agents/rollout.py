@@ -12,10 +12,11 @@ through the KV cache as one block of width ``w`` = the most new tokens of any ro
 are left-padded inside the block (attention mask 0), so the block's last column is every row's newest token, whose
 logits give its next action. Position ids count attended tokens only, so the padding holes change nothing: the
 model sees each row's conversation exactly as the env's compact observation holds it. Such envs cost one more
-small host sync per step (the block width), and the KV cache carries the holes: its length is the sum over steps of
-the widest row's new tokens, several times the longest conversation when rows end their turns at different steps.
-The buffer holds each conversation compact (the holes removed, as in the env's observation), so training forwards
-no holes; its log-probs match the rollout's to float32 rounding, as a single-turn rollout's cached log-probs match a
+small host sync per step (the block width). The KV cache carries the holes (when rows end their turns at different
+steps it grows several times longer than the longest conversation), so a ``DynamicCache`` is compacted whenever it
+is more than ``COMPACT_CACHE_RATIO`` times the longest row: the holes are dropped, which changes no result. The
+buffer holds each conversation compact (the holes removed, as in the env's observation), so training forwards no
+holes; its log-probs match the rollout's to float32 rounding, as a single-turn rollout's cached log-probs match a
 full forward. With a single-turn env every block is one column wide and this is the one-token-per-step loop above.
 """
 
@@ -80,6 +81,33 @@ class RolloutBuffer:
         return input_ids, attention_mask, self.query_ids.shape[1]
 
 
+COMPACT_CACHE_RATIO = 2.0
+"""With an env that inserts tokens, the rollout's KV cache is compacted (its padding holes dropped) whenever it grows
+longer than this many times the most tokens any row attends to."""
+
+
+def _compact_cache(cache: object, cache_mask: torch.Tensor) -> torch.Tensor:
+    """Drop the padding holes of a transformers ``DynamicCache`` in place: every row's attended entries move to the
+    right end, in order, and the columns that are then padding in every row are cut. Returns the mask ``[B, S']`` of
+    the compacted cache. A new token attends to every cached entry the mask allows, whatever their order, and
+    position ids are given explicitly, so the next forwards are unchanged (to float rounding). Other caches (static,
+    sliding-window, quantized) are left as they are (the mask is returned unchanged)."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    if not layers or any(type(layer) is not DynamicLayer for layer in layers):
+        return cache_mask
+    keep = int(cache_mask.sum(1).max())
+    order = torch.sort(cache_mask, dim=1, stable=True).indices[:, -keep:]  # padding first, then the tokens in order
+    for layer in layers:
+        if layer.get_seq_length() == cache_mask.shape[1]:
+            for name in ("keys", "values"):
+                states = getattr(layer, name)
+                index = order[:, None, :, None].expand(states.shape[0], states.shape[1], keep, states.shape[3])
+                setattr(layer, name, states.gather(2, index))
+    return cache_mask.gather(1, order)
+
+
 def _widen(tensor: torch.Tensor, columns: int, fill: float) -> torch.Tensor:
     """``tensor`` ``[B, S]`` with ``columns`` more columns of ``fill`` on the right."""
     return torch.cat([tensor, tensor.new_full((tensor.shape[0], columns), fill)], dim=1)
@@ -131,6 +159,7 @@ def collect_rollout(
     shared_values = with_values and policy.critic is None
     tokens_before = env.num_tokens.clone()
     attended = query_mask.sum(1)
+    cache_mask = query_mask  # the attention mask of the KV cache's columns
 
     step_logprobs, step_values, cache = policy.next_token_logprobs(
         query_ids, query_mask, position_ids_from_mask(query_mask), None, temperature, shared_values
@@ -173,8 +202,11 @@ def collect_rollout(
         # Forward the new tokens (padding in ended episodes); positions continue each row's attended tokens.
         positions = attended.unsqueeze(1) + real.long().cumsum(1) - 1
         attended = attended + counts
+        if inserts and cache_mask.shape[1] > COMPACT_CACHE_RATIO * int(attended.max()):
+            cache_mask = _compact_cache(cache, cache_mask)
+        cache_mask = torch.cat([cache_mask, real.long()], dim=1)
         step_logprobs, step_values, cache = policy.next_token_logprobs(
-            block_ids, sequence_mask[:, : Q + used], positions, cache, temperature, shared_values
+            block_ids, cache_mask, positions, cache, temperature, shared_values
         )
 
     # Each conversation compact: the block's padding holes removed, every row's tokens moved left in order (the

@@ -51,9 +51,17 @@ def _rollout(env, seed=0, temperature=1.3):
     return policy, buffer
 
 
-def test_rollout_logprobs_match_a_full_forward_of_the_final_conversation():
+@pytest.mark.parametrize("compact_ratio", [1.0, float("inf")])  # compact the KV cache at every step / never
+def test_rollout_logprobs_match_a_full_forward_of_the_final_conversation(monkeypatch, compact_ratio):
+    import agents.rollout
+
+    compactions = []
+    compact = agents.rollout._compact_cache
+    monkeypatch.setattr(agents.rollout, "COMPACT_CACHE_RATIO", compact_ratio)
+    monkeypatch.setattr(agents.rollout, "_compact_cache", lambda *a: compactions.append(1) or compact(*a))
     env = chat_env(16)
     policy, buffer = _rollout(env)
+    assert (len(compactions) > 0) == (compact_ratio == 1.0)
     P = env.task.max_prompt_tokens
     agent = env.agent_mask[:, P:] == 1
     inserted = (env.attention_mask[:, P:] == 1) & ~agent
