@@ -277,3 +277,19 @@ def test_env_tokens_outside_the_action_space_carry_no_loss():
     ).all()
     metrics = agent._update(buffer)
     assert metrics["train/optimizer_steps"] > 0 and np.isfinite(metrics["train/loss"]), metrics
+
+
+def test_compaction_keeps_the_rollout_cache_near_the_longest_conversation():
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    reply = " ".join(["it was not so good"] * 6)  # 30 words: blocks of up to 34 tokens
+    torch.manual_seed(0)
+    config = GPT2Config(vocab_size=len(TOKENIZER), n_positions=256, n_embd=32, n_layer=2, n_head=2, pad_token_id=0)
+    policy = LMPolicy(GPT2LMHeadModel(config))
+    longest = []
+    step = policy.next_token_logprobs
+    policy.next_token_logprobs = lambda ids, mask, *args: longest.append(mask.shape[1]) or step(ids, mask, *args)
+    env = chat_env(16, user=fixed_user(reply), max_new_tokens=186, max_turns=4, max_turn_tokens=20)
+    buffer = collect_rollout(policy, env, np.arange(16) % len(PROMPTS), torch.Generator().manual_seed(0))
+    conversation = buffer.query_ids.shape[1] + int(env.num_tokens.max())
+    assert conversation > 150 and max(longest) <= 2 * conversation + 34, (max(longest), conversation)
