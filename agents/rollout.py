@@ -108,11 +108,6 @@ def _compact_cache(cache: object, cache_mask: torch.Tensor) -> torch.Tensor:
     return cache_mask.gather(1, order)
 
 
-def _widen(tensor: torch.Tensor, columns: int, fill: float) -> torch.Tensor:
-    """``tensor`` ``[B, S]`` with ``columns`` more columns of ``fill`` on the right."""
-    return torch.cat([tensor, tensor.new_full((tensor.shape[0], columns), fill)], dim=1)
-
-
 @torch.no_grad()
 def collect_rollout(
     policy: LMPolicy,
@@ -141,19 +136,15 @@ def collect_rollout(
     B = env.num_envs
     device = env.device
     obs, _ = env.reset_tensors(options={"prompt_index": prompt_index})
-    input_ids = obs["input_ids"]
+    input_ids, attention_mask = obs["input_ids"], obs["attention_mask"]
     inserts = "agent_mask" in obs  # the env may append tokens of its own after an action
     prompt_lengths = task.prompt_lengths[prompt_index]
     first = P - int(prompt_lengths.max())  # columns before `first` are padding in every row
-    query_ids, query_mask = input_ids[:, first:P].clone(), obs["attention_mask"][:, first:P].clone()
-    Q = P - first
+    query_mask = attention_mask[:, first:P]
 
-    # The rollout's sequence: the query, then one block per step; N columns suffice without inserted tokens.
-    capacity = N
-    sequence_ids = _widen(query_ids, capacity, task.pad_token_id)
-    sequence_mask = _widen(query_mask, capacity, 0)
-    per_token = torch.zeros(4 if with_values else 3, B, capacity, device=device)  # logprobs, agent, rewards, values
-    used = 0  # response columns written
+    # Per env column after the prompt (the agent's token of each step, 0 elsewhere): logprob, agent, reward, value;
+    # an ended episode writes its zeros into the extra last column.
+    per_token = torch.zeros(4 if with_values else 3, B, N + 1, device=device)
     returns = torch.zeros(B, device=device)
     prompts, completions, reasons = [""] * B, [""] * B, [""] * B
     shared_values = with_values and policy.critic is None
@@ -162,36 +153,19 @@ def collect_rollout(
     cache_mask = query_mask  # the attention mask of the KV cache's columns
 
     step_logprobs, step_values, cache = policy.next_token_logprobs(
-        query_ids, query_mask, position_ids_from_mask(query_mask), None, temperature, shared_values
+        input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), None, temperature, shared_values
     )
     for _ in range(N):  # every step of a running episode writes at least one of its N tokens
         actions = torch.multinomial(step_logprobs.exp(), 1, generator=generator)
         _, rewards, _, _, info = env.step_tensors(actions.squeeze(1))
+        # The action is each row's first new token, at column tokens_before (an ended row: zeros after its tokens).
         counts = env.num_tokens - tokens_before  # new tokens per row: 0 for an ended episode
-        tokens_before = env.num_tokens.clone()
-        width = int(counts.max()) if inserts else 1
-        if used + width > capacity:
-            grow = max(capacity, width)
-            capacity += grow
-            sequence_ids = _widen(sequence_ids, grow, task.pad_token_id)
-            sequence_mask = _widen(sequence_mask, grow, 0)
-            per_token = torch.cat([per_token, per_token.new_zeros(per_token.shape[0], B, grow)], dim=2)
-        columns = torch.arange(width, device=device)
-        real = columns >= (width - counts).unsqueeze(1)  # [B, width]: left padding inside the block
-        source = (P + env.num_tokens).unsqueeze(1) - width + columns
-        block_ids = input_ids.gather(1, source.clamp(0, input_ids.shape[1] - 1)).masked_fill(~real, task.pad_token_id)
-        sequence_ids[:, Q + used : Q + used + width] = block_ids
-        sequence_mask[:, Q + used : Q + used + width] = real.long()
-        # The action is each row's first new token; an ended row writes zeros into a padding column.
-        acting = counts > 0
-        action_column = (used + width - counts.clamp(min=1)).unsqueeze(1)
         step = [step_logprobs.gather(1, actions).squeeze(1), torch.ones(B, device=device), rewards]
         if with_values:
             step.append(step_values if shared_values else torch.zeros(B, device=device))
-        per_token.scatter_(
-            2, action_column.expand(len(step), B, 1), torch.where(acting, torch.stack(step), 0.0)[..., None]
-        )
-        used += width
+        column = tokens_before.view(1, B, 1).expand(len(step), B, 1)
+        per_token.scatter_(2, column, torch.where(counts > 0, torch.stack(step), 0.0)[..., None])
+        tokens_before = env.num_tokens.clone()
         returns += rewards
         if "_completion" in info:
             for row in np.flatnonzero(info["_completion"]):
@@ -199,7 +173,13 @@ def collect_rollout(
                 reasons[row] = info["stop_reason"][row]
         if env.ended.all():
             break
-        # Forward the new tokens (padding in ended episodes); positions continue each row's attended tokens.
+        # Forward every row's new tokens as one block, left-padded to the widest row (padding in ended episodes);
+        # positions continue each row's attended tokens.
+        width = int(counts.max()) if inserts else 1
+        columns = torch.arange(width, device=device)
+        real = columns >= (width - counts).unsqueeze(1)  # [B, width]
+        source = (P + env.num_tokens).unsqueeze(1) - width + columns
+        block_ids = input_ids.gather(1, source.clamp(0, input_ids.shape[1] - 1)).masked_fill(~real, task.pad_token_id)
         positions = attended.unsqueeze(1) + real.long().cumsum(1) - 1
         attended = attended + counts
         if inserts and cache_mask.shape[1] > COMPACT_CACHE_RATIO * int(attended.max()):
@@ -209,18 +189,15 @@ def collect_rollout(
             block_ids, cache_mask, positions, cache, temperature, shared_values
         )
 
-    # Each conversation compact: the block's padding holes removed, every row's tokens moved left in order (the
-    # identity without inserted tokens).
-    response_attention_mask = sequence_mask[:, Q : Q + used]
-    order = torch.sort(response_attention_mask, dim=1, descending=True, stable=True).indices
-    order = order[:, : int(response_attention_mask.sum(1).max())]
-    per_token = per_token[:, :, :used].gather(2, order.expand(per_token.shape[0], -1, -1))
+    # The buffer holds the env's final observation after the prompt: each conversation compact, without the holes.
+    T = int(env.num_tokens.max())
+    per_token = per_token[:, :, :T]
     response_mask = per_token[1]
     buffer = RolloutBuffer(
-        query_ids=query_ids,
-        query_mask=query_mask,
-        response_ids=sequence_ids[:, Q : Q + used].gather(1, order),
-        response_attention_mask=response_attention_mask.gather(1, order),
+        query_ids=input_ids[:, first:P].clone(),
+        query_mask=query_mask.clone(),
+        response_ids=input_ids[:, P : P + T].clone(),
+        response_attention_mask=attention_mask[:, P : P + T].clone(),
         response_mask=response_mask,
         logprobs=per_token[0],
         values=per_token[3] if with_values else None,

@@ -59,10 +59,24 @@ def test_rollout_logprobs_match_a_full_forward_of_the_final_conversation(monkeyp
     compact = agents.rollout._compact_cache
     monkeypatch.setattr(agents.rollout, "COMPACT_CACHE_RATIO", compact_ratio)
     monkeypatch.setattr(agents.rollout, "_compact_cache", lambda *a: compactions.append(1) or compact(*a))
-    env = chat_env(16)
+    env = chat_env(16, max_new_tokens=18)
+    steps, ended_at, step = [0], {}, env.step_tensors
+
+    def recording_step(actions):
+        result = step(actions)
+        steps[0] += 1
+        for row in np.flatnonzero(env.ended):
+            ended_at.setdefault(int(row), steps[0])
+        return result
+
+    env.step_tensors = recording_step
     policy, buffer = _rollout(env)
     assert (len(compactions) > 0) == (compact_ratio == 1.0)
-    P = env.task.max_prompt_tokens
+    P, N = env.task.max_prompt_tokens, env.task.max_new_tokens
+    assert any(
+        int(env.num_tokens[row]) == N and env.agent_mask[row, P + N - 1] == 1 and ended_at[row] < steps[0]
+        for row in range(16)
+    ), "the test needs a row whose own token filled the context while others went on"
     agent = env.agent_mask[:, P:] == 1
     inserted = (env.attention_mask[:, P:] == 1) & ~agent
     steps_with_insertions = {
