@@ -145,6 +145,7 @@ def collect_rollout(
     # Per env column after the prompt (the agent's token of each step, 0 elsewhere): logprob, agent, reward, value;
     # an ended episode writes its zeros into the extra last column.
     per_token = torch.zeros(4 if with_values else 3, B, N + 1, device=device)
+    ones, zeros = torch.ones(B, device=device), torch.zeros(B, device=device)
     returns = torch.zeros(B, device=device)
     prompts, completions, reasons = [""] * B, [""] * B, [""] * B
     shared_values = with_values and policy.critic is None
@@ -160,9 +161,9 @@ def collect_rollout(
         _, rewards, _, _, info = env.step_tensors(actions.squeeze(1))
         # The action is each row's first new token, at column tokens_before (an ended row: zeros after its tokens).
         counts = env.num_tokens - tokens_before  # new tokens per row: 0 for an ended episode
-        step = [step_logprobs.gather(1, actions).squeeze(1), torch.ones(B, device=device), rewards]
+        step = [step_logprobs.gather(1, actions).squeeze(1), ones, rewards]
         if with_values:
-            step.append(step_values if shared_values else torch.zeros(B, device=device))
+            step.append(step_values if shared_values else zeros)
         column = tokens_before.view(1, B, 1).expand(len(step), B, 1)
         per_token.scatter_(2, column, torch.where(counts > 0, torch.stack(step), 0.0)[..., None])
         tokens_before = env.num_tokens.clone()
