@@ -50,6 +50,8 @@ class RolloutBuffer:
     - ``rewards`` (float): the env's reward of each step at that step's agent token (a single-turn env: the
       episode score at the last token; a chat env: each turn's reward at the token that ended the turn, plus the
       conversation reward at the last agent token); ``scores`` ``[B]``: the episode returns (sums of rewards).
+    - ``conversations``: a chat env's episodes as lists of ``{"role", "content"}`` messages (its ``conversation``
+      info: for metrics of whole conversations, such as the support task's success); ``None`` for single-turn envs.
     - ``num_tokens``: the agent's tokens (env steps) of the batch.
     """
 
@@ -67,6 +69,7 @@ class RolloutBuffer:
     prompts: list[str]
     completions: list[str]
     stop_reasons: list[str]
+    conversations: list[list[dict[str, str]] | None]
     num_tokens: int
     rollout_s: float
 
@@ -148,6 +151,7 @@ def collect_rollout(
     ones, zeros = torch.ones(B, device=device), torch.zeros(B, device=device)
     returns = torch.zeros(B, device=device)
     prompts, completions, reasons = [""] * B, [""] * B, [""] * B
+    conversations: list[list[dict[str, str]] | None] = [None] * B
     shared_values = with_values and policy.critic is None
     tokens_before = env.num_tokens.clone()
     attended = query_mask.sum(1)
@@ -172,6 +176,8 @@ def collect_rollout(
             for row in np.flatnonzero(info["_completion"]):
                 prompts[row], completions[row] = info["prompt"][row], info["completion"][row]
                 reasons[row] = info["stop_reason"][row]
+                if "conversation" in info:
+                    conversations[row] = info["conversation"][row]
         if env.ended.all():
             break
         # Forward every row's new tokens as one block, left-padded to the widest row (padding in ended episodes);
@@ -209,6 +215,7 @@ def collect_rollout(
         prompts=prompts,
         completions=completions,
         stop_reasons=reasons,
+        conversations=conversations,
         num_tokens=int(response_mask.sum()),
         rollout_s=0.0,
     )

@@ -7,9 +7,9 @@ import pytest
 import torch
 from gymnasium.vector import AutoresetMode
 from tiny_chat import fixed_user, tiny_chat_tokenizer
-from tiny_lm import PROMPTS, positive_fraction, tiny_model
+from tiny_lm import PROMPTS, positive_fraction, tiny_env, tiny_model
 
-from agents import PPO, REINFORCE, LMPolicy, collect_rollout
+from agents import PPO, REINFORCE, LMPolicy, collect_rollout, evaluate
 from agents.advantages import gae
 from text_gym import TextGenChatEnv, TextGenChatVectorEnv
 
@@ -316,3 +316,15 @@ def test_compaction_keeps_the_rollout_cache_near_the_longest_conversation():
     buffer = collect_rollout(policy, env, np.arange(16) % len(PROMPTS), torch.Generator().manual_seed(0))
     conversation = buffer.query_ids.shape[1] + int(env.num_tokens.max())
     assert conversation > 150 and max(longest) <= 2 * conversation + 34, (max(longest), conversation)
+
+
+def test_evaluate_returns_the_conversations_of_a_chat_env():
+    agent = PPO(chat_model(), chat_env(4), seed=0)
+    result = evaluate(agent, chat_env(4), seed=0)
+    assert len(result.conversations) == len(PROMPTS) == len(result.scores)
+    for prompt, conversation in zip(result.prompts, result.conversations, strict=True):
+        assert conversation[0] == {"role": "user", "content": prompt}
+        roles = [message["role"] for message in conversation]
+        assert roles[1::2] == ["assistant"] * len(roles[1::2]) and roles[::2] == ["user"] * len(roles[::2])
+    single_turn = evaluate(REINFORCE(tiny_model(), tiny_env(4), seed=0), tiny_env(4), seed=0)
+    assert single_turn.conversations == [None] * len(PROMPTS)
