@@ -1,7 +1,7 @@
 """Advantage estimation on token sequences: masked statistics, whitening, GAE and group baselines.
 
-Shapes: per-token tensors are ``[batch, T]`` with a ``mask`` of the same shape (1 for generated tokens, 0 after
-the episode ended); per-sequence tensors are ``[batch]``.
+Shapes: per-token tensors are ``[batch, T]`` with a ``mask`` of the same shape (1 for the agent's tokens, 0 after
+the episode ended and on env-inserted tokens); per-sequence tensors are ``[batch]``.
 """
 
 from __future__ import annotations
@@ -56,10 +56,15 @@ def gae(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over ``[batch, T]`` token rewards and values.
 
-    The episode of row ``i`` covers the tokens where ``mask[i]`` is 1 (a prefix); the state after its last token
-    is terminal (value 0). Returns ``(advantages, returns)``, both ``[batch, T]`` and zero where ``mask`` is 0;
-    ``returns = advantages + values`` are the value-function targets.
+    The time steps of row ``i`` are the tokens where ``mask[i]`` is 1, in order; they need not be contiguous:
+    tokens with mask 0 between them (a chat env's inserted user turns) are not time steps, so the step after an
+    agent token is the next agent token. The state after the last one is terminal (value 0). Returns
+    ``(advantages, returns)``, both ``[batch, T]`` and zero where ``mask`` is 0; ``returns = advantages + values``
+    are the value-function targets.
     """
+    # Pack each row's time steps to the left (a stable sort: the identity when they already are a prefix).
+    order = torch.sort(mask, dim=1, descending=True, stable=True).indices
+    rewards, values, mask = rewards.gather(1, order), values.gather(1, order), mask.gather(1, order)
     T = rewards.shape[1]
     advantages = torch.zeros_like(rewards)
     last = torch.zeros_like(rewards[:, 0])
@@ -69,7 +74,8 @@ def gae(
         delta = rewards[:, t] + gamma * next_value - values[:, t]
         last = (delta + gamma * lam * next_mask * last) * mask[:, t]
         advantages[:, t] = last
-    return advantages, (advantages + values) * mask
+    returns = (advantages + values) * mask
+    return advantages.scatter(1, order, advantages), returns.scatter(1, order, returns)
 
 
 def group_advantages(returns: torch.Tensor, group_size: int, method: str, eps: float = 1e-4) -> torch.Tensor:

@@ -55,6 +55,9 @@ from reward_models import check_fields_available, resolve_dtype, write_folder_at
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
+FINISHED_STOP_REASONS = ("eos", "max_turns", "user_ended")
+"""Episode stop reasons that do not get ``missing_eos_penalty``: the agent ended it (EOS) or the conversation did (a
+chat env's last turn, or the user ending it)."""
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
@@ -232,20 +235,42 @@ class BaseAlgorithm:
 
     def shaped_scores(self, buffer: RolloutBuffer) -> torch.Tensor:
         """Episode scores ``[B]`` after the missing-EOS penalty and the optional running normalisation (whose
-        statistics are updated with every process's scores)."""
+        statistics are updated with every process's scores).
+
+        The penalty applies to episodes whose stop reason is not in ``FINISHED_STOP_REASONS``: a completion cut at
+        ``max_new_tokens`` or a stop string, a conversation that ran out of context (``"context_full"``); not to one
+        that ended at EOS, at ``max_turns`` or because the user ended it."""
         cfg = self.config
         scores = buffer.scores.clone()
         if cfg.missing_eos_penalty is not None:
-            no_eos = torch.as_tensor([r != "eos" for r in buffer.stop_reasons], device=scores.device)
+            no_eos = torch.as_tensor(
+                [r not in FINISHED_STOP_REASONS for r in buffer.stop_reasons], device=scores.device
+            )
             scores = scores - cfg.missing_eos_penalty * no_eos.float()
         if cfg.normalize_scores:
             self.score_stats.update(self.reducer.gather(scores.double()).cpu().numpy())
             scores = (scores - float(self.score_stats.mean)) / math.sqrt(float(self.score_stats.var) + 1e-8)
         return scores
 
-    def train(self, buffer: RolloutBuffer, scores: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
-        """Update the policy from one rollout. ``scores`` ``[B]`` are the shaped episode scores, ``kl`` ``[B, T]``
-        the per-token KL estimate (zero after each episode's end). Returns the ``train/`` metrics."""
+    def shaped_rewards(self, buffer: RolloutBuffer) -> torch.Tensor:
+        """Per-token rewards ``[B, T]`` (at the agent's tokens, 0 elsewhere) whose sum over each episode is its
+        :meth:`shaped_scores` score: with ``normalize_scores`` every step's env reward is divided by the running
+        std of episode scores, and the missing-EOS penalty and the running mean come off the episode's last agent
+        token. A single-turn env's rewards are thus the shaped score at the last token; a chat env's per-turn
+        rewards stay at the tokens that ended their turns."""
+        scores = self.shaped_scores(buffer)
+        rewards = buffer.rewards.clone()
+        if self.config.normalize_scores:
+            rewards = rewards / math.sqrt(float(self.score_stats.var) + 1e-8)
+        positions = torch.arange(rewards.shape[1], device=rewards.device)
+        last = (positions * buffer.response_mask).argmax(1, keepdim=True)  # each episode's last agent token
+        earlier = rewards.sum(1, keepdim=True) - rewards.gather(1, last)
+        return rewards.scatter(1, last, scores.unsqueeze(1) - earlier)
+
+    def train(self, buffer: RolloutBuffer, rewards: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
+        """Update the policy from one rollout. ``rewards`` ``[B, T]`` are the shaped per-token rewards
+        (:meth:`shaped_rewards`), ``kl`` ``[B, T]`` the per-token KL estimate; both are zero except at the agent's
+        tokens (``buffer.response_mask``). Returns the ``train/`` metrics."""
         raise NotImplementedError
 
     def run_epochs(self, buffer: RolloutBuffer, n_epochs: int, loss_fn: LossFn) -> dict[str, float]:
@@ -414,11 +439,11 @@ class BaseAlgorithm:
         tokens = float(self.reducer.sum(torch.tensor([float(buffer.num_tokens)], device=self.device)))
         metrics["time/tokens_per_sec"] = tokens / max(metrics["time/rollout_s"], 1e-9)  # all processes together
         start = time.perf_counter()
-        scores = self.shaped_scores(buffer)
+        rewards = self.shaped_rewards(buffer)
         metrics["objective/rlhf_reward"] = float(
-            self.reducer.mean((scores - self.kl_ctl.value * kl.sum(1)).mean().double())
+            self.reducer.mean((rewards.sum(1) - self.kl_ctl.value * kl.sum(1)).mean().double())
         )
-        train_metrics = self.train(buffer, scores, kl)
+        train_metrics = self.train(buffer, rewards, kl)
         metrics.update({f"train/{key}": value for key, value in train_metrics.items()})
         self.kl_ctl.update(kl_mean, buffer.batch_size * self.num_processes)
         skipped_all = train_metrics["optimizer_steps"] == 0

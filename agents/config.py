@@ -70,7 +70,11 @@ class AlgorithmConfig:
     target_kl: float = field(default=6.0, metadata=_help("adaptive KL target, nats per sequence"))
     kl_horizon: float = field(default=10000.0, metadata=_help("adaptive KL horizon, in episodes"))
     missing_eos_penalty: float | None = field(
-        default=None, metadata=_help("subtracted from the score of episodes that ended without EOS (None: no penalty)")
+        default=None,
+        metadata=_help(
+            "subtracted from the score of episodes that ended without EOS (cut at max_new_tokens or a stop string; "
+            "a conversation that ran out of context) (None: no penalty)"
+        ),
     )
     normalize_scores: bool = field(
         default=False,

@@ -7,7 +7,7 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
-from text_gym import TextGenEnv, TextGenVectorEnv
+from text_gym import TextGenChatEnv, TextGenChatVectorEnv, TextGenEnv, TextGenVectorEnv
 
 
 def make_vector_env(
@@ -17,14 +17,15 @@ def make_vector_env(
     device: str,
     env_kwargs: dict[str, Any] | None = None,
 ) -> TextGenVectorEnv:
-    """A ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode whose action space fits the policy.
+    """A ``TextGenVectorEnv`` (or ``TextGenChatVectorEnv``) in ``DISABLED`` autoreset mode whose action space fits
+    the policy.
 
     Args:
-        env: an env id (``"TextGen-v0"``: built with ``n_envs`` sub-envs, ``vocab_size`` actions, on ``device``),
-            a ``TextGenVectorEnv`` (used as is in ``DISABLED`` autoreset mode; in another mode, e.g. from
-            ``gym.make_vec``, a copy with the same task, size and device is built in ``DISABLED`` mode, since all
-            episodes of a rollout start together), or a ``TextGenEnv`` (possibly wrapped: its task settings are
-            reused for ``n_envs`` sub-envs).
+        env: an env id (``"TextGen-v0"``, ``"TextGenChat-v0"``...: built with ``n_envs`` sub-envs, ``vocab_size``
+            actions, on ``device``), a ``TextGenVectorEnv`` or ``TextGenChatVectorEnv`` (used as is in ``DISABLED``
+            autoreset mode; in another mode, e.g. from ``gym.make_vec``, a copy with the same task, size and device
+            is built in ``DISABLED`` mode, since all episodes of a rollout start together), or a ``TextGenEnv`` /
+            ``TextGenChatEnv`` (possibly wrapped: its settings are reused for ``n_envs`` sub-envs).
         vocab_size: the policy's LM-head size; the env's action space may be smaller, never larger.
         env_kwargs: keyword arguments for the env constructor when ``env`` is an id.
     """
@@ -39,20 +40,23 @@ def make_vector_env(
             autoreset_mode=AutoresetMode.DISABLED,
             **env_kwargs,
         )
-    elif isinstance(env, gym.Env) and isinstance(env.unwrapped, TextGenEnv):
+    elif isinstance(env, gym.Env) and isinstance(env.unwrapped, (TextGenEnv, TextGenChatEnv)):
         if env_kwargs:
             raise ValueError("env_kwargs can only be given with an env id")
-        env = _disabled_autoreset_copy(env.unwrapped.task, n_envs, device)
+        single = env.unwrapped
+        # A TextGenChatEnv is a one-env TextGenChatVectorEnv underneath: its user and turn settings live there.
+        env = _disabled_autoreset_copy(single._vector if isinstance(single, TextGenChatEnv) else single, n_envs, device)
     elif isinstance(env, TextGenVectorEnv) and env.metadata["autoreset_mode"] != AutoresetMode.DISABLED:
         if env_kwargs:
             raise ValueError("env_kwargs can only be given with an env id")
         # gym.make_vec's default NEXT_STEP mode: the same task and size, rebuilt in DISABLED mode.
-        env = _disabled_autoreset_copy(env.task, env.num_envs, str(env.device))
+        env = _disabled_autoreset_copy(env, env.num_envs, str(env.device))
     elif env_kwargs:
         raise ValueError("env_kwargs can only be given with an env id")
     if not isinstance(env, TextGenVectorEnv):
         raise TypeError(
-            f"env must be an env id such as 'TextGen-v0', a TextGenEnv or a TextGenVectorEnv, got {type(env).__name__}"
+            "env must be an env id such as 'TextGen-v0', a TextGenEnv, a TextGenChatEnv or a TextGen vector env, "
+            f"got {type(env).__name__}"
         )
     if not env.text_info:
         raise ValueError(
@@ -67,9 +71,36 @@ def make_vector_env(
     return env
 
 
-def _disabled_autoreset_copy(task, num_envs: int, device: str) -> TextGenVectorEnv:
-    """A ``TextGenVectorEnv`` of ``task``'s settings with ``num_envs`` sub-envs in ``DISABLED`` autoreset mode."""
+def _disabled_autoreset_copy(
+    env: TextGenEnv | TextGenVectorEnv, num_envs: int, device: str
+) -> TextGenVectorEnv | TextGenChatVectorEnv:
+    """An env of ``env``'s settings (its task; a chat env's user and turn settings too) with ``num_envs`` sub-envs
+    in ``DISABLED`` autoreset mode."""
+    task = env.task
     # The same task: prompts that were cut to max_prompt_tokens were cut on the left, the rest fit.
+    common = {
+        "device": device,
+        "autoreset_mode": AutoresetMode.DISABLED,
+        "system_prompt": task.system_prompt,
+        "eos_token_ids": task.eos_token_ids.tolist(),
+        "pad_token_id": task.pad_token_id,
+        "vocab_size": task.vocab_size,
+        "truncation": "left",
+    }
+    if isinstance(env, TextGenChatVectorEnv):
+        return TextGenChatVectorEnv(
+            num_envs,
+            task.tokenizer,
+            task.reward_model,
+            task.prompt_source,
+            user=env.user,
+            max_turns=env.max_turns,
+            max_turn_tokens=env.max_turn_tokens,
+            max_new_tokens=task.max_new_tokens,
+            max_prompt_tokens=task.max_prompt_tokens,
+            conversation_reward=env.conversation_reward,
+            **common,
+        )
     return TextGenVectorEnv(
         num_envs,
         task.tokenizer,
@@ -77,13 +108,7 @@ def _disabled_autoreset_copy(task, num_envs: int, device: str) -> TextGenVectorE
         task.prompt_source,
         task.max_new_tokens,
         task.max_prompt_tokens,
-        device=device,
-        autoreset_mode=AutoresetMode.DISABLED,
         chat_template=task.chat_template,
-        system_prompt=task.system_prompt,
         stop_strings=task.stop_strings,
-        eos_token_ids=task.eos_token_ids.tolist(),
-        pad_token_id=task.pad_token_id,
-        vocab_size=task.vocab_size,
-        truncation="left",
+        **common,
     )

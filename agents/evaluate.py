@@ -17,12 +17,15 @@ from reward_models import RewardFn, call_reward, make_reward_model
 
 @dataclass
 class EvalResult:
-    """Per-prompt results, in the env's prompt order: ``scores`` (the env's reward model) and ``gold_scores``."""
+    """Per-prompt results, in the env's prompt order: ``scores`` (the env's reward: a chat env's episode returns) and
+    ``gold_scores``; ``conversations`` holds a chat env's episodes as message lists (``None`` for single-turn
+    envs), for metrics of whole conversations."""
 
     prompts: list[str]
     completions: list[str]
     scores: np.ndarray
     gold_scores: np.ndarray | None
+    conversations: list[list[dict[str, str]] | None]
 
     @property
     def score_mean(self) -> float:
@@ -76,7 +79,7 @@ def evaluate_lm(
     gold = make_reward_model(gold_reward_model) if gold_reward_model is not None else None
     count, B = len(env.task.prompts), env.num_envs
     generator = torch.Generator(policy.device).manual_seed(seed)
-    prompts, completions, scores, indices = [], [], [], []
+    prompts, completions, scores, indices, conversations = [], [], [], [], []
     policy.eval()
     for begin in tqdm(range(0, count, B), desc="evaluate", disable=not progress_bar):
         index = np.minimum(np.arange(begin, begin + B), count - 1)  # the last batch repeats the last prompt
@@ -86,10 +89,11 @@ def evaluate_lm(
         prompts += buffer.prompts[:keep]
         indices += index[:keep].tolist()
         completions += buffer.completions[:keep]
+        conversations += buffer.conversations[:keep]
         scores.append(buffer.scores[:keep].double().cpu().numpy())
     if gold is not None:
         fields = env.task.prompt_fields(indices)
         gold_scores = np.asarray(call_reward(gold, prompts, completions, fields, "gold_reward_model"), np.float64)
     else:
         gold_scores = None
-    return EvalResult(prompts, completions, np.concatenate(scores), gold_scores)
+    return EvalResult(prompts, completions, np.concatenate(scores), gold_scores, conversations)

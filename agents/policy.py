@@ -319,9 +319,10 @@ class LMPolicy(nn.Module):
 
         ``input_ids`` / ``attention_mask`` ``[B, S]`` are prompt (left-padded) + response; the response occupies
         positions ``response_start:``. Returns the log-probs ``[B, T]`` (``T = S - response_start``, float32, 0
-        after an episode ended) of the response tokens at temperature ``temperature``, computed without the full
-        ``[B, T, V]`` logits (:func:`selective_logprobs`), and their values ``[B, T]`` (value of the state before
-        each token) when ``with_values``.
+        after an episode ended and on tokens the policy cannot emit, ids ``>= num_actions``, which only an env
+        writes) of the response tokens at temperature ``temperature``, computed without the full ``[B, T, V]``
+        logits (:func:`selective_logprobs`), and their values ``[B, T]`` (value of the state before each token) when
+        ``with_values``.
         """
         position_ids = position_ids_from_mask(attention_mask)
         hidden = self.backbone(
@@ -329,15 +330,16 @@ class LMPolicy(nn.Module):
         ).last_hidden_state
         hidden = hidden[:, response_start - 1 : -1]
         actions = input_ids[:, response_start:]
+        outside = (attention_mask[:, response_start:] == 0) | (actions >= self.num_actions)
         logprobs = selective_logprobs(
             self.causal_lm.get_output_embeddings(),
             hidden,
-            actions,
+            actions.masked_fill(outside, 0),
             temperature,
             self.num_actions,
             self.logprob_chunk_size,
         )
-        logprobs = logprobs.masked_fill(attention_mask[:, response_start:] == 0, 0.0)  # padding after the episode
+        logprobs = logprobs.masked_fill(outside, 0.0)  # padding after the episode
         values = None
         if with_values:
             if self.critic is not None:

@@ -1,9 +1,13 @@
 """PPO for language models (RLHF-style), trained through a TextGen vector env.
 
-Per rollout: the reward of token ``t`` is ``-beta * KL_t`` (per-token KL to the frozen reference), plus the episode
-score on its last token; GAE (``gamma``, ``gae_lambda``) on the value head's estimates gives advantages (whitened)
-and returns; then ``n_epochs`` passes of shuffled minibatches minimise the clipped policy loss plus ``vf_coef``
-times the clipped value loss. See Huang et al., "The N Implementation Details of RLHF with PPO".
+Per rollout: the reward of the agent's token ``t`` is ``-beta * KL_t`` (per-token KL to the frozen reference) plus
+the env's reward of that step (a single-turn env: the episode score on the last token; a chat env: each turn's
+reward on the token that ended the turn and the conversation reward on the last one); GAE (``gamma``,
+``gae_lambda``) over the agent's tokens only (env-inserted tokens, such as a chat env's user turns, are not time
+steps, so a turn's value bootstraps from the agent's next token after the user's reply) on the value head's
+estimates gives advantages (whitened) and returns; then ``n_epochs`` passes of shuffled minibatches minimise the
+clipped policy loss plus ``vf_coef`` times the clipped value loss, both over the agent's tokens only. See Huang et
+al., "The N Implementation Details of RLHF with PPO".
 """
 
 from __future__ import annotations
@@ -55,13 +59,10 @@ class PPO(BaseAlgorithm):
     config_class = PPOConfig
     uses_values = True
 
-    def train(self, buffer: RolloutBuffer, scores: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
+    def train(self, buffer: RolloutBuffer, rewards: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
         cfg = self.config
         mask = buffer.response_mask
-        rows = torch.arange(buffer.batch_size, device=mask.device)
-        last = mask.sum(1).long() - 1
-        rewards = -self.kl_ctl.value * kl
-        rewards[rows, last] += scores
+        rewards = rewards - self.kl_ctl.value * kl
         reduce = self.reducer.sum if self.num_processes > 1 else None
         if cfg.whiten_rewards:
             rewards = whiten(rewards, mask, shift_mean=False, reduce=reduce)

@@ -1,8 +1,10 @@
 """REINFORCE for language models with a moving-average or a group baseline (RLOO), and GRPO.
 
-Per rollout: each episode's return is its score minus ``beta`` times its summed per-token KL to the reference;
-its advantage is the return minus a baseline; the loss is ``-advantage * log pi(token)`` averaged over generated
-tokens, minimised in ``minibatch_size`` steps over the rollout (one pass; GRPO: see below).
+Per rollout: each episode's return is the sum of its rewards (its score; a chat env's per-turn rewards and
+conversation reward together) minus ``beta`` times its summed per-token KL to the reference over the agent's tokens;
+its advantage is the return minus a baseline; the loss is ``-advantage * log pi(token)`` averaged over the agent's
+tokens (env-inserted tokens carry no loss), minimised in ``minibatch_size`` steps over the rollout (one pass;
+GRPO: see below).
 
 Baselines:
 
@@ -90,10 +92,10 @@ class REINFORCE(BaseAlgorithm):
     def load_algorithm_state(self, state: dict[str, Any]) -> None:
         self.baseline_value = state["baseline_value"]
 
-    def train(self, buffer: RolloutBuffer, scores: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
+    def train(self, buffer: RolloutBuffer, rewards: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
         cfg = self.config
         mask = buffer.response_mask
-        returns = scores - self.kl_ctl.value * kl.sum(1)
+        returns = rewards.sum(1) - self.kl_ctl.value * kl.sum(1)
         if cfg.baseline == "moving_average":
             mean = float(self.reducer.mean(returns.mean().double()))
             baseline = mean if self.baseline_value is None else self.baseline_value

@@ -4,7 +4,8 @@
 :class:`TextGenVectorEnv`), so ``gym.make("TextGen-v0")`` and ``gym.make_vec("TextGen-v0", num_envs=N)`` work;
 ``gym.make("text_gym:TextGen-v0")`` imports it on the fly. ``TextGenChar-v0`` is the small-vocabulary variant
 (one action per character, :mod:`text_gym.char_level`). ``TextGenChat-v0`` (:class:`TextGenChatEnv`,
-:class:`TextGenChatVectorEnv`) is a multi-turn conversation with a simulated user (:mod:`text_gym.users`).
+:class:`TextGenChatVectorEnv`) is a multi-turn conversation with a simulated user (:mod:`text_gym.users`);
+``TextGenSupport-v0`` is it configured as a customer-support desk with a scripted customer (:mod:`text_gym.support`).
 The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``
 and the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in
 :mod:`text_gym.tasks`. Prompts with per-prompt fields (dataset columns passed to rewards):
@@ -23,7 +24,9 @@ from text_gym.generated_prompts import GeneratedPrompts
 from text_gym.masking import VocabularyMask
 from text_gym.prompt_rows import PromptRows, load_prompt_source
 from text_gym.prompts import default_prompts, load_prompts
+from text_gym.support import SCENARIOS, SupportTurnReward, support_rows, support_success
 from text_gym.tasks import TASKS, TaskSpec, gold_reward_spec, task_prompts
+from text_gym.users import LMUser, ReplayUser, ScriptedUser, make_user
 from text_gym.vector import TextGenVectorEnv
 
 # env id -> (entry point, vector entry point, spec kwargs); no episode limit: the envs end their own episodes
@@ -31,6 +34,7 @@ _ENVS = {
     "TextGen-v0": ("text_gym.env:TextGenEnv", "text_gym.vector:TextGenVectorEnv", {}),
     "TextGenChar-v0": ("text_gym.char_level:make_char_env", "text_gym.char_level:make_char_vector_env", {}),
     "TextGenChat-v0": ("text_gym.chat:TextGenChatEnv", "text_gym.chat_vector:TextGenChatVectorEnv", {}),
+    "TextGenSupport-v0": ("text_gym.support:make_support_env", "text_gym.support:make_support_vector_env", {}),
     **{
         task_id: ("text_gym.tasks:make_task_env", "text_gym.tasks:make_task_vector_env", {"task": task_id})
         for task_id in TASKS
@@ -47,11 +51,16 @@ for _env_id, (_entry_point, _vector_entry_point, _kwargs) in _ENVS.items():
         )
 
 __all__ = [
+    "SCENARIOS",
     "TASKS",
     "ChatTemplate",
     "GeneratedPrompts",
+    "LMUser",
     "PromptLettersReward",
     "PromptRows",
+    "ReplayUser",
+    "ScriptedUser",
+    "SupportTurnReward",
     "TaskSpec",
     "TextGenChatEnv",
     "TextGenChatVectorEnv",
@@ -66,5 +75,8 @@ __all__ = [
     "gold_reward_spec",
     "load_prompt_source",
     "load_prompts",
+    "make_user",
+    "support_rows",
+    "support_success",
     "task_prompts",
 ]
