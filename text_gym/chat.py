@@ -71,11 +71,12 @@ class TextGenChatEnv(gym.Env):
     Every ``info`` (``reset`` and every step) has the same keys; each holds ``""``/``0`` (``conversation``: ``[]``)
     until the step it describes:
 
-    - episode keys, set on the step that ends the episode: ``prompt`` (the first user message), ``prompt_index``,
-      ``completion`` (everything after the first prompt as text, special tokens kept), ``conversation`` (list of
-      ``{"role", "content"}`` messages: system if any, the first user message, then agent and user turns; agent
-      turns are their decoded text), ``score`` (the episode return), ``num_tokens`` (tokens after the first prompt,
-      inserted ones included), ``num_turns`` (agent turns), ``stop_reason`` (above);
+    - on ``reset`` and every step: ``prompt`` (the first user message), ``prompt_index``, ``num_tokens`` (tokens
+      after the first prompt so far, env-inserted ones included), ``num_turns`` (finished agent turns so far);
+    - episode keys, set on the step that ends the episode: ``completion`` (everything after the first prompt as
+      text, special tokens kept), ``conversation`` (list of ``{"role", "content"}`` messages: system if any, the
+      first user message, then agent and user turns; agent turns are their decoded text, special tokens skipped),
+      ``score`` (the episode return), ``stop_reason`` (above);
     - turn keys, set on every step that ends an agent turn: ``turn`` (its index, from 0), ``turn_reward`` (the
       reward model's score of it), ``turn_text``, ``turn_end`` (``"end_of_turn"``, ``"eos"``, ``"max_turn_tokens"`` or
       ``"context_full"``);

@@ -102,8 +102,10 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
 
     Info: Gymnasium's vector format, ``info[key]`` ``[B]`` with a boolean ``info["_" + key]`` mask, every key of
     ``CHAT_EPISODE_INFO_DTYPES`` and ``CHAT_TURN_INFO_DTYPES`` on every ``reset``/``step`` (unmasked entries ``""``
-    or 0); per-prompt fields as in ``TextGenVectorEnv``. With ``SAME_STEP``, ``info["final_obs"]`` and
-    ``info["final_info"]`` as there.
+    or 0). ``prompt``, ``prompt_index``, ``num_tokens`` and ``num_turns`` are marked for the sub-envs that were
+    reset or took the step's action; ``completion``, ``conversation``, ``score`` and ``stop_reason`` for those whose
+    episode ended; the turn keys for those whose agent turn ended. Per-prompt fields as in ``TextGenVectorEnv``.
+    With ``SAME_STEP``, ``info["final_obs"]`` and ``info["final_info"]`` as there.
     """
 
     info_dtypes: ClassVar[dict[str, type]] = {**CHAT_EPISODE_INFO_DTYPES, **CHAT_TURN_INFO_DTYPES}
@@ -405,6 +407,14 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             ("turn_end", turn_end[ended_turns].tolist()),
         ):
             self._add_info(info, key, np.array(ended_turns, dtype=np.int64), values)
+        stepped = np.flatnonzero(active)
+        self._add_info(info, "prompt", stepped, [task.scored_prompts[i] for i in self.prompt_index[stepped]])
+        for key, values in (
+            ("prompt_index", self.prompt_index),
+            ("num_tokens", self._count),
+            ("num_turns", self._turns),
+        ):
+            self._add_info(info, key, stepped, values[stepped])
         finished = np.zeros(B, dtype=bool)
         finished[ended_rows] = True
         if ended_rows:
@@ -433,19 +443,16 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         return self._obs(), to_device(rewards.astype(np.float32)), to_device(terminated), to_device(truncated), info
 
     def _add_episode_info(self, info: dict[str, Any], rows: np.ndarray, reasons: list[str]) -> None:
-        task, P = self.task, self.task.max_prompt_tokens
+        """The keys set only at an episode's end: ``completion``, ``conversation``, ``score``, ``stop_reason``."""
+        P = self.task.max_prompt_tokens
         ids = self.input_ids[:, P:].index_select(0, torch.as_tensor(rows, device=self.device)).cpu().numpy()
         conversations = np.empty(len(rows), dtype=object)
         for k, row in enumerate(rows):
             conversations[k] = [dict(m) for m in self._conversations[row]]
         completions = [self._decode_context(ids[k, : self._count[row]]) for k, row in enumerate(rows)]
-        self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]])
         self._add_info(info, "completion", rows, completions)
         self._add_info(info, "conversation", rows, conversations)
         self._add_info(info, "score", rows, self._returns[rows])
-        self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
-        self._add_info(info, "num_tokens", rows, self._count[rows])
-        self._add_info(info, "num_turns", rows, self._turns[rows])
         self._add_info(info, "stop_reason", rows, reasons)
 
     def _decode_context(self, ids: Sequence[int]) -> str:

@@ -30,14 +30,17 @@ from agents.policy import LMPolicy, lm_head_size
 from text_gym.masking import last_token_hidden
 
 OBS_KEYS = ("input_ids", "attention_mask")
+CHAT_OBS_KEYS = (*OBS_KEYS, "agent_mask")
 
 
 def check_text_observation_space(observation_space: spaces.Space) -> None:
     """Raise if ``observation_space`` is not a TextGen observation space (``Dict`` with ``input_ids`` and
-    ``attention_mask``)."""
-    if not isinstance(observation_space, spaces.Dict) or set(observation_space.spaces) != set(OBS_KEYS):
+    ``attention_mask``, plus ``agent_mask`` for the chat envs, which the policies do not read)."""
+    keys = set(observation_space.spaces) if isinstance(observation_space, spaces.Dict) else None
+    if keys not in (set(OBS_KEYS), set(CHAT_OBS_KEYS)):
         raise ValueError(
-            f"observation_space must be a TextGen Dict space with keys {OBS_KEYS}, got {observation_space}"
+            f"observation_space must be a TextGen Dict space with keys {OBS_KEYS} (chat envs: {CHAT_OBS_KEYS}), "
+            f"got {observation_space}"
         )
 
 

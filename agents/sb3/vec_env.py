@@ -6,8 +6,9 @@ returned observation is the new prompt's, and ``infos[i]["terminal_observation"]
 
 ``infos[i]`` of a finished episode also holds ``episode = {"r": score, "l": tokens, "t": seconds}`` (what SB3's
 ``Monitor`` adds, so ``rollout/ep_rew_mean`` and ``rollout/ep_len_mean`` are logged) and the env's episode info
-(``prompt``, ``completion``, ``score``, ``prompt_index``, ``num_tokens``, ``stop_reason``). With a vocabulary
-restriction every ``infos[i]["action_mask"]`` is set, and :meth:`action_masks` serves ``MaskablePPO``.
+(``prompt``, ``completion``, ``score``, ``prompt_index``, ``num_tokens``, ``stop_reason``; the chat envs add
+``conversation``, ``num_turns`` and their last turn's keys). With a vocabulary restriction every
+``infos[i]["action_mask"]`` is set, and :meth:`action_masks` serves ``MaskablePPO``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from stable_baselines3.common.monitor import Monitor
 from stable_baselines3.common.vec_env import VecEnv
 
 from text_gym import TextGenVectorEnv
-from text_gym.vector import EPISODE_KEYS
 
 
 class SB3VecEnv(VecEnv):
@@ -100,10 +100,10 @@ class SB3VecEnv(VecEnv):
         elapsed = round(time.time() - self._start_time, 6)
         for row in np.flatnonzero(dones):
             row_info = infos[row]
-            row_info.update(self._row_info(info, row, EPISODE_KEYS))
+            row_info.update(self._row_info(info, row, tuple(self.env.info_dtypes)))
             row_info["terminal_observation"] = info["final_obs"][row]
             row_info["TimeLimit.truncated"] = bool(truncated[row] and not terminated[row])
-            row_info["episode"] = {"r": float(rewards[row]), "l": int(info["num_tokens"][row]), "t": elapsed}
+            row_info["episode"] = {"r": float(info["score"][row]), "l": int(info["num_tokens"][row]), "t": elapsed}
         return obs, rewards, dones, infos
 
     def action_masks(self) -> np.ndarray:
