@@ -130,6 +130,8 @@ def test_proxy_reward_per_turn_by_hand():
     np.testing.assert_allclose(scores, expected)
     weighted = call_reward(SupportTurnReward(ask=1.0, step=2.0, polite=0.0, length=0.0), prompts, completions, fields)
     np.testing.assert_allclose(weighted, [0.5, 0.5, 1.0, 2.0, 0.0])
+    with pytest.raises(ValueError, match="takes no argument"):
+        make_reward_model("support-turn:2")
     with pytest.raises(ValueError, match="max_words must be an integer >= 1"):
         SupportTurnReward(max_words=0)
     with pytest.raises(ValueError, match="needs the per-prompt field"):

@@ -108,11 +108,13 @@ def test_scripted_user_rejects_bad_rows_naming_the_conversation_and_field(change
     assert "ScriptedUser, conversation 0" in str(error.value)
 
 
-def test_scripted_user_rejects_a_conversation_that_does_not_end_with_the_agent():
+def test_scripted_user_rejects_bad_conversations_and_prompts_without_rules():
     with pytest.raises(ValueError, match=r"must end with the agent's \(assistant\) turn"):
         ScriptedUser()([conversation("hi")[:-1]], fields_of(ROW))
     with pytest.raises(ValueError, match="field 'goal' has 2 values for 1 conversations"):
         ScriptedUser()([conversation("hi")], fields_of(ROW, ROW))
+    with pytest.raises(ValueError, match=r"ScriptedUser needs the per-prompt field 'solution'.*the fields \['goal'\]"):
+        ScriptedUser()([conversation("hi")], {"goal": ["x"]})
 
 
 # ------------------------------------------------------------------------------------------------ LM user

@@ -400,8 +400,14 @@ class SupportTurnReward(BaseRewardModel):
         return scores
 
 
+def _support_turn_spec(argument: str | None) -> SupportTurnReward:
+    if argument is not None:
+        raise ValueError(f"reward spec 'support-turn' takes no argument, got 'support-turn:{argument}'")
+    return SupportTurnReward()
+
+
 if "support-turn" not in registered_reward_models():
-    register_reward_model("support-turn", lambda argument: SupportTurnReward())
+    register_reward_model("support-turn", _support_turn_spec)
 
 
 # ----------------------------------------------------------------------------------------------------- env
