@@ -98,6 +98,7 @@ def test_scripted_user_is_deterministic_and_reads_each_row():
         ({"required": ["nope"]}, "field 'required' must be a list of fact names"),
         ({"solution": ["{ordr} tracking"]}, r"names unknown fact\(s\) \['ordr'\]"),
         ({"solution": "tracking"}, "field 'solution' must be a list"),
+        ({"solution": ["(tracking"]}, "solution: invalid regular expression"),
         ({"patience": 0}, "field 'patience' must be an integer >= 1"),
         ({"facts": [ROW["facts"][0], ROW["facts"][0]], "required": []}, "fact names must be unique"),
     ],

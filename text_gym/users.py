@@ -149,12 +149,13 @@ class Script:
                     f"{where}: solution pattern {pattern!r} names unknown fact(s) {unknown}; facts: {names}"
                 )
         if row.get("patience") is not None:
-            patience = row["patience"]
-            check_positive_int(f"{where}: field 'patience'", patience)
+            patience = check_positive_int(f"{where}: field 'patience'", row["patience"])
         goal = row.get("goal")
         if goal is not None and not isinstance(goal, str):
             raise ValueError(f"{where}: field 'goal' must be a string, got {goal!r}")
-        return cls(tuple(facts), tuple(required), tuple(solution), patience, goal)
+        script = cls(tuple(facts), tuple(required), tuple(solution), patience, goal)
+        script.solution_patterns(where)  # every pattern compiles once its fact values are filled in
+        return script
 
     def solution_patterns(self, where: str = "script") -> list[re.Pattern]:
         """The solution's regular expressions with the fact values filled in, compiled."""
