@@ -75,6 +75,11 @@ def test_rows_split_and_fields():
     assert {r["scenario"] for r in test} == {s.name for s in SCENARIOS}
     with pytest.raises(ValueError, match="split must be one of"):
         support_rows("dev")
+    refunds = support_rows("train", scenarios=["refund"])
+    assert refunds == [r for r in train if r["scenario"] == "refund"] and len(refunds) == 9
+    for bad in (["refunds"], "refund", []):
+        with pytest.raises(ValueError, match=r"scenarios must be a non-empty list of scenario names from \['password"):
+            support_rows("train", scenarios=bad)
 
 
 @pytest.mark.parametrize("row", support_rows("all")[::4], ids=lambda row: row["scenario"])

@@ -310,15 +310,20 @@ def _scenario_row(index: int, scenario: Scenario, variant: int) -> dict[str, Any
     }
 
 
-def support_rows(split: str = "train") -> list[dict[str, Any]]:
+def support_rows(split: str = "train", scenarios: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The prompt rows: ``{"prompt": opening, "scenario", "persona", "goal", "facts", "required", "solution",
     "patience"}`` for every scenario and variant of ``split`` (``train``: 9 variants each, 90 rows; ``test``: 3
-    each, 30 rows; ``all``: 120). Deterministic: variant ``v`` of scenario ``i`` draws from ``default_rng([i, v])``."""
+    each, 30 rows; ``all``: 120). ``scenarios``: only these scenario names (e.g. ``["password_reset"]`` for a
+    short run); default all. Deterministic: variant ``v`` of scenario ``i`` draws from ``default_rng([i, v])``."""
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be one of ('train', 'test', 'all'), got {split!r}")
+    names = [scenario.name for scenario in SCENARIOS]
+    if scenarios is not None and (isinstance(scenarios, str) or not scenarios or not set(scenarios) <= set(names)):
+        raise ValueError(f"scenarios must be a non-empty list of scenario names from {names}, got {scenarios!r}")
     return [
         _scenario_row(index, scenario, variant)
         for index, scenario in enumerate(SCENARIOS)
+        if scenarios is None or scenario.name in scenarios
         for variant in range(VARIANTS)
         if split == "all" or (variant % 4 == 3) == (split == "test")
     ]
