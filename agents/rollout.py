@@ -92,8 +92,10 @@ def collect_rollout(
     shared_values = with_values and policy.critic is None
 
     query_mask = attention_mask[:, first:P]
+    # The cache's length is fixed per task (not trimmed with `first`), so a static cache keeps its shapes.
+    cache = policy.new_rollout_cache(B, task.seq_len)
     step_logprobs, step_values, cache = policy.next_token_logprobs(
-        input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), None, temperature, shared_values
+        input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), cache, temperature, shared_values
     )
     steps = task.max_new_tokens
     for t in range(task.max_new_tokens):
