@@ -70,7 +70,8 @@ class StaticRolloutCache:
         key = (batch_size, max_length, device, autocast)
         if key != self._key:
             cache = StaticCache(config=causal_lm.config, max_cache_len=max_length)
-            short = [layer.max_cache_len for layer in cache.layers if layer.max_cache_len < max_length]
+            lengths = [getattr(layer, "max_cache_len", max_length) for layer in cache.layers]  # none: no limit
+            short = [length for length in lengths if length < max_length]
             if short:
                 model_type = causal_lm.config.model_type
                 raise ValueError(
@@ -109,7 +110,7 @@ def static_forward_kwargs(
     cache length ``L`` (a static cache attends over all ``L`` positions, the unused ones masked out).
     ``with_cache_position`` adds ``cache_position`` ``[S]`` (past .. past + S - 1).
     """
-    length = cache.layers[0].max_cache_len
+    length = max(getattr(layer, "max_cache_len", 0) for layer in cache.layers)
     width = attention_mask.shape[1]
     if width > length:
         raise ValueError(f"the episode has {width} tokens, more than the static cache holds ({length})")

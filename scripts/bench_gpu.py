@@ -356,7 +356,6 @@ def _rollout_functions(policy, env, encoded, batch: int, new_tokens: int, device
                 max_new_tokens=new_tokens,
                 min_new_tokens=new_tokens,
                 pad_token_id=pad_id,
-                generator=None,
                 **kwargs,
             )
             return (out.shape[1] - encoded["input_ids"].shape[1]) * batch

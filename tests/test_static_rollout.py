@@ -114,3 +114,21 @@ def test_a_model_type_without_static_cache_support_is_refused_by_name():
     with pytest.raises(ValueError, match="rollout_cache must be one of"):
         PPO(tiny_model(), tiny_env(4), rollout_cache="paged")
     LMPolicy(model, rollout_cache="dynamic")  # the dynamic cache works for every model
+
+
+def test_sliding_window_layers_shorter_than_an_episode_are_refused():
+    from transformers import MistralConfig, MistralForCausalLM
+
+    config = MistralConfig(
+        vocab_size=21,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        sliding_window=4,
+    )
+    policy = LMPolicy(MistralForCausalLM(config), rollout_cache="static")
+    with pytest.raises(ValueError, match=r"'mistral' has sliding-window layers of 4 positions.*max_length=13"):
+        policy.new_rollout_cache(2, 13)
+    assert policy.new_rollout_cache(2, 4).layers[0].max_cache_len == 4  # a window as long as the episode is fine
