@@ -44,6 +44,7 @@ from agents.config import DTypeName
 from agents.static_decode import RolloutCache
 from reward_models import check_positive_int, hf_progress_bars_disabled
 from scripts.args import add_config_command, config_from_args
+from scripts.bench_iteration import CASES
 from scripts.bench_report import machine_info, write_doc
 
 SIDES = ("env", "generate")
@@ -87,7 +88,7 @@ class BenchGPUConfig:
     )
     iteration_cases: list[str] = field(
         default_factory=lambda: ["ours", "ours-lora"],
-        metadata={"help": "training-iteration cases of scripts/bench_iteration.py (its CASES)"},
+        metadata={"help": f"training-iteration cases of scripts/bench_iteration.py, from {CASES}"},
     )
     iteration_batch: int = field(default=64, metadata={"help": "iterations: episodes per iteration"})
     iteration_new_tokens: int = field(default=128, metadata={"help": "iterations: tokens per episode (no EOS)"})
@@ -107,8 +108,6 @@ class BenchGPUConfig:
     dry_run: bool = field(default=False, metadata={"help": "print the plan and check the environment; run nothing"})
 
     def __post_init__(self) -> None:
-        from scripts.bench_iteration import CASES
-
         if not self.batch_sizes:
             raise ValueError("batch_sizes must be a non-empty list of integers >= 1, got []")
         for value in self.batch_sizes:
@@ -229,6 +228,15 @@ def environment_checks(config: BenchGPUConfig) -> tuple[list[tuple[bool, str]], 
                 f"{'supports' if static_ok else 'does not support'} a StaticCache",
             )
         )
+    if "trl" in config.iteration_cases:
+        from reward_models import MissingExtraError
+        from scripts.bench_iteration import load_trl_ppo
+
+        try:
+            load_trl_ppo()
+            checks.append((True, "TRL's PPO trainer (the trl case)"))
+        except MissingExtraError as error:
+            checks.append((False, str(error)))
     needs_sb3 = bool(config.iteration_cases)
     for module in ("gymnasium", "peft", *(("stable_baselines3",) if needs_sb3 else ())):
         checks.append((importlib.util.find_spec(module) is not None, f"{module} installed"))
