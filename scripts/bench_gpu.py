@@ -21,7 +21,8 @@ with status 1 when the real run would be refused. Without CUDA the benchmark is 
 policy from the config in ``--policy`` with random weights (speed and memory do not depend on weight values), for
 a machine where the weights cannot be installed: a folder holding only ``config.json`` and the tokenizer will do.
 
-Writes ``results.json`` and ``results.md`` to ``--output-dir``; ``--doc`` also replaces the generated ``bench-gpu``
+Writes ``results.json`` and ``results.md`` to ``--output-dir`` after every case (a run stopped part-way, at a time
+limit, leaves what it measured, marked partial); ``--doc`` also replaces the generated ``bench-gpu``
 section of that markdown file.
 """
 
@@ -373,8 +374,9 @@ def _rollout_functions(policy, env, encoded, batch: int, new_tokens: int, device
     return {"env": env_side, "generate": generate_side}
 
 
-def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, bar) -> tuple[list[dict[str, Any]], float | None]:
-    """Time every rollout case at every batch size; returns the rows and the weights' GiB (CUDA only)."""
+def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, recorder: Recorder) -> None:
+    """Time every rollout case at every batch size (one row each to ``recorder``; the weights' GiB too, CUDA
+    only)."""
     import torch
     from gymnasium.vector import AutoresetMode
 
@@ -385,9 +387,8 @@ def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, bar) -> tuple[
     policy = LMPolicy.from_pretrained(policy_dir, dtype=getattr(torch, config.dtype)).to(device).eval()
     policy.tokenizer.padding_side = "left"
     cuda = device.type == "cuda"
-    weights_gib = torch.cuda.memory_allocated(device) / 2**30 if cuda else None
+    recorder.results["weights_gib"] = torch.cuda.memory_allocated(device) / 2**30 if cuda else None
     train = default_prompts("train")
-    rows = []
     for batch in config.batch_sizes:
         prompts = [train[i % len(train)] for i in range(batch)]
         env = TextGenVectorEnv(
@@ -404,7 +405,7 @@ def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, bar) -> tuple[
         encoded = policy.tokenizer(prompts, return_tensors="pt", padding=True).to(device)
         sides = _rollout_functions(policy, env, encoded, batch, config.new_tokens, device, config.seed)
         for case in config.rollout_cases:
-            bar.set_description(f"rollout {case} B={batch}")
+            recorder.bar.set_description(f"rollout {case} B={batch}")
             side, cache = case.split(":")
             _release(policy, device)
             if cuda:
@@ -420,7 +421,8 @@ def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, bar) -> tuple[
                 times.append(time.perf_counter() - begin)
                 if tokens != batch * config.new_tokens:
                     raise RuntimeError(f"{case}: generated {tokens} tokens, expected {batch * config.new_tokens}")
-            rows.append(
+            recorder.add(
+                "rollout",
                 {
                     "case": case,
                     "side": side,
@@ -432,22 +434,20 @@ def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, bar) -> tuple[
                     "timed_s": times[1:],
                     "peak_memory_gib": torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None,
                     "wall_s": time.perf_counter() - start,
-                }
+                },
             )
-            bar.update(1)
     _release(policy, device)
-    return rows, weights_gib
 
 
-def run_iterations(config: BenchGPUConfig, policy_dir: str, device, out: Path, bar) -> list[dict[str, Any]]:
-    """One row per iteration case (scripts/bench_iteration.py's ``run_case_in_subprocess``)."""
+def run_iterations(config: BenchGPUConfig, policy_dir: str, device, out: Path, recorder: Recorder) -> None:
+    """One row per iteration case (scripts/bench_iteration.py's ``run_case_in_subprocess``) to ``recorder``."""
     from transformers.utils import logging as hf_logging
 
     from scripts.bench_iteration import IterationSettings, run_case_in_subprocess
     from scripts.bench_speed import _save_reward_model
 
     if not config.iteration_cases:
-        return []
+        return
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the new score head's "MISSING" load report is expected
     try:
@@ -469,20 +469,51 @@ def run_iterations(config: BenchGPUConfig, policy_dir: str, device, out: Path, b
         lora_r=config.lora_r,
         rollout_cache=config.iteration_rollout_cache,
     )
-    rows = []
     for case in config.iteration_cases:
-        bar.set_description(f"iteration {case}")
+        recorder.bar.set_description(f"iteration {case}")
         start = time.perf_counter()
         row = run_case_in_subprocess(case, settings, str(out / "iteration"))
         row.update(median_s=statistics.median(row["iteration_s"][1:]), wall_s=time.perf_counter() - start)
-        rows.append(row)
-        bar.update(1)
-    return rows
+        recorder.add("iterations", row)
+
+
+class Recorder:
+    """Collects the results, advances the progress bar and rewrites ``results.json``, ``results.md`` and the doc
+    section after every case, so that a run stopped part-way (a time limit) leaves what it measured, marked as
+    partial."""
+
+    def __init__(self, config: BenchGPUConfig, steps: list[dict[str, Any]], device, bar) -> None:
+        self.config, self.bar = config, bar
+        self.out = Path(config.output_dir)
+        self.start = time.perf_counter()
+        self.results: dict[str, Any] = {
+            "config": asdict(config),
+            "machine": machine_info(str(device)),
+            "estimated_s": PLANNING["setup_s"] + sum(s["estimate_s"] for s in steps),
+            "planned_cases": len(steps),
+            "total_wall_s": 0.0,
+            "weights_gib": None,
+            "rollout": [],
+            "iterations": [],
+        }
+
+    def add(self, part: str, row: dict[str, Any]) -> None:
+        self.results[part].append(row)
+        self.bar.update(1)
+        self.write()
+
+    def write(self) -> None:
+        self.results["total_wall_s"] = time.perf_counter() - self.start
+        (self.out / "results.json").write_text(json.dumps(self.results, indent=2))
+        markdown = report(self.results)
+        (self.out / "results.md").write_text(markdown + "\n")
+        if self.config.doc is not None:
+            write_doc(Path(self.config.doc), "gpu", markdown, [])
 
 
 def run_benchmark(config: BenchGPUConfig) -> dict[str, Any]:
-    """Check the environment (refusing to run where it fails), run every case, write the outputs; returns what
-    ``results.json`` holds."""
+    """Check the environment (refusing to run where it fails), run every case, write the outputs (after every
+    case); returns what ``results.json`` holds."""
     import torch
     from tqdm.auto import tqdm
 
@@ -491,29 +522,16 @@ def run_benchmark(config: BenchGPUConfig) -> dict[str, Any]:
     if not ready:
         failed = [line.strip()[5:] for line in text.splitlines() if line.startswith("  FAIL")]
         raise ValueError("the environment check failed: " + "; ".join(failed))
-    out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
-    start = time.perf_counter()
-    policy_dir = _prepare_policy(config, out)
     with tqdm(total=len(steps), unit="case", desc="bench gpu", file=sys.stderr) as bar:
-        rollout, weights_gib = run_rollouts(config, policy_dir, device, bar) if config.rollout_cases else ([], None)
-        iterations = run_iterations(config, policy_dir, device, out, bar)
-    results = {
-        "config": asdict(config),
-        "machine": machine_info(str(device)),
-        "estimated_s": PLANNING["setup_s"] + sum(s["estimate_s"] for s in steps),
-        "total_wall_s": time.perf_counter() - start,
-        "weights_gib": weights_gib,
-        "rollout": rollout,
-        "iterations": iterations,
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    markdown = report(results)
-    (out / "results.md").write_text(markdown + "\n")
-    if config.doc is not None:
-        write_doc(Path(config.doc), "gpu", markdown, [])
-    return results
+        recorder = Recorder(config, steps, device, bar)
+        policy_dir = _prepare_policy(config, recorder.out)
+        if config.rollout_cases:
+            run_rollouts(config, policy_dir, device, recorder)
+        run_iterations(config, policy_dir, device, recorder.out, recorder)
+    recorder.write()
+    return recorder.results
 
 
 # ------------------------------------------------------------------------------------------------- reporting
@@ -577,6 +595,9 @@ def report(results: dict[str, Any]) -> str:
         f"{results['estimated_s'] / 60:.1f}). Command: `{command_line(c)}`.",
         "",
     ]
+    done = len(results["rollout"]) + len(results["iterations"])
+    if done < results["planned_cases"]:
+        lines += [f"**Partial**: {done} of {results['planned_cases']} cases measured so far.", ""]
     if results["rollout"]:
         weights = results["weights_gib"]
         lines += [

@@ -9,7 +9,7 @@ import pytest
 import torch
 from conftest import make_tiny_tokenizer
 
-from scripts.bench_gpu import PLANNING, ROLLOUT_CASES, BenchGPUConfig, run_benchmark
+from scripts.bench_gpu import PLANNING, ROLLOUT_CASES, BenchGPUConfig, report, run_benchmark
 from scripts.bench_report import doc_markers
 from scripts.cli import main
 
@@ -106,3 +106,6 @@ def test_cpu_mode_runs_every_part_and_writes_the_doc_section(tiny_llama_dir, tmp
     assert "| ours | " in section and "random weights" in section
     assert "--random-init --device cpu --dtype float32 --batch-sizes 2 3 --new-tokens 4 --repeats 1" in section
     assert section.count("| 1.00 |") == 2  # env:dynamic against itself, at each batch size
+    assert "Partial" not in section
+    # The outputs are rewritten after every case: a run stopped before its last case says so.
+    assert "**Partial**: 8 of 9 cases measured so far." in report({**results, "iterations": []})
