@@ -65,6 +65,29 @@ def test_compiled_decode_step_is_one_graph_for_every_rollout_and_samples_the_sam
         assert torch.allclose(d.values, c.values, atol=1e-5)
 
 
+def test_compiled_lora_rollouts_reuse_one_graph_across_an_update(monkeypatch):
+    """A LoRA agent's compiled decode step survives the update between rollouts (train mode, optimizer step, eval
+    mode again) without recompiling, and samples what the dynamic-cache agent samples before and after it."""
+    from torch._dynamo.testing import CompileCounterWithBackend
+
+    import agents.static_decode
+
+    counter = CompileCounterWithBackend("aot_eager")
+    monkeypatch.setattr(agents.static_decode, "compile_options", lambda device: {"backend": counter, "dynamic": False})
+    torch._dynamo.reset()
+    buffers = {}
+    for rollout_cache in ("dynamic", "static-compiled"):
+        env = tiny_env(8, max_new_tokens=6, eos_token_ids=[])
+        agent = PPO(tiny_llama(), env, seed=0, lora_r=4, learning_rate=1e-2, rollout_cache=rollout_cache)
+        before = agent.collect_rollouts()
+        agent.learn(8 * 6, progress_bar=False)
+        buffers[rollout_cache] = (before, agent.collect_rollouts())
+    assert counter.frame_count == 1
+    for dynamic, compiled in zip(buffers["dynamic"], buffers["static-compiled"], strict=True):
+        assert torch.equal(dynamic.response_ids, compiled.response_ids)
+        assert torch.allclose(dynamic.logprobs, compiled.logprobs, atol=1e-5)
+
+
 def test_static_cache_is_reused_between_rollouts_and_rebuilt_for_another_batch():
     policy = LMPolicy(tiny_llama(), rollout_cache="static")
     first = policy.new_rollout_cache(4, 13)
