@@ -116,6 +116,7 @@ class BaseAlgorithm:
             peft_config=peft_config,
             value_head=self.uses_values,
             separate_critic=getattr(cfg, "separate_critic", False),
+            rollout_cache=cfg.rollout_cache,
         )
         if not policy_module.is_peft and cfg.torch_dtype != "float32":
             raise ValueError(

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal, get_args, get_origin, get_type_hints
 
 from agents.kl import KLEstimator, check_kl_coef
+from agents.static_decode import RolloutCache
 
 DTypeName = Literal["float32", "bfloat16", "float16"]
 """Names of the float dtypes an agent computes or stores its base weights in."""
@@ -130,6 +131,14 @@ class AlgorithmConfig:
     lora_target_modules: list[str] = field(
         default_factory=lambda: ["all-linear"],
         metadata=_help("module names that get adapters; 'all-linear': every linear layer except the LM head"),
+    )
+    rollout_cache: RolloutCache = field(
+        default="dynamic",
+        metadata=_help(
+            "rollout KV cache: dynamic (grown per token), static (preallocated to prompt + max_new_tokens) or "
+            "static-compiled (static, and the decode step compiled by torch.compile: CUDA graphs on CUDA); same "
+            "tokens, static-compiled avoids the GPU's per-token kernel-launch overhead (docs/agents.md)"
+        ),
     )
     gradient_checkpointing: bool = field(
         default=False,

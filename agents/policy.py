@@ -17,13 +17,20 @@ import inspect
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from agents.static_decode import (
+    RolloutCache,
+    StaticRolloutCache,
+    check_static_cache_support,
+    static_forward_kwargs,
+    takes_cache_position,
+)
 from reward_models import hf_progress_bars_disabled, load_tokenizer, resolve_model_path
 from text_gym.masking import position_ids_from_mask
 
@@ -100,6 +107,9 @@ class LMPolicy(nn.Module):
             dropout makes the log-probs of training differ from those of the rollout). LoRA's ``lora_dropout``
             modules are never touched: they act on the adapter input in training mode as configured.
         logprob_chunk_size: token positions per chunk of :func:`selective_logprobs`.
+        rollout_cache: the KV cache of rollouts (:data:`agents.static_decode.RolloutCache`): ``"dynamic"``,
+            ``"static"`` or ``"static-compiled"`` (see agents/static_decode.py); a static one is refused for a model
+            type that cannot use transformers' ``StaticCache``.
     """
 
     def __init__(
@@ -111,6 +121,7 @@ class LMPolicy(nn.Module):
         num_actions: int | None = None,
         dropout: bool = False,
         logprob_chunk_size: int = 256,
+        rollout_cache: RolloutCache = "dynamic",
     ) -> None:
         super().__init__()
         self.model = model
@@ -135,6 +146,22 @@ class LMPolicy(nn.Module):
             nn.init.zeros_(self.value_head.bias)
             self.value_head.to(self.device)
         self._cache_keyword = _cache_keyword(self.backbone)
+        self._takes_cache_position = takes_cache_position(self.backbone)
+        self.rollout_cache = rollout_cache
+
+    @property
+    def rollout_cache(self) -> RolloutCache:
+        """The KV cache of rollouts (``dynamic``, ``static`` or ``static-compiled``; agents/static_decode.py)."""
+        return self._rollout_cache
+
+    @rollout_cache.setter
+    def rollout_cache(self, value: RolloutCache) -> None:
+        if value not in get_args(RolloutCache):
+            raise ValueError(f"rollout_cache must be one of {get_args(RolloutCache)}, got {value!r}")
+        if value != "dynamic":
+            check_static_cache_support(self.causal_lm, value)
+        self._rollout_cache = value
+        self._static = StaticRolloutCache(value) if value != "dynamic" else None
 
     # ------------------------------------------------------------- loading
     @classmethod
@@ -273,6 +300,16 @@ class LMPolicy(nn.Module):
     def _values(self, hidden: torch.Tensor) -> torch.Tensor:
         return self.value_head(hidden.to(self.value_head.weight.dtype)).squeeze(-1).float()
 
+    def new_rollout_cache(self, batch_size: int, max_length: int) -> object:
+        """The KV cache a rollout of ``batch_size`` episodes of at most ``max_length`` tokens (prompt width +
+        ``max_new_tokens``) starts with: a new ``DynamicCache``, or (``rollout_cache`` static) the policy's
+        ``StaticCache`` of that size, emptied."""
+        from transformers import DynamicCache
+
+        if self._static is None:
+            return DynamicCache()
+        return self._static.new(self.causal_lm, batch_size, max_length, self.device)
+
     @torch.no_grad()
     def next_token_logprobs(
         self,
@@ -286,26 +323,45 @@ class LMPolicy(nn.Module):
         """One KV-cached rollout forward (no gradients).
 
         ``input_ids`` / ``position_ids`` ``[B, S]`` are the new tokens (the prompt first, then one token per step),
-        ``attention_mask`` ``[B, past + S]`` covers the cache and them; ``cache`` is ``None`` on the first call,
-        then what the previous call returned (a transformers ``DynamicCache``, updated in place). Returns the
-        next-token log-probs ``[B, V]`` at temperature ``temperature`` (ids >= ``num_actions`` at -inf), the values
-        ``[B]`` of that state when ``with_values`` (shared backbone only; ``None`` otherwise) and the cache.
+        ``attention_mask`` ``[B, past + S]`` covers the cache and them; ``cache`` is ``None`` (a new
+        ``DynamicCache``) or :meth:`new_rollout_cache`'s on the first call, then what the previous call returned
+        (updated in place). Returns the next-token log-probs ``[B, V]`` at temperature ``temperature`` (ids >=
+        ``num_actions`` at -inf), the values ``[B]`` of that state when ``with_values`` (shared backbone only;
+        ``None`` otherwise) and the cache. With a ``StaticCache`` the one-token steps of ``static-compiled`` run
+        compiled.
         """
-        from transformers import DynamicCache
+        from transformers import DynamicCache, StaticCache
 
         cache = DynamicCache() if cache is None else cache
+        step, kwargs = self._next_token_step, {"attention_mask": attention_mask}
+        if isinstance(cache, StaticCache):
+            kwargs = static_forward_kwargs(cache, attention_mask, input_ids.shape[1], self._takes_cache_position)
+            if self._static is not None:
+                step = self._static.step(step, input_ids.shape[1], input_ids.device)
+        logprobs, values = step(input_ids, position_ids, cache, temperature, with_values, **kwargs)
+        return logprobs, values, cache
+
+    def _next_token_step(
+        self,
+        input_ids: torch.Tensor,
+        position_ids: torch.Tensor,
+        cache: object,
+        temperature: float,
+        with_values: bool,
+        **mask_kwargs: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         out = self.backbone(
             input_ids=input_ids,
-            attention_mask=attention_mask,
             position_ids=position_ids,
             use_cache=True,
             **{self._cache_keyword: cache},
+            **mask_kwargs,
         )
         hidden = out.last_hidden_state[:, -1]
         logits = self.causal_lm.get_output_embeddings()(hidden).float() / temperature
         logits[:, self.num_actions :] = float("-inf")
         values = self._values(hidden) if with_values and self.critic is None else None
-        return torch.log_softmax(logits, dim=-1), values, cache
+        return torch.log_softmax(logits, dim=-1), values
 
     def forward(
         self,

@@ -157,8 +157,16 @@ def collect_rollout(
     attended = query_mask.sum(1)
     cache_mask = query_mask  # the attention mask of the KV cache's columns
 
+    if inserts and policy.rollout_cache != "dynamic":
+        raise ValueError(
+            f"rollout_cache={policy.rollout_cache!r} needs an env that writes only the agent's tokens (its cache is "
+            "preallocated for prompt + max_new_tokens positions and cannot hold the blocks an env that inserts "
+            "tokens needs); use rollout_cache='dynamic' with chat envs"
+        )
+    # The cache's length is fixed per task (not trimmed with `first`), so a static cache keeps its shapes.
+    cache = policy.new_rollout_cache(B, task.seq_len)
     step_logprobs, step_values, cache = policy.next_token_logprobs(
-        input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), None, temperature, shared_values
+        input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), cache, temperature, shared_values
     )
     for _ in range(N):  # every step of a running episode writes at least one of its N tokens
         actions = torch.multinomial(step_logprobs.exp(), 1, generator=generator)

@@ -10,6 +10,7 @@ BENCHMARKS = [
     "scripts.bench_rollout",
     "scripts.bench_algos",
     "scripts.bench_speed",
+    "scripts.bench_gpu",
 ]
 
 

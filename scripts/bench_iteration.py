@@ -16,7 +16,8 @@ minibatches of ``minibatch_size`` episodes (one optimizer step each), AdamW at `
 value clip 0.2, vf_coef 0.1, gamma 1, lambda 0.95, per-token k1 KL penalty ``kl_coef`` to a frozen reference copy.
 Cases:
 
-- ``ours``: :class:`agents.PPO` (value head on the shared backbone, the default);
+- ``ours``: :class:`agents.PPO` (value head on the shared backbone, the default; every ``ours*`` case rolls out
+  with ``rollout_cache``);
 - ``ours-separate-critic``: :class:`agents.PPO` with ``separate_critic=True`` (a second backbone for values, the
   architecture TRL uses);
 - ``ours-lora``: :class:`agents.PPO` with LoRA adapters (``lora_r``, alpha ``2 * lora_r``, all linear layers) and
@@ -62,6 +63,7 @@ class IterationSettings:
     threads: int | None = None
     lora_r: int = 16
     gradient_checkpointing: bool = False
+    rollout_cache: str = "dynamic"
 
 
 def _rss_bytes() -> int:
@@ -146,6 +148,7 @@ def _train_ours(s: IterationSettings, separate_critic: bool, lora: bool = False)
         dtype=s.dtype,
         separate_critic=separate_critic,
         gradient_checkpointing=s.gradient_checkpointing,
+        rollout_cache=s.rollout_cache,
         **lora_fields,
     )
     times: list[float] = []

@@ -53,6 +53,26 @@ def tiny_model(vocab_size: int = len(WORDS) + 3, seed: int = 0):
     return GPT2LMHeadModel(config)
 
 
+def tiny_llama(vocab_size: int = len(WORDS) + 3, seed: int = 0):
+    """A 2-layer, 32-wide Llama (rotary positions, grouped-query attention: 4 heads, 2 key/value heads)."""
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    torch.manual_seed(seed)
+    config = LlamaConfig(
+        vocab_size=vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=32,
+        bos_token_id=2,
+        eos_token_id=2,
+        pad_token_id=0,
+    )
+    return LlamaForCausalLM(config)
+
+
 def positive_fraction(prompts, completions) -> np.ndarray:
     """Toy reward in [0, 1]: the fraction of completion words in POSITIVE (0 for an empty completion)."""
     scores = []
