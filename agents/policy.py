@@ -375,10 +375,9 @@ class LMPolicy(nn.Module):
 
         ``input_ids`` / ``attention_mask`` ``[B, S]`` are prompt (left-padded) + response; the response occupies
         positions ``response_start:``. Returns the log-probs ``[B, T]`` (``T = S - response_start``, float32, 0
-        after an episode ended and on tokens the policy cannot emit, ids ``>= num_actions``, which only an env
-        writes) of the response tokens at temperature ``temperature``, computed without the full ``[B, T, V]``
-        logits (:func:`selective_logprobs`), and their values ``[B, T]`` (value of the state before each token) when
-        ``with_values``.
+        after an episode ended) of the response tokens at temperature ``temperature``, computed without the full
+        ``[B, T, V]`` logits (:func:`selective_logprobs`), and their values ``[B, T]`` (value of the state before
+        each token) when ``with_values``.
         """
         position_ids = position_ids_from_mask(attention_mask)
         hidden = self.backbone(
@@ -386,7 +385,7 @@ class LMPolicy(nn.Module):
         ).last_hidden_state
         hidden = hidden[:, response_start - 1 : -1]
         actions = input_ids[:, response_start:]
-        outside = (attention_mask[:, response_start:] == 0) | (actions >= self.num_actions)
+        outside = attention_mask[:, response_start:] == 0
         logprobs = selective_logprobs(
             self.causal_lm.get_output_embeddings(),
             hidden,

@@ -267,32 +267,6 @@ def test_agents_take_chat_env_ids_and_single_chat_envs():
         agent._update(buffer)
 
 
-def test_env_tokens_outside_the_action_space_carry_no_loss():
-    tokenizer = tiny_chat_tokenizer()
-    tokenizer.add_tokens(["zzz"])  # the last id: the user writes it, the agent cannot (vocab_size excludes it)
-    vocab_size = len(tokenizer) - 1
-    env = TextGenChatVectorEnv(
-        8,
-        tokenizer=tokenizer,
-        prompts=PROMPTS,
-        user=fixed_user("zzz"),
-        reward_model=positive_fraction,
-        max_turns=2,
-        max_turn_tokens=3,
-        max_new_tokens=14,
-        max_prompt_tokens=8,
-        vocab_size=vocab_size,
-        autoreset_mode=AutoresetMode.DISABLED,
-    )
-    agent = PPO(tiny_model(vocab_size=len(tokenizer)), env, seed=0, n_epochs=1, separate_critic=True)
-    buffer = agent.collect_rollouts()
-    assert (buffer.response_ids == vocab_size).any() and (
-        buffer.response_ids[buffer.response_mask == 1] < vocab_size
-    ).all()
-    metrics = agent._update(buffer)
-    assert metrics["train/optimizer_steps"] > 0 and np.isfinite(metrics["train/loss"]), metrics
-
-
 def test_compaction_keeps_the_rollout_cache_near_the_longest_conversation():
     from transformers import GPT2Config, GPT2LMHeadModel
 
@@ -328,3 +302,9 @@ def test_evaluate_returns_the_conversations_of_a_chat_env():
         assert roles[1::2] == ["assistant"] * len(roles[1::2]) and roles[::2] == ["user"] * len(roles[::2])
     single_turn = evaluate(REINFORCE(tiny_model(), tiny_env(4), seed=0), tiny_env(4), seed=0)
     assert single_turn.conversations == [None] * len(PROMPTS)
+
+
+def test_a_static_rollout_cache_is_refused_on_an_env_that_inserts_tokens():
+    policy = LMPolicy(chat_model(), rollout_cache="static")
+    with pytest.raises(ValueError, match=r"rollout_cache='static' needs an env that writes only the agent's tokens"):
+        collect_rollout(policy, chat_env(2), np.zeros(2, dtype=np.int64))
