@@ -73,11 +73,15 @@ class BenchSpeedConfig:
     repeats: int = field(default=1, metadata={"help": "rollout: timed runs of each side per setting (best kept)"})
     grpo_cases: list[str] = field(
         default_factory=lambda: list(GROUP_CASES),
-        metadata={"help": f"GRPO iteration cases on --policy (ours vs trl.GRPOTrainer), from {GROUP_CASES}"},
+        metadata={
+            "help": f"GRPO iteration cases on --policy (ours vs trl.GRPOTrainer), from {GROUP_CASES}; 'none': skip"
+        },
     )
     rloo_cases: list[str] = field(
         default_factory=lambda: ["ours", "trl"],
-        metadata={"help": f"RLOO iteration cases on --policy (ours vs trl.RLOOTrainer), from {GROUP_CASES}"},
+        metadata={
+            "help": f"RLOO iteration cases on --policy (ours vs trl.RLOOTrainer), from {GROUP_CASES}; 'none': skip"
+        },
     )
     kl_coefs: list[float] = field(
         default_factory=lambda: [0.04, 0.0],
@@ -93,7 +97,7 @@ class BenchSpeedConfig:
         default_factory=lambda: ["ours", "ours-separate-critic", "ours-lora"],
         metadata={
             "help": f"PPO iteration cases on --policy, from {CASES} ('trl': TRL's old PPO trainer, needs trl < 1.13: "
-            'pip install "text-gym[bench-trl-ppo]")'
+            "pip install \"text-gym[bench-trl-ppo]\"); 'none': skip"
         },
     )
     ppo_batch: int = field(default=16, metadata={"help": "PPO iteration: episodes per iteration"})
@@ -110,7 +114,7 @@ class BenchSpeedConfig:
     )
     tiny_cases: list[str] = field(
         default_factory=lambda: ["ours", "sb3"],
-        metadata={"help": f"PPO iteration cases on the tiny GPT-2, from {CASES}"},
+        metadata={"help": f"PPO iteration cases on the tiny GPT-2, from {CASES}; 'none': skip"},
     )
     tiny_batch: int = field(default=16, metadata={"help": "tiny GPT-2: episodes per iteration"})
     tiny_new_tokens: int = field(default=32, metadata={"help": "tiny GPT-2: tokens per episode"})
@@ -149,6 +153,9 @@ class BenchSpeedConfig:
         check_positive_int("group_size", self.group_size, minimum=2)
         for name in ("ppo_iterations", "tiny_iterations", "group_iterations"):  # the first iteration is a warm-up
             check_positive_int(name, getattr(self, name), minimum=2)
+        for name in ("grpo_cases", "rloo_cases", "ppo_cases", "tiny_cases"):
+            if getattr(self, name) == ["none"]:  # the command line's way to skip a comparison
+                setattr(self, name, [])
         for name, valid in (
             ("ppo_cases", CASES),
             ("tiny_cases", CASES),

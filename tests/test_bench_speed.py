@@ -145,6 +145,12 @@ def test_per_token_growth_compares_longest_with_shortest():
     assert per_token_growth(rows) == [{"batch": 1, "short": 16, "long": 128, "growth": 1.25}]
 
 
+def test_none_skips_a_comparison():
+    config = BenchSpeedConfig(grpo_cases=["none"], rloo_cases=["none"], ppo_cases=["none"], tiny_cases=["none"])
+    assert config.grpo_cases == config.rloo_cases == config.ppo_cases == config.tiny_cases == []
+    assert BenchSpeedConfig(grpo_cases=["none"], rloo_cases=["none"], kl_coefs=[]).kl_coefs == []  # unused then
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
@@ -153,6 +159,7 @@ def test_per_token_growth_compares_longest_with_shortest():
         ({"ppo_iterations": 1}, "ppo_iterations must be an integer >= 2"),
         ({"ppo_cases": ["ppo2"]}, "ppo_cases must be distinct cases from"),
         ({"grpo_cases": ["ours", "ours"]}, "grpo_cases must be distinct cases from"),
+        ({"grpo_cases": ["none", "trl"]}, "grpo_cases must be distinct cases from"),
         ({"rloo_cases": ["sb3"]}, "rloo_cases must be distinct cases from"),
         ({"kl_coefs": [-0.1]}, r"kl_coefs must be numbers >= 0, got \[-0.1\]"),
         ({"kl_coefs": []}, "kl_coefs must list at least one"),
