@@ -119,6 +119,13 @@ class BenchSpeedConfig:
     tiny_batch: int = field(default=16, metadata={"help": "tiny GPT-2: episodes per iteration"})
     tiny_new_tokens: int = field(default=32, metadata={"help": "tiny GPT-2: tokens per episode"})
     tiny_iterations: int = field(default=4, metadata={"help": "tiny GPT-2: iterations per case (first is warm-up)"})
+    threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "torch threads of each GRPO / RLOO / PPO case on --policy (none: torch's default, one per core; "
+            "1 suffers least from other processes on a busy machine)"
+        },
+    )
     device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda', ..."})
     dtype: str = field(default="float32", metadata={"help": "model dtype (rollout) / autocast dtype (PPO)"})
     seed: int = field(default=0, metadata={"help": "sampling and initialisation seed"})
@@ -151,6 +158,8 @@ class BenchSpeedConfig:
         ):
             check_positive_int(name, getattr(self, name))
         check_positive_int("group_size", self.group_size, minimum=2)
+        if self.threads is not None:
+            check_positive_int("threads", self.threads)
         for name in ("ppo_iterations", "tiny_iterations", "group_iterations"):  # the first iteration is a warm-up
             check_positive_int(name, getattr(self, name), minimum=2)
         for name in ("grpo_cases", "rloo_cases", "ppo_cases", "tiny_cases"):
@@ -253,6 +262,7 @@ def _group_rows(
             dtype=config.dtype,
             seed=config.seed,
             gradient_checkpointing=config.gradient_checkpointing,
+            threads=config.threads,
         )
         row = run_group_case_in_subprocess(case, settings, str(out / "trl_group"))
         rows.append({"model": Path(policy_dir).name, **row})
@@ -510,6 +520,7 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
             new_tokens=config.ppo_new_tokens,
             iterations=config.ppo_iterations,
             reward_dir=reward_dir,
+            threads=config.threads,
             **common,
         )
         iterations += _iteration_rows(Path(policy_dir).name, config.ppo_cases, settings, out)
@@ -555,7 +566,9 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
     c, m = results["config"], results["machine"]
     growth = results["per_token_growth"]
     lines = [
-        f"Measured on {m['machine']} ({m['device']}, {m['torch_threads']} torch threads), torch {m['torch']}, "
+        f"Measured on {m['machine']} ({m['device']}, {m['torch_threads']} torch threads"
+        + (f"; {c['threads']} in each case on the policy" if c.get("threads") else "")
+        + f"), torch {m['torch']}, "
         f"transformers {m['transformers']}, trl {m['trl']}, stable-baselines3 {m['stable-baselines3']}, "
         f"Python {m['python']}; policy `{c['policy']}` in {c['dtype']}, seed {c['seed']}; total "
         f"{results['total_wall_s'] / 60:.1f} min.",

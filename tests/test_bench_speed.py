@@ -165,6 +165,7 @@ def test_none_skips_a_comparison():
         ({"kl_coefs": []}, "kl_coefs must list at least one"),
         ({"group_size": 1}, "group_size must be an integer >= 2"),
         ({"group_iterations": 1}, "group_iterations must be an integer >= 2"),
+        ({"threads": 0}, "threads must be an integer >= 1, got 0"),
         ({"ppo_batch": 10}, "ppo_batch=10 must be a multiple of ppo_minibatch_size=8"),
         ({"repeats": 0}, "repeats must be an integer >= 1"),
     ],
