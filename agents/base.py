@@ -58,6 +58,17 @@ AGENT_FILE = "text_gym_agent.json"
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 
 
+def adamw(params: list[torch.nn.Parameter], lr: float, eps: float, weight_decay: float) -> torch.optim.AdamW:
+    """AdamW with torch's fused kernel where the parameters' device has one (CPU since torch 2.4, CUDA), else the
+    default implementation. Fused is TRL's default too: one pass over each tensor instead of foreach's several, about
+    6x faster on CPU for SmolLM2-135M (0.7 -> 0.12 s per step, 1 thread), and without foreach's model-sized
+    temporary (0.5 GiB less at the step)."""
+    try:
+        return torch.optim.AdamW(params, lr=lr, eps=eps, weight_decay=weight_decay, fused=True)
+    except RuntimeError:  # "`fused=True` requires all the params to be floating point Tensors of supported devices"
+        return torch.optim.AdamW(params, lr=lr, eps=eps, weight_decay=weight_decay)
+
+
 class BaseAlgorithm:
     """Base class of :class:`agents.PPO` and :class:`agents.REINFORCE`.
 
@@ -130,9 +141,7 @@ class BaseAlgorithm:
             self.ref_policy = (
                 AdapterDisabledReference(self.policy) if self.policy.is_peft else self.policy.reference_copy()
             )
-        optimizer = torch.optim.AdamW(
-            self.policy.trainable_parameters(), lr=cfg.learning_rate, eps=cfg.adam_eps, weight_decay=cfg.weight_decay
-        )
+        optimizer = adamw(self.policy.trainable_parameters(), cfg.learning_rate, cfg.adam_eps, cfg.weight_decay)
         # The wrapped module (DDP across processes) computes the training forward; self.policy stays the bare
         # module for rollouts, saving and inspection.
         self.model, self.optimizer = self.accelerator.prepare(self.policy, optimizer)

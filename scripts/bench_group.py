@@ -240,7 +240,6 @@ def _train_trl(s: GroupSettings, lora: bool, clock: PhaseClock, out_dir: str) ->
         beta=s.kl_coef,
         learning_rate=s.learning_rate,
         lr_scheduler_type="constant",
-        optim="adamw_torch",
         weight_decay=0.0,
         max_grad_norm=1.0,
         gradient_checkpointing=s.gradient_checkpointing,

@@ -1,4 +1,5 @@
-"""The KL reference is built and run only when something uses it, and no gradients live through a rollout."""
+"""What one training iteration builds, runs and keeps: the KL reference only when something uses it, no gradients
+through a rollout, and the fused AdamW."""
 
 import pytest
 import torch
@@ -86,3 +87,13 @@ def test_no_gradient_tensors_are_alive_when_a_rollout_starts(cls):
     _learn(agent, updates=3)
     assert len(seen) == agent.n_updates >= 3 and seen == [0] * len(seen)
     assert any(not torch.equal(p, q) for p, q in zip(agent.policy.parameters(), before, strict=True))  # it trained
+
+
+def test_the_optimizer_is_torchs_fused_adamw_on_cpu():
+    agent = REINFORCE(tiny_model(), tiny_env(4), seed=0, learning_rate=3e-4, adam_eps=1e-7, weight_decay=0.01)
+    assert agent.optimizer.optimizer.defaults["fused"] is True  # inside accelerate's AcceleratedOptimizer
+    assert {k: agent.optimizer.optimizer.defaults[k] for k in ("lr", "eps", "weight_decay")} == {
+        "lr": 3e-4,
+        "eps": 1e-7,
+        "weight_decay": 0.01,
+    }
