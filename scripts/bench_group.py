@@ -47,6 +47,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from reward_models import hf_progress_bars_disabled
 from scripts.bench_iteration import env_kwargs, in_fresh_process, measure_training
 
 GROUP_CASES = ("ours", "ours-lora", "trl", "trl-lora")
@@ -304,7 +305,8 @@ def run_group_case(case: str, settings: GroupSettings, out_dir: str) -> dict[str
             return _train_trl(settings, lora, clock, out_dir)
         return _train_ours(settings, lora, clock)
 
-    row = measure_training(train, settings.iterations, settings.device, settings.threads)
+    with hf_progress_bars_disabled():  # no "Loading weights" bars from either side
+        row = measure_training(train, settings.iterations, settings.device, settings.threads)
     phases = phase_times(
         clock.events, row.pop("iteration_starts"), row.pop("end"), trl and settings.algorithm == "rloo"
     )

@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reward_models import check_positive_int
+from reward_models import check_positive_int, hf_progress_bars_disabled
 from scripts.args import add_config_command, config_from_args
 from scripts.bench_group import (
     GROUP_CASES,
@@ -193,9 +193,10 @@ def _save_reward_model(policy_dir: str, out: Path, seed: int) -> str:
 
     tokenizer = AutoTokenizer.from_pretrained(policy_dir)
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_pretrained(policy_dir, num_labels=1)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
+    with hf_progress_bars_disabled():
+        model = AutoModelForSequenceClassification.from_pretrained(policy_dir, num_labels=1)
+        model.config.pad_token_id = tokenizer.pad_token_id
+        model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
 
@@ -217,7 +218,8 @@ def _save_tiny_policy(policy_dir: str, out: Path, new_tokens: int, seed: int) ->
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    GPT2LMHeadModel(config).save_pretrained(out)
+    with hf_progress_bars_disabled():
+        GPT2LMHeadModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
 
