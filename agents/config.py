@@ -70,6 +70,14 @@ class AlgorithmConfig:
     adaptive_kl: bool = field(default=False, metadata=_help("adapt kl_coef towards target_kl (Ziegler et al.)"))
     target_kl: float = field(default=6.0, metadata=_help("adaptive KL target, nats per sequence"))
     kl_horizon: float = field(default=10000.0, metadata=_help("adaptive KL horizon, in episodes"))
+    measure_kl: bool = field(
+        default=False,
+        metadata=_help(
+            "with kl_coef=0 (and no adaptive_kl) still keep the KL reference and log objective/kl (one more model "
+            "copy in memory with full fine-tuning, one reference forward per rollout); otherwise no reference is "
+            "built or run, as in TRL with beta=0"
+        ),
+    )
     missing_eos_penalty: float | None = field(
         default=None,
         metadata=_help(

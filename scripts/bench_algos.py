@@ -168,7 +168,8 @@ def _train_agent(
     from text_gym import gold_reward_spec
 
     cls, fixed = ALGORITHMS[algo]
-    overrides = {} if config.kl_coef is None else {"kl_coef": config.kl_coef}
+    # measure_kl: the KL curve is what a run without a penalty studies, so kl_coef=0 keeps the reference
+    overrides = {} if config.kl_coef is None else {"kl_coef": config.kl_coef, "measure_kl": True}
     agent = cls(
         policy,
         task,

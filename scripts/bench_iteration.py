@@ -36,6 +36,7 @@ import io
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +119,10 @@ def _timer_callback(times: list[float]):
     return _Timer()
 
 
-def _env_kwargs(s: IterationSettings) -> dict[str, Any]:
+def env_kwargs(s: Any) -> dict[str, Any]:
+    """``TextGen-v0`` as every case of ours uses it (``s``: settings with ``policy_dir``, ``reward_dir`` and
+    ``new_tokens``): the reward model scoring prompt + completion, exactly
+    ``new_tokens`` tokens per episode (no EOS ids), the default train prompts and the policy's tokenizer."""
     from text_gym import default_prompts
 
     return {
@@ -137,7 +141,7 @@ def _train_ours(s: IterationSettings, separate_critic: bool, lora: bool = False)
     agent = PPO(
         s.policy_dir,
         "TextGen-v0",
-        env_kwargs=_env_kwargs(s),
+        env_kwargs=env_kwargs(s),
         n_envs=s.batch,
         n_epochs=s.n_epochs,
         minibatch_size=s.minibatch_size,
@@ -163,7 +167,7 @@ def _train_sb3(s: IterationSettings) -> list[float]:
     from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, SB3VecEnv
 
     torch.manual_seed(s.seed)
-    env = SB3VecEnv("TextGen-v0", num_envs=s.batch, device=s.device, **_env_kwargs(s))
+    env = SB3VecEnv("TextGen-v0", num_envs=s.batch, device=s.device, **env_kwargs(s))
     model = PPO(
         LMActorCriticPolicy,
         env,
@@ -198,8 +202,9 @@ def load_trl_ppo() -> tuple[type, type]:
         from trl.experimental.ppo import PPOConfig, PPOTrainer
     except ImportError as err:
         raise MissingExtraError(
-            "the TRL comparison needs trl's PPO trainer, which trl 1.0-1.12 ship in "
-            'trl.experimental.ppo: pip install "text-gym[bench]" (trl>=1.0,<1.13)'
+            "the PPO case 'trl' (--ppo-cases trl) needs trl's PPO trainer, which only trl 1.0-1.12 ship (in "
+            'trl.experimental.ppo; TRL removed it in 1.13): pip install "text-gym[bench-trl-ppo]" (trl>=1.0,<1.13); '
+            "the maintained TRL comparison is --grpo-cases / --rloo-cases"
         ) from err
     return PPOConfig, PPOTrainer
 
@@ -276,42 +281,29 @@ def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
     return times[:-1]
 
 
-def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:
-    """Train ``settings.iterations`` iterations of ``case`` in this process; iteration times and peak memory."""
-    import importlib
-
+def measure_training(
+    train: Callable[[], list[float]], iterations: int, device: str, threads: int | None
+) -> dict[str, Any]:
+    """Run ``train`` (which returns the start time of each of its ``iterations`` iterations) under the memory
+    sampler: the iteration times, setup time and peak memory (see the module docstring)."""
     import torch
 
-    if case not in CASES:
-        raise ValueError(f"case must be one of {CASES}, got {case!r}")
-    # Libraries are imported before the memory baseline: their footprint is not training memory.
-    for module in ("agents.sb3", "text_gym", "stable_baselines3", *(("datasets",) if case == "trl" else ())):
-        importlib.import_module(module)
-    if case == "trl":
-        load_trl_ppo()
-    if settings.batch % settings.minibatch_size:
-        raise ValueError(f"batch={settings.batch} must be a multiple of minibatch_size={settings.minibatch_size}")
-    if settings.threads is not None:
-        torch.set_num_threads(settings.threads)
-    cuda = settings.device.startswith("cuda")
+    if threads is not None:
+        torch.set_num_threads(threads)
+    cuda = device.startswith("cuda")
     baseline = _rss_bytes()
     with MemorySampler() as memory:
         start = time.perf_counter()
-        if case == "trl":
-            times = _train_trl(settings, out_dir)
-        elif case == "sb3":
-            times = _train_sb3(settings)
-        else:
-            times = _train_ours(settings, separate_critic=case == "ours-separate-critic", lora=case == "ours-lora")
+        times = train()
         if cuda:
             torch.cuda.synchronize()
         end = time.perf_counter()
-    if len(times) != settings.iterations:
-        raise RuntimeError(f"{case}: expected {settings.iterations} iterations, timed {len(times)}")
-    iteration_s = [b - a for a, b in zip(times, [*times[1:], end], strict=False)]
+    if len(times) != iterations:
+        raise RuntimeError(f"expected {iterations} iterations, timed {len(times)}")
     return {
-        "case": case,
-        "iteration_s": iteration_s,
+        "iteration_s": [b - a for a, b in zip(times, [*times[1:], end], strict=False)],
+        "iteration_starts": times,
+        "end": end,
         "setup_s": times[0] - start,
         "peak_memory_gib": (torch.cuda.max_memory_allocated() if cuda else memory.peak - baseline) / 2**30,
         "memory_kind": "cuda max_memory_allocated"
@@ -327,8 +319,34 @@ def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, 
     }
 
 
-def run_case_in_subprocess(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:
-    """:func:`run_case` in a fresh ("spawn") process, so its memory and warm-up are its own (started with
+def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:
+    """Train ``settings.iterations`` iterations of ``case`` in this process; iteration times and peak memory."""
+    import importlib
+
+    if case not in CASES:
+        raise ValueError(f"case must be one of {CASES}, got {case!r}")
+    # Libraries are imported before the memory baseline: their footprint is not training memory.
+    for module in ("agents.sb3", "text_gym", "stable_baselines3", *(("datasets",) if case == "trl" else ())):
+        importlib.import_module(module)
+    if case == "trl":
+        load_trl_ppo()
+    if settings.batch % settings.minibatch_size:
+        raise ValueError(f"batch={settings.batch} must be a multiple of minibatch_size={settings.minibatch_size}")
+
+    def train() -> list[float]:
+        if case == "trl":
+            return _train_trl(settings, out_dir)
+        if case == "sb3":
+            return _train_sb3(settings)
+        return _train_ours(settings, separate_critic=case == "ours-separate-critic", lora=case == "ours-lora")
+
+    row = measure_training(train, settings.iterations, settings.device, settings.threads)
+    del row["iteration_starts"], row["end"]
+    return {"case": case, **row}
+
+
+def in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:
+    """``function(*args)`` in a fresh ("spawn") process, so its memory and warm-up are its own (started with
     ``MALLOC_MMAP_THRESHOLD_``, see the module docstring)."""
     import multiprocessing
 
@@ -336,9 +354,14 @@ def run_case_in_subprocess(case: str, settings: IterationSettings, out_dir: str)
     os.environ["MALLOC_MMAP_THRESHOLD_"] = MALLOC_MMAP_THRESHOLD  # read by glibc when the child starts
     try:
         with multiprocessing.get_context("spawn").Pool(1) as pool:
-            return pool.apply(run_case, (case, settings, out_dir))
+            return pool.apply(function, args)
     finally:
         if previous is None:
             del os.environ["MALLOC_MMAP_THRESHOLD_"]
         else:
             os.environ["MALLOC_MMAP_THRESHOLD_"] = previous
+
+
+def run_case_in_subprocess(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:
+    """:func:`run_case` in a fresh process (:func:`in_fresh_process`)."""
+    return in_fresh_process(run_case, case, settings, out_dir)

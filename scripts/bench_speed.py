@@ -3,11 +3,15 @@
 1. Rollout tokens/s through the env (the agents' KV-cached collector) vs ``model.generate`` for every batch size
    × new-token count (``text-gym bench rollout``'s method), and the per-token cost at the longest vs the shortest
    completion (env rollout, per batch size).
-2. One PPO iteration (rollout + update): wall time and peak memory of our PPO (full fine-tuning and LoRA) vs TRL's
-   PPO trainer on ``--policy`` with matched settings (scripts/bench_iteration.py says what is matched), each case
-   in its own process.
-3. The same for our PPO vs stock SB3 PPO with our LM policy, on a tiny GPT-2 (2 layers, 64 wide, the policy's
-   tokenizer) built here from a config.
+2. One GRPO and one RLOO iteration (generation + update) of our agents vs TRL's ``GRPOTrainer`` /
+   ``RLOOTrainer`` (the maintained TRL trainers, ``text-gym[bench-trl]``) on ``--policy``, full fine-tuning and
+   LoRA, at each KL coefficient: wall time, peak memory, ratios ours / TRL and the time of each phase (generation,
+   old log-probs, reference, reward, update); scripts/bench_group.py says what is matched and how phases are timed.
+3. One PPO iteration (rollout + update) of our PPO (shared value head, separate critic, LoRA); the historical
+   comparison with TRL's old PPO trainer (case ``trl``) needs trl < 1.13 (``text-gym[bench-trl-ppo]``);
+   scripts/bench_iteration.py says what is matched. Each case runs in its own process.
+4. Our PPO vs stock SB3 PPO with our LM policy, on a tiny GPT-2 (2 layers, 64 wide, the policy's tokenizer) built
+   here from a config.
 
 Writes ``results.json`` (config, machine, versions, every timing), ``results.md`` and ``speed_rollout.png`` /
 ``speed_iteration.png`` to ``--output-dir``; ``--doc`` also replaces the generated ``bench-speed`` section of that
@@ -25,8 +29,15 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from reward_models import check_positive_int
+from reward_models import check_positive_int, hf_progress_bars_disabled
 from scripts.args import add_config_command, config_from_args
+from scripts.bench_group import (
+    GROUP_CASES,
+    PHASES,
+    GroupSettings,
+    load_trl_group_trainers,
+    run_group_case_in_subprocess,
+)
 from scripts.bench_iteration import CASES, IterationSettings, load_trl_ppo, run_case_in_subprocess
 from scripts.bench_report import finish_figure, machine_info, pyplot, write_doc
 from scripts.bench_rollout import BenchRolloutConfig
@@ -39,14 +50,19 @@ TARGETS = {
     "time_vs_trl": 0.5,
     "memory_vs_trl": 0.6,
     "lora_memory_vs_full": 0.45,
+    "group_time_vs_trl": 0.7,
+    "group_memory_vs_trl": 0.75,
+    "group_lora_time_vs_trl": 0.8,
+    "group_lora_memory_vs_trl": 0.8,
 }
-"""The speed targets: rollout/generate ≥, per-token cost longest/shortest ≤, our PPO iteration / TRL's ≤ (time and
-peak memory), LoRA PPO peak memory / full fine-tuning's ≤."""
+"""The speed targets: rollout/generate ≥, per-token cost longest/shortest ≤, our PPO iteration / TRL's old PPO ≤
+(time and peak memory), LoRA PPO peak memory / full fine-tuning's ≤, our GRPO / RLOO iteration / TRL's ≤ (time and
+peak memory; full fine-tuning, and LoRA on both sides)."""
 
 
 @dataclass
 class BenchSpeedConfig:
-    """Speed and memory: env rollout vs generate, PPO iteration vs TRL and vs SB3."""
+    """Speed and memory: env rollout vs generate, GRPO / RLOO iteration vs TRL, PPO iteration vs SB3."""
 
     policy: str = field(default="smollm2", metadata={"help": "hub id, local folder or 'smollm2'"})
     batch_sizes: list[int] = field(default_factory=lambda: [1, 8, 32, 64], metadata={"help": "rollout: batch sizes"})
@@ -55,26 +71,61 @@ class BenchSpeedConfig:
         metadata={"help": "rollout: completion lengths (the per-token growth compares the longest with the shortest)"},
     )
     repeats: int = field(default=1, metadata={"help": "rollout: timed runs of each side per setting (best kept)"})
+    grpo_cases: list[str] = field(
+        default_factory=lambda: list(GROUP_CASES),
+        metadata={
+            "help": f"GRPO iteration cases on --policy (ours vs trl.GRPOTrainer), from {GROUP_CASES}; 'none': skip"
+        },
+    )
+    rloo_cases: list[str] = field(
+        default_factory=lambda: ["ours", "trl"],
+        metadata={
+            "help": f"RLOO iteration cases on --policy (ours vs trl.RLOOTrainer), from {GROUP_CASES}; 'none': skip"
+        },
+    )
+    kl_coefs: list[float] = field(
+        default_factory=lambda: [0.04, 0.0],
+        metadata={"help": "GRPO / RLOO: KL coefficients (TRL's beta), each case runs at each (0: no reference)"},
+    )
+    group_prompts: int = field(default=8, metadata={"help": "GRPO / RLOO: prompts per iteration"})
+    group_size: int = field(default=4, metadata={"help": "GRPO / RLOO: completions per prompt"})
+    group_new_tokens: int = field(default=32, metadata={"help": "GRPO / RLOO: tokens per completion (no EOS stop)"})
+    group_iterations: int = field(
+        default=4, metadata={"help": "GRPO / RLOO: iterations per case, one optimizer step each (first is warm-up)"}
+    )
     ppo_cases: list[str] = field(
-        default_factory=lambda: ["ours", "ours-separate-critic", "ours-lora", "trl"],
-        metadata={"help": f"PPO iteration cases on --policy, from {CASES}"},
+        default_factory=lambda: ["ours", "ours-separate-critic", "ours-lora"],
+        metadata={
+            "help": f"PPO iteration cases on --policy, from {CASES} ('trl': TRL's old PPO trainer, needs trl < 1.13: "
+            "pip install \"text-gym[bench-trl-ppo]\"); 'none': skip"
+        },
     )
     ppo_batch: int = field(default=16, metadata={"help": "PPO iteration: episodes per iteration"})
     ppo_new_tokens: int = field(default=32, metadata={"help": "PPO iteration: tokens per episode (no EOS stop)"})
     ppo_iterations: int = field(default=3, metadata={"help": "PPO iterations per case (the first is a warm-up)"})
     ppo_epochs: int = field(default=2, metadata={"help": "PPO epochs per iteration"})
     ppo_minibatch_size: int = field(default=8, metadata={"help": "episodes per optimizer step"})
-    lora_r: int = field(default=16, metadata={"help": "LoRA rank of the ours-lora case (alpha = 2 x rank)"})
+    lora_r: int = field(default=16, metadata={"help": "LoRA rank of the -lora cases (alpha = 2 x rank)"})
     gradient_checkpointing: bool = field(
-        default=False, metadata={"help": "our PPO cases recompute layer activations in the backward pass"}
+        default=False,
+        metadata={
+            "help": "recompute layer activations in the backward pass: our PPO cases, and both sides of GRPO / RLOO"
+        },
     )
     tiny_cases: list[str] = field(
         default_factory=lambda: ["ours", "sb3"],
-        metadata={"help": f"PPO iteration cases on the tiny GPT-2, from {CASES}"},
+        metadata={"help": f"PPO iteration cases on the tiny GPT-2, from {CASES}; 'none': skip"},
     )
     tiny_batch: int = field(default=16, metadata={"help": "tiny GPT-2: episodes per iteration"})
     tiny_new_tokens: int = field(default=32, metadata={"help": "tiny GPT-2: tokens per episode"})
     tiny_iterations: int = field(default=4, metadata={"help": "tiny GPT-2: iterations per case (first is warm-up)"})
+    threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "torch threads of each GRPO / RLOO / PPO case on --policy (none: torch's default, one per core; "
+            "1 suffers least from other processes on a busy machine)"
+        },
+    )
     device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda', ..."})
     dtype: str = field(default="float32", metadata={"help": "model dtype (rollout) / autocast dtype (PPO)"})
     seed: int = field(default=0, metadata={"help": "sampling and initialisation seed"})
@@ -102,14 +153,32 @@ class BenchSpeedConfig:
             "lora_r",
             "tiny_batch",
             "tiny_new_tokens",
+            "group_prompts",
+            "group_new_tokens",
         ):
             check_positive_int(name, getattr(self, name))
-        for name in ("ppo_iterations", "tiny_iterations"):  # the first iteration is a warm-up
+        check_positive_int("group_size", self.group_size, minimum=2)
+        if self.threads is not None:
+            check_positive_int("threads", self.threads)
+        for name in ("ppo_iterations", "tiny_iterations", "group_iterations"):  # the first iteration is a warm-up
             check_positive_int(name, getattr(self, name), minimum=2)
-        for name in ("ppo_cases", "tiny_cases"):
-            unknown = [c for c in getattr(self, name) if c not in CASES]
-            if unknown:
-                raise ValueError(f"{name} must be cases from {CASES}, got {getattr(self, name)}")
+        for name in ("grpo_cases", "rloo_cases", "ppo_cases", "tiny_cases"):
+            if getattr(self, name) == ["none"]:  # the command line's way to skip a comparison
+                setattr(self, name, [])
+        for name, valid in (
+            ("ppo_cases", CASES),
+            ("tiny_cases", CASES),
+            ("grpo_cases", GROUP_CASES),
+            ("rloo_cases", GROUP_CASES),
+        ):
+            cases = getattr(self, name)
+            if any(c not in valid for c in cases) or len(set(cases)) != len(cases):
+                raise ValueError(f"{name} must be distinct cases from {valid}, got {cases}")
+        if (self.grpo_cases or self.rloo_cases) and not self.kl_coefs:
+            raise ValueError("kl_coefs must list at least one coefficient >= 0 when grpo_cases or rloo_cases are set")
+        for kl_coef in self.kl_coefs:
+            if not kl_coef >= 0:
+                raise ValueError(f"kl_coefs must be numbers >= 0, got {self.kl_coefs}")
         for batch in ("ppo_batch", "tiny_batch"):
             if getattr(self, batch) % self.ppo_minibatch_size:
                 raise ValueError(
@@ -124,9 +193,10 @@ def _save_reward_model(policy_dir: str, out: Path, seed: int) -> str:
 
     tokenizer = AutoTokenizer.from_pretrained(policy_dir)
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_pretrained(policy_dir, num_labels=1)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
+    with hf_progress_bars_disabled():
+        model = AutoModelForSequenceClassification.from_pretrained(policy_dir, num_labels=1)
+        model.config.pad_token_id = tokenizer.pad_token_id
+        model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
 
@@ -148,7 +218,8 @@ def _save_tiny_policy(policy_dir: str, out: Path, new_tokens: int, seed: int) ->
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
     )
-    GPT2LMHeadModel(config).save_pretrained(out)
+    with hf_progress_bars_disabled():
+        GPT2LMHeadModel(config).save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
 
@@ -162,6 +233,95 @@ def _iteration_rows(model: str, cases: list[str], settings: IterationSettings, o
         row.update(model=model, median_s=statistics.median(row["iteration_s"][1:]))
         rows.append(row)
     return rows
+
+
+def _group_rows(
+    config: BenchSpeedConfig, policy_dir: str, reward_dir: str, device: str, out: Path
+) -> list[dict[str, Any]]:
+    """Every GRPO / RLOO case at every KL coefficient, each in its own process (ours and TRL's alternate, in the
+    order of the case lists), with ratios to TRL's."""
+    from tqdm import tqdm
+
+    jobs = [
+        (algorithm, kl_coef, case)
+        for kl_coef in config.kl_coefs
+        for algorithm, cases in (("grpo", config.grpo_cases), ("rloo", config.rloo_cases))
+        for case in cases
+    ]
+    rows = []
+    for algorithm, kl_coef, case in tqdm(jobs, desc="GRPO / RLOO iteration", unit="case"):
+        settings = GroupSettings(
+            policy_dir=policy_dir,
+            reward_dir=reward_dir,
+            algorithm=algorithm,
+            prompts=config.group_prompts,
+            group_size=config.group_size,
+            new_tokens=config.group_new_tokens,
+            iterations=config.group_iterations,
+            kl_coef=kl_coef,
+            lora_r=config.lora_r,
+            device=device,
+            dtype=config.dtype,
+            seed=config.seed,
+            gradient_checkpointing=config.gradient_checkpointing,
+            threads=config.threads,
+        )
+        row = run_group_case_in_subprocess(case, settings, str(out / "trl_group"))
+        rows.append({"model": Path(policy_dir).name, **row})
+    return with_trl_ratios(rows)
+
+
+def with_trl_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Adds ``time_vs_trl`` / ``memory_vs_trl`` to each GRPO / RLOO row: its median iteration time and peak memory
+    over those of the TRL case with the same algorithm, KL coefficient and fine-tuning (``trl`` for full,
+    ``trl-lora`` for LoRA); None where that case was not run."""
+    for row in rows:
+        counterpart = "trl-lora" if row["case"].endswith("-lora") else "trl"
+        base = next(
+            (
+                r
+                for r in rows
+                if (r["algorithm"], r["kl_coef"], r["case"]) == (row["algorithm"], row["kl_coef"], counterpart)
+            ),
+            None,
+        )
+        row["time_vs_trl"] = None if base is None else row["median_s"] / base["median_s"]
+        row["memory_vs_trl"] = None if base is None else row["peak_memory_gib"] / base["peak_memory_gib"]
+    return rows
+
+
+def _ratio(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def group_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: median iteration time and peak memory of each GRPO / RLOO case, and the ratios to TRL's."""
+    lines = [
+        "| algorithm | KL coef | case | iteration (s, median) | vs TRL | peak memory (GiB) | vs TRL |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['algorithm'].upper()} | {r['kl_coef']:g} | {r['case']} | {r['median_s']:.2f} "
+        f"| {_ratio(r['time_vs_trl'])} | {r['peak_memory_gib']:.2f} | {_ratio(r['memory_vs_trl'])} |"
+        for r in rows
+    ]
+    return "\n".join(lines)
+
+
+def phase_table(rows: list[dict[str, Any]]) -> str:
+    """Markdown: the median seconds of each phase per GRPO / RLOO case (scripts/bench_group.py defines them)."""
+    names = {"old_logprobs": "old log-probs"}
+    lines = [
+        "| algorithm | KL coef | case | " + " | ".join(names.get(p, p) for p in PHASES) + " |",
+        "|---|---:|---|" + "---:|" * len(PHASES),
+    ]
+    lines += [
+        f"| {r['algorithm'].upper()} | {r['kl_coef']:g} | {r['case']} | "
+        + " | ".join(f"{r['phase_median_s'][p]:.2f}" for p in PHASES)
+        + " |"
+        for r in rows
+    ]
+    return "\n".join(lines)
 
 
 def per_token_growth(rollout: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -191,9 +351,7 @@ def _with_ratios(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, An
 
 
 def iteration_table(rows: list[dict[str, Any]]) -> str:
-    def ratio(value: float | None) -> str:
-        return "–" if value is None else f"{value:.2f}"
-
+    ratio = _ratio
     lines = [
         "| model | case | iteration (s, median) | vs TRL | vs SB3 | vs full | peak memory (GiB) | vs TRL | vs SB3 "
         "| vs full |",
@@ -208,7 +366,9 @@ def iteration_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def target_lines(rollout: list[dict], growth: list[dict], iterations: list[dict]) -> list[str]:
+def target_lines(
+    rollout: list[dict], growth: list[dict], iterations: list[dict], group: list[dict] | None = None
+) -> list[str]:
     """One line per target: the measured figure, and met / missed by how much."""
 
     def verdict(value: float, target: float, at_least: bool) -> str:
@@ -243,6 +403,16 @@ def target_lines(rollout: list[dict], growth: list[dict], iterations: list[dict]
                 f"{row['time_vs_trl']:.2f}×: {verdict(row['time_vs_trl'], TARGETS['time_vs_trl'], False)}; "
                 f"peak memory ≤ {TARGETS['memory_vs_trl']}× TRL's: {row['memory_vs_trl']:.2f}×: "
                 f"{verdict(row['memory_vs_trl'], TARGETS['memory_vs_trl'], False)}"
+            )
+    for row in group or []:
+        if row["case"].startswith("ours") and row["time_vs_trl"] is not None:
+            lora = "lora_" if row["case"].endswith("-lora") else ""
+            time_target, memory_target = TARGETS[f"group_{lora}time_vs_trl"], TARGETS[f"group_{lora}memory_vs_trl"]
+            lines.append(
+                f"- {row['algorithm'].upper()} {row['case']}, KL {row['kl_coef']:g}: iteration ≤ {time_target}× "
+                f"TRL's time: {row['time_vs_trl']:.2f}×: {verdict(row['time_vs_trl'], time_target, False)}; peak "
+                f"memory ≤ {memory_target}× TRL's: {row['memory_vs_trl']:.2f}×: "
+                f"{verdict(row['memory_vs_trl'], memory_target, False)}"
             )
     return lines
 
@@ -310,8 +480,11 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
     from agents import resolve_device
     from reward_models import resolve_model_path
 
+    # Fail before the long rollout part when a TRL case cannot run with the installed trl.
     if "trl" in config.ppo_cases + config.tiny_cases:
-        load_trl_ppo()  # fail before the long rollout part when TRL's PPO trainer is missing
+        load_trl_ppo()
+    if any(case.startswith("trl") for case in config.grpo_cases + config.rloo_cases):
+        load_trl_group_trainers()
     out = Path(config.output_dir)
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
@@ -337,6 +510,10 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
         lora_r=config.lora_r,
         gradient_checkpointing=config.gradient_checkpointing,
     )
+    reward_dir = None
+    if config.ppo_cases or config.grpo_cases or config.rloo_cases:
+        reward_dir = _save_reward_model(policy_dir, out / "reward_model", config.seed)
+    group = _group_rows(config, policy_dir, reward_dir, device, out) if config.grpo_cases or config.rloo_cases else []
     iterations = []
     if config.ppo_cases:
         settings = IterationSettings(
@@ -344,7 +521,8 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
             batch=config.ppo_batch,
             new_tokens=config.ppo_new_tokens,
             iterations=config.ppo_iterations,
-            reward_dir=_save_reward_model(policy_dir, out / "reward_model", config.seed),
+            reward_dir=reward_dir,
+            threads=config.threads,
             **common,
         )
         iterations += _iteration_rows(Path(policy_dir).name, config.ppo_cases, settings, out)
@@ -368,6 +546,7 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
         "targets": TARGETS,
         "rollout": rollout,
         "per_token_growth": growth,
+        "group": group,
         "iterations": iterations,
     }
     (out / "results.json").write_text(json.dumps(results, indent=2))
@@ -389,7 +568,9 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
     c, m = results["config"], results["machine"]
     growth = results["per_token_growth"]
     lines = [
-        f"Measured on {m['machine']} ({m['device']}, {m['torch_threads']} torch threads), torch {m['torch']}, "
+        f"Measured on {m['machine']} ({m['device']}, {m['torch_threads']} torch threads"
+        + (f"; {c['threads']} in each case on the policy" if c.get("threads") else "")
+        + f"), torch {m['torch']}, "
         f"transformers {m['transformers']}, trl {m['trl']}, stable-baselines3 {m['stable-baselines3']}, "
         f"Python {m['python']}; policy `{c['policy']}` in {c['dtype']}, seed {c['seed']}; total "
         f"{results['total_wall_s'] / 60:.1f} min.",
@@ -409,6 +590,23 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
             *[f"| {g['batch']} | {g['short']} → {g['long']} | {g['growth']:.2f}× |" for g in growth],
             "",
         ]
+    if results["group"]:
+        first = results["group"][0]
+        lines += [
+            f"**One GRPO / RLOO iteration vs TRL** (trl {m['trl']} `GRPOTrainer` / `RLOOTrainer`; generation + "
+            f"one AdamW step): {c['group_prompts']} prompts × {c['group_size']} completions × "
+            f"{c['group_new_tokens']} tokens on the policy, full fine-tuning and LoRA (r={c['lora_r']}, alpha "
+            f"{2 * c['lora_r']}, all linear layers) on both sides; {c['group_iterations']} iterations per case, "
+            f"first not counted; memory: {first['memory_kind']}; ratios are ours / TRL's at the same algorithm, KL "
+            "coefficient and fine-tuning.",
+            "",
+            group_table(results["group"]),
+            "",
+            "Where the time goes (median seconds per iteration; scripts/bench_group.py defines the phases):",
+            "",
+            phase_table(results["group"]),
+            "",
+        ]
     if results["iterations"]:
         lines += [
             f"**One PPO iteration** (rollout + update): {c['ppo_batch']} episodes × {c['ppo_new_tokens']} "
@@ -423,7 +621,7 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
     lines += [
         "**Targets**:",
         "",
-        *target_lines(results["rollout"], growth, results["iterations"]),
+        *target_lines(results["rollout"], growth, results["iterations"], results["group"]),
         "",
         *[f"![{p.stem}]({p.name})" for p in plots],
     ]
@@ -444,6 +642,6 @@ def add_parser(subparsers) -> None:
         "speed",
         BenchSpeedConfig,
         run,
-        "env rollout vs generate, PPO iteration time and memory vs TRL and SB3",
+        "env rollout vs generate, GRPO / RLOO iteration time and memory vs TRL, PPO vs SB3",
         description=__doc__,
     )

@@ -11,9 +11,18 @@ import pytest
 import torch
 from conftest import make_tiny_tokenizer
 
+from scripts.bench_group import PHASES, GroupSettings, phase_times, run_group_case
 from scripts.bench_iteration import IterationSettings, run_case
 from scripts.bench_report import doc_markers
-from scripts.bench_speed import BenchSpeedConfig, per_token_growth, run_benchmark
+from scripts.bench_speed import BenchSpeedConfig, _save_reward_model, per_token_growth, run_benchmark
+
+
+def _has_trl_ppo() -> bool:
+    try:
+        from trl.experimental.ppo import PPOTrainer  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +57,14 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
         policy=tiny_policy_dir,
         batch_sizes=[1, 2],
         new_tokens=[2, 4],
-        ppo_cases=["ours", "ours-separate-critic", "trl"],
+        grpo_cases=["ours", "trl"],
+        rloo_cases=[],
+        kl_coefs=[0.04],
+        group_prompts=2,
+        group_size=2,
+        group_new_tokens=3,
+        group_iterations=2,
+        ppo_cases=["ours"],
         ppo_batch=4,
         ppo_new_tokens=3,
         ppo_iterations=2,
@@ -70,11 +86,20 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
         assert math.isclose(row["ratio"], row["env_tokens_per_s"] / row["generate_tokens_per_s"])
     assert [(g["batch"], g["short"], g["long"]) for g in results["per_token_growth"]] == [(1, 2, 4), (2, 2, 4)]
 
+    group = results["group"]
+    assert [(r["algorithm"], r["kl_coef"], r["case"]) for r in group] == [("grpo", 0.04, "ours"), ("grpo", 0.04, "trl")]
+    for row in group:
+        assert len(row["iteration_s"]) == 2 and row["median_s"] == row["iteration_s"][1] > 0
+        assert 0 < row["peak_memory_gib"] <= row["peak_rss_gib"]
+        assert set(row["phase_median_s"]) == set(PHASES) and row["phase_median_s"]["reference"] > 0
+    ours, trl = group
+    assert trl["time_vs_trl"] == 1.0 and trl["memory_vs_trl"] == 1.0
+    assert math.isclose(ours["time_vs_trl"], ours["median_s"] / trl["median_s"])
+    assert math.isclose(ours["memory_vs_trl"], ours["peak_memory_gib"] / trl["peak_memory_gib"])
+
     rows = results["iterations"]
     assert [(r["model"], r["case"]) for r in rows] == [
         ("tiny_policy0", "ours"),
-        ("tiny_policy0", "ours-separate-critic"),
-        ("tiny_policy0", "trl"),
         ("tiny-gpt2", "ours"),
         ("tiny-gpt2", "sb3"),
     ]
@@ -82,11 +107,9 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
         assert len(row["iteration_s"]) == 2 and all(t > 0 for t in row["iteration_s"])
         assert row["median_s"] == row["iteration_s"][1]
         assert 0 < row["peak_memory_gib"] <= row["peak_rss_gib"]
-    trl = rows[2]
-    assert trl["time_vs_trl"] == 1.0 and trl["memory_vs_trl"] == 1.0
-    assert math.isclose(rows[0]["time_vs_trl"], rows[0]["median_s"] / trl["median_s"])
-    assert rows[3]["time_vs_trl"] is None and math.isclose(
-        rows[3]["time_vs_sb3"], rows[3]["median_s"] / rows[4]["median_s"]
+    assert rows[0]["time_vs_trl"] is None and rows[0]["time_vs_ours"] == 1.0  # TRL's old PPO case was not run
+    assert rows[1]["time_vs_trl"] is None and math.isclose(
+        rows[1]["time_vs_sb3"], rows[1]["median_s"] / rows[2]["median_s"]
     )
 
     out = tmp_path / "out"
@@ -98,13 +121,14 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
     assert text.startswith("# Benchmarks\n\nkept above\n") and text.rstrip().endswith("kept below")
     assert "old results" not in text and text.count(begin) == 1
     section = text.split(begin)[1].split(end)[0]
-    assert "| 2 | 4 |" in section and "| tiny-gpt2 | sb3 |" in section and "PPO iteration ≤ 0.5× TRL's time" in section
+    assert "| 2 | 4 |" in section and "| tiny-gpt2 | sb3 |" in section
+    assert f"| GRPO | 0.04 | ours | {ours['median_s']:.2f} | {ours['time_vs_trl']:.2f} |" in section
+    assert "| GRPO | 0.04 | trl |" in section and "| algorithm | KL coef | case | generation |" in section
+    assert f"- GRPO ours, KL 0.04: iteration ≤ 0.7× TRL's time: {ours['time_vs_trl']:.2f}×" in section
     assert "![speed_rollout](speed_rollout.png)" in section
 
 
 def test_iteration_cases_train_the_requested_iterations_with_growing_memory(tiny_policy_dir, tmp_path):
-    from scripts.bench_speed import _save_reward_model
-
     reward = _save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
     settings = IterationSettings(
         policy_dir=tiny_policy_dir, reward_dir=reward, batch=4, new_tokens=3, iterations=3, n_epochs=1, minibatch_size=2
@@ -121,13 +145,27 @@ def test_per_token_growth_compares_longest_with_shortest():
     assert per_token_growth(rows) == [{"batch": 1, "short": 16, "long": 128, "growth": 1.25}]
 
 
+def test_none_skips_a_comparison():
+    config = BenchSpeedConfig(grpo_cases=["none"], rloo_cases=["none"], ppo_cases=["none"], tiny_cases=["none"])
+    assert config.grpo_cases == config.rloo_cases == config.ppo_cases == config.tiny_cases == []
+    assert BenchSpeedConfig(grpo_cases=["none"], rloo_cases=["none"], kl_coefs=[]).kl_coefs == []  # unused then
+
+
 @pytest.mark.parametrize(
     "kwargs, match",
     [
         ({"batch_sizes": []}, "batch_sizes must be a non-empty list"),
         ({"new_tokens": [0]}, "new_tokens must be an integer >= 1, got 0"),
         ({"ppo_iterations": 1}, "ppo_iterations must be an integer >= 2"),
-        ({"ppo_cases": ["ppo2"]}, "ppo_cases must be cases from"),
+        ({"ppo_cases": ["ppo2"]}, "ppo_cases must be distinct cases from"),
+        ({"grpo_cases": ["ours", "ours"]}, "grpo_cases must be distinct cases from"),
+        ({"grpo_cases": ["none", "trl"]}, "grpo_cases must be distinct cases from"),
+        ({"rloo_cases": ["sb3"]}, "rloo_cases must be distinct cases from"),
+        ({"kl_coefs": [-0.1]}, r"kl_coefs must be numbers >= 0, got \[-0.1\]"),
+        ({"kl_coefs": []}, "kl_coefs must list at least one"),
+        ({"group_size": 1}, "group_size must be an integer >= 2"),
+        ({"group_iterations": 1}, "group_iterations must be an integer >= 2"),
+        ({"threads": 0}, "threads must be an integer >= 1, got 0"),
         ({"ppo_batch": 10}, "ppo_batch=10 must be a multiple of ppo_minibatch_size=8"),
         ({"repeats": 0}, "repeats must be an integer >= 1"),
     ],
@@ -137,8 +175,64 @@ def test_bench_speed_rejects_bad_settings(kwargs, match):
         BenchSpeedConfig(**kwargs)
 
 
-def test_bench_speed_without_trls_ppo_fails_before_running_anything(monkeypatch, tmp_path):
-    monkeypatch.setitem(sys.modules, "trl.experimental.ppo", None)  # as if trl >= 1.13 or not installed
-    with pytest.raises(ImportError, match=r'pip install "text-gym\[bench\]"'):
-        run_benchmark(BenchSpeedConfig(output_dir=str(tmp_path / "out")))
+def test_the_old_trl_ppo_case_is_refused_without_trl_below_1_13(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "trl.experimental.ppo", None)  # as with trl >= 1.13, which removed it
+    with pytest.raises(ImportError, match=r'--ppo-cases trl.*pip install "text-gym\[bench-trl-ppo\]"'):
+        run_benchmark(BenchSpeedConfig(ppo_cases=["trl"], output_dir=str(tmp_path / "out")))
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
+def test_trl_group_cases_without_trl_are_refused_before_running_anything(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "trl", None)
+    with pytest.raises(ImportError, match=r'pip install "text-gym\[bench-trl\]"'):
+        run_benchmark(BenchSpeedConfig(grpo_cases=[], rloo_cases=["trl-lora"], output_dir=str(tmp_path / "out")))
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.skipif(not _has_trl_ppo(), reason='needs trl < 1.13 (pip install "text-gym[bench-trl-ppo]")')
+def test_the_old_trl_ppo_case_trains(tiny_policy_dir, tmp_path):
+    reward = _save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
+    settings = IterationSettings(
+        policy_dir=tiny_policy_dir, reward_dir=reward, batch=4, new_tokens=3, iterations=2, n_epochs=1, minibatch_size=2
+    )
+    row = run_case("trl", settings, str(tmp_path))
+    assert len(row["iteration_s"]) == 2 and all(t > 0 for t in row["iteration_s"]) and row["peak_memory_gib"] > 0
+
+
+@pytest.mark.parametrize(
+    "algorithm, case, kl_coef",
+    [("rloo", "trl-lora", 0.0), ("rloo", "ours-lora", 0.04), ("grpo", "trl-lora", 0.04), ("grpo", "ours", 0.0)],
+)
+def test_group_cases_time_every_phase(tiny_policy_dir, tmp_path, algorithm, case, kl_coef):
+    reward = _save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
+    settings = GroupSettings(
+        tiny_policy_dir, reward, algorithm, prompts=2, group_size=2, new_tokens=3, iterations=2, kl_coef=kl_coef
+    )
+    row = run_group_case(case, settings, str(tmp_path / "out"))
+    assert (row["case"], row["algorithm"], row["kl_coef"]) == (case, algorithm, kl_coef)
+    assert len(row["iteration_s"]) == len(row["phases_s"]) == 2 and row["peak_memory_gib"] > 0
+    for iteration_s, phases in zip(row["iteration_s"], row["phases_s"], strict=True):
+        assert all(phases[p] >= 0 for p in PHASES) and phases["generation"] > 0 and phases["reward"] > 0
+        assert math.isclose(sum(phases.values()), iteration_s, rel_tol=1e-9)
+        assert (phases["reference"] > 0) == (kl_coef > 0)  # no reference forward at all without a KL penalty
+        # TRL's RLOO runs a no-grad policy forward for the ratio; ours keeps the sampling log-probs
+        assert (phases["old_logprobs"] > 0) == (case.startswith("trl") and algorithm == "rloo")
+    with pytest.raises(ValueError, match="case must be one of"):
+        run_group_case("trl-ppo", settings, str(tmp_path))
+
+
+def test_phase_times_split_each_iteration_by_hand():
+    events = [
+        ("rollout", 1.0, 5.0),
+        ("logprobs", 3.0, 3.5),  # first in the window: old log-probs when old_logprobs_first
+        ("logprobs", 3.5, 4.25),
+        ("reward", 4.5, 5.0),
+        ("rollout", 10.0, 12.0),
+        ("reward", 11.0, 11.5),
+    ]
+    rows = phase_times(events, [0.0, 8.0], 14.0, old_logprobs_first=True)
+    assert rows == [
+        {"generation": 2.25, "old_logprobs": 0.5, "reference": 0.75, "reward": 0.5, "update": 4.0},
+        {"generation": 1.5, "old_logprobs": 0.0, "reference": 0.0, "reward": 0.5, "update": 4.0},
+    ]
+    assert phase_times(events, [0.0, 8.0], 14.0, old_logprobs_first=False)[0]["reference"] == 1.25

@@ -138,7 +138,7 @@ def check_kl_penalty_pulls_back_to_reference(cls, **config) -> None:
     for kl_coef in (0.0, 1.0):
         # No EOS: every episode has 6 tokens, so the penalty cannot be dodged by ending episodes early.
         env = tiny_env(16, reward_model=zero_reward, max_new_tokens=6, eos_token_ids=[])
-        agent = cls(tiny_model(), env, seed=0, kl_coef=kl_coef, **config)
+        agent = cls(tiny_model(), env, seed=0, kl_coef=kl_coef, measure_kl=True, **config)  # keeps the reference
         with torch.no_grad():
             agent.policy.model.transformer.ln_f.weight.mul_(4.0)  # a sharper policy than the reference
         fixed = agent.collect_rollouts()
