@@ -1,4 +1,4 @@
-"""``text-gym bench gpu``: the prepared GPU benchmark (about 8 minutes on one H100/H200), written to
+"""``text-gym bench gpu``: the prepared GPU benchmark (about 9 minutes estimated on one H100/H200), written to
 docs/gpu/benchmarks.md.
 
 1. Rollout: ``batch_sizes`` episodes x ``new_tokens`` tokens in ``dtype`` (every episode runs the full length: the
@@ -13,6 +13,11 @@ docs/gpu/benchmarks.md.
 2. One training iteration (rollout + update) of each of ``iteration_cases``, cases of scripts/bench_iteration.py
    run by its ``run_case_in_subprocess`` (a fresh process each: its own peak memory): iteration time (median
    after a warm-up iteration) and peak memory.
+3. One GRPO iteration (generation + update, one optimizer step) of each of ``group_cases``, ours and TRL's
+   ``GRPOTrainer``, full fine-tuning and LoRA, run by scripts/bench_group.py's ``run_group_case_in_subprocess``
+   (the matched settings of ``text-gym bench speed``'s GRPO comparison): ``iteration_batch`` completions in groups
+   of ``group_size``, ``iteration_new_tokens`` tokens each, KL coefficient ``group_kl_coef``; iteration time,
+   peak memory, time per phase and the ratio ours / TRL.
 
 ``--dry-run`` prints the plan (cases, sizes, an estimated time per case and in total) and checks the environment
 (CUDA, bf16, the policy and its StaticCache support, the compiler, the cases) without running anything; it exits
@@ -45,6 +50,7 @@ from agents.config import DTypeName
 from agents.static_decode import RolloutCache
 from reward_models import check_positive_int, hf_progress_bars_disabled
 from scripts.args import add_config_command, config_from_args
+from scripts.bench_group import GROUP_CASES
 from scripts.bench_iteration import CASES
 from scripts.bench_report import machine_info, write_doc
 
@@ -97,8 +103,18 @@ class BenchGPUConfig:
     n_epochs: int = field(default=1, metadata={"help": "iterations: passes over each rollout"})
     minibatch_size: int = field(default=16, metadata={"help": "iterations: episodes per optimizer step"})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank of the LoRA cases (alpha = 2 x rank, all linear)"})
+    group_cases: list[str] = field(
+        default_factory=lambda: list(GROUP_CASES),
+        metadata={"help": f"GRPO iteration cases of scripts/bench_group.py, from {GROUP_CASES}"},
+    )
+    group_size: int = field(default=4, metadata={"help": "GRPO: completions per prompt (divides iteration_batch)"})
+    group_kl_coef: float = field(default=0.04, metadata={"help": "GRPO: KL coefficient on both sides"})
     iteration_rollout_cache: RolloutCache = field(
-        default="static-compiled", metadata={"help": "rollout_cache of our agents in the iteration cases"}
+        default="dynamic",
+        metadata={
+            "help": "rollout_cache of our agents in the iteration and GRPO cases (dynamic: eager, as TRL's generate "
+            "by default; the rollout cases measure what static-compiled gives)"
+        },
     )
     seed: int = field(default=0, metadata={"help": "sampling and initialisation seed"})
     output_dir: str = field(default="runs/bench_gpu", metadata={"help": "where results and saved models go"})
@@ -113,7 +129,15 @@ class BenchGPUConfig:
             raise ValueError("batch_sizes must be a non-empty list of integers >= 1, got []")
         for value in self.batch_sizes:
             check_positive_int("batch_sizes", value)
-        for name in ("new_tokens", "repeats", "iteration_batch", "iteration_new_tokens", "n_epochs", "minibatch_size"):
+        for name in (
+            "new_tokens",
+            "repeats",
+            "iteration_batch",
+            "iteration_new_tokens",
+            "n_epochs",
+            "minibatch_size",
+            "group_size",
+        ):
             check_positive_int(name, getattr(self, name))
         check_positive_int("lora_r", self.lora_r)
         check_positive_int("iterations", self.iterations, minimum=2)  # the first is a warm-up
@@ -124,11 +148,20 @@ class BenchGPUConfig:
                 f"iteration_rollout_cache must be one of {get_args(RolloutCache)}, got {self.iteration_rollout_cache!r}"
             )
         unknown = [c for c in self.rollout_cases if c not in ROLLOUT_CASES]
-        if unknown or not (self.rollout_cases or self.iteration_cases):
+        if unknown or not (self.rollout_cases or self.iteration_cases or self.group_cases):
             raise ValueError(f"rollout_cases must be cases from {ROLLOUT_CASES}, got {self.rollout_cases}")
         unknown = [c for c in self.iteration_cases if c not in CASES]
         if unknown:
             raise ValueError(f"iteration_cases must be cases from {CASES} (scripts/bench_iteration.py), got {unknown}")
+        unknown = [c for c in self.group_cases if c not in GROUP_CASES]
+        if unknown:
+            raise ValueError(f"group_cases must be cases from {GROUP_CASES} (scripts/bench_group.py), got {unknown}")
+        if self.group_cases and (self.group_size < 2 or self.iteration_batch % self.group_size):
+            raise ValueError(
+                f"group_size must be >= 2 and divide iteration_batch={self.iteration_batch}, got {self.group_size}"
+            )
+        if not 0 <= self.group_kl_coef < float("inf"):
+            raise ValueError(f"group_kl_coef must be a finite number >= 0, got {self.group_kl_coef}")
         if self.iteration_cases and self.iteration_batch % self.minibatch_size:
             raise ValueError(
                 f"iteration_batch={self.iteration_batch} must be a multiple of minibatch_size={self.minibatch_size}"
@@ -169,6 +202,15 @@ def plan(config: BenchGPUConfig, num_layers: int) -> list[dict[str, Any]]:
         estimate += p["compile_s_per_layer"] * num_layers if compiled and case.startswith("ours") else 0.0
         size = f"{config.iteration_batch} x {config.iteration_new_tokens}, {config.iterations} iterations"
         steps.append({"part": "iteration", "case": case, "size": size, "estimate_s": estimate})
+    for case in config.group_cases:
+        ours = case.startswith("ours")
+        tokens = config.iteration_batch * config.iteration_new_tokens
+        step_s = p["compiled_step_s_per_layer" if compiled and ours else "eager_step_s_per_layer"] * num_layers
+        per_iteration = config.iteration_new_tokens * step_s + tokens * p["update_s_per_episode_token"]
+        estimate = p["iteration_case_setup_s"] + config.iterations * per_iteration
+        estimate += p["compile_s_per_layer"] * num_layers if compiled and ours else 0.0
+        size = f"{config.iteration_batch} x {config.iteration_new_tokens}, {config.iterations} iterations"
+        steps.append({"part": "grpo", "case": case, "size": size, "estimate_s": estimate})
     return steps
 
 
@@ -229,13 +271,19 @@ def environment_checks(config: BenchGPUConfig) -> tuple[list[tuple[bool, str]], 
                 f"{'supports' if static_ok else 'does not support'} a StaticCache",
             )
         )
-    if "trl" in config.iteration_cases:
-        from reward_models import MissingExtraError
-        from scripts.bench_iteration import load_trl_ppo
+    from reward_models import MissingExtraError
+    from scripts.bench_group import load_trl_group_trainers
+    from scripts.bench_iteration import load_trl_ppo
 
+    trainers = []
+    if "trl" in config.iteration_cases:
+        trainers.append((load_trl_ppo, "TRL's PPO trainer (the trl iteration case)"))
+    if any(case.startswith("trl") for case in config.group_cases):
+        trainers.append((load_trl_group_trainers, "TRL's GRPOTrainer (the trl group cases)"))
+    for load, name in trainers:
         try:
-            load_trl_ppo()
-            checks.append((True, "TRL's PPO trainer (the trl case)"))
+            load()
+            checks.append((True, name))
         except MissingExtraError as error:
             checks.append((False, str(error)))
     needs_sb3 = bool(config.iteration_cases)
@@ -439,22 +487,27 @@ def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, recorder: Reco
     _release(policy, device)
 
 
-def run_iterations(config: BenchGPUConfig, policy_dir: str, device, out: Path, recorder: Recorder) -> None:
-    """One row per iteration case (scripts/bench_iteration.py's ``run_case_in_subprocess``) to ``recorder``."""
+def _reward_model(config: BenchGPUConfig, policy_dir: str, out: Path) -> str:
+    """The iteration cases' reward model folder (a sequence classifier on the policy's backbone)."""
     from transformers.utils import logging as hf_logging
 
-    from scripts.bench_iteration import IterationSettings, run_case_in_subprocess
     from scripts.bench_speed import _save_reward_model
 
-    if not config.iteration_cases:
-        return
     verbosity = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()  # the new score head's "MISSING" load report is expected
     try:
         with hf_progress_bars_disabled():
-            reward_dir = _save_reward_model(policy_dir, out / "reward_model", config.seed)
+            return _save_reward_model(policy_dir, out / "reward_model", config.seed)
     finally:
         hf_logging.set_verbosity(verbosity)
+
+
+def run_iterations(
+    config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, out: Path, recorder: Recorder
+) -> None:
+    """One row per iteration case (scripts/bench_iteration.py's ``run_case_in_subprocess``) to ``recorder``."""
+    from scripts.bench_iteration import IterationSettings, run_case_in_subprocess
+
     settings = IterationSettings(
         policy_dir=policy_dir,
         reward_dir=reward_dir,
@@ -477,6 +530,33 @@ def run_iterations(config: BenchGPUConfig, policy_dir: str, device, out: Path, r
         recorder.add("iterations", row)
 
 
+def run_grpo(config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, out: Path, recorder: Recorder) -> None:
+    """One row per GRPO case (scripts/bench_group.py's ``run_group_case_in_subprocess``) to ``recorder``."""
+    from scripts.bench_group import GroupSettings, run_group_case_in_subprocess
+
+    settings = GroupSettings(
+        policy_dir=policy_dir,
+        reward_dir=reward_dir,
+        algorithm="grpo",
+        prompts=config.iteration_batch // config.group_size,
+        group_size=config.group_size,
+        new_tokens=config.iteration_new_tokens,
+        iterations=config.iterations,
+        kl_coef=config.group_kl_coef,
+        lora_r=config.lora_r,
+        device=str(device),
+        dtype=config.dtype,
+        seed=config.seed,
+        rollout_cache=config.iteration_rollout_cache,
+    )
+    for case in config.group_cases:
+        recorder.bar.set_description(f"grpo {case}")
+        start = time.perf_counter()
+        row = run_group_case_in_subprocess(case, settings, str(out / "grpo"))
+        row["wall_s"] = time.perf_counter() - start
+        recorder.add("grpo", row)
+
+
 class Recorder:
     """Collects the results, advances the progress bar and rewrites ``results.json``, ``results.md`` and the doc
     section after every case, so that a run stopped part-way (a time limit) leaves what it measured, marked as
@@ -495,6 +575,7 @@ class Recorder:
             "weights_gib": None,
             "rollout": [],
             "iterations": [],
+            "grpo": [],
         }
 
     def add(self, part: str, row: dict[str, Any]) -> None:
@@ -529,7 +610,10 @@ def run_benchmark(config: BenchGPUConfig) -> dict[str, Any]:
         policy_dir = _prepare_policy(config, recorder.out)
         if config.rollout_cases:
             run_rollouts(config, policy_dir, device, recorder)
-        run_iterations(config, policy_dir, device, recorder.out, recorder)
+        if config.iteration_cases or config.group_cases:
+            reward_dir = _reward_model(config, policy_dir, recorder.out)
+            run_iterations(config, policy_dir, reward_dir, device, recorder.out, recorder)
+            run_grpo(config, policy_dir, reward_dir, device, recorder.out, recorder)
     recorder.write()
     return recorder.results
 
@@ -595,7 +679,7 @@ def report(results: dict[str, Any]) -> str:
         f"{results['estimated_s'] / 60:.1f}). Command: `{command_line(c)}`.",
         "",
     ]
-    done = len(results["rollout"]) + len(results["iterations"])
+    done = len(results["rollout"]) + len(results["iterations"]) + len(results["grpo"])
     if done < results["planned_cases"]:
         lines += [f"**Partial**: {done} of {results['planned_cases']} cases measured so far.", ""]
     if results["rollout"]:
@@ -629,8 +713,28 @@ def report(results: dict[str, Any]) -> str:
             iteration_table(results["iterations"]),
             "",
         ]
+    if results["grpo"]:
+        from scripts.bench_speed import group_table, phase_table, with_trl_ratios
+
+        rows = with_trl_ratios([dict(r) for r in results["grpo"]])
+        lines += [
+            f"**One GRPO iteration** (generation + one optimizer step; scripts/bench_group.py, each case in a fresh "
+            f"process, the matched settings of `text-gym bench speed`'s GRPO comparison): "
+            f"{c['iteration_batch'] // c['group_size']} prompts x {c['group_size']} completions x "
+            f"{c['iteration_new_tokens']} tokens, KL coefficient {c['group_kl_coef']:g}, {c['dtype']}, our rollouts "
+            f"with `rollout_cache={c['iteration_rollout_cache']}`; median of {c['iterations'] - 1} iteration(s) "
+            f"after a warm-up; memory: {results['grpo'][0]['memory_kind']}.",
+            "",
+            group_table(rows),
+            "",
+            "Seconds per phase (median):",
+            "",
+            phase_table(rows),
+            "",
+        ]
     walls = [(f"rollout {r['case']} B={r['batch']}", r["wall_s"]) for r in results["rollout"]]
     walls += [(f"iteration {r['case']}", r["wall_s"]) for r in results["iterations"]]
+    walls += [(f"grpo {r['case']}", r["wall_s"]) for r in results["grpo"]]
     lines += [
         "Wall time per case (s): " + ", ".join(f"{name} {seconds:.0f}" for name, seconds in walls) + ".",
     ]

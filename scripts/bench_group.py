@@ -75,6 +75,7 @@ class GroupSettings:
     seed: int = 0
     threads: int | None = None
     gradient_checkpointing: bool = False
+    rollout_cache: str = "dynamic"
 
     @property
     def batch(self) -> int:
@@ -196,6 +197,7 @@ def _train_ours(s: GroupSettings, lora: bool, clock: PhaseClock) -> list[float]:
         device=s.device,
         dtype=s.dtype,
         gradient_checkpointing=s.gradient_checkpointing,
+        rollout_cache=s.rollout_cache,
         **lora_fields,
     )
     clock.wrap(agent, "collect_rollouts", "rollout")

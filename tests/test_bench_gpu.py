@@ -34,7 +34,9 @@ def test_dry_run_prints_the_plan_and_the_real_run_is_refused_without_cuda(tiny_l
         ["rollout", case, f"{batch} x 128"]
         for batch in (64, 256)
         for case in ("env:dynamic", "env:static-compiled", "generate:dynamic", "generate:static-compiled")
-    ] + [["iteration", case, "64 x 128, 3 iterations"] for case in ("ours", "ours-lora")]
+    ] + [["iteration", case, "64 x 128, 3 iterations"] for case in ("ours", "ours-lora")] + [
+        ["grpo", case, "64 x 128, 3 iterations"] for case in ("ours", "ours-lora", "trl", "trl-lora")
+    ]
     estimates = [float(line.split(" | ")[4].rstrip(" |")) for line in table]
     total = float(out.split("estimated total: ")[1].split(" min")[0])
     assert all(e > 0 for e in estimates)
@@ -56,7 +58,10 @@ def test_dry_run_prints_the_plan_and_the_real_run_is_refused_without_cuda(tiny_l
         (["--rollout-cases", "env:paged"], "rollout_cases must be cases from"),
         (["--iteration-cases", "ours-grpo-typo"], "iteration_cases must be cases from"),
         (["--iterations", "1"], "iterations"),
-        (["--iteration-batch", "6", "--minibatch-size", "4"], "multiple of minibatch_size"),
+        (["--iteration-batch", "6", "--minibatch-size", "4", "--group-size", "3"], "multiple of minibatch_size"),
+        (["--group-size", "3"], "group_size must be >= 2 and divide iteration_batch=64, got 3"),
+        (["--group-cases", "trl-ppo"], "group_cases must be cases from"),
+        (["--group-kl-coef", "-1"], "group_kl_coef must be a finite number >= 0, got -1.0"),
     ],
 )
 def test_bad_flags_are_refused_by_name(flags, message, capsys):
@@ -85,6 +90,8 @@ def test_cpu_mode_runs_every_part_and_writes_the_doc_section(tiny_llama_dir, tmp
         iterations=2,
         minibatch_size=2,
         iteration_rollout_cache="static",
+        group_cases=["ours"],
+        group_size=2,
         output_dir=str(tmp_path / "out"),
         doc=str(doc),
     )
@@ -96,6 +103,9 @@ def test_cpu_mode_runs_every_part_and_writes_the_doc_section(tiny_llama_dir, tmp
     (iteration,) = results["iterations"]
     assert iteration["case"] == "ours" and len(iteration["iteration_s"]) == 2 and iteration["median_s"] > 0
     assert json.loads((tmp_path / "out" / "results.json").read_text())["config"]["iteration_rollout_cache"] == "static"
+    (grpo,) = results["grpo"]
+    assert grpo["case"] == "ours" and grpo["algorithm"] == "grpo" and len(grpo["iteration_s"]) == 2
+    assert grpo["median_s"] > 0 and set(grpo["phase_median_s"]) >= {"generation", "update"}
 
     text = doc.read_text()
     assert text.startswith("# GPU\n\nkept above\n\n" + begin) and text.endswith(end + "\n\nkept below\n")
@@ -104,8 +114,10 @@ def test_cpu_mode_runs_every_part_and_writes_the_doc_section(tiny_llama_dir, tmp
     assert "| batch | side | KV cache | tokens/s | vs env dynamic | first run (s) | peak memory (GiB) |" in section
     assert "| 2 | env | dynamic |" in section and "| 3 | generate | static |" in section
     assert "| ours | " in section and "random weights" in section
+    assert "**One GRPO iteration**" in section and "1 prompts x 2 completions x 3 tokens" in section
+    assert "| GRPO | 0.04 | ours |" in section
     assert "--random-init --device cpu --dtype float32 --batch-sizes 2 3 --new-tokens 4 --repeats 1" in section
     assert section.count("| 1.00 |") == 2  # env:dynamic against itself, at each batch size
     assert "Partial" not in section
     # The outputs are rewritten after every case: a run stopped before its last case says so.
-    assert "**Partial**: 8 of 9 cases measured so far." in report({**results, "iterations": []})
+    assert "**Partial**: 9 of 10 cases measured so far." in report({**results, "iterations": []})
