@@ -382,6 +382,7 @@ def _rollout_functions(policy, env, encoded, batch: int, new_tokens: int, device
 
     from agents import collect_rollout
     from agents.static_decode import compile_options
+    from scripts.bench_rollout import generate_tokens
 
     generator = torch.Generator(device).manual_seed(seed)
     pad_id = policy.tokenizer.pad_token_id
@@ -402,22 +403,7 @@ def _rollout_functions(policy, env, encoded, batch: int, new_tokens: int, device
             compile_config._compile_all_devices = device.type != "cuda"  # transformers compiles on CUDA only
             kwargs["compile_config"] = compile_config
 
-        @torch.no_grad()
-        def run() -> int:
-            out = policy.model.generate(
-                **encoded,
-                do_sample=True,
-                temperature=1.0,
-                top_k=0,
-                top_p=1.0,
-                max_new_tokens=new_tokens,
-                min_new_tokens=new_tokens,
-                pad_token_id=pad_id,
-                **kwargs,
-            )
-            return (out.shape[1] - encoded["input_ids"].shape[1]) * batch
-
-        return run
+        return lambda: generate_tokens(policy.model, encoded, new_tokens, pad_id, **kwargs)
 
     return {"env": env_side, "generate": generate_side}
 

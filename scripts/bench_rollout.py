@@ -35,6 +35,27 @@ class BenchRolloutConfig:
     output: str | None = field(default=None, metadata={"help": "also write the results as JSON to this path"})
 
 
+def generate_tokens(model, encoded: dict, new_tokens: int, pad_id: int, **kwargs) -> int:
+    """Sample exactly ``new_tokens`` tokens after each of the left-padded prompts ``encoded`` (``input_ids`` /
+    ``attention_mask`` ``[B, P]``) with ``model.generate`` at temperature 1 (no top-k / top-p; ``kwargs`` go to
+    ``generate``); returns the number of generated tokens, ``B * new_tokens``."""
+    import torch
+
+    with torch.no_grad():
+        out = model.generate(
+            **encoded,
+            do_sample=True,
+            temperature=1.0,
+            top_k=0,
+            top_p=1.0,
+            max_new_tokens=new_tokens,
+            min_new_tokens=new_tokens,
+            pad_token_id=pad_id,
+            **kwargs,
+        )
+    return (out.shape[1] - encoded["input_ids"].shape[1]) * out.shape[0]
+
+
 def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
     import numpy as np
     import torch
@@ -74,19 +95,8 @@ def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
             def env_rollout() -> int:
                 return collect_rollout(policy, env, np.arange(batch), generator).num_tokens
 
-            @torch.no_grad()
             def generate() -> int:
-                out = model.generate(
-                    **encoded,
-                    do_sample=True,
-                    temperature=1.0,
-                    top_k=0,
-                    top_p=1.0,
-                    max_new_tokens=new_tokens,
-                    min_new_tokens=new_tokens,
-                    pad_token_id=pad_id,
-                )
-                return (out.shape[1] - encoded["input_ids"].shape[1]) * batch
+                return generate_tokens(model, encoded, new_tokens, pad_id)
 
             times = {"env": [], "generate": []}
             warmup = not rows  # one untimed round of the first setting warms up both sides
