@@ -75,6 +75,11 @@ def test_rows_split_and_fields():
     assert {r["scenario"] for r in test} == {s.name for s in SCENARIOS}
     with pytest.raises(ValueError, match="split must be one of"):
         support_rows("dev")
+    refunds = support_rows("train", scenarios=["refund"])
+    assert refunds == [r for r in train if r["scenario"] == "refund"] and len(refunds) == 9
+    for bad in (["refunds"], "refund", []):
+        with pytest.raises(ValueError, match=r"scenarios must be a non-empty list of scenario names from \['password"):
+            support_rows("train", scenarios=bad)
 
 
 @pytest.mark.parametrize("row", support_rows("all")[::4], ids=lambda row: row["scenario"])
@@ -130,6 +135,8 @@ def test_proxy_reward_per_turn_by_hand():
     np.testing.assert_allclose(scores, expected)
     weighted = call_reward(SupportTurnReward(ask=1.0, step=2.0, polite=0.0, length=0.0), prompts, completions, fields)
     np.testing.assert_allclose(weighted, [0.5, 0.5, 1.0, 2.0, 0.0])
+    with pytest.raises(ValueError, match="takes no argument"):
+        make_reward_model("support-turn:2")
     with pytest.raises(ValueError, match="max_words must be an integer >= 1"):
         SupportTurnReward(max_words=0)
     with pytest.raises(ValueError, match="needs the per-prompt field"):
@@ -177,3 +184,31 @@ def test_support_env_end_to_end_with_scripted_agents():
     assert [m["role"] for m in info["conversation"]][:3] == ["system", "user", "assistant"]
     vector = gym.make_vec("TextGenSupport-v0", num_envs=2, tokenizer=tokenizer)
     assert isinstance(vector.user, ScriptedUser) and vector.max_turns == 6 and vector.num_envs == 2
+
+
+@pytest.mark.slow
+def test_support_env_with_the_packaged_smollm2_tokenizer_and_an_lm_customer():
+    import gymnasium as gym
+
+    from reward_models import load_tokenizer
+    from text_gym.users import LMUser
+
+    tokenizer = load_tokenizer("smollm2")
+    row = support_rows("train")[0]
+    turns = [*agent_turns_for(row), *["Is there anything else I can do?"] * 4]  # max_turns 6
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    actions = [a for turn in turns for a in [*tokenizer(turn, add_special_tokens=False)["input_ids"], end]]
+    for user in ("scripted", LMUser(max_reply_tokens=12, seed=0, max_turns=2)):  # one LM reply, then it ends
+        env = gym.make("TextGenSupport-v0", tokenizer=tokenizer, user=user)
+        env.reset(options={"prompt_index": 0})
+        for action in actions:
+            _, reward, terminated, truncated, info = env.step(action)
+            if terminated or truncated:
+                break
+        conversation = info["conversation"]
+        assert [m["content"] for m in conversation if m["role"] == "assistant"] == turns[: info["num_turns"]]
+        assert all(isinstance(m["content"], str) and m["content"] for m in conversation)
+        gold = support_success([conversation], **fields_of(row))[0]
+        assert reward == pytest.approx(info["turn_reward"] + gold)
+        # the BPE round trip keeps the agent's text: the scripted customer is satisfied; the LM user ends at max_turns
+        assert (gold, info["stop_reason"], info["num_turns"]) == (1.0, "user_ended", 2)

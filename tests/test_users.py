@@ -98,6 +98,7 @@ def test_scripted_user_is_deterministic_and_reads_each_row():
         ({"required": ["nope"]}, "field 'required' must be a list of fact names"),
         ({"solution": ["{ordr} tracking"]}, r"names unknown fact\(s\) \['ordr'\]"),
         ({"solution": "tracking"}, "field 'solution' must be a list"),
+        ({"solution": ["(tracking"]}, "solution: invalid regular expression"),
         ({"patience": 0}, "field 'patience' must be an integer >= 1"),
         ({"facts": [ROW["facts"][0], ROW["facts"][0]], "required": []}, "fact names must be unique"),
     ],
@@ -108,11 +109,13 @@ def test_scripted_user_rejects_bad_rows_naming_the_conversation_and_field(change
     assert "ScriptedUser, conversation 0" in str(error.value)
 
 
-def test_scripted_user_rejects_a_conversation_that_does_not_end_with_the_agent():
+def test_scripted_user_rejects_bad_conversations_and_prompts_without_rules():
     with pytest.raises(ValueError, match=r"must end with the agent's \(assistant\) turn"):
         ScriptedUser()([conversation("hi")[:-1]], fields_of(ROW))
     with pytest.raises(ValueError, match="field 'goal' has 2 values for 1 conversations"):
         ScriptedUser()([conversation("hi")], fields_of(ROW, ROW))
+    with pytest.raises(ValueError, match=r"ScriptedUser needs the per-prompt field 'solution'.*the fields \['goal'\]"):
+        ScriptedUser()([conversation("hi")], {"goal": ["x"]})
 
 
 # ------------------------------------------------------------------------------------------------ LM user

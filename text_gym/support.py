@@ -124,7 +124,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             FactTemplate("email", _EMAIL, _email),
             FactTemplate("username", _USERNAME, _username, required=False),
         ),
-        (r"\breset link\b", "{email}"),
+        (r"\breset", "{email}"),
         4,
     ),
     Scenario(
@@ -158,7 +158,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             FactTemplate("order_number", _ORDER, _digits(6)),
             FactTemplate("postcode", (r"\b(post\s?code|zip)", "My postcode is {value}."), _digits(5)),
         ),
-        (r"\b(trac(e|k)|investigat)", "{order_number}"),
+        (r"\b(trac(e|k)|investigat|look into)", "{order_number}"),
         5,
     ),
     Scenario(
@@ -173,7 +173,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             FactTemplate("card_last_four", (r"\b(card|last (four|4))\b", "The card ends in {value}."), _digits(4)),
             FactTemplate("charge_date", (r"\b(date|when)\b", "Both charges were on {value}."), _date),
         ),
-        (r"\brefund", r"\b(duplicate|double|second|extra) (charge|payment)"),
+        (r"\brefund", r"\b(duplicate|double|second|extra|twice)\b"),
         5,
     ),
     Scenario(
@@ -188,7 +188,7 @@ SCENARIOS: tuple[Scenario, ...] = (
             FactTemplate("username", _USERNAME, _username),
             FactTemplate("phone", _PHONE, _phone),
         ),
-        (r"\b(verification|security|unlock) code\b", "{phone}"),
+        (r"\bcode\b", "{phone}"),
         4,
     ),
     Scenario(
@@ -207,7 +207,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                 _address,
             ),
         ),
-        (r"\bupdat", "{new_address}"),
+        (r"\b(updat|chang)", "{new_address}"),
         4,
     ),
     Scenario(
@@ -246,7 +246,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                 _choice(["phone case", "scarf", "box of tea", "toy car"]),
             ),
         ),
-        (r"\breturn label\b", r"\b(replacement|correct item|right item)\b"),
+        (r"\breturn", r"\b(replac|exchange|correct item|right item)"),
         5,
     ),
     Scenario(
@@ -263,7 +263,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                 "photo", (r"\b(photo|picture|image)", "Yes, I took a photo. The file is {value}."), _digits(4)
             ),
         ),
-        (r"\b(replacement|replace)\b", "{order_number}"),
+        (r"\b(replac|refund)", "{order_number}"),
         5,
     ),
     Scenario(
@@ -282,7 +282,7 @@ SCENARIOS: tuple[Scenario, ...] = (
                 _choice(_COMPANIES),
             ),
         ),
-        (r"\binvoice\b", "{company_name}"),
+        (r"\binvoice", "{company_name}"),
         4,
     ),
 )
@@ -310,15 +310,20 @@ def _scenario_row(index: int, scenario: Scenario, variant: int) -> dict[str, Any
     }
 
 
-def support_rows(split: str = "train") -> list[dict[str, Any]]:
+def support_rows(split: str = "train", scenarios: Sequence[str] | None = None) -> list[dict[str, Any]]:
     """The prompt rows: ``{"prompt": opening, "scenario", "persona", "goal", "facts", "required", "solution",
     "patience"}`` for every scenario and variant of ``split`` (``train``: 9 variants each, 90 rows; ``test``: 3
-    each, 30 rows; ``all``: 120). Deterministic: variant ``v`` of scenario ``i`` draws from ``default_rng([i, v])``."""
+    each, 30 rows; ``all``: 120). ``scenarios``: only these scenario names (e.g. ``["password_reset"]`` for a
+    short run); default all. Deterministic: variant ``v`` of scenario ``i`` draws from ``default_rng([i, v])``."""
     if split not in ("train", "test", "all"):
         raise ValueError(f"split must be one of ('train', 'test', 'all'), got {split!r}")
+    names = [scenario.name for scenario in SCENARIOS]
+    if scenarios is not None and (isinstance(scenarios, str) or not scenarios or not set(scenarios) <= set(names)):
+        raise ValueError(f"scenarios must be a non-empty list of scenario names from {names}, got {scenarios!r}")
     return [
         _scenario_row(index, scenario, variant)
         for index, scenario in enumerate(SCENARIOS)
+        if scenarios is None or scenario.name in scenarios
         for variant in range(VARIANTS)
         if split == "all" or (variant % 4 == 3) == (split == "test")
     ]
@@ -400,8 +405,14 @@ class SupportTurnReward(BaseRewardModel):
         return scores
 
 
+def _support_turn_spec(argument: str | None) -> SupportTurnReward:
+    if argument is not None:
+        raise ValueError(f"reward spec 'support-turn' takes no argument, got 'support-turn:{argument}'")
+    return SupportTurnReward()
+
+
 if "support-turn" not in registered_reward_models():
-    register_reward_model("support-turn", lambda argument: SupportTurnReward())
+    register_reward_model("support-turn", _support_turn_spec)
 
 
 # ----------------------------------------------------------------------------------------------------- env

@@ -149,12 +149,13 @@ class Script:
                     f"{where}: solution pattern {pattern!r} names unknown fact(s) {unknown}; facts: {names}"
                 )
         if row.get("patience") is not None:
-            patience = row["patience"]
-            check_positive_int(f"{where}: field 'patience'", patience)
+            patience = check_positive_int(f"{where}: field 'patience'", row["patience"])
         goal = row.get("goal")
         if goal is not None and not isinstance(goal, str):
             raise ValueError(f"{where}: field 'goal' must be a string, got {goal!r}")
-        return cls(tuple(facts), tuple(required), tuple(solution), patience, goal)
+        script = cls(tuple(facts), tuple(required), tuple(solution), patience, goal)
+        script.solution_patterns(where)  # every pattern compiles once its fact values are filled in
+        return script
 
     def solution_patterns(self, where: str = "script") -> list[re.Pattern]:
         """The solution's regular expressions with the fact values filled in, compiled."""
@@ -212,9 +213,9 @@ DEFAULT_NUDGES = ("Can you help me?", "I still need help with this.", "Are you s
 
 
 class ScriptedUser:
-    """A rule-based user driven by the per-prompt fields (:class:`Script`); replies depend only on the
-    conversation and the fields, never on state kept between calls, so it is deterministic and can serve any
-    number of sub-envs.
+    """A rule-based user driven by the per-prompt fields (:class:`Script`; the prompts must have a ``solution``
+    field); replies depend only on the conversation and the fields, never on state kept between calls, so it is
+    deterministic and can serve any number of sub-envs.
 
     After each agent turn (:func:`run_script` over all agent turns so far):
 
@@ -270,6 +271,12 @@ class ScriptedUser:
         self, conversations: Sequence[Sequence[Message]], fields: Mapping[str, Sequence[Any]]
     ) -> list[str | None]:
         _check_batch("ScriptedUser", conversations, fields)
+        if "solution" not in fields:
+            raise ValueError(
+                "ScriptedUser needs the per-prompt field 'solution' (and reads 'facts', 'required', 'patience', "
+                f"'goal'); the prompts have the fields {sorted(fields) or 'none'}. Give prompt rows in the "
+                "text_gym.users.Script format, e.g. text_gym.support_rows()"
+            )
         return [
             self.reply(conversation, _row(fields, index), f"ScriptedUser, conversation {index}")
             for index, conversation in enumerate(conversations)
