@@ -15,7 +15,7 @@ env id                   prompts (written for this project)  proxy reward (the e
 =======================  ==================================  =================================  ===============  ======
 
 ``TextGenDialogue-v0`` is single-turn: an episode is one assistant reply to one user turn (plus the system turn);
-there is no multi-turn dialogue env yet.
+the multi-turn chat envs are ``TextGenChat-v0`` and ``TextGenSupport-v0`` (:mod:`text_gym.chat`).
 
 Each id builds a :class:`TextGenEnv` (``gym.make``) or :class:`TextGenVectorEnv` (``gym.make_vec``) with the
 defaults of its :class:`TaskSpec`; every env keyword can still be overridden. :func:`gold_reward_spec` gives the
