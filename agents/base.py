@@ -47,12 +47,12 @@ from agents.config import AlgorithmConfig
 from agents.distributed import Reducer, make_accelerator
 from agents.envs import make_vector_env
 from agents.kl import AdaptiveKLController, FixedKLController, kl_estimate
-from agents.logger import TrainingLogger
+from agents.logger import CONVERSATIONS_FIELD, TrainingLogger
 from agents.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder, position_ids_from_mask
 from agents.rollout import RolloutBuffer, collect_rollout
 from agents.schedules import scheduled_learning_rate
 from reward_models import check_fields_available, resolve_dtype, write_folder_atomically
-from text_gym import TextGenVectorEnv
+from text_gym import TextGenChatVectorEnv, TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"
 FINISHED_STOP_REASONS = ("eos", "max_turns", "user_ended")
@@ -164,7 +164,8 @@ class BaseAlgorithm:
         )
         gold = self.training_logger.gold_reward_model
         if gold is not None and self.env is not None:
-            check_fields_available(gold, self.env.task.field_names, "gold_reward_model")
+            chat = [CONVERSATIONS_FIELD] if isinstance(self.env, TextGenChatVectorEnv) else []
+            check_fields_available(gold, [*self.env.task.field_names, *chat], "gold_reward_model")
         self.score_stats = RunningMeanStd(shape=())
         seed = cfg.seed + self.process_index  # each process samples its own prompts and tokens
         self.sample_generator = torch.Generator(self.device).manual_seed(seed)

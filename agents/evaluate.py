@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from agents.logger import gold_fields
 from agents.policy import LMPolicy
 from agents.rollout import collect_rollout
 from reward_models import RewardFn, call_reward, make_reward_model
@@ -69,7 +70,9 @@ def evaluate_lm(
 
     ``env`` is a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode (:func:`agents.envs.make_vector_env`); its
     ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
-    ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``.
+    ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``. On a
+    chat env the gold reward model also gets the conversations (field ``conversations``; :func:`agents.logger.
+    gold_fields`), e.g. ``"support-success"``.
     """
     if not isinstance(env.task.prompts, list):
         raise ValueError(
@@ -92,7 +95,7 @@ def evaluate_lm(
         conversations += buffer.conversations[:keep]
         scores.append(buffer.scores[:keep].double().cpu().numpy())
     if gold is not None:
-        fields = env.task.prompt_fields(indices)
+        fields = gold_fields(env.task.prompt_fields(indices), conversations)
         gold_scores = np.asarray(call_reward(gold, prompts, completions, fields, "gold_reward_model"), np.float64)
     else:
         gold_scores = None

@@ -16,6 +16,23 @@ from agents.distributed import Reducer
 from agents.rollout import RolloutBuffer
 from reward_models import call_reward, make_reward_model
 
+CONVERSATIONS_FIELD = "conversations"
+"""The field a gold reward model of a chat env gets the episodes' conversations in (lists of ``{"role",
+"content"}`` messages, one per episode), next to the per-prompt fields: e.g. ``support-success``."""
+
+
+def gold_fields(fields: dict[str, list], conversations: list) -> dict[str, list]:
+    """``fields`` (per-prompt, one value per episode) plus :data:`CONVERSATIONS_FIELD` when the episodes are
+    conversations (a chat env's; ``None`` entries: single-turn episodes, no field added)."""
+    if any(conversation is None for conversation in conversations):
+        return fields
+    if CONVERSATIONS_FIELD in fields:
+        raise ValueError(
+            f"the prompts have a field named {CONVERSATIONS_FIELD!r}, which a chat env's gold reward model gets the "
+            "episodes' conversations in; rename that field"
+        )
+    return {**fields, CONVERSATIONS_FIELD: list(conversations)}
+
 
 def markdown_table(rows: list[tuple[str, str, float]]) -> str:
     """A markdown table of ``(prompt, completion, score)`` rows (pipes escaped, newlines flattened)."""
@@ -82,14 +99,15 @@ class TrainingLogger:
     ) -> None:
         """Record ``metrics`` (already global) and the rollout's episodes of every process, then dump.
         ``prompt_fields``: the per-prompt fields of the rollout's episodes (``{field: [value per episode]}``), for a
-        gold reward model that asks for them."""
+        gold reward model that asks for them (a chat env's conversations too: :func:`gold_fields`)."""
         scores = self.reducer.gather(buffer.scores.double()).cpu().numpy()
         lengths = self.reducer.gather(buffer.response_mask.sum(1)).cpu().numpy()
         texts = None
         wants_samples = (n_updates - 1) % self.log_samples_every == 0 and self.writer is not None
         if self.uses_gold or self.reducer.any(wants_samples):
+            episode_fields = gold_fields(prompt_fields, buffer.conversations)
             field_rows = [
-                {name: values[k] for name, values in prompt_fields.items()} for k in range(len(buffer.prompts))
+                {name: values[k] for name, values in episode_fields.items()} for k in range(len(buffer.prompts))
             ]
             texts = self.reducer.gather_objects(list(zip(buffer.prompts, buffer.completions, field_rows, strict=True)))
         if not self.is_main_process:
@@ -99,7 +117,7 @@ class TrainingLogger:
         self.sb3_logger.record("rollout/ep_len_mean", float(np.mean([e["l"] for e in self.ep_info_buffer])))
         if self.gold_reward_model is not None:
             prompts, completions = [p for p, _, _ in texts], [c for _, c, _ in texts]
-            fields = {name: [row[name] for _, _, row in texts] for name in prompt_fields}
+            fields = {name: [row[name] for _, _, row in texts] for name in episode_fields}
             gold = np.asarray(
                 call_reward(self.gold_reward_model, prompts, completions, fields, "gold_reward_model"), dtype=np.float64
             )

@@ -1,5 +1,5 @@
 """``text-gym bench algos``: PPO, REINFORCE, RLOO, GRPO (and, opt-in, stock SB3 PPO) on the task suite
-(text_gym.tasks) over several seeds.
+(text_gym.tasks) and the multi-turn support desk ``TextGenSupport-v0`` over several seeds.
 
 Every (task, algorithm, seed) run trains a fresh copy of the initial policy for ``--total-timesteps`` generated tokens
 with the algorithm's default config (``--n-envs`` episodes per update) and the task's proxy reward, logs to
@@ -15,6 +15,12 @@ and final score), ``results.md`` (mean ± std over seeds), ``curves_<task>.png``
 and, for ``TextGenSentiment-v0``, ``overoptimisation.png`` (gold and proxy reward vs √KL, per algorithm; Gao et al.
 2022). ``--doc`` also replaces the generated section of that markdown file (between the ``bench-algos`` markers) and
 copies the plots next to it.
+
+``TextGenSupport-v0`` runs in a short-horizon configuration of its own (``--support-*`` flags, not
+``--max-new-tokens``): conversations of at most ``--support-max-turns`` agent turns of ``--support-max-turn-tokens``
+tokens, the scenarios ``--support-scenarios`` (default all ten; train rows to train, held-out test rows to evaluate),
+proxy = the per-turn ``support-turn`` reward only (the env's conversation reward, which is the gold, is switched
+off), gold = ``support-success`` (1 when the scripted customer was satisfied) over the episodes' conversations.
 """
 
 from __future__ import annotations
@@ -39,6 +45,10 @@ from scripts.bench_report import doc_markers, finish_figure, machine_info, pyplo
 DOC_BEGIN, DOC_END = doc_markers("algos")
 OVEROPT_TASK = "TextGenSentiment-v0"
 SB3_PPO = "sb3-ppo"
+SUPPORT_TASK = "TextGenSupport-v0"
+SUPPORT_REPLY_TOKENS = 64
+"""Context budget per customer reply in the short support configuration (the longest replies, with the chat
+template's turn markers, are about 40 SmolLM2 tokens)."""
 BEFORE_EVAL_NOTE = (
     "computed once per (task, seed) with the initial policy and eval seed = seed, on the task's "
     "held-out test prompts, and shared by every algorithm of that (task, seed)"
@@ -64,15 +74,23 @@ class BenchAlgosConfig:
             "TextGenDialogue-v0",
             "TextGenInstruct-v0",
             "TextGenArithmetic-v0",
+            SUPPORT_TASK,
         ],
-        metadata={"help": "suite env ids (text_gym.TASKS)"},
+        metadata={"help": "suite env ids (text_gym.TASKS) and TextGenSupport-v0 (the --support-* configuration)"},
     )
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "seeds; one run per seed"})
     policy: str = field(default="smollm2", metadata={"help": "hub id, local folder or 'smollm2'"})
     total_timesteps: int = field(default=4096, metadata={"help": "generated tokens per run"})
     n_envs: int = field(default=16, metadata={"help": "episodes per update"})
     max_new_tokens: int | None = field(
-        default=None, metadata={"help": "episode length for every task (None: each task's own)"}
+        default=None,
+        metadata={"help": "episode length for every single-turn task (None: each task's own); not the support task's"},
+    )
+    support_max_turns: int = field(default=3, metadata={"help": "TextGenSupport-v0: agent turns per conversation"})
+    support_max_turn_tokens: int = field(default=24, metadata={"help": "TextGenSupport-v0: tokens per agent turn"})
+    support_scenarios: list[str] = field(
+        default_factory=list,
+        metadata={"help": "TextGenSupport-v0: scenario names (text_gym.SCENARIOS) to train and test on; empty: all"},
     )
     device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda', ..."})
     output_dir: str = field(default="runs/bench_algos", metadata={"help": "where results, plots and logs go"})
@@ -199,10 +217,12 @@ def _train_agent(
 def _episode_scores(gold: Any, task: Any):
     """SB3 callback: the mean proxy score (``rollout/score_mean``) and gold score (``rollout/gold_score_mean``) of
     the episodes that end during each rollout, from the prompts, completions and scores SB3VecEnv puts in
-    ``infos`` (and the prompts' fields of ``task``, a TextGenTask, for the gold metric)."""
+    ``infos`` (and the prompts' fields of ``task``, a TextGenTask, for the gold metric; a chat env's
+    conversations too)."""
     import numpy as np
     from stable_baselines3.common.callbacks import BaseCallback
 
+    from agents.logger import gold_fields
     from reward_models import call_reward
 
     class _EpisodeScores(BaseCallback):
@@ -216,7 +236,10 @@ def _episode_scores(gold: Any, task: Any):
         def _on_rollout_end(self) -> None:
             prompts = [info["prompt"] for info in self.episodes]
             completions = [info["completion"] for info in self.episodes]
-            fields = task.prompt_fields([info["prompt_index"] for info in self.episodes])
+            fields = gold_fields(
+                task.prompt_fields([info["prompt_index"] for info in self.episodes]),
+                [info.get("conversation") for info in self.episodes],
+            )
             self.logger.record("rollout/score_mean", float(np.mean([info["score"] for info in self.episodes])))
             self.logger.record(
                 "rollout/gold_score_mean", float(np.mean(call_reward(gold, prompts, completions, fields)))
@@ -235,16 +258,19 @@ def _train_sb3_ppo(
     progress_bar: bool,
 ) -> _Trained:
     """Stock SB3 PPO with the LM policy and the KL penalty on SB3VecEnv (SAME_STEP autoreset). One rollout is
-    ``n_steps`` = the episode length steps of ``n_envs`` sub-envs; the other hyperparameters are agents.PPOConfig's
-    defaults (``batch_size`` = ``minibatch_size`` episodes' worth of steps, at most the rollout)."""
+    ``n_steps`` = the longest episode's agent steps (a chat env's ``max_turns x max_turn_tokens``) of ``n_envs``
+    sub-envs; the other hyperparameters are agents.PPOConfig's defaults (``batch_size`` = ``minibatch_size``
+    episodes' worth of steps, at most the rollout)."""
     from stable_baselines3 import PPO
 
     from agents import PPOConfig, resolve_device
     from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, SB3VecEnv
+    from text_gym import TextGenChatVectorEnv
 
     cfg = PPOConfig() if config.kl_coef is None else PPOConfig(kl_coef=config.kl_coef)
     env = SB3VecEnv(task, config.n_envs, device=str(resolve_device(config.device)), **env_kwargs)
-    n_steps = env.env.task.max_new_tokens
+    chat = isinstance(env.env, TextGenChatVectorEnv)
+    n_steps = env.env.max_turns * env.env.max_turn_tokens if chat else env.env.task.max_new_tokens
     model = PPO(
         LMActorCriticPolicy,
         env,
@@ -280,6 +306,20 @@ def _train_sb3_ppo(
     )
 
 
+def _task_kwargs(config: BenchAlgosConfig, task: str) -> dict[str, Any]:
+    """The benchmark's env settings of ``task``: ``--max-new-tokens`` for the single-turn tasks; the short support
+    configuration (turns, turn tokens, room for the customer's replies, no conversation reward) for the support desk."""
+    if task == SUPPORT_TASK:
+        turns, turn_tokens = config.support_max_turns, config.support_max_turn_tokens
+        return {
+            "max_turns": turns,
+            "max_turn_tokens": turn_tokens,
+            "max_new_tokens": turns * turn_tokens + (turns - 1) * SUPPORT_REPLY_TOKENS,
+            "conversation_reward": None,
+        }
+    return {} if config.max_new_tokens is None else {"max_new_tokens": config.max_new_tokens}
+
+
 def _run_group(
     config: BenchAlgosConfig,
     task: str,
@@ -302,13 +342,19 @@ def _run_group(
     device = resolve_device(config.device)
     start = time.perf_counter()
     policy = LMPolicy.from_pretrained(initial).to(device)
-    kwargs = dict(env_kwargs, vocab_size=policy.vocab_size)
-    if config.max_new_tokens is not None:
-        kwargs["max_new_tokens"] = config.max_new_tokens
+    kwargs = dict(env_kwargs, vocab_size=policy.vocab_size, **_task_kwargs(config, task))
     if policy.tokenizer is not None:
         kwargs.setdefault("tokenizer", policy.tokenizer)
+    scenarios = config.support_scenarios if task == SUPPORT_TASK else []
+    prompt_options = {"scenarios": scenarios} if scenarios else {}
+    if prompt_options:
+        kwargs["prompts"] = task_prompts(task, "train", **prompt_options)
     eval_env = make_vector_env(
-        task, config.n_envs, policy.vocab_size, str(device), {**kwargs, "prompts": task_prompts(task, "test")}
+        task,
+        config.n_envs,
+        policy.vocab_size,
+        str(device),
+        {**kwargs, "prompts": task_prompts(task, "test", **prompt_options)},
     )
     kwargs["reward_model"] = eval_env.task.reward_model  # one proxy model instance for every env of the group
     gold = make_reward_model(gold_reward_spec(task))
@@ -504,9 +550,10 @@ def run_benchmark(
     processes, so ``policy_factory`` must be a module-level function (``ValueError`` otherwise).
     """
     from agents import ALGORITHMS
-    from text_gym import TASKS
+    from text_gym import SCENARIOS, TASKS
 
-    for name, values, valid in (("algos", config.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", config.tasks, TASKS)):
+    tasks = [*TASKS, SUPPORT_TASK]
+    for name, values, valid in (("algos", config.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", config.tasks, tasks)):
         unknown = [v for v in values if v not in valid]
         if unknown or not values or len(set(values)) < len(values):
             raise ValueError(f"{name} must be a non-empty list of distinct names from {sorted(valid)}, got {values}")
@@ -515,6 +562,12 @@ def run_benchmark(
     if config.kl_coef is not None and not config.kl_coef >= 0:
         raise ValueError(f"kl_coef must be None or >= 0, got {config.kl_coef}")
     check_positive_int("workers", config.workers)
+    check_positive_int("support_max_turns", config.support_max_turns)
+    check_positive_int("support_max_turn_tokens", config.support_max_turn_tokens)
+    names = [scenario.name for scenario in SCENARIOS]
+    unknown = sorted(set(config.support_scenarios) - set(names))
+    if unknown:
+        raise ValueError(f"support_scenarios must be scenario names from {names}, got unknown {unknown}")
     env_kwargs = env_kwargs or {}
     if config.workers > 1:
         try:
@@ -556,7 +609,14 @@ def run_benchmark(
                 f"{before_evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
                 f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
                 f"{config.total_timesteps} tokens per run, episodes of at most "
-                f"{config.max_new_tokens or 'the task default number of'} tokens, {config.n_envs} episodes per update, "
+                f"{config.max_new_tokens or 'the task default number of'} tokens"
+                + (
+                    f" (support: {config.support_max_turns} agent turns of at most {config.support_max_turn_tokens} "
+                    f"tokens, scenarios {config.support_scenarios or 'all'})"
+                    if SUPPORT_TASK in config.tasks
+                    else ""
+                )
+                + f", {config.n_envs} episodes per update, "
                 f"seeds "
                 f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
                 f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "

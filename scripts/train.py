@@ -5,6 +5,12 @@ Evaluates the policy on held-out prompts before and after training (the env's re
 under ``--output-dir``. ``--resume`` continues from the latest checkpoint there. Defaults: the packaged SmolLM2
 against the env's default reward model, sized for about 10 minutes on a 2-core CPU (docs/agents.md).
 
+Env settings left at ``none`` are the env's own (its prompts, episode length, reward model); the held-out
+evaluation env is built like the training env (same id and settings) with the held-out prompts, and the gold
+metric defaults to the env's (``env``: the task's gold metric, ``support-success`` on ``TextGenSupport-v0``,
+VADER elsewhere). Chat envs (``TextGenChat-v0``, ``TextGenSupport-v0``) take ``--user``, ``--max-turns`` and
+``--max-turn-tokens``; other envs refuse them.
+
 LoRA: ``--lora-r 16`` (plus ``--lora-alpha``, ``--lora-dropout``, ``--lora-target-modules``, ``--torch-dtype``).
 Several processes: ``torchrun --nproc_per_node N $(which text-gym) train ...`` or ``accelerate launch
 --multi_gpu --num_processes N $(which text-gym) train ...`` (also on CPU, with gloo); the per-process batch
@@ -16,9 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import time
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from agents import ALGORITHMS, AlgorithmConfig
 from reward_models import check_positive_int
@@ -60,15 +67,42 @@ class TrainArgs:
         default="smollm2", metadata={"help": "hub id, local folder or 'smollm2' (the packaged SmolLM2-135M-Instruct)"}
     )
     reward_model: str | None = field(
-        default=None, metadata={"help": "reward-model spec of the env (the proxy reward); None keeps the env's default"}
+        default=None, metadata={"help": "reward-model spec of the env (the proxy reward); none: the env's own"}
     )
-    prompts: str = field(default="default:train", metadata={"help": "training prompts: file or default:<split>"})
+    prompts: str | None = field(
+        default=None, metadata={"help": "training prompts: file or default:<split>; none: the env's own"}
+    )
     eval_prompts: str | None = field(
-        default="default:test",
-        metadata={"help": "held-out prompts scored before and after training (None: no evaluation)"},
+        default="test",
+        metadata={
+            "help": "held-out prompts scored before and after training: 'test' (the env's held-out split: "
+            "text_gym.task_prompts(env, 'test') for the suite tasks and TextGenSupport-v0, default:test otherwise), "
+            "a file, default:<split>, or none (no evaluation)"
+        },
     )
-    max_new_tokens: int = field(default=20, metadata={"help": "tokens per completion (episode length limit)"})
-    max_prompt_tokens: int = field(default=64, metadata={"help": "prompt slots in the observation"})
+    max_new_tokens: int | None = field(
+        default=None,
+        metadata={
+            "help": "tokens per episode after the prompt (a chat env's user turns included); none: the env's own "
+            "(TextGen-v0: 32, suite tasks: theirs, TextGenSupport-v0: 448)"
+        },
+    )
+    max_prompt_tokens: int | None = field(
+        default=None, metadata={"help": "prompt slots in the observation; none: the env's own (TextGen-v0: 64)"}
+    )
+    user: str | None = field(
+        default=None,
+        metadata={
+            "help": "chat envs only: the simulated user (scripted, lm, lm:<model>, replay:<path.jsonl>); none: the "
+            "env's own (TextGenSupport-v0: scripted; TextGenChat-v0 needs one)"
+        },
+    )
+    max_turns: int | None = field(
+        default=None, metadata={"help": "chat envs only: agent turns per episode; none: the env's own"}
+    )
+    max_turn_tokens: int | None = field(
+        default=None, metadata={"help": "chat envs only: tokens per agent turn; none: the env's own"}
+    )
     total_timesteps: int = field(default=8000, metadata={"help": "generated tokens to train on"})
     output_dir: str = field(
         default="runs/train",
@@ -87,14 +121,69 @@ class TrainArgs:
     def __post_init__(self) -> None:
         if self.algo not in ALGORITHMS:
             raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}, got {self.algo!r}")
-        for name in ("max_new_tokens", "max_prompt_tokens", "total_timesteps"):
-            check_positive_int(name, getattr(self, name))
+        check_positive_int("total_timesteps", self.total_timesteps)
+        for name in ("max_new_tokens", "max_prompt_tokens", "max_turns", "max_turn_tokens"):
+            if getattr(self, name) is not None:
+                check_positive_int(name, getattr(self, name))
+
+    def env_kwargs(self) -> dict[str, Any]:
+        """The env keyword arguments of the settings given (the others keep the env's defaults)."""
+        names = ("prompts", "reward_model", "max_new_tokens", "max_prompt_tokens", *CHAT_FIELDS)
+        given = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        return {**given, "truncation": "left"}
+
+
+CHAT_FIELDS = ("user", "max_turns", "max_turn_tokens")
+"""TrainArgs fields of the chat envs only."""
+GOLD_OF_ENV = "env"
+"""``--gold-reward-model`` value (the default) for the env's gold metric (:func:`_env_gold`)."""
+
+
+def _is_chat_env(env_id: str) -> bool:
+    """Whether the registered ``env_id`` builds a chat vector env (``ValueError`` naming the ids if unknown)."""
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    from text_gym import TextGenChatVectorEnv
+
+    if env_id not in gym.registry:
+        known = sorted(name for name in gym.registry if name.startswith("TextGen"))
+        raise ValueError(f"env {env_id!r} is not a registered env id; the TextGen envs: {', '.join(known)}")
+    creator = gym.spec(env_id).vector_entry_point
+    creator = load_env_creator(creator) if isinstance(creator, str) else creator
+    built = creator if isinstance(creator, type) else typing.get_type_hints(creator).get("return")
+    return isinstance(built, type) and issubclass(built, TextGenChatVectorEnv)
+
+
+def _env_gold(env_id: str) -> str:
+    """The gold metric of ``env_id`` as a reward-model spec: the task's (``text_gym.gold_reward_spec``) for the suite
+    tasks and TextGenSupport-v0, VADER for the others."""
+    from text_gym import gold_reward_spec
+
+    try:
+        return gold_reward_spec(env_id)
+    except ValueError:  # not a task with a gold metric of its own
+        return "vader"
+
+
+def _eval_prompts(env_id: str, eval_prompts: str) -> Any:
+    """``--eval-prompts`` as an env ``prompts=``: ``test`` is the env's held-out split."""
+    from text_gym import task_prompts
+
+    if eval_prompts != "test":
+        return eval_prompts
+    try:
+        return task_prompts(env_id, "test")
+    except ValueError:  # TextGen-v0, TextGenChat-v0...: the default prompts' test split
+        return "default:test"
 
 
 def _config(args: argparse.Namespace, train: TrainArgs) -> AlgorithmConfig:
     cls, fixed = ALGORITHMS[train.algo]
     output = Path(train.output_dir)
     outputs = {"checkpoint_dir": str(output / "checkpoints"), "tensorboard_log": str(output / "tensorboard")}
+    if args.gold_reward_model == GOLD_OF_ENV:
+        outputs["gold_reward_model"] = _env_gold(train.env)
     return config_from_args(cls.config_class, args, **fixed, **outputs)
 
 
@@ -110,30 +199,34 @@ def _print_eval(label: str, result, say=print) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import text_gym
     from agents import evaluate
     from agents.checkpoint import checkpoint_to_resume
+    from agents.envs import make_vector_env
 
     train = config_from_args(TrainArgs, args)
+    chat = _is_chat_env(train.env)
+    if not chat:
+        given = [name for name in CHAT_FIELDS if getattr(train, name) is not None]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise ValueError(
+                f"{flag} applies to the chat envs (TextGenChat-v0, TextGenSupport-v0) only, not to {train.env}"
+            )
     config = _config(args, train)
     cls, _ = ALGORITHMS[train.algo]
-    env_kwargs = {
-        "prompts": train.prompts,
-        "max_new_tokens": train.max_new_tokens,
-        "max_prompt_tokens": train.max_prompt_tokens,
-        "truncation": "left",
-    }
-    if train.reward_model is not None:
-        env_kwargs["reward_model"] = train.reward_model
+    env_kwargs = train.env_kwargs()
     start = time.perf_counter()
     agent = cls(train.policy, train.env, config=config, env_kwargs=env_kwargs)
     if train.merge_lora and not agent.policy.is_peft:
         raise ValueError("--merge-lora needs a LoRA run (--lora-r > 0)")
     say = print if agent.is_main_process else _quiet  # every process trains; the main one reports and saves
+    env = agent.env
+    length = f"{env.max_turns} turns x {env.max_turn_tokens} tokens" if chat else f"{env.task.max_new_tokens} tokens"
     say(
         f"{cls.__name__} ({train.algo}) on {train.env}: policy {train.policy}, reward model "
-        f"{agent.env.task.reward_name!r}, device {agent.device}, {agent.n_envs} episodes x {train.max_new_tokens} "
-        f"tokens per update and process x {agent.num_processes} processes; logs in {config.tensorboard_log}"
+        f"{env.task.reward_name!r}, gold {config.gold_reward_model!r}, device {agent.device}, {agent.n_envs} "
+        f"episodes x {length} per update and process x {agent.num_processes} processes; logs in "
+        f"{config.tensorboard_log}"
     )
     eval_env = None
 
@@ -149,19 +242,14 @@ def run(args: argparse.Namespace) -> int:
         return result
 
     if train.eval_prompts is not None:
-        task = agent.env.task
-        eval_env = text_gym.TextGenVectorEnv(
-            agent.n_envs,
-            tokenizer=task.tokenizer,
-            reward_model=task.reward_model,
-            prompts=train.eval_prompts,
-            max_new_tokens=train.max_new_tokens,
-            max_prompt_tokens=train.max_prompt_tokens,
-            truncation="left",
-            vocab_size=task.vocab_size,
-            device=agent.device,
-            autoreset_mode="Disabled",
-        )
+        # The training env's id and settings (the same reward-model instance), with the held-out prompts.
+        held_out_kwargs = {
+            **env_kwargs,
+            "prompts": _eval_prompts(train.env, train.eval_prompts),
+            "reward_model": env.task.reward_model,
+            "tokenizer": env.task.tokenizer,
+        }
+        eval_env = make_vector_env(train.env, agent.n_envs, agent.policy.vocab_size, str(agent.device), held_out_kwargs)
         before = held_out("before")
     resume_from = checkpoint_to_resume(config.checkpoint_dir) if train.resume else None
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
@@ -206,7 +294,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             help=help_text,
             description=f"{help_text}.\n\n{__doc__}",
         )
-        command.set_defaults(func=run, gold_reward_model="vader")
+        command.set_defaults(func=run, gold_reward_model=GOLD_OF_ENV)
+        gold = command._option_string_actions["--gold-reward-model"]
+        gold.help = (
+            f"{gold.help}; '{GOLD_OF_ENV}': the env's gold metric (the suite tasks' own, support-success on "
+            "TextGenSupport-v0, vader elsewhere); none: no gold score"
+        )
         commands[algo] = command
     for command in commands.values():
         for other, other_command in commands.items():

@@ -236,3 +236,71 @@ def test_bench_algos_on_the_verifiable_tasks_passes_the_fields_to_proxy_and_gold
         else:  # gold (all constraints met) can never exceed the reward (fraction met)
             assert all(g <= p for p, g in zip(run["curve"]["proxy"], run["curve"]["gold"], strict=True))
             assert run["gold_after"] <= run["proxy_after"]
+
+
+SUPPORT_WORDS = [*WORDS, "your", "email", "order", "number", "please", "reset", "cancel", "refund", "thanks"]
+SUPPORT_SCENARIOS = ["password_reset", "cancel_subscription"]
+
+
+def tiny_support_policy(seed: int):
+    from tiny_chat import tiny_chat_tokenizer
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    vocab_size = len(tiny_chat_tokenizer(SUPPORT_WORDS))
+    torch.manual_seed(seed)
+    config = GPT2Config(
+        vocab_size=vocab_size, n_positions=256, n_embd=32, n_layer=2, n_head=2, bos_token_id=2, eos_token_id=2
+    )
+    return GPT2LMHeadModel(config)
+
+
+def test_bench_algos_on_the_support_desk_scores_conversations_in_its_short_configuration(tmp_path):
+    """TextGenSupport-v0 in its own short configuration (not --max-new-tokens), on a subset of scenarios: gold is
+    support_success of the held-out conversations, exactly, in [0, 1]."""
+    from tiny_chat import tiny_chat_tokenizer
+
+    from agents import LMPolicy, evaluate_lm
+    from agents.envs import make_vector_env
+    from text_gym import support_rows, support_success
+
+    turns, turn_tokens = 3, 5
+    config = toy_config(
+        tmp_path,
+        algos=["ppo", "grpo"],
+        tasks=["TextGenSupport-v0"],
+        seeds=[0],
+        total_timesteps=40,
+        max_new_tokens=2,  # the single-turn tasks' length: not applied to the support desk
+        support_max_turns=turns,
+        support_max_turn_tokens=turn_tokens,
+        support_scenarios=SUPPORT_SCENARIOS,
+    )
+    tokenizer = tiny_chat_tokenizer(SUPPORT_WORDS)
+    results = run_benchmark(config, tiny_support_policy, {"tokenizer": tokenizer})
+    assert [(r["task"], r["algo"]) for r in results["runs"]] == [("TextGenSupport-v0", a) for a in config.algos]
+    for run in results["runs"]:
+        steps = [b - a for a, b in zip([0.0] + run["curve"]["tokens"], run["curve"]["tokens"], strict=False)]
+        assert all(0 < step <= config.n_envs * turns * turn_tokens for step in steps)
+        assert max(steps) > config.n_envs * config.max_new_tokens
+        assert all(0.0 <= v <= 1.0 for v in [*run["curve"]["gold"], run["gold_before"], run["gold_after"]])
+
+    # the shared before-evaluation's gold is support_success over the initial policy's held-out conversations
+    test_rows = support_rows("test", scenarios=SUPPORT_SCENARIOS)
+    policy = LMPolicy.from_pretrained(tiny_support_policy(0))
+    env_kwargs = {
+        "tokenizer": tokenizer,
+        "vocab_size": policy.vocab_size,
+        "prompts": test_rows,
+        "max_turns": turns,
+        "max_turn_tokens": turn_tokens,
+        "max_new_tokens": turns * turn_tokens + (turns - 1) * 64,
+        "conversation_reward": None,
+    }
+    env = make_vector_env("TextGenSupport-v0", config.n_envs, policy.vocab_size, "cpu", env_kwargs)
+    result = evaluate_lm(policy, env, "support-success", seed=0)
+    fields = {name: [row[name] for row in test_rows] for name in ("facts", "required", "solution", "patience")}
+    expected = support_success(result.conversations, **fields)
+    assert len(result.conversations) == len(test_rows) == 6
+    assert result.gold_scores.tolist() == expected.tolist()
+    (before,) = results["before_eval"]["evals"]
+    assert (before["proxy"], before["gold"]) == (result.score_mean, result.gold_mean)

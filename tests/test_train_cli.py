@@ -125,7 +125,9 @@ def test_train_cli_help_shows_true_defaults(capsys):
     with pytest.raises(SystemExit):
         main(["train", "grpo", "--help"])
     text = " ".join(capsys.readouterr().out.split())
-    assert "completions, logged as rollout/gold_score_mean (default: vader)" in text
+    assert "logged as rollout/gold_score_mean; 'env': the env's gold metric" in text and "(default: env)" in text
+    assert "--max_new_tokens MAX_NEW_TOKENS, --max-new-tokens MAX_NEW_TOKENS tokens per episode" in text
+    assert "none: the env's own (TextGen-v0: 32, suite tasks: theirs, TextGenSupport-v0: 448) (default: None)" in text
     assert "--group_size GROUP_SIZE, --group-size GROUP_SIZE samples per prompt" in text
     assert "--num_iterations NUM_ITERATIONS, --num-iterations NUM_ITERATIONS passes over each rollout" in text
     for foreign in ("--baseline ", "--baseline-decay", "--n-epochs", "--checkpoint-dir", "--tensorboard-log"):

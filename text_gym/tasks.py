@@ -15,7 +15,7 @@ env id                   prompts (written for this project)  proxy reward (the e
 =======================  ==================================  =================================  ===============  ======
 
 ``TextGenDialogue-v0`` is single-turn: an episode is one assistant reply to one user turn (plus the system turn);
-there is no multi-turn dialogue env yet.
+the multi-turn chat envs are ``TextGenChat-v0`` and ``TextGenSupport-v0`` (:mod:`text_gym.chat`).
 
 Each id builds a :class:`TextGenEnv` (``gym.make``) or :class:`TextGenVectorEnv` (``gym.make_vec``) with the
 defaults of its :class:`TaskSpec`; every env keyword can still be overridden. :func:`gold_reward_spec` gives the
@@ -25,6 +25,10 @@ gold metric of an id as a reward-model spec string, ready for an agent's ``gold_
 ``train`` split is endless (a :class:`~text_gym.generated_prompts.GeneratedPrompts`), ``test`` is a fixed list of
 rows, and they have no ``all`` split. Their rewards read per-prompt fields (``constraints``, ``answer``).
 ``TextGenArithmetic-v0`` takes the env option ``levels`` (difficulty levels to draw from, default all five).
+
+The multi-turn support desk ``TextGenSupport-v0`` (:mod:`text_gym.support`) is not in the suite's ``TASKS`` (its env
+is a chat env with its own defaults), but :func:`task_prompts` (option ``scenarios``) and :func:`gold_reward_spec`
+(``support-success``: :class:`SupportSuccessReward`) know it too (:data:`CHAT_TASKS`).
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from text_gym.arithmetic import arithmetic_prompts
 from text_gym.env import TextGenEnv
 from text_gym.instruct import instruct_prompts
 from text_gym.prompts import SPLITS, default_prompts
+from text_gym.support import support_rows, support_success
 from text_gym.vector import TextGenVectorEnv
 
 
@@ -216,21 +221,63 @@ TASKS: dict[str, TaskSpec] = {
 """The benchmark suite, by env id."""
 
 
-def _spec(env_id: str) -> TaskSpec:
-    if env_id not in TASKS:
-        raise ValueError(f"unknown task {env_id!r}; valid: {sorted(TASKS)}")
-    return TASKS[env_id]
+# ------------------------------------------------------------------------------------------- chat tasks
+class SupportSuccessReward(BaseRewardModel):
+    """:func:`text_gym.support_success` as a reward model (spec ``"support-success"``): 1 or 0 per episode of
+    ``TextGenSupport-v0``, from the episode's ``conversations`` (the field an agent's gold reward model gets on a chat
+    env: ``agents.logger.gold_fields``) and the support rows' fields. The support task's gold metric."""
+
+    def score(
+        self,
+        prompts: Sequence[str],
+        completions: Sequence[str],
+        conversations: Sequence[Any],
+        facts: Sequence[Any],
+        required: Sequence[Any],
+        solution: Sequence[Any],
+        patience: Sequence[Any],
+    ) -> np.ndarray:
+        return support_success(conversations, facts=facts, required=required, solution=solution, patience=patience)
+
+
+if "support-success" not in registered_reward_models():
+    register_reward_model("support-success", lambda argument: SupportSuccessReward())
+
+
+@dataclass(frozen=True)
+class ChatTaskSpec:
+    """A multi-turn task's held-out split and gold metric: ``prompts(split, **options)`` as in :class:`TaskSpec`."""
+
+    prompts: Callable[..., Any]
+    gold_reward_model: str
+    options: tuple[str, ...] = ()
+
+
+CHAT_TASKS: dict[str, ChatTaskSpec] = {
+    "TextGenSupport-v0": ChatTaskSpec(support_rows, "support-success", options=("scenarios",)),
+}
+"""The multi-turn tasks :func:`task_prompts` and :func:`gold_reward_spec` know, by env id."""
+
+
+def _spec(env_id: str, chat: bool = True) -> TaskSpec | ChatTaskSpec:
+    """The spec of ``env_id``: a suite task's, or (``chat``) a multi-turn task's."""
+    known = {**TASKS, **CHAT_TASKS} if chat else TASKS
+    if env_id not in known:
+        raise ValueError(f"unknown task {env_id!r}; valid: {sorted(known)}")
+    return known[env_id]
 
 
 def gold_reward_spec(env_id: str) -> str:
-    """The gold metric of a suite task as a reward-model spec (for ``gold_reward_model=``)."""
+    """The gold metric of a suite task (or of ``TextGenSupport-v0``) as a reward-model spec (for
+    ``gold_reward_model=``)."""
     return _spec(env_id).gold_reward_model
 
 
 def task_prompts(env_id: str, split: str = "train", **options: Any) -> Any:
-    """The prompts of a suite task: ``train`` (the env's default), held-out ``test``, or ``all`` (fixed tasks
-    only). A list of strings, a list of rows with fields, or an endless :class:`GeneratedPrompts` (procedural
-    ``train``); any of them is a valid ``prompts=`` for the env. ``options``: the task's prompt options."""
+    """The prompts of a suite task (or of ``TextGenSupport-v0``, option ``scenarios``): ``train`` (the env's
+    default), held-out ``test``, or ``all`` (fixed tasks only). A list of strings, a list of rows with fields, or an
+    endless :class:`GeneratedPrompts` (procedural ``train``); any of them is a valid ``prompts=`` for the env.
+    ``options``: the task's prompt options."""
     spec = _spec(env_id)
     unknown = sorted(set(options) - set(spec.options))
     if unknown:
@@ -241,7 +288,7 @@ def task_prompts(env_id: str, split: str = "train", **options: Any) -> Any:
 def task_defaults(env_id: str, **overrides: Any) -> dict[str, Any]:
     """Env keyword arguments of a suite task, with ``overrides`` applied (the task's prompt options, e.g.
     ``levels``, are consumed here)."""
-    spec = _spec(env_id)
+    spec = _spec(env_id, chat=False)
     prompt_options = {name: overrides.pop(name) for name in spec.options if name in overrides}
     if prompt_options and "prompts" in overrides:
         raise ValueError(
