@@ -3,7 +3,7 @@
 Evaluates the policy on held-out prompts before and after training (the env's reward model as the proxy score,
 ``--gold-reward-model`` as the gold score), saves the final agent, and writes checkpoints and tensorboard logs
 under ``--output-dir``. ``--resume`` continues from the latest checkpoint there. Defaults: the packaged SmolLM2
-against the env's default reward model, sized for about 10 minutes on a 2-core CPU (docs/agents.md).
+against the env's default reward model, sized for about 7 minutes on a 2-core CPU (docs/agents.md).
 
 Env settings left at ``none`` are the env's own (its prompts, episode length, reward model); the held-out
 evaluation env is built like the training env (same id and settings) with the held-out prompts, and the gold
