@@ -44,7 +44,7 @@ import itertools
 import os
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from reward_models import hf_progress_bars_disabled
@@ -209,6 +209,13 @@ def _train_ours(s: GroupSettings, lora: bool, clock: PhaseClock) -> list[float]:
     return times
 
 
+def _checkpointing_arg(config_class: type, enabled: bool) -> dict[str, bool]:
+    """TRL's gradient-checkpointing flag under the name the installed transformers takes (``activation_checkpointing``
+    from transformers 5.x, whose old ``gradient_checkpointing`` name warns on every use)."""
+    names = {f.name for f in fields(config_class)}
+    return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": enabled}
+
+
 def _train_trl(s: GroupSettings, lora: bool, clock: PhaseClock, out_dir: str) -> list[float]:
     import torch
     from datasets import Dataset
@@ -245,7 +252,7 @@ def _train_trl(s: GroupSettings, lora: bool, clock: PhaseClock, out_dir: str) ->
         lr_scheduler_type="constant",
         weight_decay=0.0,
         max_grad_norm=1.0,
-        gradient_checkpointing=s.gradient_checkpointing,
+        **_checkpointing_arg(Config, s.gradient_checkpointing),
         disable_dropout=True,
         seed=s.seed,
         use_cpu=s.device == "cpu",
