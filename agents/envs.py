@@ -44,8 +44,8 @@ def make_vector_env(
         if env_kwargs:
             raise ValueError("env_kwargs can only be given with an env id")
         single = env.unwrapped
-        # A TextGenChatEnv is a one-env TextGenChatVectorEnv underneath: its user and turn settings live there.
-        env = _disabled_autoreset_copy(single._vector if isinstance(single, TextGenChatEnv) else single, n_envs, device)
+        source = single.vector_env if isinstance(single, TextGenChatEnv) else single  # chat: user and turn settings
+        env = _disabled_autoreset_copy(source, n_envs, device)
     elif isinstance(env, TextGenVectorEnv) and env.metadata["autoreset_mode"] != AutoresetMode.DISABLED:
         if env_kwargs:
             raise ValueError("env_kwargs can only be given with an env id")

@@ -103,7 +103,8 @@ class TextGenChatEnv(gym.Env):
     - ``conversation_reward``: optional callable ``(conversations: list[list[Message]], **fields) -> floats``.
 
     A step that raises (bad action, user, reward model) changes nothing. Implemented as a one-env
-    :class:`text_gym.TextGenChatVectorEnv`, so single and vector envs run the same code.
+    :class:`text_gym.TextGenChatVectorEnv` (attribute ``vector_env``, which holds the user and turn settings), so
+    single and vector envs run the same code.
     """
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
@@ -127,7 +128,7 @@ class TextGenChatEnv(gym.Env):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.render_mode = render_mode
-        self._vector = TextGenChatVectorEnv(
+        self.vector_env = TextGenChatVectorEnv(
             1,
             tokenizer,
             reward_model,
@@ -143,19 +144,19 @@ class TextGenChatEnv(gym.Env):
             autoreset_mode=AutoresetMode.DISABLED,
             **task_options,
         )
-        self.task = self._vector.task
-        self.text_info = self._vector.text_info
-        self.observation_space = self._vector.single_observation_space
-        self.action_space = self._vector.single_action_space
+        self.task = self.vector_env.task
+        self.text_info = self.vector_env.text_info
+        self.observation_space = self.vector_env.single_observation_space
+        self.action_space = self.vector_env.single_action_space
         self._running = False
 
     @property
     def end_of_turn_id(self) -> int:
         """The chat template's end-of-turn token id."""
-        return self._vector.end_of_turn_id
+        return self.vector_env.end_of_turn_id
 
     def _obs(self) -> dict[str, np.ndarray]:
-        vector = self._vector
+        vector = self.vector_env
         return {key: value[0].cpu().numpy().copy() for key, value in vector._obs().items()}
 
     def _info(self, info: dict[str, Any]) -> dict[str, Any]:
@@ -186,7 +187,7 @@ class TextGenChatEnv(gym.Env):
         super().reset(seed=seed)
         if index is None:
             index = int(self.np_random.integers(count))
-        _, info = self._vector.reset_tensors(options={"prompt_index": int(index)})
+        _, info = self.vector_env.reset_tensors(options={"prompt_index": int(index)})
         self._running = True
         if self.render_mode == "human":
             self.render()
@@ -196,26 +197,26 @@ class TextGenChatEnv(gym.Env):
         if not self._running:
             raise RuntimeError("step() called before reset() or after the episode ended; call reset() first")
         token = check_action(action, self.task.vocab_size)
-        _, _, terminated, truncated, info = self._vector.step_tensors(torch.tensor([token]))
+        _, _, terminated, truncated, info = self.vector_env.step_tensors(torch.tensor([token]))
         terminated, truncated = bool(terminated[0]), bool(truncated[0])
         self._running = not (terminated or truncated)
         if self.render_mode == "human":
             self.render()
-        return self._obs(), float(self._vector.last_rewards[0]), terminated, truncated, self._info(info)
+        return self._obs(), float(self.vector_env.last_rewards[0]), terminated, truncated, self._info(info)
 
     def action_masks(self) -> np.ndarray:
         """bool ``[V]``: the actions allowed in the current observation (all True without a restriction)."""
-        return self._vector.action_masks()[0]
+        return self.vector_env.action_masks()[0]
 
     def _text(self) -> str:
-        prompt, text, status = self._vector._parts()[0]
+        prompt, text, status = self.vector_env._parts()[0]
         return f"{prompt}⟦{text}⟧ [{status}]" if status else prompt
 
     def render(self) -> str | np.ndarray | None:
         if self.render_mode == "ansi":
             return self._text()
         if self.render_mode == "rgb_array":
-            return render_frame(*self._vector._parts()[0])
+            return render_frame(*self.vector_env._parts()[0])
         if self.render_mode == "human":
             print(self._text())
         return None
