@@ -508,12 +508,7 @@ def run_iterations(
         lora_r=config.lora_r,
         rollout_cache=config.iteration_rollout_cache,
     )
-    for case in config.iteration_cases:
-        recorder.bar.set_description(f"iteration {case}")
-        start = time.perf_counter()
-        row = run_case_in_subprocess(case, settings, str(out / "iteration"))
-        row.update(median_s=statistics.median(row["iteration_s"][1:]), wall_s=time.perf_counter() - start)
-        recorder.add("iterations", row)
+    _run_cases("iterations", config.iteration_cases, run_case_in_subprocess, settings, out / "iteration", recorder)
 
 
 def run_grpo(config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, out: Path, recorder: Recorder) -> None:
@@ -535,12 +530,18 @@ def run_grpo(config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, o
         seed=config.seed,
         rollout_cache=config.iteration_rollout_cache,
     )
-    for case in config.group_cases:
-        recorder.bar.set_description(f"grpo {case}")
+    _run_cases("grpo", config.group_cases, run_group_case_in_subprocess, settings, out / "grpo", recorder)
+
+
+def _run_cases(part: str, cases: list[str], run_case, settings: Any, out: Path, recorder: Recorder) -> None:
+    """Each of ``cases`` through ``run_case(case, settings, out_dir)`` (a fresh process each); its row, with the
+    median timed iteration and the case's wall time, to ``recorder``'s ``part``."""
+    for case in cases:
+        recorder.bar.set_description(f"{part} {case}")
         start = time.perf_counter()
-        row = run_group_case_in_subprocess(case, settings, str(out / "grpo"))
-        row["wall_s"] = time.perf_counter() - start
-        recorder.add("grpo", row)
+        row = run_case(case, settings, str(out))
+        row.update(median_s=statistics.median(row["iteration_s"][1:]), wall_s=time.perf_counter() - start)
+        recorder.add(part, row)
 
 
 class Recorder:
