@@ -6,16 +6,16 @@
 ``torchrun`` the agents train data-parallel (docs/agents.md, "Scaling").
 """
 
-from agents.advantages import explained_variance, gae, group_advantages, masked_mean, masked_var, whiten
-from agents.base import BaseAlgorithm
-from agents.config import AlgorithmConfig
-from agents.evaluate import EvalResult, evaluate, evaluate_lm
-from agents.kl import AdaptiveKLController, FixedKLController, check_kl_coef, kl_estimate
-from agents.losses import clipped_policy_loss, clipped_value_loss, reinforce_loss, token_mean
-from agents.policy import AdapterDisabledReference, LMPolicy, selective_logprobs
-from agents.ppo import PPO, PPOConfig
-from agents.reinforce import REINFORCE, REINFORCEConfig
-from agents.rollout import RolloutBuffer, collect_rollout
+from agents.common.advantages import explained_variance, gae, group_advantages, masked_mean, masked_var, whiten
+from agents.common.base import BaseAlgorithm
+from agents.common.config import AlgorithmConfig
+from agents.common.evaluate import EvalResult, evaluate, evaluate_lm
+from agents.common.kl import AdaptiveKLController, FixedKLController, check_kl_coef, kl_estimate
+from agents.common.losses import clipped_policy_loss, clipped_value_loss, reinforce_loss, token_mean
+from agents.common.policy import AdapterDisabledReference, LMPolicy, selective_logprobs
+from agents.common.rollout import RolloutBuffer, collect_rollout
+from agents.ppo.ppo import PPO, PPOConfig
+from agents.reinforce.reinforce import REINFORCE, REINFORCEConfig
 from reward_models import resolve_device
 
 ALGORITHMS = {

@@ -1,27 +1,35 @@
 """Reward models for text-gym: the interface, the spec-string registry, gold labellers, learned models,
 preference data and Bradley–Terry training. See docs/reward_models.md."""
 
-from reward_models.answers import extract_answer
-from reward_models.atomic_folder import write_folder_atomically
 from reward_models.base import BaseRewardModel, RewardFn, RewardModel, check_scores
-from reward_models.composite import CompositeReward
-from reward_models.constraints import (
+from reward_models.common.atomic_folder import write_folder_atomically
+from reward_models.common.devices import resolve_device, resolve_dtype
+from reward_models.common.extras import MissingExtraError, require_extra
+from reward_models.common.packaged import cache_dir, load_tokenizer, resolve_model_path
+from reward_models.common.quiet import hf_progress_bars_disabled
+from reward_models.common.validation import check_positive_int
+from reward_models.fields import RESERVED_FIELDS, call_reward, check_fields_available, required_fields
+from reward_models.models.answers import extract_answer
+from reward_models.models.composite import CompositeReward
+from reward_models.models.constraints import (
     CONSTRAINTS,
     InstructionConstraintsReward,
     check_constraint,
     describe_constraint,
 )
-from reward_models.delta import load_delta_model, save_delta
-from reward_models.evaluation import evaluate_preferences, score_pairs
-from reward_models.extras import MissingExtraError, require_extra
-from reward_models.fields import RESERVED_FIELDS, call_reward, check_fields_available, required_fields
-from reward_models.function_rewards import KeywordReward, LengthReward, RegexReward
-from reward_models.gold import DistinctNGrams, VaderSentiment
-from reward_models.hf import REWARD_CONFIG_NAME, HFRewardModel, resolve_device, resolve_dtype
-from reward_models.labelling import LabelConfig, label_preferences, rank_pairs
-from reward_models.losses import bradley_terry_loss, preference_metrics
-from reward_models.packaged import cache_dir, load_tokenizer, resolve_model_path
-from reward_models.preferences import (
+from reward_models.models.function_rewards import KeywordReward, LengthReward, RegexReward
+from reward_models.models.gold import DistinctNGrams, VaderSentiment
+from reward_models.models.hf import REWARD_CONFIG_NAME, HFRewardModel
+from reward_models.models.reference import (
+    AnswerFormatReward,
+    ExactMatchReward,
+    NumericMatchReward,
+    RougeReward,
+    SacreBleuReward,
+)
+from reward_models.models.sentiment import sentiment_model_path, sentiment_reward_model
+from reward_models.preferences.labelling import LabelConfig, label_preferences, rank_pairs
+from reward_models.preferences.pairs import (
     PreferenceDataError,
     PreferencePair,
     PreferenceWriter,
@@ -31,23 +39,23 @@ from reward_models.preferences import (
     parse_row,
     read_preference_rows,
 )
-from reward_models.quiet import hf_progress_bars_disabled
-from reward_models.reference import (
-    AnswerFormatReward,
-    ExactMatchReward,
-    NumericMatchReward,
-    RougeReward,
-    SacreBleuReward,
+from reward_models.registry import (
+    make_reward_model,
+    no_argument,
+    register_reward_model,
+    register_reward_models,
+    registered_reward_models,
 )
-from reward_models.registry import make_reward_model, register_reward_model, registered_reward_models
-from reward_models.sentiment import sentiment_model_path, sentiment_reward_model
-from reward_models.specs import register_builtin_specs
-from reward_models.trainer import RewardTrainerConfig, RewardTrainResult, train_reward_model
-from reward_models.validation import check_positive_int
+from reward_models.specs import BUILTIN_SPECS
+from reward_models.training.delta import load_delta_model, save_delta
+from reward_models.training.evaluation import evaluate_preferences, score_pairs
+from reward_models.training.losses import bradley_terry_loss, preference_metrics
+from reward_models.training.trainer import RewardTrainerConfig, RewardTrainResult, train_reward_model
 
-register_builtin_specs()
+register_reward_models(BUILTIN_SPECS)
 
 __all__ = [
+    "BUILTIN_SPECS",
     "CONSTRAINTS",
     "RESERVED_FIELDS",
     "REWARD_CONFIG_NAME",
@@ -92,11 +100,13 @@ __all__ = [
     "load_preferences",
     "load_tokenizer",
     "make_reward_model",
+    "no_argument",
     "parse_row",
     "preference_metrics",
     "rank_pairs",
     "read_preference_rows",
     "register_reward_model",
+    "register_reward_models",
     "registered_reward_models",
     "require_extra",
     "required_fields",

@@ -6,7 +6,7 @@ Factories take the text after the first colon (``None`` when there is none) and 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from reward_models.base import RewardFn
 
@@ -20,6 +20,25 @@ def register_reward_model(name: str, factory: Callable[[str | None], RewardFn], 
     if name in _FACTORIES and not overwrite:
         raise ValueError(f"reward model {name!r} is already registered; pass overwrite=True to replace it")
     _FACTORIES[name] = factory
+
+
+def register_reward_models(table: Mapping[str, Callable[[str | None], RewardFn]]) -> None:
+    """Register a table of specs, name -> factory (the built-in table, a task package's table); a name already
+    registered with the same factory is left as it is, so registering a table twice is harmless."""
+    for name, factory in table.items():
+        if _FACTORIES.get(name) is not factory:
+            register_reward_model(name, factory)
+
+
+def no_argument(name: str, make: Callable[[], RewardFn]) -> Callable[[str | None], RewardFn]:
+    """A factory for a spec that takes no argument: ``"name:anything"`` raises ``ValueError`` naming the spec."""
+
+    def factory(argument: str | None) -> RewardFn:
+        if argument is not None:
+            raise ValueError(f"reward_model spec {name!r} takes no argument, got '{name}:{argument}'")
+        return make()
+
+    return factory
 
 
 def registered_reward_models() -> list[str]:

@@ -1,4 +1,4 @@
-"""The built-in reward-model spec strings (registered when ``reward_models`` is imported).
+"""The built-in reward-model spec strings: :data:`BUILTIN_SPECS` (registered when ``reward_models`` is imported).
 
 =====================  =================================================================================
 spec                   reward model
@@ -11,12 +11,12 @@ spec                   reward model
 ``keyword:<w1,w2>``    whole-word occurrences of the keywords
 ``regex:<pattern>``    1.0 when the pattern matches the completion, else 0.0
 ``composite:<terms>``  weighted sum, e.g. ``composite:1*sentiment+0.5*distinct:2`` (terms must not contain '+')
-``exact-match``        1.0 when the completion equals the per-prompt ``answer`` (:mod:`reward_models.reference`)
+``exact-match``        1.0 when the completion equals the per-prompt ``answer`` (:mod:`reward_models.models.reference`)
 ``numeric-match``      1.0 when the completion's final number equals the per-prompt ``answer``
 ``answer-format``      1.0 when the completion puts a number in ``\boxed{}``
 ``bleu``, ``chrf``     sacrebleu sentence BLEU / chrF / 100 against the per-prompt ``references``
 ``rouge[:variant]``    rouge-score F1 (``rougeL`` default) against the per-prompt ``references``
-``instruction-         fraction of the per-prompt ``constraints`` met (:mod:`reward_models.constraints`);
+``instruction-         fraction of the per-prompt ``constraints`` met (:mod:`reward_models.models.constraints`);
 constraints[:all]``    ``:all``: 1.0 only when every constraint is met
 =====================  =================================================================================
 
@@ -25,22 +25,24 @@ Specs that name a per-prompt field need prompts that carry it (:mod:`reward_mode
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 
-from reward_models.composite import CompositeReward
-from reward_models.constraints import InstructionConstraintsReward
-from reward_models.function_rewards import KeywordReward, LengthReward, RegexReward
-from reward_models.gold import DistinctNGrams, VaderSentiment
-from reward_models.hf import HFRewardModel
-from reward_models.reference import (
+from reward_models.base import RewardFn
+from reward_models.models.composite import CompositeReward
+from reward_models.models.constraints import InstructionConstraintsReward
+from reward_models.models.function_rewards import KeywordReward, LengthReward, RegexReward
+from reward_models.models.gold import DistinctNGrams, VaderSentiment
+from reward_models.models.hf import HFRewardModel
+from reward_models.models.reference import (
     AnswerFormatReward,
     ExactMatchReward,
     NumericMatchReward,
     RougeReward,
     SacreBleuReward,
 )
-from reward_models.registry import make_reward_model, register_reward_model
-from reward_models.sentiment import sentiment_reward_model
+from reward_models.models.sentiment import sentiment_reward_model
+from reward_models.registry import make_reward_model, no_argument
 
 _HF_OPTIONS = {
     "label_index": int,
@@ -105,19 +107,22 @@ def parse_constraints_spec(argument: str | None) -> InstructionConstraintsReward
     return InstructionConstraintsReward(all_required=argument == "all")
 
 
-def register_builtin_specs() -> None:
-    register_reward_model("vader", lambda a: VaderSentiment(include_prompt=a == "with-prompt"))
-    register_reward_model("sentiment", lambda a: sentiment_reward_model(device=a or "cpu"))
-    register_reward_model("hf", parse_hf_spec)
-    register_reward_model("distinct", lambda a: DistinctNGrams(_integer("distinct", a) if a else 2))
-    register_reward_model("length", lambda a: LengthReward(_integer("length", a) if a else None))
-    register_reward_model("keyword", lambda a: KeywordReward(_required("keyword", a, "keyword:great,love").split(",")))
-    register_reward_model("regex", lambda a: RegexReward(_required("regex", a, r"regex:\bthanks\b")))
-    register_reward_model("composite", parse_composite_spec)
-    register_reward_model("exact-match", lambda a: ExactMatchReward())
-    register_reward_model("numeric-match", lambda a: NumericMatchReward())
-    register_reward_model("answer-format", lambda a: AnswerFormatReward())
-    register_reward_model("bleu", lambda a: SacreBleuReward("bleu"))
-    register_reward_model("chrf", lambda a: SacreBleuReward("chrf"))
-    register_reward_model("rouge", lambda a: RougeReward(a or "rougeL"))
-    register_reward_model("instruction-constraints", parse_constraints_spec)
+BUILTIN_SPECS: dict[str, Callable[[str | None], RewardFn]] = {
+    "vader": lambda a: VaderSentiment(include_prompt=a == "with-prompt"),
+    "sentiment": lambda a: sentiment_reward_model(device=a or "cpu"),
+    "hf": parse_hf_spec,
+    "distinct": lambda a: DistinctNGrams(_integer("distinct", a) if a else 2),
+    "length": lambda a: LengthReward(_integer("length", a) if a else None),
+    "keyword": lambda a: KeywordReward(_required("keyword", a, "keyword:great,love").split(",")),
+    "regex": lambda a: RegexReward(_required("regex", a, r"regex:\bthanks\b")),
+    "composite": parse_composite_spec,
+    "exact-match": no_argument("exact-match", ExactMatchReward),
+    "numeric-match": no_argument("numeric-match", NumericMatchReward),
+    "answer-format": no_argument("answer-format", AnswerFormatReward),
+    "bleu": no_argument("bleu", lambda: SacreBleuReward("bleu")),
+    "chrf": no_argument("chrf", lambda: SacreBleuReward("chrf")),
+    "rouge": lambda a: RougeReward(a or "rougeL"),
+    "instruction-constraints": parse_constraints_spec,
+}
+"""The built-in spec table, name -> factory of the argument after ':' (registered when ``reward_models`` is
+imported; the task rewards' table is ``text_gym.tasks.rewards.TASK_REWARD_SPECS``)."""

@@ -12,7 +12,7 @@ import sys
 
 from scripts.args import ConfigParser, run_command
 
-SUBCOMMANDS = ["scripts.rollout", "scripts.bench", "scripts.reward", "scripts.train", "scripts.label"]
+SUBCOMMANDS = ["scripts.rollout", "scripts.bench.cli", "scripts.reward", "scripts.train", "scripts.label"]
 
 
 def build_parser() -> ConfigParser:

@@ -1,7 +1,7 @@
 """``text-gym reward label|train|eval|pack``: preference data, Bradley–Terry training and evaluation of reward models.
 
 Thin wrappers: every flag is a field of :class:`reward_models.LabelConfig`, :class:`~reward_models.RewardTrainerConfig`,
-:class:`~reward_models.evaluation.EvalConfig` or :class:`~reward_models.delta.PackConfig`.
+:class:`~reward_models.training.evaluation.EvalConfig` or :class:`~reward_models.training.delta.PackConfig`.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run_eval(args: argparse.Namespace) -> int:
     from reward_models import evaluate_preferences, load_preferences, make_reward_model
-    from reward_models.evaluation import EvalConfig
+    from reward_models.training.evaluation import EvalConfig
 
     config = config_from_args(EvalConfig, args)
     metrics = evaluate_preferences(
@@ -51,7 +51,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 def run_pack(args: argparse.Namespace) -> int:
     from reward_models import HFRewardModel, resolve_model_path, save_delta
-    from reward_models.delta import PackConfig
+    from reward_models.training.delta import PackConfig
 
     config = config_from_args(PackConfig, args)
     reward_model = HFRewardModel(config.model)
@@ -71,8 +71,8 @@ def run_pack(args: argparse.Namespace) -> int:
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from reward_models import LabelConfig, RewardTrainerConfig
-    from reward_models.delta import PackConfig
-    from reward_models.evaluation import EvalConfig
+    from reward_models.training.delta import PackConfig
+    from reward_models.training.evaluation import EvalConfig
 
     parser = subparsers.add_parser(
         "reward", help="label preference data, train and evaluate reward models", description=__doc__

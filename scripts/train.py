@@ -200,8 +200,8 @@ def _print_eval(label: str, result, say=print) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from agents import evaluate
-    from agents.checkpoint import checkpoint_to_resume
-    from agents.envs import make_vector_env
+    from agents.common.checkpoint import checkpoint_to_resume
+    from agents.common.envs import make_vector_env
 
     train = config_from_args(TrainArgs, args)
     chat = _is_chat_env(train.env)

@@ -10,7 +10,7 @@ import pytest
 import torch
 from conftest import make_tiny_tokenizer
 
-from scripts.bench_algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, run_benchmark
+from scripts.bench.algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, run_benchmark
 
 WORDS = [
     "the",
@@ -140,7 +140,7 @@ def test_before_evaluation_is_shared_and_equals_a_separate_evaluation_of_each_al
     from stable_baselines3 import PPO as SB3PPO
 
     from agents import PPO, REINFORCE, evaluate, evaluate_lm
-    from agents.envs import make_vector_env
+    from agents.common.envs import make_vector_env
     from agents.sb3 import LMActorCriticPolicy, SB3VecEnv
     from text_gym import gold_reward_spec, task_prompts
 
@@ -260,7 +260,7 @@ def test_bench_algos_on_the_support_desk_scores_conversations_in_its_short_confi
     from tiny_chat import tiny_chat_tokenizer
 
     from agents import LMPolicy, evaluate_lm
-    from agents.envs import make_vector_env
+    from agents.common.envs import make_vector_env
     from text_gym import support_rows, support_success
 
     turns, turn_tokens = 3, 5

@@ -9,8 +9,8 @@ import pytest
 import torch
 from conftest import make_tiny_tokenizer
 
-from scripts.bench_gpu import PLANNING, ROLLOUT_CASES, BenchGPUConfig, report, run_benchmark
-from scripts.bench_report import doc_markers
+from scripts.bench.gpu import PLANNING, ROLLOUT_CASES, BenchGPUConfig, report, run_benchmark
+from scripts.bench.report import doc_markers
 from scripts.cli import main
 
 

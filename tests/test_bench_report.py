@@ -1,8 +1,8 @@
-"""Generated document sections of the benchmarks (scripts/bench_report.py)."""
+"""Generated document sections of the benchmarks (scripts/bench/report.py)."""
 
 from __future__ import annotations
 
-from scripts.bench_report import doc_markers, write_doc
+from scripts.bench.report import doc_markers, write_doc
 
 
 def test_write_doc_replaces_only_its_own_section_and_creates_a_new_document(tmp_path):

@@ -11,10 +11,10 @@ import pytest
 import torch
 from conftest import make_tiny_tokenizer
 
-from scripts.bench_group import PHASES, GroupSettings, phase_times, run_group_case
-from scripts.bench_iteration import IterationSettings, run_case
-from scripts.bench_report import doc_markers
-from scripts.bench_speed import BenchSpeedConfig, _save_reward_model, per_token_growth, run_benchmark
+from scripts.bench.group import PHASES, GroupSettings, phase_times, run_group_case
+from scripts.bench.iteration import IterationSettings, run_case
+from scripts.bench.report import doc_markers
+from scripts.bench.speed import BenchSpeedConfig, _save_reward_model, per_token_growth, run_benchmark
 
 
 def _has_trl_ppo() -> bool:

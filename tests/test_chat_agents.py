@@ -10,7 +10,7 @@ from tiny_chat import fixed_user, tiny_chat_tokenizer
 from tiny_lm import PROMPTS, positive_fraction, tiny_env, tiny_model
 
 from agents import PPO, REINFORCE, LMPolicy, collect_rollout, evaluate
-from agents.advantages import gae
+from agents.common.advantages import gae
 from text_gym import TextGenChatEnv, TextGenChatVectorEnv
 
 TOKENIZER = tiny_chat_tokenizer()
@@ -53,12 +53,12 @@ def _rollout(env, seed=0, temperature=1.3):
 
 @pytest.mark.parametrize("compact_ratio", [1.0, float("inf")])  # compact the KV cache at every step / never
 def test_rollout_logprobs_match_a_full_forward_of_the_final_conversation(monkeypatch, compact_ratio):
-    import agents.rollout
+    import agents.common.rollout
 
     compactions = []
-    compact = agents.rollout._compact_cache
-    monkeypatch.setattr(agents.rollout, "COMPACT_CACHE_RATIO", compact_ratio)
-    monkeypatch.setattr(agents.rollout, "_compact_cache", lambda *a: compactions.append(1) or compact(*a))
+    compact = agents.common.rollout._compact_cache
+    monkeypatch.setattr(agents.common.rollout, "COMPACT_CACHE_RATIO", compact_ratio)
+    monkeypatch.setattr(agents.common.rollout, "_compact_cache", lambda *a: compactions.append(1) or compact(*a))
     env = chat_env(16, max_new_tokens=18)
     steps, ended_at, step = [0], {}, env.step_tensors
 

@@ -10,7 +10,7 @@ import torch
 from tiny_lm import ScoreRecorder, tiny_env, tiny_model
 
 from agents import PPO, REINFORCE
-from agents.checkpoint import TRAINING_STATE, list_checkpoints, resolve_checkpoint
+from agents.common.checkpoint import TRAINING_STATE, list_checkpoints, resolve_checkpoint
 
 TOTAL = 16 * 4 * 6  # about 7 updates of 16 episodes x <= 4 tokens
 
@@ -128,7 +128,7 @@ def test_temporary_folders_left_by_a_kill_are_removed_by_the_next_checkpoint(tmp
 
 def test_resume_without_a_checkpoint_starts_fresh_with_a_notice(tmp_path):
     """Defect 10: ``--resume`` before the first checkpoint failed instead of starting the run."""
-    from agents.checkpoint import checkpoint_to_resume
+    from agents.common.checkpoint import checkpoint_to_resume
 
     with pytest.warns(UserWarning, match=r"no checkpoint in .*run yet; starting from scratch"):
         assert checkpoint_to_resume(tmp_path / "run") is None

@@ -1,4 +1,4 @@
-"""Instruction constraints (reward_models.constraints): every checker on hand-made positive and negative cases,
+"""Instruction constraints (reward_models.models.constraints): every checker on hand-made positive and negative cases,
 including punctuation, Unicode and trailing-whitespace edge cases, and the reward built from them."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from reward_models import (
     describe_constraint,
     make_reward_model,
 )
-from reward_models.constraints import count_sentences
+from reward_models.models.constraints import count_sentences
 
 # (constraint, texts that meet it, texts that do not)
 CASES = [

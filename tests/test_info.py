@@ -8,8 +8,8 @@ import pytest
 from test_env import EOS, make_env
 from test_vector import make_vec
 
-from agents.envs import make_vector_env
-from text_gym.vector import EPISODE_KEYS
+from agents.common.envs import make_vector_env
+from text_gym.envs.vector import EPISODE_KEYS
 
 
 def test_single_env_info_has_the_same_keys_on_every_step():

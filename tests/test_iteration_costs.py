@@ -6,7 +6,7 @@ import torch
 from tiny_lm import tiny_env, tiny_model
 
 from agents import PPO, REINFORCE
-from agents.policy import AdapterDisabledReference
+from agents.common.policy import AdapterDisabledReference
 
 
 class CountingReference:

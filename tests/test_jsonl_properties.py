@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from reward_models import PreferencePair, PreferenceWriter, load_preferences
 from reward_models.human.items import Candidates, load_candidates, save_candidates
-from text_gym.prompts import load_prompts
+from text_gym.prompts.lists import load_prompts
 
 SETTINGS = settings(suppress_health_check=[HealthCheck.too_slow])  # examples: the profile in conftest.py
 # Any text json can carry: hypothesis' text() covers every code point but lone surrogates, which are no text.
@@ -108,8 +108,8 @@ def test_injected_write_failures_leave_exactly_the_acknowledged_rows(rows, outco
         acknowledged = []
         with PreferenceWriter(path) as writer:
             with (
-                mock.patch("reward_models.preferences.os.write", write),
-                mock.patch("reward_models.preferences.os.fsync", fsync),
+                mock.patch("reward_models.preferences.pairs.os.write", write),
+                mock.patch("reward_models.preferences.pairs.os.fsync", fsync),
             ):
                 for row in rows:
                     try:

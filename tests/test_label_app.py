@@ -162,7 +162,7 @@ def test_a_full_disk_answers_507_records_nothing_and_the_next_label_works(tmp_pa
     """Defect 2: a failed append must not be acknowledged, nor corrupt the file for the labels after it."""
     import errno
 
-    import reward_models.preferences as module
+    import reward_models.preferences.pairs as module
 
     path = tmp_path / "prefs.jsonl"
     real_write, failures = module.os.write, [2]

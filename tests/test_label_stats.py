@@ -7,7 +7,7 @@ import pytest
 
 from reward_models import KeywordReward
 from reward_models.human import LabelServerConfig, annotator_agreement, label_stats, resolve_candidates
-from reward_models.preferences import PreferencePair
+from reward_models.preferences.pairs import PreferencePair
 from scripts.cli import main
 
 

@@ -10,7 +10,7 @@ from peft import LoraConfig
 from tiny_lm import ScoreRecorder, tiny_env, tiny_model
 
 from agents import PPO, REINFORCE, LMPolicy
-from agents.checkpoint import list_checkpoints
+from agents.common.checkpoint import list_checkpoints
 
 LORA = {"lora_r": 4, "lora_alpha": 8.0}
 

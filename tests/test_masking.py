@@ -9,8 +9,8 @@ from conftest import make_tiny_tokenizer
 from test_env import EOS, PROMPTS, count_good
 from transformers import GPT2Config, GPT2LMHeadModel
 
+from reward_models.common.lm import last_token_hidden, next_token_logits
 from text_gym import TextGenEnv, TextGenVectorEnv, VocabularyMask
-from text_gym.masking import last_token_hidden, next_token_logits
 
 V = 40  # the tiny tokenizer's size
 

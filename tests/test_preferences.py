@@ -122,7 +122,7 @@ def test_missing_file_is_a_clear_error(tmp_path):
 def test_jsonl_round_trips_strings_with_unicode_line_separators(tmp_path, separator):
     """Defect 3: JSONL lines end only at "\\n"; str.splitlines() also split at U+2028 & co inside strings."""
     from reward_models.human.items import Candidates, load_candidates, save_candidates
-    from text_gym.prompts import load_prompts
+    from text_gym.prompts.lists import load_prompts
 
     text = f"one{separator}two"
     pair = PreferencePair(text, f"a{separator}", "b")
@@ -138,7 +138,7 @@ def test_jsonl_round_trips_strings_with_unicode_line_separators(tmp_path, separa
 def test_invalid_utf8_is_an_error_of_its_line_never_replaced(tmp_path):
     """Defect 7: invalid UTF-8 used to be replaced by U+FFFD and trained on."""
     from reward_models.human.items import load_candidates
-    from text_gym.prompts import load_prompts
+    from text_gym.prompts.lists import load_prompts
 
     good = ROWS[0].to_json().encode()
     bad = b'{"prompt": "p", "chosen": "caf\xe9", "rejected": "b"}'  # Latin-1, not UTF-8
@@ -179,11 +179,11 @@ def test_writer_never_deletes_an_unterminated_last_line_it_moves_it_aside(tmp_pa
 
 
 def failing_write(monkeypatch, written_before_failure: int):
-    """Make the next os.write in reward_models.preferences write ``written_before_failure`` bytes (a short write)
+    """Make the next os.write in reward_models.preferences.pairs write ``written_before_failure`` bytes (a short write)
     and fail with ENOSPC then, as a full disk does (at once if 0); later writes work again."""
     import errno
 
-    import reward_models.preferences as module
+    import reward_models.preferences.pairs as module
 
     real_write, calls = os.write, []
 
@@ -256,7 +256,7 @@ def test_hostile_rows_are_errors_of_their_line(tmp_path, line, reason):
 def test_a_writer_whose_rollback_fails_refuses_later_writes(tmp_path, monkeypatch):
     import errno
 
-    import reward_models.preferences as module
+    import reward_models.preferences.pairs as module
 
     path = tmp_path / "prefs.jsonl"
     append_preferences(path, ROWS[:1])

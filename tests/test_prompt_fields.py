@@ -12,7 +12,7 @@ from conftest import make_tiny_tokenizer
 
 import text_gym  # noqa: F401  (registers the env ids)
 from reward_models import CompositeReward, call_reward, required_fields
-from text_gym.prompt_rows import load_prompt_source
+from text_gym.prompts.rows import load_prompt_source
 
 ROWS = [
     {"prompt": "the movie was", "answer": "good", "weight": 1.0},

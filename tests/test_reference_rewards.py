@@ -1,4 +1,4 @@
-"""Reference-based rewards (reward_models.reference) and answer extraction (reward_models.answers)."""
+"""Reference-based rewards (reward_models.models.reference) and answer extraction (reward_models.models.answers)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from reward_models import call_reward, extract_answer, make_reward_model
-from reward_models.answers import parse_reference_number
-from reward_models.reference import normalize_answer
+from reward_models.models.answers import parse_reference_number
+from reward_models.models.reference import normalize_answer
 
 
 @pytest.mark.parametrize(

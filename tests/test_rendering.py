@@ -8,7 +8,7 @@ from gymnasium.wrappers import RecordVideo
 from test_env import EOS, make_env
 from test_vector import make_vec
 
-from text_gym.rendering import COMPLETION_COLOUR, FRAME_HEIGHT, FRAME_WIDTH, MARGIN, _font, _wrap, render_frame
+from text_gym.envs.rendering import COMPLETION_COLOUR, FRAME_HEIGHT, FRAME_WIDTH, MARGIN, _font, _wrap, render_frame
 
 
 def colour_pixels(frame: np.ndarray, colour: tuple[int, int, int]) -> int:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from reward_models import HFRewardModel, VaderSentiment, evaluate_preferences, load_preferences, make_reward_model
-from reward_models.sentiment import SENTIMENT_DELTA
+from reward_models.models.sentiment import SENTIMENT_DELTA
 
 POSITIVE = [
     " a wonderful evening, I loved every minute of it.",

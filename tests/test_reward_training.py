@@ -20,8 +20,8 @@ from reward_models import (
     save_delta,
     train_reward_model,
 )
-from reward_models.delta import delta_settings
-from reward_models.trainer import split_by_prompt
+from reward_models.training.delta import delta_settings
+from reward_models.training.trainer import split_by_prompt
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ from test_env import EOS, PROMPTS
 from test_masking import reference_next_logits
 from transformers import GPT2Config, GPT2LMHeadModel
 
-from agents.policy import position_ids_from_mask
+from agents.common.policy import position_ids_from_mask
 from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, MaskableLMActorCriticPolicy, SB3VecEnv
 from text_gym import TextGenVectorEnv
 

@@ -1,5 +1,5 @@
-"""The static-cache rollout path (agents/static_decode.py) samples exactly what the dynamic-cache path samples, and
-an update trained on it is the same update."""
+"""The static-cache rollout path (agents/common/static_decode.py) samples exactly what the dynamic-cache path
+samples, and an update trained on it is the same update."""
 
 import numpy as np
 import pytest
@@ -51,10 +51,12 @@ def test_compiled_decode_step_is_one_graph_for_every_rollout_and_samples_the_sam
     per test on this machine (run by hand: same tokens, log-probs within 3e-7)."""
     from torch._dynamo.testing import CompileCounterWithBackend
 
-    import agents.static_decode
+    import agents.common.static_decode
 
     counter = CompileCounterWithBackend("aot_eager")
-    monkeypatch.setattr(agents.static_decode, "compile_options", lambda device: {"backend": counter, "dynamic": False})
+    monkeypatch.setattr(
+        agents.common.static_decode, "compile_options", lambda device: {"backend": counter, "dynamic": False}
+    )
     torch._dynamo.reset()
     dynamic = _rollouts(MODELS[model], "dynamic", PROMPT_SETS)
     compiled = _rollouts(MODELS[model], "static-compiled", PROMPT_SETS)
@@ -70,10 +72,12 @@ def test_compiled_lora_rollouts_reuse_one_graph_across_an_update(monkeypatch):
     mode again) without recompiling, and samples what the dynamic-cache agent samples before and after it."""
     from torch._dynamo.testing import CompileCounterWithBackend
 
-    import agents.static_decode
+    import agents.common.static_decode
 
     counter = CompileCounterWithBackend("aot_eager")
-    monkeypatch.setattr(agents.static_decode, "compile_options", lambda device: {"backend": counter, "dynamic": False})
+    monkeypatch.setattr(
+        agents.common.static_decode, "compile_options", lambda device: {"backend": counter, "dynamic": False}
+    )
     torch._dynamo.reset()
     buffers = {}
     for rollout_cache in ("dynamic", "static-compiled"):

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from reward_models import call_reward, make_reward_model
-from text_gym.prompt_rows import load_prompt_source
-from text_gym.support import SCENARIOS, SupportTurnReward, support_rows, support_success
-from text_gym.users import ScriptedUser
+from text_gym.chat.users import ScriptedUser
+from text_gym.prompts.rows import load_prompt_source
+from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, support_success
 
 # A competent agent: one question per required fact, then the right next step of the scenario.
 QUESTIONS = {
@@ -191,7 +191,7 @@ def test_support_env_with_the_packaged_smollm2_tokenizer_and_an_lm_customer():
     import gymnasium as gym
 
     from reward_models import load_tokenizer
-    from text_gym.users import LMUser
+    from text_gym.chat.users import LMUser
 
     tokenizer = load_tokenizer("smollm2")
     row = support_rows("train")[0]

@@ -1,4 +1,4 @@
-"""The benchmark task suite (text_gym.tasks): every id builds offline, rewards have the documented shape."""
+"""The benchmark task suite (text_gym.tasks.suite): every id builds offline, rewards have the documented shape."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from gymnasium.utils.env_checker import check_env
 
 import text_gym
 from reward_models import call_reward, make_reward_model
-from text_gym.generated_prompts import GeneratedPrompts
-from text_gym.tasks import PromptKeywordReward, keyword_prompts
+from text_gym.prompts.generated import GeneratedPrompts
+from text_gym.tasks.rewards import PromptKeywordReward
+from text_gym.tasks.suite import keyword_prompts
 
 WORDS = [
     "the",

@@ -8,7 +8,7 @@ import pytest
 import torch
 from conftest import TINY_WORDS, make_tiny_tokenizer
 
-from text_gym.users import (
+from text_gym.chat.users import (
     USER_INSTRUCTIONS,
     LMUser,
     ReplayUser,

@@ -1,5 +1,5 @@
-"""The procedural verifiable-reward tasks: TextGenArithmetic-v0 and TextGenInstruct-v0 (text_gym.arithmetic,
-text_gym.instruct, text_gym.generated_prompts)."""
+"""The procedural verifiable-reward tasks: TextGenArithmetic-v0 and TextGenInstruct-v0 (text_gym.tasks.arithmetic,
+text_gym.tasks.instruct, text_gym.prompts.generated)."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ from test_tasks import tokenizer, zero_reward
 
 import text_gym
 from reward_models import CONSTRAINTS, call_reward, make_reward_model
-from text_gym.arithmetic import LEVELS, TEST_PER_LEVEL, arithmetic_problem
-from text_gym.generated_prompts import GeneratedPrompts
-from text_gym.instruct import _CONFLICTS, TEST_SIZE, instruct_row
+from text_gym.prompts.generated import GeneratedPrompts
+from text_gym.tasks.arithmetic import LEVELS, TEST_PER_LEVEL, arithmetic_problem
+from text_gym.tasks.instruct import _CONFLICTS, TEST_SIZE, instruct_row
 
 PROCEDURAL = ["TextGenArithmetic-v0", "TextGenInstruct-v0"]
 

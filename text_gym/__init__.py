@@ -3,40 +3,47 @@
 ``import text_gym`` registers ``TextGen-v0`` (single env :class:`TextGenEnv`, vector entry point
 :class:`TextGenVectorEnv`), so ``gym.make("TextGen-v0")`` and ``gym.make_vec("TextGen-v0", num_envs=N)`` work;
 ``gym.make("text_gym:TextGen-v0")`` imports it on the fly. ``TextGenChar-v0`` is the small-vocabulary variant
-(one action per character, :mod:`text_gym.char_level`). ``TextGenChat-v0`` (:class:`TextGenChatEnv`,
-:class:`TextGenChatVectorEnv`) is a multi-turn conversation with a simulated user (:mod:`text_gym.users`);
-``TextGenSupport-v0`` is it configured as a customer-support desk with a scripted customer (:mod:`text_gym.support`).
+(one action per character, :mod:`text_gym.envs.char_level`). ``TextGenChat-v0`` (:class:`TextGenChatEnv`,
+:class:`TextGenChatVectorEnv`) is a multi-turn conversation with a simulated user (:mod:`text_gym.chat.users`);
+``TextGenSupport-v0`` is it configured as a customer-support desk with a scripted customer
+(:mod:`text_gym.tasks.support`).
 The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``
 and the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in
-:mod:`text_gym.tasks`. Prompts with per-prompt fields (dataset columns passed to rewards):
-:mod:`text_gym.prompt_rows`, :mod:`text_gym.generated_prompts`.
+:mod:`text_gym.tasks.suite`. Prompts with per-prompt fields (dataset columns passed to rewards):
+:mod:`text_gym.prompts.rows`, :mod:`text_gym.prompts.generated`.
 """
 
 from gymnasium.envs.registration import register, registry
 
-from text_gym.char_level import PromptLettersReward, char_prompts, char_tokenizer
-from text_gym.chat import TextGenChatEnv
-from text_gym.chat_template import ChatTemplate
-from text_gym.chat_vector import TextGenChatVectorEnv
-from text_gym.env import TextGenEnv, check_action
-from text_gym.episode import TextGenTask
-from text_gym.generated_prompts import GeneratedPrompts
-from text_gym.masking import VocabularyMask
-from text_gym.prompt_rows import PromptRows, load_prompt_source
-from text_gym.prompts import default_prompts, load_prompts
-from text_gym.support import SCENARIOS, SupportTurnReward, support_rows, support_success
-from text_gym.tasks import TASKS, TaskSpec, gold_reward_spec, task_prompts
-from text_gym.users import LMUser, ReplayUser, ScriptedUser, make_user
-from text_gym.vector import TextGenVectorEnv
+from reward_models import register_reward_models
+from text_gym.chat.env import TextGenChatEnv
+from text_gym.chat.template import ChatTemplate
+from text_gym.chat.users import LMUser, ReplayUser, ScriptedUser, make_user
+from text_gym.chat.vector import TextGenChatVectorEnv
+from text_gym.envs.char_level import PromptLettersReward, char_prompts, char_tokenizer
+from text_gym.envs.episode import TextGenTask
+from text_gym.envs.masking import VocabularyMask
+from text_gym.envs.text_gen import TextGenEnv, check_action
+from text_gym.envs.vector import TextGenVectorEnv
+from text_gym.prompts.generated import GeneratedPrompts
+from text_gym.prompts.lists import default_prompts, load_prompts
+from text_gym.prompts.rows import PromptRows, load_prompt_source
+from text_gym.tasks.rewards import TASK_REWARD_SPECS
+from text_gym.tasks.suite import TASKS, TaskSpec, gold_reward_spec, task_prompts
+from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, support_success
 
 # env id -> (entry point, vector entry point, spec kwargs); no episode limit: the envs end their own episodes
 _ENVS = {
-    "TextGen-v0": ("text_gym.env:TextGenEnv", "text_gym.vector:TextGenVectorEnv", {}),
-    "TextGenChar-v0": ("text_gym.char_level:make_char_env", "text_gym.char_level:make_char_vector_env", {}),
-    "TextGenChat-v0": ("text_gym.chat:TextGenChatEnv", "text_gym.chat_vector:TextGenChatVectorEnv", {}),
-    "TextGenSupport-v0": ("text_gym.support:make_support_env", "text_gym.support:make_support_vector_env", {}),
+    "TextGen-v0": ("text_gym.envs.text_gen:TextGenEnv", "text_gym.envs.vector:TextGenVectorEnv", {}),
+    "TextGenChar-v0": ("text_gym.envs.char_level:make_char_env", "text_gym.envs.char_level:make_char_vector_env", {}),
+    "TextGenChat-v0": ("text_gym.chat.env:TextGenChatEnv", "text_gym.chat.vector:TextGenChatVectorEnv", {}),
+    "TextGenSupport-v0": (
+        "text_gym.tasks.support:make_support_env",
+        "text_gym.tasks.support:make_support_vector_env",
+        {},
+    ),
     **{
-        task_id: ("text_gym.tasks:make_task_env", "text_gym.tasks:make_task_vector_env", {"task": task_id})
+        task_id: ("text_gym.tasks.suite:make_task_env", "text_gym.tasks.suite:make_task_vector_env", {"task": task_id})
         for task_id in TASKS
     },
 }
@@ -49,10 +56,12 @@ for _env_id, (_entry_point, _vector_entry_point, _kwargs) in _ENVS.items():
             max_episode_steps=None,
             kwargs=_kwargs,
         )
+register_reward_models(TASK_REWARD_SPECS)
 
 __all__ = [
     "SCENARIOS",
     "TASKS",
+    "TASK_REWARD_SPECS",
     "ChatTemplate",
     "GeneratedPrompts",
     "LMUser",

@@ -33,9 +33,9 @@ from stable_baselines3.common.buffers import DictRolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
-from agents.kl import KL_ESTIMATORS, KLEstimator, check_kl_coef, kl_estimate
+from agents.common.kl import KL_ESTIMATORS, KLEstimator, check_kl_coef, kl_estimate
 from reward_models import check_positive_int
-from text_gym.masking import load_causal_lm, next_token_logits
+from reward_models.common.lm import load_causal_lm, next_token_logits
 
 
 class KLPenaltyCallback(BaseCallback):

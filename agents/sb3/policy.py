@@ -26,8 +26,8 @@ from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.torch_layers import BaseFeaturesExtractor
 from torch import nn
 
-from agents.policy import LMPolicy, lm_head_size
-from text_gym.masking import last_token_hidden
+from agents.common.policy import LMPolicy, lm_head_size
+from reward_models.common.lm import last_token_hidden
 
 OBS_KEYS = ("input_ids", "attention_mask")
 CHAT_OBS_KEYS = (*OBS_KEYS, "agent_mask")

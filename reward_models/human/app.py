@@ -28,7 +28,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reward_models.extras import require_extra
+from reward_models.common.extras import require_extra
+from reward_models.common.validation import check_positive_int
 from reward_models.human.items import (
     MODES,
     Candidates,
@@ -40,7 +41,6 @@ from reward_models.human.items import (
     save_candidates,
 )
 from reward_models.human.store import LabelConflict, LabelStore
-from reward_models.validation import check_positive_int
 
 ANNOTATOR_PATTERN = re.compile(r"[A-Za-z0-9_.@-]{1,64}")
 LOOPBACK_NAMES = {"localhost", "127.0.0.1", "::1"}

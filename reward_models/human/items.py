@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal, get_args
 
-from reward_models.jsonl import read_jsonl_objects
+from reward_models.common.jsonl import read_jsonl_objects
 
 LabelMode = Literal["pair", "rank", "edit"]
 MODES: tuple[str, ...] = get_args(LabelMode)
@@ -110,12 +110,13 @@ def sample_candidates(
     seed: int = 0,
 ) -> list[Candidates]:
     """Sample ``completions_per_prompt`` completions for each prompt from a causal LM (a name/folder as in
-    :func:`~reward_models.labelling.load_policy`, or a loaded ``(model, tokenizer)`` padding on the left)."""
+    :func:`~reward_models.preferences.labelling.load_policy`, or a loaded ``(model, tokenizer)`` padding on the
+    left)."""
     import torch
     from tqdm.auto import tqdm
 
-    from reward_models.hf import resolve_device
-    from reward_models.labelling import LabelConfig, load_policy, sample_completions
+    from reward_models.common.devices import resolve_device
+    from reward_models.preferences.labelling import LabelConfig, load_policy, sample_completions
 
     config = LabelConfig(
         policy=policy if isinstance(policy, str) else "smollm2",

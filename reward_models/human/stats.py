@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 import torch
 
 from reward_models.base import RewardFn
-from reward_models.evaluation import score_pairs
-from reward_models.losses import preference_metrics
-from reward_models.preferences import PreferencePair, expand_row, read_preference_rows
+from reward_models.preferences.pairs import PreferencePair, expand_row, read_preference_rows
+from reward_models.training.evaluation import score_pairs
+from reward_models.training.losses import preference_metrics
 
 NO_ANNOTATOR = "(none)"
 

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reward_models.human.items import Item
-from reward_models.preferences import PreferenceWriter, read_preference_rows
+from reward_models.preferences.pairs import PreferenceWriter, read_preference_rows
 
 
 class LabelConflict(ValueError):

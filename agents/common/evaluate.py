@@ -1,0 +1,102 @@
+"""Score a policy on every prompt of an env: the env's reward model (proxy) and, optionally, a gold labeller."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from agents.common.logger import gold_fields
+from agents.common.policy import LMPolicy
+from agents.common.rollout import collect_rollout
+from reward_models import RewardFn, call_reward, make_reward_model
+
+
+@dataclass
+class EvalResult:
+    """Per-prompt results, in the env's prompt order: ``scores`` (the env's reward: a chat env's episode returns) and
+    ``gold_scores``; ``conversations`` holds a chat env's episodes as message lists (``None`` for single-turn
+    envs), for metrics of whole conversations."""
+
+    prompts: list[str]
+    completions: list[str]
+    scores: np.ndarray
+    gold_scores: np.ndarray | None
+    conversations: list[list[dict[str, str]] | None]
+
+    @property
+    def score_mean(self) -> float:
+        return float(self.scores.mean())
+
+    @property
+    def gold_mean(self) -> float | None:
+        return None if self.gold_scores is None else float(self.gold_scores.mean())
+
+
+def evaluate(
+    agent, env, gold_reward_model: str | RewardFn | None = None, seed: int = 0, progress_bar: bool = False
+) -> EvalResult:
+    """Sample one completion per prompt of ``env`` with ``agent`` (a :class:`agents.BaseAlgorithm`) at its
+    temperature, with a generator seeded by ``seed`` (the agent's own random state is not touched).
+
+    ``env`` is anything the agent's constructor accepts (see :meth:`agents.BaseAlgorithm.make_env`).
+    """
+    return evaluate_lm(
+        agent.policy,
+        agent.make_env(env),
+        gold_reward_model,
+        seed,
+        agent.config.temperature,
+        agent.autocast,
+        progress_bar,
+    )
+
+
+def evaluate_lm(
+    policy: LMPolicy,
+    env,
+    gold_reward_model: str | RewardFn | None = None,
+    seed: int = 0,
+    temperature: float = 1.0,
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
+    progress_bar: bool = False,
+) -> EvalResult:
+    """:func:`evaluate` for a bare :class:`agents.LMPolicy` (e.g. the LM of an SB3 policy,
+    ``LMActorCriticPolicy.lm_policy()``).
+
+    ``env`` is a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode (:func:`agents.common.envs.make_vector_env`); its
+    ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
+    ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``. On a
+    chat env the gold reward model also gets the conversations (field ``conversations``; :func:`agents.common.logger.
+    gold_fields`), e.g. ``"support-success"``.
+    """
+    if not isinstance(env.task.prompts, list):
+        raise ValueError(
+            "evaluate needs an env with a fixed prompt list, got an endless procedural source; build the env with "
+            "prompts=text_gym.task_prompts(env_id, 'test') (or any list)"
+        )
+    gold = make_reward_model(gold_reward_model) if gold_reward_model is not None else None
+    count, B = len(env.task.prompts), env.num_envs
+    generator = torch.Generator(policy.device).manual_seed(seed)
+    prompts, completions, scores, indices, conversations = [], [], [], [], []
+    policy.eval()
+    for begin in tqdm(range(0, count, B), desc="evaluate", disable=not progress_bar):
+        index = np.minimum(np.arange(begin, begin + B), count - 1)  # the last batch repeats the last prompt
+        keep = min(B, count - begin)
+        with autocast():
+            buffer = collect_rollout(policy, env, index, generator, temperature)
+        prompts += buffer.prompts[:keep]
+        indices += index[:keep].tolist()
+        completions += buffer.completions[:keep]
+        conversations += buffer.conversations[:keep]
+        scores.append(buffer.scores[:keep].double().cpu().numpy())
+    if gold is not None:
+        fields = gold_fields(env.task.prompt_fields(indices), conversations)
+        gold_scores = np.asarray(call_reward(gold, prompts, completions, fields, "gold_reward_model"), np.float64)
+    else:
+        gold_scores = None
+    return EvalResult(prompts, completions, np.concatenate(scores), gold_scores, conversations)

@@ -1,0 +1,28 @@
+"""Devices and dtypes by name: the one ``"auto"`` device rule and the dtype names every config accepts."""
+
+from __future__ import annotations
+
+import torch
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+
+
+def resolve_device(device: str | torch.device) -> torch.device:
+    """``"auto"``: CUDA if available, else Apple MPS, else CPU; anything else is passed to ``torch.device``."""
+    if str(device) == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    """The torch dtype named ``dtype`` (``"float32"``, ``"bfloat16"``, ``"float16"``); a ``torch.dtype`` or
+    ``None`` is returned unchanged. Raises ``ValueError`` naming the valid names for anything else."""
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in _DTYPES:
+        raise ValueError(f"dtype must be None, a torch.dtype or one of {list(_DTYPES)}, got {dtype!r}")
+    return _DTYPES[dtype]

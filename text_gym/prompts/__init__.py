@@ -1,0 +1,12 @@
+"""Prompt sources: where the prompts of an episode come from.
+
+- ``lists.py``: the project's default prompt set; prompts from lists, ``.txt`` and ``.jsonl`` files.
+- ``rows.py``: :class:`PromptRows`, prompts with per-prompt fields (dataset columns passed to rewards).
+- ``generated.py``: :class:`GeneratedPrompts`, an endless reproducible source (a fresh prompt at every reset).
+"""
+
+from text_gym.prompts.generated import GeneratedPrompts
+from text_gym.prompts.lists import default_prompts, load_prompts
+from text_gym.prompts.rows import PromptRows, load_prompt_source
+
+__all__ = ["GeneratedPrompts", "PromptRows", "default_prompts", "load_prompt_source", "load_prompts"]
