@@ -17,6 +17,7 @@ from agents.common.rollout import RolloutBuffer, collect_rollout
 from agents.ppo.ppo import PPO, PPOConfig
 from agents.reinforce.reinforce import REINFORCE, REINFORCEConfig
 from reward_models import resolve_device
+from reward_models.common.moved_modules import alias_moved_modules
 
 ALGORITHMS = {
     "ppo": (PPO, {}),
@@ -25,6 +26,26 @@ ALGORITHMS = {
     "grpo": (REINFORCE, {"baseline": "grpo"}),
 }
 """``text-gym train <name>`` algorithms: the class and the config fields the name fixes."""
+
+# Module paths of the flat layout (before the envs/, chat/, tasks/ ... folders): importable, with a DeprecationWarning.
+alias_moved_modules(
+    {
+        "agents.base": "agents.common.base",
+        "agents.config": "agents.common.config",
+        "agents.rollout": "agents.common.rollout",
+        "agents.policy": "agents.common.policy",
+        "agents.static_decode": "agents.common.static_decode",
+        "agents.advantages": "agents.common.advantages",
+        "agents.losses": "agents.common.losses",
+        "agents.kl": "agents.common.kl",
+        "agents.schedules": "agents.common.schedules",
+        "agents.checkpoint": "agents.common.checkpoint",
+        "agents.distributed": "agents.common.distributed",
+        "agents.envs": "agents.common.envs",
+        "agents.logger": "agents.common.logger",
+        "agents.callbacks": "agents.common.callbacks",
+    }
+)
 
 __all__ = [
     "ALGORITHMS",

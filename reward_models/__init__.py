@@ -5,6 +5,7 @@ from reward_models.base import BaseRewardModel, RewardFn, RewardModel, check_sco
 from reward_models.common.atomic_folder import write_folder_atomically
 from reward_models.common.devices import resolve_device, resolve_dtype
 from reward_models.common.extras import MissingExtraError, require_extra
+from reward_models.common.moved_modules import alias_moved_modules
 from reward_models.common.packaged import cache_dir, load_tokenizer, resolve_model_path
 from reward_models.common.quiet import hf_progress_bars_disabled
 from reward_models.common.validation import check_positive_int
@@ -53,6 +54,31 @@ from reward_models.training.losses import bradley_terry_loss, preference_metrics
 from reward_models.training.trainer import RewardTrainerConfig, RewardTrainResult, train_reward_model
 
 register_reward_models(BUILTIN_SPECS)
+
+# Module paths of the flat layout (before the envs/, chat/, tasks/ ... folders): importable, with a DeprecationWarning.
+alias_moved_modules(
+    {
+        "reward_models.validation": "reward_models.common.validation",
+        "reward_models.atomic_folder": "reward_models.common.atomic_folder",
+        "reward_models.jsonl": "reward_models.common.jsonl",
+        "reward_models.packaged": "reward_models.common.packaged",
+        "reward_models.quiet": "reward_models.common.quiet",
+        "reward_models.extras": "reward_models.common.extras",
+        "reward_models.composite": "reward_models.models.composite",
+        "reward_models.function_rewards": "reward_models.models.function_rewards",
+        "reward_models.gold": "reward_models.models.gold",
+        "reward_models.hf": "reward_models.models.hf",
+        "reward_models.sentiment": "reward_models.models.sentiment",
+        "reward_models.reference": "reward_models.models.reference",
+        "reward_models.constraints": "reward_models.models.constraints",
+        "reward_models.answers": "reward_models.models.answers",
+        "reward_models.losses": "reward_models.training.losses",
+        "reward_models.trainer": "reward_models.training.trainer",
+        "reward_models.delta": "reward_models.training.delta",
+        "reward_models.evaluation": "reward_models.training.evaluation",
+        "reward_models.labelling": "reward_models.preferences.labelling",
+    }
+)
 
 __all__ = [
     "BUILTIN_SPECS",

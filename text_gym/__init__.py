@@ -16,6 +16,7 @@ and the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenA
 from gymnasium.envs.registration import register, registry
 
 from reward_models import register_reward_models
+from reward_models.common.moved_modules import alias_moved_modules
 from text_gym.chat.env import TextGenChatEnv
 from text_gym.chat.template import ChatTemplate
 from text_gym.chat.users import LMUser, ReplayUser, ScriptedUser, make_user
@@ -57,6 +58,26 @@ for _env_id, (_entry_point, _vector_entry_point, _kwargs) in _ENVS.items():
             kwargs=_kwargs,
         )
 register_reward_models(TASK_REWARD_SPECS)
+
+# Module paths of the flat layout (before the envs/, chat/, tasks/ ... folders): importable, with a DeprecationWarning.
+alias_moved_modules(
+    {
+        "text_gym.env": "text_gym.envs.text_gen",
+        "text_gym.vector": "text_gym.envs.vector",
+        "text_gym.char_level": "text_gym.envs.char_level",
+        "text_gym.episode": "text_gym.envs.episode",
+        "text_gym.masking": "text_gym.envs.masking",
+        "text_gym.rendering": "text_gym.envs.rendering",
+        "text_gym.chat_vector": "text_gym.chat.vector",
+        "text_gym.chat_template": "text_gym.chat.template",
+        "text_gym.users": "text_gym.chat.users",
+        "text_gym.instruct": "text_gym.tasks.instruct",
+        "text_gym.arithmetic": "text_gym.tasks.arithmetic",
+        "text_gym.support": "text_gym.tasks.support",
+        "text_gym.prompt_rows": "text_gym.prompts.rows",
+        "text_gym.generated_prompts": "text_gym.prompts.generated",
+    }
+)
 
 __all__ = [
     "SCENARIOS",

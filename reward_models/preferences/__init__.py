@@ -1,2 +1,28 @@
 """Preference data: the pair format and its JSONL files (``pairs.py``), and simulated labelling by a gold
 labeller (``labelling.py``)."""
+
+from reward_models.preferences.labelling import LabelConfig, label_preferences, rank_pairs
+from reward_models.preferences.pairs import (
+    PreferenceDataError,
+    PreferencePair,
+    PreferenceWriter,
+    append_preferences,
+    expand_row,
+    load_preferences,
+    parse_row,
+    read_preference_rows,
+)
+
+__all__ = [
+    "LabelConfig",
+    "PreferenceDataError",
+    "PreferencePair",
+    "PreferenceWriter",
+    "append_preferences",
+    "expand_row",
+    "label_preferences",
+    "load_preferences",
+    "parse_row",
+    "rank_pairs",
+    "read_preference_rows",
+]

@@ -6,7 +6,15 @@
 """
 
 from text_gym.prompts.generated import GeneratedPrompts
-from text_gym.prompts.lists import default_prompts, load_prompts
+from text_gym.prompts.lists import SPLITS, default_prompts, load_prompts, read_prompt_rows
 from text_gym.prompts.rows import PromptRows, load_prompt_source
 
-__all__ = ["GeneratedPrompts", "PromptRows", "default_prompts", "load_prompt_source", "load_prompts"]
+__all__ = [
+    "SPLITS",
+    "GeneratedPrompts",
+    "PromptRows",
+    "default_prompts",
+    "load_prompt_source",
+    "load_prompts",
+    "read_prompt_rows",
+]

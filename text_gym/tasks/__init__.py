@@ -6,16 +6,41 @@
 - ``support.py``: ``TextGenSupport-v0``, the customer-support desk with a scripted customer.
 """
 
-from text_gym.tasks.suite import TASKS, TaskSpec, gold_reward_spec, task_prompts
+from text_gym.tasks.rewards import TASK_REWARD_SPECS, PromptKeywordReward, SupportSuccessReward
+from text_gym.tasks.suite import (
+    CHAT_TASKS,
+    TASKS,
+    ChatTaskSpec,
+    TaskSpec,
+    dialogue_prompts,
+    gold_reward_spec,
+    keyword_prompts,
+    make_task_env,
+    make_task_vector_env,
+    story_prompts,
+    task_defaults,
+    task_prompts,
+)
 from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, support_success
 
 __all__ = [
+    "CHAT_TASKS",
     "SCENARIOS",
     "TASKS",
+    "TASK_REWARD_SPECS",
+    "ChatTaskSpec",
+    "PromptKeywordReward",
+    "SupportSuccessReward",
     "SupportTurnReward",
     "TaskSpec",
+    "dialogue_prompts",
     "gold_reward_spec",
+    "keyword_prompts",
+    "make_task_env",
+    "make_task_vector_env",
+    "story_prompts",
     "support_rows",
     "support_success",
+    "task_defaults",
     "task_prompts",
 ]
