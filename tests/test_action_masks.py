@@ -74,6 +74,8 @@ def test_minibatch_rows_and_chunk_positions_of_a_stored_mask():
 
 def test_check_action_masks_refuses_bad_masks():
     assert torch.equal(check_action_masks([True, False], 3, 4, torch.device("cpu")), torch.tensor([True, False]))
+    rows = torch.tensor([[True, False], [False, True]])
+    assert torch.equal(check_action_masks(rows, 2, 4, torch.device("cpu")), rows)
     with pytest.raises(ValueError, match=r"bool array \[V\] or \[2, V\] with V <= 4"):
         check_action_masks(np.ones(4, dtype=int), 2, 4, torch.device("cpu"))
     with pytest.raises(ValueError, match="V <= 4"):
