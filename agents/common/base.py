@@ -36,6 +36,7 @@ import torch
 from stable_baselines3.common.running_mean_std import RunningMeanStd
 from tqdm.auto import tqdm
 
+from agents.common.action_masks import check_action_masks, mask_logprobs, vocabulary_restriction
 from agents.common.callbacks import init_callback
 from agents.common.checkpoint import (
     TRAINING_STATE,
@@ -481,17 +482,30 @@ class BaseAlgorithm:
     # ---------------------------------------------------------------- predict
     @torch.no_grad()
     def predict(
-        self, observation: dict[str, np.ndarray], state=None, episode_start=None, deterministic: bool = False
+        self,
+        observation: dict[str, np.ndarray],
+        state=None,
+        episode_start=None,
+        deterministic: bool = False,
+        action_masks: np.ndarray | None = None,
     ) -> tuple[np.ndarray, None]:
         """Next token for one observation (``input_ids`` / ``attention_mask`` ``[L]``) or a batch ``[B, L]``.
 
         Returns ``(actions, None)`` like SB3: an int64 array ``[B]`` (or a 0-dim array for one observation);
-        ``deterministic`` takes the most likely token, otherwise one is sampled at the config temperature.
+        ``deterministic`` takes the most likely token, otherwise one is sampled at the config temperature. Only
+        allowed tokens are returned: those of ``action_masks`` (bool ``[V]`` or ``[B, V]``, sb3-contrib's
+        MaskablePPO argument) if given, else those the agent's env allows in ``observation`` (its vocabulary
+        restriction), else any.
         """
         ids = torch.as_tensor(np.asarray(observation["input_ids"]), device=self.device)
         mask = torch.as_tensor(np.asarray(observation["attention_mask"]), device=self.device)
         single = ids.ndim == 1
         ids, mask = ids.view(-1, ids.shape[-1]), mask.view(-1, mask.shape[-1])
+        restriction = vocabulary_restriction(self.env)
+        if action_masks is not None:
+            action_masks = check_action_masks(action_masks, ids.shape[0], self.policy.vocab_size, self.device)
+        elif restriction is not None:
+            action_masks = restriction(ids, mask)  # on the env's layout of the observation
         # Attended tokens only (the layout pads inside the row); the last one predicts the next token.
         order = torch.argsort(mask, dim=1, stable=True)
         ids, mask = ids.gather(1, order), mask.gather(1, order)
@@ -500,6 +514,8 @@ class BaseAlgorithm:
             logprobs, _, _ = self.policy.next_token_logprobs(
                 ids, mask, position_ids_from_mask(mask), None, self.config.temperature
             )
+        if action_masks is not None:
+            logprobs = mask_logprobs(logprobs, action_masks)
         if deterministic:
             actions = logprobs.argmax(-1)
         else:

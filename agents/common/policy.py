@@ -24,6 +24,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
+from agents.common.action_masks import mask_positions, masked_token_logprobs
 from agents.common.static_decode import (
     RolloutCache,
     StaticRolloutCache,
@@ -54,9 +55,16 @@ def _cache_keyword(backbone: nn.Module) -> str:
 
 
 def _chunk_logprobs(
-    head: nn.Module, hidden: torch.Tensor, actions: torch.Tensor, temperature: float, num_actions: int
+    head: nn.Module,
+    hidden: torch.Tensor,
+    actions: torch.Tensor,
+    temperature: float,
+    num_actions: int,
+    action_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     logits = head(hidden)[..., :num_actions].float() / temperature
+    if action_mask is not None:
+        return masked_token_logprobs(logits, actions, action_mask)
     return logits.gather(-1, actions.unsqueeze(-1)).squeeze(-1) - logits.logsumexp(-1)
 
 
@@ -67,13 +75,16 @@ def selective_logprobs(
     temperature: float = 1.0,
     num_actions: int | None = None,
     chunk_size: int = 256,
+    action_mask: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Log-probs ``[B, T]`` of ``actions`` ``[B, T]`` under ``log_softmax(head(hidden)[..., :num_actions] / T)``
     without materialising the ``[B, T, V]`` logits: ``chunk_size`` token positions at a time, and under autograd
     each chunk is recomputed in the backward pass (activation checkpointing) instead of stored, so the live
     float32 logits never exceed ``chunk_size x V``.
 
-    ``hidden`` is ``[B, T, H]``; ``num_actions`` (default ``V``) keeps the first ``num_actions`` LM-head rows.
+    ``hidden`` is ``[B, T, H]``; ``num_actions`` (default ``V``) keeps the first ``num_actions`` LM-head rows;
+    ``action_mask`` (a stored mask of agents/common/action_masks.py: bool ``[num_actions]`` or allowed ids
+    ``[B, T, k]``) renormalises each position's distribution over its allowed ids.
     """
     num_actions = num_actions or int(head.weight.shape[0])
     flat_hidden = hidden.reshape(-1, hidden.shape[-1])
@@ -82,10 +93,11 @@ def selective_logprobs(
     pieces = []
     for begin in range(0, flat_hidden.shape[0], chunk_size):
         args = (head, flat_hidden[begin : begin + chunk_size], flat_actions[begin : begin + chunk_size])
+        mask = None if action_mask is None else mask_positions(action_mask, begin, begin + chunk_size)
         if grad:
-            pieces.append(checkpoint(_chunk_logprobs, *args, temperature, num_actions, use_reentrant=False))
+            pieces.append(checkpoint(_chunk_logprobs, *args, temperature, num_actions, mask, use_reentrant=False))
         else:
-            pieces.append(_chunk_logprobs(*args, temperature, num_actions))
+            pieces.append(_chunk_logprobs(*args, temperature, num_actions, mask))
     if not pieces:
         return hidden.new_zeros(actions.shape, dtype=torch.float32)
     return torch.cat(pieces).view(actions.shape)
@@ -371,6 +383,7 @@ class LMPolicy(nn.Module):
         response_start: int,
         temperature: float = 1.0,
         with_values: bool = False,
+        action_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """The training computation: log-probs (and values) of whole sequences (SB3's ``evaluate_actions``).
 
@@ -378,7 +391,8 @@ class LMPolicy(nn.Module):
         positions ``response_start:``. Returns the log-probs ``[B, T]`` (``T = S - response_start``, float32, 0
         after an episode ended) of the response tokens at temperature ``temperature``, computed without the full
         ``[B, T, V]`` logits (:func:`selective_logprobs`), and their values ``[B, T]`` (value of the state before
-        each token) when ``with_values``.
+        each token) when ``with_values``. ``action_mask`` (the rollout's ``RolloutBuffer.action_mask`` of these
+        rows) gives the log-probs under the env's action masks.
         """
         position_ids = position_ids_from_mask(attention_mask)
         hidden = self.backbone(
@@ -394,6 +408,7 @@ class LMPolicy(nn.Module):
             temperature,
             self.num_actions,
             self.logprob_chunk_size,
+            action_mask,
         )
         logprobs = logprobs.masked_fill(outside, 0.0)  # padding after the episode
         values = None
@@ -426,13 +441,18 @@ class AdapterDisabledReference:
 
     @torch.no_grad()
     def __call__(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, response_start: int, temperature: float = 1.0
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        response_start: int,
+        temperature: float = 1.0,
+        action_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, None]:
         was_training = self.policy.training
         self.policy.eval()
         try:
             with self.policy.model.disable_adapter():
-                logprobs, _ = self.policy(input_ids, attention_mask, response_start, temperature)
+                logprobs, _ = self.policy(input_ids, attention_mask, response_start, temperature, False, action_mask)
         finally:
             self.policy.train(was_training)
         return logprobs, None

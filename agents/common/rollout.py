@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from agents.common.action_masks import RolloutMasks
 from agents.common.policy import LMPolicy, position_ids_from_mask
 
 
@@ -53,6 +54,10 @@ class RolloutBuffer:
     - ``conversations``: a chat env's episodes as lists of ``{"role", "content"}`` messages (its ``conversation``
       info: for metrics of whole conversations, such as the support task's success); ``None`` for single-turn envs.
     - ``num_tokens``: the agent's tokens (env steps) of the batch.
+    - ``action_mask``: the env's action masks the policy sampled under, ``None`` for an env without a vocabulary
+      restriction; bool ``[V]`` for ``allowed_tokens`` alone, int64 ``[B, T, k]`` (the allowed ids of each
+      position) for ``mask_top_k``: agents/common/action_masks.py, which also states their memory cost.
+      ``logprobs`` / ``ref_logprobs`` are under these masks, and the update computes its log-probs under them.
     """
 
     query_ids: torch.Tensor
@@ -72,6 +77,7 @@ class RolloutBuffer:
     conversations: list[list[dict[str, str]] | None]
     num_tokens: int
     rollout_s: float
+    action_mask: torch.Tensor | None = None
 
     @property
     def batch_size(self) -> int:
@@ -123,6 +129,10 @@ def collect_rollout(
 ) -> RolloutBuffer:
     """Run one batch of episodes of ``env`` (a TextGen vector env in ``DISABLED`` autoreset mode) to the end.
 
+    With an env that restricts its vocabulary (``allowed_tokens``, ``mask_top_k``) every action is sampled from the
+    policy's distribution renormalised over the env's mask of that step, and the log-probs (policy and reference)
+    are under those masks (``RolloutBuffer.action_mask``); an unrestricted env makes no mask.
+
     Args:
         policy: the acting policy; its log-probs ``[B, V]`` at ``temperature`` are sampled with ``generator``.
         env: the vector env (``TextGenVectorEnv``, or a chat vector env that inserts the user's turns); its
@@ -138,7 +148,8 @@ def collect_rollout(
     P, N = task.max_prompt_tokens, task.max_new_tokens
     B = env.num_envs
     device = env.device
-    obs, _ = env.reset_tensors(options={"prompt_index": prompt_index})
+    obs, info = env.reset_tensors(options={"prompt_index": prompt_index})
+    masks = RolloutMasks.of(env, info, N + 1)  # None: no vocabulary restriction
     input_ids, attention_mask = obs["input_ids"], obs["attention_mask"]
     inserts = "agent_mask" in obs  # the env may append tokens of its own after an action
     prompt_lengths = task.prompt_lengths[prompt_index]
@@ -169,8 +180,12 @@ def collect_rollout(
         input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), cache, temperature, shared_values
     )
     for _ in range(N):  # every step of a running episode writes at least one of its N tokens
+        if masks is not None:
+            step_logprobs = masks.apply(step_logprobs, tokens_before)
         actions = torch.multinomial(step_logprobs.exp(), 1, generator=generator)
         _, rewards, _, _, info = env.step_tensors(actions.squeeze(1))
+        if masks is not None:
+            masks.update(info)
         # The action is each row's first new token, at column tokens_before (an ended row: zeros after its tokens).
         counts = env.num_tokens - tokens_before  # new tokens per row: 0 for an ended episode
         step = [step_logprobs.gather(1, actions).squeeze(1), ones, rewards]
@@ -226,6 +241,7 @@ def collect_rollout(
         conversations=conversations,
         num_tokens=int(response_mask.sum()),
         rollout_s=0.0,
+        action_mask=None if masks is None else masks.stored(T),
     )
     sequence_ids, sequence_mask, response_start = buffer.sequences()
     if with_values and not shared_values:
@@ -233,6 +249,8 @@ def collect_rollout(
         buffer.values = critic_values * response_mask
     buffer.rollout_s = time.perf_counter() - start_time
     if ref_policy is not None:
-        ref_logprobs, _ = ref_policy(sequence_ids, sequence_mask, response_start, temperature)
+        ref_logprobs, _ = ref_policy(
+            sequence_ids, sequence_mask, response_start, temperature, action_mask=buffer.action_mask
+        )
         buffer.ref_logprobs = torch.where(response_mask > 0, ref_logprobs, 0.0)
     return buffer

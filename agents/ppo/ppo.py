@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from agents.common.action_masks import mask_rows
 from agents.common.advantages import explained_variance, gae, whiten
 from agents.common.base import BaseAlgorithm
 from agents.common.config import AlgorithmConfig, _help
@@ -72,7 +73,8 @@ class PPO(BaseAlgorithm):
 
         def loss_fn(index: torch.Tensor, token_count: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             input_ids, attention_mask, start = buffer.sequences(index)
-            logprobs, values = self.model(input_ids, attention_mask, start, cfg.temperature, True)
+            allowed = mask_rows(buffer.action_mask, index)
+            logprobs, values = self.model(input_ids, attention_mask, start, cfg.temperature, True, allowed)
             m = mask[index]
             policy_loss, metrics = clipped_policy_loss(
                 logprobs, buffer.logprobs[index], advantages[index], m, cfg.clip_range, token_count

@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 import torch
 
+from agents.common.action_masks import mask_rows
 from agents.common.advantages import group_advantages, whiten
 from agents.common.base import BaseAlgorithm
 from agents.common.config import AlgorithmConfig, _help
@@ -108,7 +109,8 @@ class REINFORCE(BaseAlgorithm):
 
         def loss_fn(index: torch.Tensor, token_count: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
             input_ids, attention_mask, start = buffer.sequences(index)
-            logprobs, _ = self.model(input_ids, attention_mask, start, cfg.temperature)
+            allowed = mask_rows(buffer.action_mask, index)
+            logprobs, _ = self.model(input_ids, attention_mask, start, cfg.temperature, False, allowed)
             m = mask[index]
             if cfg.baseline == "grpo":
                 loss, metrics = clipped_policy_loss(
