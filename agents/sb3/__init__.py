@@ -1,6 +1,7 @@
 """Stock stable-baselines3 / sb3-contrib algorithms on TextGen envs.
 
-- :class:`SB3VecEnv`: a ``TextGenVectorEnv`` as an SB3 ``VecEnv`` (terminal observations, ``infos``, episode stats).
+- ``SB3VecEnv``: a ``TextGenVectorEnv`` as an SB3 ``VecEnv`` (terminal observations, ``infos``), episode
+  statistics by SB3's ``VecMonitor``.
 - :class:`LMActorCriticPolicy` (PPO, A2C) and :class:`MaskableLMActorCriticPolicy` (MaskablePPO; needs
   sb3-contrib, the ``sb3`` extra, imported on first use): a causal LM as the policy, value head on the last real
   token.
