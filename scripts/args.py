@@ -43,6 +43,16 @@ def _optional_scalar(tp: Any) -> Any | None:
     return None
 
 
+def _argument_metadata(metadata: Any) -> Any:
+    """A field's metadata as ``add_argument`` keywords (HfArgumentParser passes them on): a deprecated alias's
+    ``"deprecated"`` (the field to use instead) becomes the start of its help."""
+    if "deprecated" not in metadata:
+        return metadata
+    instead = "--" + metadata["deprecated"].replace("_", "-")
+    options = {key: value for key, value in metadata.items() if key != "deprecated"}
+    return {**options, "help": f"deprecated, use {instead}: {metadata.get('help', '')}"}
+
+
 def cli_fields(cls: type, exclude: Iterable[str] = ()) -> type:
     """A dataclass with the init fields of ``cls`` minus ``exclude``, typed for HfArgumentParser.
 
@@ -57,7 +67,13 @@ def cli_fields(cls: type, exclude: Iterable[str] = ()) -> type:
         scalar = _optional_scalar(hints[f.name])
         tp = _none_or(scalar) if scalar is not None else hints[f.name]
         specs.append(
-            (f.name, tp, dataclasses.field(default=f.default, default_factory=f.default_factory, metadata=f.metadata))
+            (
+                f.name,
+                tp,
+                dataclasses.field(
+                    default=f.default, default_factory=f.default_factory, metadata=_argument_metadata(f.metadata)
+                ),
+            )
         )
     return dataclasses.make_dataclass(cls.__name__, specs)
 

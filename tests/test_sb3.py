@@ -3,6 +3,8 @@ penalty callback and evaluate_policy. Tiny offline GPT-2 and word-level tokenize
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
@@ -11,6 +13,8 @@ from sb3_contrib import MaskablePPO
 from stable_baselines3 import A2C, DQN, PPO
 from stable_baselines3.common.callbacks import BaseCallback
 from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.monitor import Monitor
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 from test_env import EOS, PROMPTS
 from test_masking import reference_next_logits
 from transformers import GPT2Config, GPT2LMHeadModel
@@ -88,6 +92,17 @@ def test_vec_env_terminal_observations_infos_and_episode_stats():
     assert infos[1]["completion"] == "good good good good" and infos[1]["episode"]["r"] == 1.0
     assert infos[1]["episode"]["l"] == 4 and infos[1]["stop_reason"] == "length"
     np.testing.assert_array_equal(infos[2]["terminal_observation"]["input_ids"][4:], [good] * 4)
+
+
+def test_episode_statistics_come_from_stock_vec_monitor():
+    env = make_env(2)
+    assert isinstance(env, VecMonitor) and isinstance(env.venv, VecEnv) and not isinstance(env.venv, VecMonitor)
+    assert env.env_is_wrapped(Monitor) == [False, False]  # no sub-env is a Monitor-wrapped Gymnasium env
+    assert env.env is env.venv.env and env.get_attr("task") == [env.env.task] * 2
+    env.reset()
+    eos = np.array([EOS, EOS])
+    _, _, dones, infos = env.step(eos)
+    assert dones.all() and env.episode_count == 2 and [info["episode"]["l"] for info in infos] == [1, 1]
 
 
 def test_vec_env_seeding_and_prompt_options():
@@ -296,8 +311,10 @@ def test_evaluate_policy_reports_the_env_scores():
             scores.append(locals_["info"]["score"])
             num_tokens.append(locals_["info"]["num_tokens"])
 
-    rewards, lengths = evaluate_policy(
-        algo, env, n_eval_episodes=12, deterministic=False, return_episode_rewards=True, callback=collect, warn=False
-    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)  # evaluate_policy warns about an env without Monitor statistics
+        rewards, lengths = evaluate_policy(
+            algo, env, n_eval_episodes=12, deterministic=False, return_episode_rewards=True, callback=collect
+        )
     assert len(rewards) == 12 and rewards == pytest.approx(scores) and lengths == num_tokens
     assert all(1 <= n <= 4 for n in lengths) and len(set(rewards)) > 1

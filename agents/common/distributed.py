@@ -12,14 +12,20 @@ from typing import Any
 
 import torch
 
+from reward_models.common.devices import resolve_device
+
 MIXED_PRECISION = {"float32": "no", "bfloat16": "bf16", "float16": "fp16"}
 """The agents' ``dtype`` names -> accelerate's ``mixed_precision``."""
 
 
 def make_accelerator(device: str, dtype: str) -> Any:
-    """An ``accelerate.Accelerator`` for ``device`` (``"auto"``, ``"cpu"`` or ``"cuda"``; under a multi-process
-    launch each process gets its own GPU) computing in ``dtype`` (``float32``, or autocast to ``bfloat16`` /
-    ``float16`` with loss scaling for float16).
+    """An ``accelerate.Accelerator`` for ``device`` computing in ``dtype`` (``float32``, or autocast to
+    ``bfloat16`` / ``float16`` with loss scaling for float16).
+
+    ``device``: ``"auto"`` (the project's one rule, ``reward_models.resolve_device``: CUDA, else MPS, else CPU),
+    ``"cpu"``, ``"cuda"`` (under a multi-process launch each process gets its own GPU) or ``"mps"``. A CPU
+    placement is accelerate's ``cpu=True`` (which also starts a multi-process CPU group under a launcher); any
+    other lets accelerate place on the machine's accelerator, which is the CUDA or MPS device the rule chose.
 
     accelerate keeps one process-wide state and refuses a second mixed-precision setting; agents with different
     ``dtype`` in one process (benchmarks, tests) are legitimate, so the precision part of that state is reset
@@ -28,20 +34,20 @@ def make_accelerator(device: str, dtype: str) -> Any:
     from accelerate import Accelerator
     from accelerate.state import AcceleratorState
 
-    if device not in ("auto", "cpu", "cuda"):
+    if device not in ("auto", "cpu", "cuda", "mps"):
         raise ValueError(
-            f"device must be 'auto', 'cpu' or 'cuda', got {device!r} (choose GPUs with CUDA_VISIBLE_DEVICES; "
+            f"device must be 'auto', 'cpu', 'cuda' or 'mps', got {device!r} (choose GPUs with CUDA_VISIBLE_DEVICES; "
             "under accelerate launch / torchrun each process takes its own)"
         )
     if device == "cuda" and not torch.cuda.is_available():
         raise ValueError("device='cuda' but torch sees no CUDA device")
+    if device == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device='mps' but torch sees no MPS device")
     mixed_precision = MIXED_PRECISION[dtype]
     state = AcceleratorState._shared_state
     if state and state.get("_mixed_precision") not in (None, mixed_precision):
         AcceleratorState._reset_state()
-    # accelerate starts a multi-process CPU (gloo) group only when told cpu=True.
-    cpu = device == "cpu" or (device == "auto" and not torch.cuda.is_available())
-    return Accelerator(cpu=cpu, mixed_precision=mixed_precision)
+    return Accelerator(cpu=resolve_device(device).type == "cpu", mixed_precision=mixed_precision)
 
 
 class Reducer:

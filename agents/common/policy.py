@@ -33,7 +33,7 @@ from agents.common.static_decode import (
     takes_cache_position,
 )
 from reward_models import hf_progress_bars_disabled, load_tokenizer, resolve_model_path
-from reward_models.common.lm import position_ids_from_mask
+from reward_models.common.lm import load_causal_lm, position_ids_from_mask
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 CRITIC_FILE = "critic.safetensors"
@@ -193,7 +193,7 @@ class LMPolicy(nn.Module):
         ``peft_config`` (e.g. ``peft.LoraConfig``) wraps the LM in
         fresh adapters (float32 whatever ``dtype`` is, as peft does by default).
         """
-        from transformers import AutoModelForCausalLM, PreTrainedModel
+        from transformers import PreTrainedModel
 
         folder = None
         if isinstance(policy, PreTrainedModel) or _is_peft(policy):
@@ -210,7 +210,7 @@ class LMPolicy(nn.Module):
                 if folder is not None and (folder / ADAPTER_CONFIG_FILE).is_file():
                     model = _load_adapter_folder(folder, dtype)
                 else:
-                    model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
+                    model = load_causal_lm(path, dtype=dtype, trainable=True)
             tokenizer = load_tokenizer(str(policy))
         else:
             raise TypeError(
@@ -243,10 +243,7 @@ class LMPolicy(nn.Module):
 
             set_peft_model_state_dict(self.model, load_file(folder / "adapter_model.safetensors", str(self.device)))
         else:
-            from transformers import AutoModelForCausalLM
-
-            with hf_progress_bars_disabled():
-                saved = AutoModelForCausalLM.from_pretrained(folder, dtype=next(self.model.parameters()).dtype)
+            saved = load_causal_lm(folder, dtype=next(self.model.parameters()).dtype)
             self.model.load_state_dict(saved.state_dict())
         self.load_heads(folder)
 
@@ -484,9 +481,8 @@ def _with_adapters(model: nn.Module, peft_config: Any) -> nn.Module:
 
 def _load_adapter_folder(folder: Path, dtype: torch.dtype) -> nn.Module:
     from peft import PeftModel
-    from transformers import AutoModelForCausalLM
 
     base_name = json.loads((folder / ADAPTER_CONFIG_FILE).read_text())["base_model_name_or_path"]
     base_path = folder / base_name if (folder / base_name).is_dir() else resolve_model_path(base_name)
-    base = AutoModelForCausalLM.from_pretrained(base_path, dtype=dtype)
+    base = load_causal_lm(base_path, dtype=dtype, trainable=True)
     return PeftModel.from_pretrained(base, folder, is_trainable=True)

@@ -1,11 +1,12 @@
 """Stock stable-baselines3 / sb3-contrib algorithms on TextGen envs.
 
-- :class:`SB3VecEnv`: a ``TextGenVectorEnv`` as an SB3 ``VecEnv`` (terminal observations, ``infos``, episode stats).
-- :class:`LMActorCriticPolicy` (PPO, A2C) and :class:`MaskableLMActorCriticPolicy` (MaskablePPO; needs
+- ``SB3VecEnv``: a ``TextGenVectorEnv`` as an SB3 ``VecEnv`` (terminal observations, ``infos``), episode
+  statistics by SB3's ``VecMonitor``.
+- ``LMActorCriticPolicy`` (PPO, A2C) and ``MaskableLMActorCriticPolicy`` (MaskablePPO; needs
   sb3-contrib, the ``sb3`` extra, imported on first use): a causal LM as the policy, value head on the last real
   token.
-- :class:`KLPenaltyCallback`: the per-token KL penalty against a frozen reference, for on-policy algorithms.
-- :class:`LSTMTokenExtractor`: a small LSTM policy body for DQN / PPO on small vocabularies (``TextGenChar-v0``).
+- ``KLPenaltyCallback``: the per-token KL penalty against a frozen reference, for on-policy algorithms.
+- ``LSTMTokenExtractor``: a small LSTM policy body for DQN / PPO on small vocabularies (``TextGenChar-v0``).
 
 See docs/sb3.md.
 """

@@ -63,7 +63,7 @@ class KLPenaltyCallback(BaseCallback):
             raise ValueError(f"estimator must be one of {KL_ESTIMATORS}, got {estimator!r}")
         check_positive_int("batch_size", batch_size)
         self.kl_coef, self.estimator, self.batch_size = float(kl_coef), estimator, batch_size
-        self.ref_model = None if ref_model is None else load_causal_lm(ref_model)
+        self.ref_model = None if ref_model is None else load_causal_lm(ref_model, argument="ref_model")
         self.last_kl: np.ndarray | None = None
 
     def _on_training_start(self) -> None:

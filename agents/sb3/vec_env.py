@@ -1,33 +1,37 @@
-"""SB3VecEnv: a :class:`text_gym.TextGenVectorEnv` behind stable-baselines3's ``VecEnv`` API.
+"""SB3VecEnv: a ``text_gym.TextGenVectorEnv`` behind stable-baselines3's ``VecEnv`` API, with SB3's own
+``VecMonitor`` keeping the episode statistics.
 
-SB3 does not take Gymnasium vector envs; this adapter runs the native vector env in ``SAME_STEP`` autoreset mode,
-which is SB3's convention: a sub-env whose episode ends is reset in the same step, ``dones[i]`` is True, the
-returned observation is the new prompt's, and ``infos[i]["terminal_observation"]`` is the final one.
+SB3 does not take Gymnasium vector envs; the adapter (``SB3VecEnv(...).venv``) runs the native vector env in
+``SAME_STEP`` autoreset mode, which is SB3's convention: a sub-env whose episode ends is reset in the same step,
+``dones[i]`` is True, the returned observation is the new prompt's, and ``infos[i]["terminal_observation"]`` is the
+final one. ``infos[i]`` of a finished episode holds the env's episode info (``prompt``, ``completion``, ``score``,
+``prompt_index``, ``num_tokens``, ``stop_reason``; the chat envs add ``conversation``, ``num_turns`` and their last
+turn's keys). With a vocabulary restriction every ``infos[i]["action_mask"]`` is set, and ``action_masks`` serves
+``MaskablePPO``.
 
-``infos[i]`` of a finished episode also holds ``episode = {"r": score, "l": steps, "t": seconds}`` (what SB3's
-``Monitor`` adds, so ``rollout/ep_rew_mean`` and ``rollout/ep_len_mean`` are logged) and the env's episode info
-(``prompt``, ``completion``, ``score``, ``prompt_index``, ``num_tokens``, ``stop_reason``; the chat envs add
-``conversation``, ``num_turns`` and their last turn's keys). With a vocabulary restriction every
-``infos[i]["action_mask"]`` is set, and :meth:`action_masks` serves ``MaskablePPO``.
+``SB3VecEnv`` is stock ``VecMonitor`` over that adapter: it adds ``infos[i]["episode"] = {"r": return, "l": steps,
+"t": seconds}`` (``r``: the sum of the episode's step rewards, which is its score, on a chat env the sum of its
+per-turn rewards; ``l``: the env steps, i.e. the tokens the agent wrote, not a chat env's user turns), so
+``rollout/ep_rew_mean`` / ``ep_len_mean``, ``ep_info_buffer`` and ``evaluate_policy`` behave as with any monitored
+SB3 env.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode
-from stable_baselines3.common.monitor import Monitor
-from stable_baselines3.common.vec_env import VecEnv
+from stable_baselines3.common.vec_env import VecEnv, VecMonitor
 
 from text_gym import TextGenVectorEnv
 
 
-class SB3VecEnv(VecEnv):
-    """SB3 ``VecEnv`` over a ``TextGenVectorEnv``.
+class SB3VecEnv(VecMonitor):
+    """SB3 ``VecEnv`` over a ``TextGenVectorEnv``: SB3's ``VecMonitor`` (episode statistics) over the adapter
+    that steps the vector env as one batch (``self.venv``; ``self.env`` is the ``TextGenVectorEnv``).
 
     Args:
         env: an env id (``"TextGen-v0"``, ``"TextGenChar-v0"``), built with ``gym.make_vec(env, num_envs,
@@ -41,6 +45,18 @@ class SB3VecEnv(VecEnv):
     """
 
     def __init__(self, env: str | TextGenVectorEnv = "TextGen-v0", num_envs: int = 1, **env_kwargs: Any) -> None:
+        super().__init__(_TextGenVecEnvAdapter(env, num_envs, **env_kwargs))
+
+    def reset(self) -> dict[str, np.ndarray]:
+        obs = super().reset()
+        self.reset_infos = self.venv.reset_infos  # the prompts drawn (VecEnvWrapper keeps its own, empty, list)
+        return obs
+
+
+class _TextGenVecEnvAdapter(VecEnv):
+    """The ``VecEnv`` methods over a ``TextGenVectorEnv`` in ``SAME_STEP`` mode (arguments as ``SB3VecEnv``'s)."""
+
+    def __init__(self, env: str | TextGenVectorEnv, num_envs: int, **env_kwargs: Any) -> None:
         if isinstance(env, str):
             env = gym.make_vec(
                 env,
@@ -61,7 +77,6 @@ class SB3VecEnv(VecEnv):
         self.env = env
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None
-        self._start_time = time.time()
 
     def reset(self) -> dict[str, np.ndarray]:
         seeds = None if all(s is None for s in self._seeds) else list(self._seeds)
@@ -97,15 +112,11 @@ class SB3VecEnv(VecEnv):
         self._actions = None
         dones = terminated | truncated
         infos = [self._row_info(info, i, ("action_mask",)) for i in range(self.num_envs)]
-        elapsed = round(time.time() - self._start_time, 6)
         for row in np.flatnonzero(dones):
             row_info = infos[row]
             row_info.update(self._row_info(info, row, tuple(self.env.info_dtypes)))
-            final = row_info["terminal_observation"] = info["final_obs"][row]
+            row_info["terminal_observation"] = info["final_obs"][row]
             row_info["TimeLimit.truncated"] = bool(truncated[row] and not terminated[row])
-            # steps = tokens the agent wrote (a chat env also writes user turns: its agent_mask marks the agent's)
-            steps = int(final["agent_mask"].sum()) if "agent_mask" in final else int(info["num_tokens"][row])
-            row_info["episode"] = {"r": float(info["score"][row]), "l": steps, "t": elapsed}
         return obs, rewards, dones, infos
 
     def action_masks(self) -> np.ndarray:
@@ -145,6 +156,6 @@ class SB3VecEnv(VecEnv):
         return [masks[i] for i in self._indices(indices)]
 
     def env_is_wrapped(self, wrapper_class: type, indices: int | Sequence[int] | None = None) -> list[bool]:
-        """True for SB3's ``Monitor`` (this adapter adds its ``info["episode"]`` statistics, so
-        ``evaluate_policy`` reads them without a warning), False for any other wrapper."""
-        return [wrapper_class is Monitor] * len(self._indices(indices))
+        """False for every wrapper: the sub-envs are rows of one vector env, not wrapped Gymnasium envs (the
+        episode statistics come from the ``VecMonitor`` that ``SB3VecEnv`` is)."""
+        return [False] * len(self._indices(indices))

@@ -8,7 +8,17 @@ _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torc
 
 
 def resolve_device(device: str | torch.device) -> torch.device:
-    """``"auto"``: CUDA if available, else Apple MPS, else CPU; anything else is passed to ``torch.device``."""
+    """The device ``device`` names, with the project's one ``"auto"`` rule: CUDA if available, else Apple MPS, else
+    CPU. Every ``"auto"`` goes through here: reward models, simulated users, the agents' accelerator
+    (``agents.common.distributed.make_accelerator``) and the benchmarks.
+
+    Args:
+        device: ``"auto"``, a torch device name (``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``) or a
+            ``torch.device``.
+
+    Returns:
+        The ``torch.device``.
+    """
     if str(device) == "auto":
         if torch.cuda.is_available():
             return torch.device("cuda")

@@ -9,6 +9,7 @@ import os
 import torch
 from torch import nn
 
+from reward_models.common.devices import resolve_device, resolve_dtype
 from reward_models.common.packaged import resolve_model_path
 from reward_models.common.quiet import hf_progress_bars_disabled
 
@@ -44,17 +45,50 @@ def next_token_logits(model: nn.Module, input_ids: torch.Tensor, attention_mask:
     return model.get_output_embeddings()(hidden).float()
 
 
-def load_causal_lm(model: str | os.PathLike | nn.Module) -> nn.Module:
-    """A frozen causal LM in eval mode: ``model`` itself, or loaded from a hub id, folder or ``"smollm2"``."""
+def load_causal_lm(
+    model: str | os.PathLike | nn.Module,
+    *,
+    dtype: str | torch.dtype | None = None,
+    device: str | torch.device | None = None,
+    trainable: bool = False,
+    argument: str = "model",
+) -> nn.Module:
+    """The project's one causal-LM loader (masks, references, simulated users, labelling, policies, benchmarks).
+
+    Args:
+        model: a transformers causal LM (cast and moved in place as asked), a hub id, a local folder or a packaged
+            name (``"smollm2"``, through ``resolve_model_path``).
+        dtype: dtype of the weights: a ``torch.dtype`` or ``"float32"`` / ``"bfloat16"`` / ``"float16"``;
+            ``None`` keeps the model's (transformers' default when loading).
+        device: where the model goes (``"auto"`` is ``resolve_device``'s rule); ``None`` leaves it where it
+            loads (CPU) or is.
+        trainable: False: frozen (``requires_grad`` off) in eval mode, for a vocabulary mask, a KL reference, a
+            user or a sampler. True: the parameters keep ``requires_grad``, for a policy to train (the caller
+            chooses train mode and dropout).
+        argument: the caller's argument name, used in the error.
+
+    Returns:
+        The model.
+
+    Raises:
+        TypeError: ``model`` is neither a causal LM (a module with ``get_output_embeddings``) nor a name.
+    """
     if isinstance(model, (str, os.PathLike)):
         from transformers import AutoModelForCausalLM
 
+        options = {} if dtype is None else {"dtype": resolve_dtype(dtype)}
         with hf_progress_bars_disabled():
-            model = AutoModelForCausalLM.from_pretrained(resolve_model_path(str(model)))
+            model = AutoModelForCausalLM.from_pretrained(resolve_model_path(str(model)), **options)
+    elif isinstance(model, nn.Module) and dtype is not None:
+        model = model.to(resolve_dtype(dtype))
     if not isinstance(model, nn.Module) or not hasattr(model, "get_output_embeddings"):
         raise TypeError(
-            f"mask_model must be a causal LM (a transformers PreTrainedModel), a hub id or a folder, "
+            f"{argument} must be a causal LM (a transformers PreTrainedModel), a hub id or a folder, "
             f"got {type(model).__name__}"
         )
+    if device is not None:
+        model = model.to(resolve_device(device))
+    if trainable:
+        return model
     model.requires_grad_(False)
     return model.eval()

@@ -17,8 +17,8 @@ from tqdm.auto import tqdm
 
 from reward_models.base import check_scores
 from reward_models.common.devices import resolve_device
+from reward_models.common.lm import load_causal_lm
 from reward_models.common.packaged import resolve_model_path
-from reward_models.common.quiet import hf_progress_bars_disabled
 from reward_models.common.validation import check_positive_int
 from reward_models.preferences.pairs import PreferencePair, PreferenceWriter
 from reward_models.registry import make_reward_model
@@ -71,15 +71,14 @@ class LabelConfig:
 
 def load_policy(policy: str | object, device: torch.device) -> tuple[torch.nn.Module, object]:
     """Load a causal LM and its tokenizer (left padding, a pad token set) for batched sampling."""
-    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoTokenizer
 
     path = resolve_model_path(str(policy))
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.padding_side = "left"
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
-    with hf_progress_bars_disabled():
-        model = AutoModelForCausalLM.from_pretrained(path).to(device).eval()
+    model = load_causal_lm(path, device=device)
     return model, tokenizer
 
 

@@ -219,14 +219,15 @@ def _checkpointing_arg(config_class: type, enabled: bool) -> dict[str, bool]:
 def _train_trl(s: GroupSettings, lora: bool, clock: PhaseClock, out_dir: str) -> list[float]:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoTokenizer, TrainerCallback
+    from transformers import AutoTokenizer, TrainerCallback
 
+    from reward_models.common.lm import load_causal_lm
     from text_gym import default_prompts
 
     Config, Trainer = load_trl_group_trainers()[s.algorithm]
     tokenizer = AutoTokenizer.from_pretrained(s.policy_dir, padding_side="left")
     torch.manual_seed(s.seed)
-    policy = AutoModelForCausalLM.from_pretrained(s.policy_dir, dtype=torch.float32)
+    policy = load_causal_lm(s.policy_dir, dtype=torch.float32, trainable=True)
     peft_config = None
     if lora:
         from peft import LoraConfig

@@ -212,15 +212,16 @@ def load_trl_ppo() -> tuple[type, type]:
 def _train_trl(s: IterationSettings, out_dir: str) -> list[float]:
     import torch
     from datasets import Dataset
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
+    from reward_models.common.lm import load_causal_lm
     from text_gym import default_prompts
 
     PPOConfig, PPOTrainer = load_trl_ppo()
     tokenizer = AutoTokenizer.from_pretrained(s.policy_dir, padding_side="left")
     torch.manual_seed(s.seed)
-    policy = AutoModelForCausalLM.from_pretrained(s.policy_dir)
-    ref = AutoModelForCausalLM.from_pretrained(s.policy_dir)
+    policy = load_causal_lm(s.policy_dir, trainable=True)
+    ref = load_causal_lm(s.policy_dir)
     value = AutoModelForSequenceClassification.from_pretrained(s.policy_dir, num_labels=1)
     reward = AutoModelForSequenceClassification.from_pretrained(s.reward_dir)
     for model in (value, reward):

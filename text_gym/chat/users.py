@@ -29,8 +29,9 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from reward_models import check_positive_int, hf_progress_bars_disabled, load_tokenizer, resolve_model_path
+from reward_models import check_positive_int, load_tokenizer
 from reward_models.common.jsonl import read_jsonl_objects
+from reward_models.common.lm import load_causal_lm
 
 Message = dict[str, str]
 """One chat message in Hugging Face's format: ``{"role": "system" | "user" | "assistant", "content": str}``."""
@@ -339,8 +340,6 @@ class LMUser:
     ) -> None:
         import torch
 
-        from reward_models import resolve_device
-
         check_positive_int("max_reply_tokens", max_reply_tokens)
         if max_turns is not None:
             check_positive_int("max_turns", max_turns)
@@ -353,13 +352,9 @@ class LMUser:
         if isinstance(stop_phrases, str) or not all(isinstance(p, str) and p.strip() for p in stop_phrases):
             raise ValueError(f"stop_phrases must be a list of non-empty strings, got {stop_phrases!r}")
         if isinstance(model, (str, os.PathLike)):
-            from transformers import AutoModelForCausalLM
-
             name = str(model)
             self.tokenizer = load_tokenizer(name if tokenizer is None else tokenizer)
-            with hf_progress_bars_disabled():
-                model = AutoModelForCausalLM.from_pretrained(resolve_model_path(name))
-            model = model.to(resolve_device(device))
+            model = load_causal_lm(name, device=device)
         elif isinstance(model, torch.nn.Module) and hasattr(model, "generate"):
             if tokenizer is None:
                 raise ValueError("LMUser: a model object needs its tokenizer (tokenizer=...)")

@@ -65,7 +65,7 @@ class VocabularyMask:
         if (top_k is None) != (model is None):
             raise ValueError("mask_top_k and mask_model go together: give both (top-k of that model) or neither")
         self.top_k = None if top_k is None else min(int(top_k), int(self.allowed.sum()))
-        self.model = None if model is None else load_causal_lm(model)
+        self.model = None if model is None else load_causal_lm(model, argument="mask_model")
 
     def __call__(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
         """bool ``[B, V]``: the allowed next tokens for observations ``input_ids`` / ``attention_mask`` ``[B, L]``."""
