@@ -197,6 +197,8 @@ def test_from_settings_refuses_a_source_of_other_settings():
     other = dataclasses.replace(env.settings, max_new_tokens=3)
     with pytest.raises(ValueError, match="source must be an env of the same settings"):
         TextGenVectorEnv.from_settings(other, source=env)
+    with pytest.raises(TypeError, match="TextGenChatVectorEnv takes TextGenChatSettings, got TextGenSettings"):
+        TextGenChatVectorEnv.from_settings(env.settings)
 
 
 @pytest.mark.parametrize(

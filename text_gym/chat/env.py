@@ -105,8 +105,10 @@ class TextGenChatEnv(SingleTextGenEnv):
     - ``conversation_reward``: optional callable ``(conversations: list[list[Message]], **fields) -> floats``.
 
     A step that raises (bad action, user, reward model) changes nothing. Implemented as a one-env
-    :class:`text_gym.TextGenChatVectorEnv` (attribute ``vector_env``, which holds the user and turn settings), so
-    single and vector envs run the same code.
+    :class:`text_gym.TextGenChatVectorEnv` (attribute ``vector_env``), so single and vector envs run the same code.
+    The arguments are checked once into ``settings`` (a frozen ``TextGenChatSettings``, shared with ``vector_env``);
+    ``rebuilt(num_envs=..., autoreset_mode=..., device=...)`` returns a ``TextGenChatVectorEnv`` of the same
+    settings, task and user.
     """
 
     vector_class = TextGenChatVectorEnv

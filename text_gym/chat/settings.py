@@ -22,8 +22,8 @@ _NOT_CHAT_ARGUMENTS = {
 
 @dataclass(frozen=True)
 class TextGenChatSettings(TextGenSettings):
-    """The constructor settings of ``TextGenChat-v0``'s envs (meanings on :class:`text_gym.TextGenChatEnv`):
-    those of :class:`text_gym.envs.settings.TextGenSettings` with the chat defaults (``max_new_tokens`` 256,
+    """The constructor settings of ``TextGenChat-v0``'s envs (meanings on ``text_gym.TextGenChatEnv``):
+    those of ``text_gym.envs.settings.TextGenSettings`` with the chat defaults (``max_new_tokens`` 256,
     ``max_prompt_tokens`` 128, the chat template always on, no ``stop_strings``), plus ``user`` (as passed: a
     name is resolved by the env), ``max_turns``, ``max_turn_tokens`` (``None`` becomes ``max_new_tokens``) and
     ``conversation_reward``.

@@ -47,7 +47,7 @@ def _name_of(thing: object) -> str:
 
 
 def resolve_user(user: str | SimulatedUser | None) -> tuple[SimulatedUser | None, str]:
-    """``user`` (checked by :class:`TextGenChatSettings`) as a callable and a name for error messages; a string is
+    """``user`` (checked by ``TextGenChatSettings``) as a callable and a name for error messages; a string is
     resolved by ``text_gym.chat.users.make_user``."""
     if user is None:
         return None, "None"
@@ -121,6 +121,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
     """
 
     info_dtypes: ClassVar[dict[str, type]] = {**CHAT_EPISODE_INFO_DTYPES, **CHAT_TURN_INFO_DTYPES}
+    settings_class = TextGenChatSettings
 
     def __init__(
         self,
@@ -250,16 +251,16 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         """The actions on the host (the one sync per step); raise for an out-of-range or masked action of a running
         sub-env."""
         task = self.task
-        host = actions.cpu().numpy()
-        bad = active & ((host < 0) | (host >= task.vocab_size))
+        host_actions = actions.cpu().numpy()
+        bad = active & ((host_actions < 0) | (host_actions >= task.vocab_size))
         if bad.any():
-            raise ValueError(f"actions must be token ids in [0, {task.vocab_size}), got {int(host[bad][0])}")
+            raise ValueError(f"actions must be token ids in [0, {task.vocab_size}), got {int(host_actions[bad][0])}")
         if self._action_mask is not None:
             allowed = self._action_mask.gather(1, actions.clamp(0, task.vocab_size - 1).unsqueeze(1)).squeeze(1)
             masked = np.flatnonzero(active & ~allowed.cpu().numpy())
             if len(masked):
-                check_allowed(int(host[masked[0]]), self._action_mask[masked[0]].cpu().numpy())
-        return host
+                check_allowed(int(host_actions[masked[0]]), self._action_mask[masked[0]].cpu().numpy())
+        return host_actions
 
     def _ask_user(self, rows: list[int], conversations: list[list[Message]]) -> list[str | None]:
         """The user's replies to ``conversations`` (one call), checked: a non-empty ``str`` or ``None`` each."""
@@ -313,7 +314,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             ) from error
         return check_rewards(scores, len(rows), source)
 
-    def _plan(self, host: np.ndarray, active: np.ndarray) -> _StepPlan:
+    def _plan(self, host_actions: np.ndarray, active: np.ndarray) -> _StepPlan:
         """What this step does to every sub-env, with the env unchanged: which turns end and why, the user's replies
         (one call), the tokens the env writes after each action, which episodes end and the rewards (one
         reward-model call, one conversation-reward call). Everything that can raise runs here."""
@@ -321,8 +322,8 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         count = self._count + 1  # tokens after the first prompt once the action is written
         turn_length = np.array([len(ids) + 1 for ids in self._turn_ids])
         conditions = [
-            host == self.end_of_turn_id,
-            np.isin(host, task.eos_token_ids),
+            host_actions == self.end_of_turn_id,
+            np.isin(host_actions, task.eos_token_ids),
             turn_length >= self.max_turn_tokens,
         ]
         plan = _StepPlan(np.select([*conditions, count >= N], TURN_ENDS, default=""))
@@ -331,7 +332,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         asking = []
         for row in plan.ended_turns:
             reason = plan.turn_end[row]
-            ids = [*self._turn_ids[row], int(host[row])]
+            ids = [*self._turn_ids[row], int(host_actions[row])]
             plan.texts[row] = task.decode(ids[:-1] if reason in ("end_of_turn", "eos") else ids)
             plan.conversations[row] = [*self._conversations[row], {"role": "assistant", "content": plan.texts[row]}]
             needs_end_of_turn = reason in ("eos", "max_turn_tokens")
@@ -364,7 +365,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
                 plan.inserted[row] += reply_ids
                 plan.conversations[row].append({"role": "user", "content": reply})
 
-        plan.rewards = np.zeros(len(host), dtype=np.float64)
+        plan.rewards = np.zeros(len(host_actions), dtype=np.float64)
         if plan.ended_turns:
             contexts = [
                 self.template.render(self._conversations[row], add_generation_prompt=True) for row in plan.ended_turns
@@ -374,10 +375,12 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         plan.turn_rewards = plan.rewards.copy()
         ended = plan.ended_rows
         plan.rewards[ended] += self._score_conversations(ended, [plan.conversations[row] for row in ended])
-        check_rewards(plan.rewards, len(host), "the sums of turn and conversation rewards")
+        check_rewards(plan.rewards, len(host_actions), "the sums of turn and conversation rewards")
         return plan
 
-    def _write_tokens(self, actions: torch.Tensor, host: np.ndarray, active: np.ndarray, plan: _StepPlan) -> None:
+    def _write_tokens(
+        self, actions: torch.Tensor, host_actions: np.ndarray, active: np.ndarray, plan: _StepPlan
+    ) -> None:
         """Write the running sub-envs' actions (agent_mask 1) and the tokens the env inserts after them (agent_mask
         0); advance the counters and the conversations."""
         P, N = self.task.max_prompt_tokens, self.task.max_new_tokens
@@ -397,7 +400,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             self._turns[row] += 1
             self._conversations[row] = plan.conversations[row]
         for row in np.flatnonzero(active & (plan.turn_end == "")):
-            self._turn_ids[row].append(int(host[row]))
+            self._turn_ids[row].append(int(host_actions[row]))
         self._count += added
         self.num_tokens += torch.as_tensor(added, device=self.device)
 
@@ -410,13 +413,13 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         task, B = self.task, self.num_envs
         actions = self._as_action_tensor(actions)
         active = ~self._ended  # the sub-envs that take this step's action; ended ones are reset or frozen instead
-        host = self._check_actions(actions, active)
-        plan = self._plan(host, active)
+        host_actions = self._check_actions(actions, active)
+        plan = self._plan(host_actions, active)
 
         # Nothing raised: apply the step.
         info = self._empty_info()
         self._autoreset_ended(info)
-        self._write_tokens(actions, host, active, plan)
+        self._write_tokens(actions, host_actions, active, plan)
         self._returns += plan.rewards
         self.last_rewards = plan.rewards
 

@@ -1,6 +1,6 @@
 """What one TextGen episode is: tokenizer, tokenized prompts, spaces, termination rules and reward scoring.
 
-Shared by every TextGen env (built from its :class:`text_gym.envs.settings.TextGenSettings`), so they define the same
+Shared by every TextGen env (built from its ``text_gym.envs.settings.TextGenSettings``), so they define the same
 task.
 
 Observation layout (length ``L = max_prompt_tokens + max_new_tokens``)::
@@ -70,7 +70,7 @@ def load_settings_tokenizer(settings: TextGenSettings) -> PreTrainedTokenizerBas
 
 class TextGenTask:
     """Tokenized prompts, spaces and scoring of a TextGen env, built from its checked ``settings`` (see
-    :class:`text_gym.TextGenEnv` for what each means). It does not depend on ``num_envs``, ``device`` or
+    ``text_gym.TextGenEnv`` for what each means). It does not depend on ``num_envs``, ``device`` or
     ``autoreset_mode``, so envs that differ only in those share one (``env.rebuilt``).
 
     Raises:

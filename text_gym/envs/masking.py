@@ -82,7 +82,7 @@ def check_mask_options(
 ) -> tuple[int, ...] | None:
     """``allowed_tokens`` as a tuple of ints (``None`` stays ``None``); raise ``ValueError`` when it is not a non-empty
     list of integers, when ``top_k`` is not an integer >= 1, or when only one of ``top_k`` and ``model`` is given.
-    The ids are checked against ``vocab_size`` by :class:`VocabularyMask`."""
+    The ids are checked against ``vocab_size`` by ``VocabularyMask``."""
     if allowed_tokens is not None:
         ids = np.asarray(list(allowed_tokens))
         if ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):

@@ -4,7 +4,7 @@ The env classes keep their keyword arguments; each builds one of these from them
 itself from it. ``env.rebuilt(num_envs=..., autoreset_mode=..., device=...)`` gives a vector env of the same
 settings with only those three changed. Checks that need the tokenizer (``vocab_size`` against the EOS and pad
 ids, prompts against ``max_prompt_tokens``, ``allowed_tokens`` against ``vocab_size``) run when the task is built
-(:class:`text_gym.envs.episode.TextGenTask`).
+(``text_gym.envs.episode.TextGenTask``).
 """
 
 from __future__ import annotations
@@ -48,8 +48,8 @@ def refuse_vector_fields(env_name: str, options: dict[str, Any]) -> None:
 @dataclass(frozen=True)
 class TextGenSettings:
     """The constructor settings of ``TextGen-v0``'s envs, as passed (tokenizer, reward model, prompts and mask model
-    unresolved) and checked. The meaning of each is documented on :class:`text_gym.TextGenEnv` (the vector fields on
-    :class:`text_gym.TextGenVectorEnv`). Sequences are stored as tuples, ``device`` as a ``torch.device`` and
+    unresolved) and checked. The meaning of each is documented on ``text_gym.TextGenEnv`` (the vector fields on
+    ``text_gym.TextGenVectorEnv``). Sequences are stored as tuples, ``device`` as a ``torch.device`` and
     ``autoreset_mode`` as an ``AutoresetMode``.
 
     Raises:

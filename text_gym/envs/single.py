@@ -25,7 +25,7 @@ class SingleTextGenEnv(gym.Env):
 
     metadata: ClassVar[dict[str, Any]] = {"render_modes": list(RENDER_MODES), "render_fps": 4}
     vector_class: ClassVar[type[TextGenVectorEnv]]
-    """The vector env class of the same task, which :meth:`rebuilt` returns."""
+    """The vector env class of the same task, which ``rebuilt`` returns."""
     settings: TextGenSettings
     task: TextGenTask
     _running: bool
@@ -63,7 +63,7 @@ class SingleTextGenEnv(gym.Env):
 
     @property
     def _rebuild_source(self) -> Any:
-        """The env whose built parts (task; a chat env's user) :meth:`rebuilt` shares."""
+        """The env whose built parts (task; a chat env's user) ``rebuilt`` shares."""
         return self
 
     def rebuilt(

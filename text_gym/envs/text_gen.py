@@ -62,6 +62,11 @@ class TextGenEnv(SingleTextGenEnv):
             the current observation is ``action_masks()`` and ``info["action_mask"]`` (bool ``[V]``); a masked
             action raises ``ValueError``.
 
+    The arguments are checked once into ``settings`` (a frozen ``TextGenSettings``); ``rebuilt(num_envs=...,
+    autoreset_mode=..., device=...)`` returns a ``TextGenVectorEnv`` of the same settings and task. The single env
+    stays its own class, not a one-env vector env: stepping it costs far less than a vector env of one (``text-gym
+    bench env``).
+
     Observation: ``{"input_ids": int64 [L], "attention_mask": int64 [L]}``, ``L = max_prompt_tokens +
     max_new_tokens``, see :mod:`text_gym.envs.episode` for the layout. Reward: 0 on every step but the last, then the
     reward model's score.

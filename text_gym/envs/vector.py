@@ -70,6 +70,10 @@ class TextGenVectorEnv(VectorEnv):
               ``reset(options={"reset_mask": mask})`` resets it. :attr:`ended` says which are frozen. This is what
               a KV-cached rollout wants: all episodes start together and the batch ends when all have ended.
 
+    Settings: the arguments are checked once into ``settings`` (a frozen ``TextGenSettings``);
+    ``rebuilt(num_envs=..., autoreset_mode=..., device=...)`` returns a new env of the same settings with those
+    changed, sharing this env's task.
+
     A step that raises (a bad or masked action, a reward model that raises or returns junk) changes nothing: no
     token is written, no pending autoreset runs, no RNG advances; the same step can be retried.
 
@@ -81,8 +85,8 @@ class TextGenVectorEnv(VectorEnv):
 
     The Gymnasium API (:meth:`reset`, :meth:`step`) takes and returns NumPy arrays. Agents on a GPU use
     :meth:`reset_tensors` and :meth:`step_tensors`, which take a token tensor ``[B]`` and return the live device
-    buffers: the context never leaves the device. Per step there is one host sync of ``B + 1`` booleans (which
-    episodes ended, and whether any action was out of range), the same check ``generate`` makes to stop; ended
+    buffers: the context never leaves the device. Per step there is one host sync of ``B + 2`` booleans (which
+    episodes ended, whether any action was out of range or masked), the same check ``generate`` makes to stop; ended
     episodes' completion ids are then copied to the host, decoded and scored in **one** reward-model call. With
     ``stop_strings`` the last few tokens of every running episode are also copied and decoded each step.
 
@@ -105,6 +109,8 @@ class TextGenVectorEnv(VectorEnv):
 
     info_dtypes: ClassVar[dict[str, type]] = EPISODE_INFO_DTYPES
     """The info keys every ``reset``/``step`` info holds and the dtypes of their ``[B]`` arrays."""
+    settings_class: ClassVar[type[TextGenSettings]] = TextGenSettings
+    """The class of ``settings``."""
 
     def __init__(
         self,
@@ -140,6 +146,8 @@ class TextGenVectorEnv(VectorEnv):
         """The env of ``settings``. ``source``: an env whose settings differ from ``settings`` at most in
         ``num_envs``, ``autoreset_mode`` and ``device``; the new env shares its built task (no tokenizer, reward
         model, prompts or mask model is loaded again)."""
+        if type(settings) is not cls.settings_class:
+            raise TypeError(f"{cls.__name__} takes {cls.settings_class.__name__}, got {type(settings).__name__}")
         if source is not None:
             kept = dataclasses.replace(
                 source.settings,
