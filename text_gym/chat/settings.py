@@ -14,11 +14,6 @@ from text_gym.envs.settings import TextGenSettings
 ConversationReward = Callable[..., Sequence[float]]
 """``conversation_reward(conversations: list[list[Message]], **fields) -> one float per conversation``."""
 
-_NOT_CHAT_ARGUMENTS = {
-    "chat_template": "chat envs always render turns with the tokenizer's chat template",
-    "stop_strings": "a turn ends at the chat template's end-of-turn token, an EOS id or max_turn_tokens",
-}
-
 
 @dataclass(frozen=True)
 class TextGenChatSettings(TextGenSettings):
@@ -41,9 +36,16 @@ class TextGenChatSettings(TextGenSettings):
     conversation_reward: ConversationReward | None = None
 
     def __post_init__(self) -> None:
-        for name, why in _NOT_CHAT_ARGUMENTS.items():
-            if getattr(self, name) != type(self).__dataclass_fields__[name].default:
-                raise ValueError(f"{name} is not an argument of the chat envs: {why}")
+        if not self.chat_template:
+            raise ValueError(
+                "chat_template is not an argument of the chat envs: chat envs always render turns with the "
+                "tokenizer's chat template"
+            )
+        if self.stop_strings:
+            raise ValueError(
+                "stop_strings is not an argument of the chat envs: a turn ends at the chat template's end-of-turn "
+                "token, an EOS id or max_turn_tokens"
+            )
         super().__post_init__()
         set_field = lambda name, value: object.__setattr__(self, name, value)  # noqa: E731  (frozen dataclass)
         set_field("max_turns", check_positive_int("max_turns", self.max_turns))

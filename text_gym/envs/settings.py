@@ -49,8 +49,8 @@ def refuse_vector_fields(env_name: str, options: dict[str, Any]) -> None:
 class TextGenSettings:
     """The constructor settings of ``TextGen-v0``'s envs, as passed (tokenizer, reward model, prompts and mask model
     unresolved) and checked. The meaning of each is documented on ``text_gym.TextGenEnv`` (the vector fields on
-    ``text_gym.TextGenVectorEnv``). Sequences are stored as tuples, ``device`` as a ``torch.device`` and
-    ``autoreset_mode`` as an ``AutoresetMode``.
+    ``text_gym.TextGenVectorEnv``). ``stop_strings``, ``eos_token_ids`` and ``allowed_tokens`` are stored as
+    tuples of str / int, ``device`` as a ``torch.device`` and ``autoreset_mode`` as an ``AutoresetMode``.
 
     Raises:
         ValueError, TypeError: at construction, naming the argument, the value and the valid range.
