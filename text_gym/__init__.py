@@ -18,13 +18,16 @@ from gymnasium.envs.registration import register, registry
 from reward_models import register_reward_models
 from reward_models.common.moved_modules import alias_moved_modules
 from text_gym.chat.env import TextGenChatEnv
+from text_gym.chat.settings import TextGenChatSettings
 from text_gym.chat.template import ChatTemplate
 from text_gym.chat.users import LMUser, ReplayUser, ScriptedUser, make_user
 from text_gym.chat.vector import TextGenChatVectorEnv
 from text_gym.envs.char_level import PromptLettersReward, char_prompts, char_tokenizer
+from text_gym.envs.checks import check_action
 from text_gym.envs.episode import TextGenTask
 from text_gym.envs.masking import VocabularyMask
-from text_gym.envs.text_gen import TextGenEnv, check_action
+from text_gym.envs.settings import TextGenSettings
+from text_gym.envs.text_gen import TextGenEnv
 from text_gym.envs.vector import TextGenVectorEnv
 from text_gym.prompts.generated import GeneratedPrompts
 from text_gym.prompts.lists import default_prompts, load_prompts
@@ -93,8 +96,10 @@ __all__ = [
     "SupportTurnReward",
     "TaskSpec",
     "TextGenChatEnv",
+    "TextGenChatSettings",
     "TextGenChatVectorEnv",
     "TextGenEnv",
+    "TextGenSettings",
     "TextGenTask",
     "TextGenVectorEnv",
     "VocabularyMask",

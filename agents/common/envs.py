@@ -7,7 +7,8 @@ from typing import Any
 import gymnasium as gym
 from gymnasium.vector import AutoresetMode
 
-from text_gym import TextGenChatEnv, TextGenChatVectorEnv, TextGenEnv, TextGenVectorEnv
+from text_gym import TextGenVectorEnv
+from text_gym.envs import SingleTextGenEnv
 
 
 def make_vector_env(
@@ -25,7 +26,8 @@ def make_vector_env(
             actions, on ``device``), a ``TextGenVectorEnv`` or ``TextGenChatVectorEnv`` (used as is in ``DISABLED``
             autoreset mode; in another mode, e.g. from ``gym.make_vec``, a copy with the same task, size and device
             is built in ``DISABLED`` mode, since all episodes of a rollout start together), or a ``TextGenEnv`` /
-            ``TextGenChatEnv`` (possibly wrapped: its settings are reused for ``n_envs`` sub-envs).
+            ``TextGenChatEnv`` (possibly wrapped: rebuilt with ``n_envs`` sub-envs on ``device``). Copies come from
+            ``env.rebuilt``, so every other setting is kept (vocabulary restriction, chat user, render mode...).
         vocab_size: the policy's LM-head size; the env's action space may be smaller, never larger.
         env_kwargs: keyword arguments for the env constructor when ``env`` is an id.
     """
@@ -40,19 +42,13 @@ def make_vector_env(
             autoreset_mode=AutoresetMode.DISABLED,
             **env_kwargs,
         )
-    elif isinstance(env, gym.Env) and isinstance(env.unwrapped, (TextGenEnv, TextGenChatEnv)):
-        if env_kwargs:
-            raise ValueError("env_kwargs can only be given with an env id")
-        single = env.unwrapped
-        source = single.vector_env if isinstance(single, TextGenChatEnv) else single  # chat: user and turn settings
-        env = _disabled_autoreset_copy(source, n_envs, device)
-    elif isinstance(env, TextGenVectorEnv) and env.metadata["autoreset_mode"] != AutoresetMode.DISABLED:
-        if env_kwargs:
-            raise ValueError("env_kwargs can only be given with an env id")
-        # gym.make_vec's default NEXT_STEP mode: the same task and size, rebuilt in DISABLED mode.
-        env = _disabled_autoreset_copy(env, env.num_envs, str(env.device))
     elif env_kwargs:
         raise ValueError("env_kwargs can only be given with an env id")
+    elif isinstance(env, gym.Env) and isinstance(env.unwrapped, SingleTextGenEnv):
+        env = env.unwrapped.rebuilt(num_envs=n_envs, autoreset_mode=AutoresetMode.DISABLED, device=device)
+    elif isinstance(env, TextGenVectorEnv) and env.autoreset_mode != AutoresetMode.DISABLED:
+        # gym.make_vec's default NEXT_STEP mode: all episodes of a rollout start together.
+        env = env.rebuilt(autoreset_mode=AutoresetMode.DISABLED)
     if not isinstance(env, TextGenVectorEnv):
         raise TypeError(
             "env must be an env id such as 'TextGen-v0', a TextGenEnv, a TextGenChatEnv or a TextGen vector env, "
@@ -69,46 +65,3 @@ def make_vector_env(
             f"has {vocab_size}; build the env with vocab_size={vocab_size}"
         )
     return env
-
-
-def _disabled_autoreset_copy(
-    env: TextGenEnv | TextGenVectorEnv, num_envs: int, device: str
-) -> TextGenVectorEnv | TextGenChatVectorEnv:
-    """An env of ``env``'s settings (its task; a chat env's user and turn settings too) with ``num_envs`` sub-envs
-    in ``DISABLED`` autoreset mode."""
-    task = env.task
-    # The same task: prompts that were cut to max_prompt_tokens were cut on the left, the rest fit.
-    common = {
-        "device": device,
-        "autoreset_mode": AutoresetMode.DISABLED,
-        "system_prompt": task.system_prompt,
-        "eos_token_ids": task.eos_token_ids.tolist(),
-        "pad_token_id": task.pad_token_id,
-        "vocab_size": task.vocab_size,
-        "truncation": "left",
-    }
-    if isinstance(env, TextGenChatVectorEnv):
-        return TextGenChatVectorEnv(
-            num_envs,
-            task.tokenizer,
-            task.reward_model,
-            task.prompt_source,
-            user=env.user,
-            max_turns=env.max_turns,
-            max_turn_tokens=env.max_turn_tokens,
-            max_new_tokens=task.max_new_tokens,
-            max_prompt_tokens=task.max_prompt_tokens,
-            conversation_reward=env.conversation_reward,
-            **common,
-        )
-    return TextGenVectorEnv(
-        num_envs,
-        task.tokenizer,
-        task.reward_model,
-        task.prompt_source,
-        task.max_new_tokens,
-        task.max_prompt_tokens,
-        chat_template=task.chat_template,
-        stop_strings=task.stop_strings,
-        **common,
-    )

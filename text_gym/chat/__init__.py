@@ -1,12 +1,14 @@
 """The multi-turn chat envs and their simulated users.
 
 - ``env.py``: :class:`TextGenChatEnv` (``TextGenChat-v0``), a one-env view of the vector env.
+- ``settings.py``: ``TextGenChatSettings``, the chat envs' settings (the user and turn settings added).
 - ``vector.py``: :class:`TextGenChatVectorEnv`, conversations stepped together, user turns appended as tokens.
 - ``template.py``: :class:`ChatTemplate`, a tokenizer's chat template seen token by token.
 - ``users.py``: the simulated users (:class:`ScriptedUser`, :class:`LMUser`, :class:`ReplayUser`, ``make_user``).
 """
 
 from text_gym.chat.env import TextGenChatEnv
+from text_gym.chat.settings import TextGenChatSettings
 from text_gym.chat.template import ChatTemplate
 from text_gym.chat.users import LMUser, ReplayUser, ScriptedUser, SimulatedUser, make_user
 from text_gym.chat.vector import TextGenChatVectorEnv
@@ -18,6 +20,7 @@ __all__ = [
     "ScriptedUser",
     "SimulatedUser",
     "TextGenChatEnv",
+    "TextGenChatSettings",
     "TextGenChatVectorEnv",
     "make_user",
 ]

@@ -4,21 +4,23 @@ the env appends the simulated user's turns as tokens."""
 from __future__ import annotations
 
 import os
-from typing import Any, ClassVar
+from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
 from reward_models import RewardFn
+from text_gym.chat.settings import ConversationReward, TextGenChatSettings
 from text_gym.chat.users import SimulatedUser
-from text_gym.chat.vector import ConversationReward, TextGenChatVectorEnv
-from text_gym.envs.rendering import render_frame
-from text_gym.envs.text_gen import check_action, check_reset_options
+from text_gym.chat.vector import TextGenChatVectorEnv
+from text_gym.envs.checks import check_action
+from text_gym.envs.rendering import Parts
+from text_gym.envs.settings import refuse_vector_fields
+from text_gym.envs.single import SingleTextGenEnv
 
 
-class TextGenChatEnv(gym.Env):
+class TextGenChatEnv(SingleTextGenEnv):
     """A conversation of up to ``max_turns`` agent turns with a simulated user; one action is one token id.
 
     ## Description
@@ -103,11 +105,13 @@ class TextGenChatEnv(gym.Env):
     - ``conversation_reward``: optional callable ``(conversations: list[list[Message]], **fields) -> floats``.
 
     A step that raises (bad action, user, reward model) changes nothing. Implemented as a one-env
-    :class:`text_gym.TextGenChatVectorEnv` (attribute ``vector_env``, which holds the user and turn settings), so
-    single and vector envs run the same code.
+    :class:`text_gym.TextGenChatVectorEnv` (attribute ``vector_env``), so single and vector envs run the same code.
+    The arguments are checked once into ``settings`` (a frozen ``TextGenChatSettings``, shared with ``vector_env``);
+    ``rebuilt(num_envs=..., autoreset_mode=..., device=...)`` returns a ``TextGenChatVectorEnv`` of the same
+    settings, task and user.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
+    vector_class = TextGenChatVectorEnv
 
     def __init__(
         self,
@@ -125,14 +129,11 @@ class TextGenChatEnv(gym.Env):
         text_info: bool = True,
         **task_options: Any,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.render_mode = render_mode
-        self.vector_env = TextGenChatVectorEnv(
-            1,
-            tokenizer,
-            reward_model,
-            prompts,
+        refuse_vector_fields("TextGenChatEnv", task_options)
+        settings = TextGenChatSettings(
+            tokenizer=tokenizer,
+            reward_model=reward_model,
+            prompts=prompts,
             user=user,
             max_turns=max_turns,
             max_turn_tokens=max_turn_tokens,
@@ -140,15 +141,24 @@ class TextGenChatEnv(gym.Env):
             max_prompt_tokens=max_prompt_tokens,
             system_prompt=system_prompt,
             conversation_reward=conversation_reward,
+            render_mode=render_mode,
             text_info=text_info,
             autoreset_mode=AutoresetMode.DISABLED,
             **task_options,
         )
+        self.vector_env = TextGenChatVectorEnv.from_settings(settings)
         self.task = self.vector_env.task
-        self.text_info = self.vector_env.text_info
         self.observation_space = self.vector_env.single_observation_space
         self.action_space = self.vector_env.single_action_space
         self._running = False
+
+    @property
+    def settings(self) -> TextGenChatSettings:
+        return self.vector_env.settings
+
+    @property
+    def _rebuild_source(self) -> TextGenChatVectorEnv:
+        return self.vector_env
 
     @property
     def end_of_turn_id(self) -> int:
@@ -177,46 +187,24 @@ class TextGenChatEnv(gym.Env):
         return single
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        options = check_reset_options(options, ("prompt_index",))
-        count = len(self.task.prompts)
-        index = options.get("prompt_index")
-        if index is not None and (
-            isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < count
-        ):
-            raise ValueError(f"options['prompt_index'] must be an integer in [0, {count}), got {index!r}")
-        super().reset(seed=seed)
-        if index is None:
-            index = int(self.np_random.integers(count))
-        _, info = self.vector_env.reset_tensors(options={"prompt_index": int(index)})
+        index = self._start(seed, options)
+        _, info = self.vector_env.reset_tensors(options={"prompt_index": index})
         self._running = True
-        if self.render_mode == "human":
-            self.render()
+        self._render_human()
         return self._obs(), self._info(info)
 
     def step(self, action):
-        if not self._running:
-            raise RuntimeError("step() called before reset() or after the episode ended; call reset() first")
+        self._check_can_step()
         token = check_action(action, self.task.vocab_size)
         _, _, terminated, truncated, info = self.vector_env.step_tensors(torch.tensor([token]))
         terminated, truncated = bool(terminated[0]), bool(truncated[0])
         self._running = not (terminated or truncated)
-        if self.render_mode == "human":
-            self.render()
+        self._render_human()
         return self._obs(), float(self.vector_env.last_rewards[0]), terminated, truncated, self._info(info)
 
     def action_masks(self) -> np.ndarray:
         """bool ``[V]``: the actions allowed in the current observation (all True without a restriction)."""
         return self.vector_env.action_masks()[0]
 
-    def _text(self) -> str:
-        prompt, text, status = self.vector_env._parts()[0]
-        return f"{prompt}⟦{text}⟧ [{status}]" if status else prompt
-
-    def render(self) -> str | np.ndarray | None:
-        if self.render_mode == "ansi":
-            return self._text()
-        if self.render_mode == "rgb_array":
-            return render_frame(*self.vector_env._parts()[0])
-        if self.render_mode == "human":
-            print(self._text())
-        return None
+    def _parts(self) -> Parts:
+        return self.vector_env._parts()[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -14,15 +14,15 @@ from gymnasium import spaces
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from reward_models import RewardFn, check_positive_int, load_tokenizer
+from reward_models import RewardFn
+from text_gym.chat.settings import ConversationReward, TextGenChatSettings
 from text_gym.chat.template import ChatTemplate
 from text_gym.chat.users import Message, SimulatedUser
-from text_gym.envs.episode import DEFAULT_TOKENIZER, check_rewards
+from text_gym.envs.checks import check_can_step
+from text_gym.envs.episode import check_rewards, load_settings_tokenizer
 from text_gym.envs.masking import check_allowed
+from text_gym.envs.rendering import Parts
 from text_gym.envs.vector import TextGenVectorEnv
-
-ConversationReward = Callable[..., Sequence[float]]
-"""``conversation_reward(conversations: list[list[Message]], **fields) -> one float per conversation``."""
 
 CHAT_EPISODE_INFO_DTYPES = {
     "prompt": object,
@@ -46,25 +46,15 @@ def _name_of(thing: object) -> str:
     return getattr(thing, "__name__", None) or type(thing).__name__
 
 
-def resolve_user(user: str | SimulatedUser | None, max_turns: int) -> tuple[SimulatedUser | None, str]:
-    """``user`` as a callable and a name for error messages. A string is resolved by ``text_gym.chat.users.make_user``;
-    ``None`` is allowed only with ``max_turns=1`` (no user turn follows the agent's)."""
+def resolve_user(user: str | SimulatedUser | None) -> tuple[SimulatedUser | None, str]:
+    """``user`` (checked by ``TextGenChatSettings``) as a callable and a name for error messages; a string is
+    resolved by ``text_gym.chat.users.make_user``."""
     if user is None:
-        if max_turns > 1:
-            raise ValueError(
-                f"user is None, but max_turns={max_turns} needs a simulated user to write the user turns; pass a "
-                "callable (conversations, fields) -> replies, a user name, or max_turns=1"
-            )
         return None, "None"
     if isinstance(user, str):
         from text_gym.chat.users import make_user
 
         return make_user(user), repr(user)
-    if not callable(user):
-        raise TypeError(
-            f"user must be a callable (conversations, fields) -> replies, a user name or None, got "
-            f"{type(user).__name__} {user!r}"
-        )
     return user, _name_of(user)
 
 
@@ -131,6 +121,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
     """
 
     info_dtypes: ClassVar[dict[str, type]] = {**CHAT_EPISODE_INFO_DTYPES, **CHAT_TURN_INFO_DTYPES}
+    settings_class = TextGenChatSettings
 
     def __init__(
         self,
@@ -151,56 +142,43 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         **task_options: Any,
     ) -> None:
-        for option, why in (
-            ("chat_template", "chat envs always render turns with the tokenizer's chat template"),
-            ("stop_strings", "a turn ends at the chat template's end-of-turn token, an EOS id or max_turn_tokens"),
-        ):
-            if option in task_options:
-                raise ValueError(f"{option} is not an argument of the chat envs: {why}")
-        self.max_turns = check_positive_int("max_turns", max_turns)
-        max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
-        if max_turn_tokens is None:
-            max_turn_tokens = max_new_tokens
-        if isinstance(max_turn_tokens, bool) or not isinstance(max_turn_tokens, (int, np.integer)):
-            raise ValueError(
-                f"max_turn_tokens must be None or an integer in [1, {max_new_tokens}], got {max_turn_tokens!r}"
-            )
-        if not 1 <= max_turn_tokens <= max_new_tokens:
-            raise ValueError(
-                f"max_turn_tokens must be an integer in [1, max_new_tokens={max_new_tokens}], got {max_turn_tokens}"
-            )
-        self.max_turn_tokens = int(max_turn_tokens)
-        if conversation_reward is not None and not callable(conversation_reward):
-            raise TypeError(
-                "conversation_reward must be None or a callable (conversations, **fields) -> scores, got "
-                f"{type(conversation_reward).__name__} {conversation_reward!r}"
-            )
-        self.user, self.user_name = resolve_user(user, self.max_turns)
-        tokenizer = load_tokenizer(DEFAULT_TOKENIZER if tokenizer is None else tokenizer)
-        self.template = ChatTemplate(tokenizer)  # before the prompts are rendered with it
-        super().__init__(
-            num_envs,
-            tokenizer,
-            reward_model,
-            prompts,
-            max_new_tokens,
-            max_prompt_tokens,
-            render_mode,
-            text_info,
-            device,
-            autoreset_mode,
-            chat_template=True,
+        settings = TextGenChatSettings(
+            num_envs=num_envs,
+            tokenizer=tokenizer,
+            reward_model=reward_model,
+            prompts=prompts,
+            user=user,
+            max_turns=max_turns,
+            max_turn_tokens=max_turn_tokens,
+            max_new_tokens=max_new_tokens,
+            max_prompt_tokens=max_prompt_tokens,
             system_prompt=system_prompt,
+            conversation_reward=conversation_reward,
+            render_mode=render_mode,
+            text_info=text_info,
+            device=device,
+            autoreset_mode=autoreset_mode,
             **task_options,
         )
+        self._setup(settings, source=None)
+
+    def _setup(self, settings: TextGenChatSettings, source: Any) -> None:
+        """The chat template, the vector env's setup, then the user (``source``'s, when given) and the chat
+        buffers."""
+        tokenizer = load_settings_tokenizer(settings) if source is None else source.task.tokenizer
+        self.template = ChatTemplate(tokenizer)  # checked before the prompts are rendered with it
+        super()._setup(settings, source, tokenizer)
         task = self.task
+        if source is None:
+            self.user, self.user_name = resolve_user(settings.user)
+        else:
+            self.user, self.user_name = source.user, source.user_name
         clashes = sorted(set(task.field_names) & set(self.info_dtypes))
         if clashes:
             raise ValueError(f"prompts have field(s) {clashes}, which are info keys of the chat envs; rename them")
-        self.conversation_reward = conversation_reward
-        self.conversation_reward_name = _name_of(conversation_reward)
-        if conversation_reward is not None:
-            self._conversation_fields, required = _fields_taken(conversation_reward)
+        self.conversation_reward_name = _name_of(self.conversation_reward)
+        if self.conversation_reward is not None:
+            self._conversation_fields, required = _fields_taken(self.conversation_reward)
             missing = sorted(required - set(task.field_names))
             if missing:
                 raise ValueError(
@@ -231,6 +209,20 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         self.last_rewards = np.zeros(B, dtype=np.float64)
         """float64 ``[B]``: the rewards of the last step before the float32 cast (what the single env returns)."""
 
+    @property
+    def max_turns(self) -> int:
+        """Agent turns per episode."""
+        return self.settings.max_turns
+
+    @property
+    def max_turn_tokens(self) -> int:
+        """Agent tokens per turn."""
+        return self.settings.max_turn_tokens
+
+    @property
+    def conversation_reward(self) -> ConversationReward | None:
+        return self.settings.conversation_reward
+
     # ----------------------------------------------------------------- reset
     def _first_messages(self, prompt_index: int) -> list[Message]:
         system = [{"role": "system", "content": self.task.system_prompt}] if self.task.system_prompt else []
@@ -248,35 +240,27 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
 
     def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
         super()._add_reset_info(info, rows)
-        self._add_info(info, "num_tokens", rows, 0)
-        self._add_info(info, "num_turns", rows, 0)
+        self._set_info(info, "num_tokens", rows, 0)
+        self._set_info(info, "num_turns", rows, 0)
 
     def _obs(self) -> dict[str, torch.Tensor]:
         return {"input_ids": self.input_ids, "attention_mask": self.attention_mask, "agent_mask": self.agent_mask}
-
-    def reset_tensors(
-        self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Like :meth:`reset`, but the observation is the live device buffers ``{input_ids, attention_mask,
-        agent_mask}`` ``[B, L]``."""
-        _, info = super().reset_tensors(seed=seed, options=options)
-        return self._obs(), info
 
     # ------------------------------------------------------------------ step
     def _check_actions(self, actions: torch.Tensor, active: np.ndarray) -> np.ndarray:
         """The actions on the host (the one sync per step); raise for an out-of-range or masked action of a running
         sub-env."""
         task = self.task
-        host = actions.cpu().numpy()
-        bad = active & ((host < 0) | (host >= task.vocab_size))
+        host_actions = actions.cpu().numpy()
+        bad = active & ((host_actions < 0) | (host_actions >= task.vocab_size))
         if bad.any():
-            raise ValueError(f"actions must be token ids in [0, {task.vocab_size}), got {int(host[bad][0])}")
+            raise ValueError(f"actions must be token ids in [0, {task.vocab_size}), got {int(host_actions[bad][0])}")
         if self._action_mask is not None:
             allowed = self._action_mask.gather(1, actions.clamp(0, task.vocab_size - 1).unsqueeze(1)).squeeze(1)
             masked = np.flatnonzero(active & ~allowed.cpu().numpy())
             if len(masked):
-                check_allowed(int(host[masked[0]]), self._action_mask[masked[0]].cpu().numpy())
-        return host
+                check_allowed(int(host_actions[masked[0]]), self._action_mask[masked[0]].cpu().numpy())
+        return host_actions
 
     def _ask_user(self, rows: list[int], conversations: list[list[Message]]) -> list[str | None]:
         """The user's replies to ``conversations`` (one call), checked: a non-empty ``str`` or ``None`` each."""
@@ -330,7 +314,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             ) from error
         return check_rewards(scores, len(rows), source)
 
-    def _plan(self, host: np.ndarray, active: np.ndarray) -> _StepPlan:
+    def _plan(self, host_actions: np.ndarray, active: np.ndarray) -> _StepPlan:
         """What this step does to every sub-env, with the env unchanged: which turns end and why, the user's replies
         (one call), the tokens the env writes after each action, which episodes end and the rewards (one
         reward-model call, one conversation-reward call). Everything that can raise runs here."""
@@ -338,8 +322,8 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         count = self._count + 1  # tokens after the first prompt once the action is written
         turn_length = np.array([len(ids) + 1 for ids in self._turn_ids])
         conditions = [
-            host == self.end_of_turn_id,
-            np.isin(host, task.eos_token_ids),
+            host_actions == self.end_of_turn_id,
+            np.isin(host_actions, task.eos_token_ids),
             turn_length >= self.max_turn_tokens,
         ]
         plan = _StepPlan(np.select([*conditions, count >= N], TURN_ENDS, default=""))
@@ -348,7 +332,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         asking = []
         for row in plan.ended_turns:
             reason = plan.turn_end[row]
-            ids = [*self._turn_ids[row], int(host[row])]
+            ids = [*self._turn_ids[row], int(host_actions[row])]
             plan.texts[row] = task.decode(ids[:-1] if reason in ("end_of_turn", "eos") else ids)
             plan.conversations[row] = [*self._conversations[row], {"role": "assistant", "content": plan.texts[row]}]
             needs_end_of_turn = reason in ("eos", "max_turn_tokens")
@@ -381,7 +365,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
                 plan.inserted[row] += reply_ids
                 plan.conversations[row].append({"role": "user", "content": reply})
 
-        plan.rewards = np.zeros(len(host), dtype=np.float64)
+        plan.rewards = np.zeros(len(host_actions), dtype=np.float64)
         if plan.ended_turns:
             contexts = [
                 self.template.render(self._conversations[row], add_generation_prompt=True) for row in plan.ended_turns
@@ -391,10 +375,12 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         plan.turn_rewards = plan.rewards.copy()
         ended = plan.ended_rows
         plan.rewards[ended] += self._score_conversations(ended, [plan.conversations[row] for row in ended])
-        check_rewards(plan.rewards, len(host), "the sums of turn and conversation rewards")
+        check_rewards(plan.rewards, len(host_actions), "the sums of turn and conversation rewards")
         return plan
 
-    def _write_tokens(self, actions: torch.Tensor, host: np.ndarray, active: np.ndarray, plan: _StepPlan) -> None:
+    def _write_tokens(
+        self, actions: torch.Tensor, host_actions: np.ndarray, active: np.ndarray, plan: _StepPlan
+    ) -> None:
         """Write the running sub-envs' actions (agent_mask 1) and the tokens the env inserts after them (agent_mask
         0); advance the counters and the conversations."""
         P, N = self.task.max_prompt_tokens, self.task.max_new_tokens
@@ -414,7 +400,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             self._turns[row] += 1
             self._conversations[row] = plan.conversations[row]
         for row in np.flatnonzero(active & (plan.turn_end == "")):
-            self._turn_ids[row].append(int(host[row]))
+            self._turn_ids[row].append(int(host_actions[row]))
         self._count += added
         self.num_tokens += torch.as_tensor(added, device=self.device)
 
@@ -423,38 +409,33 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
         """Like :meth:`step`, but the observation is the live device buffers (clone them to keep a copy past the
         next step), and rewards (float32), terminated and truncated are device tensors ``[B]``."""
-        if not self._started:
-            raise RuntimeError("step() called before reset(); call reset() first")
+        check_can_step(self._started, single=False)
         task, B = self.task, self.num_envs
         actions = self._as_action_tensor(actions)
         active = ~self._ended  # the sub-envs that take this step's action; ended ones are reset or frozen instead
-        host = self._check_actions(actions, active)
-        plan = self._plan(host, active)
+        host_actions = self._check_actions(actions, active)
+        plan = self._plan(host_actions, active)
 
         # Nothing raised: apply the step.
         info = self._empty_info()
-        mode = self.metadata["autoreset_mode"]
-        if mode == AutoresetMode.NEXT_STEP and self._ended.any():
-            rows = np.flatnonzero(self._ended)
-            self._reset_rows(rows, [None] * B, None)
-            self._add_reset_info(info, rows)
-        self._write_tokens(actions, host, active, plan)
+        self._autoreset_ended(info)
+        self._write_tokens(actions, host_actions, active, plan)
         self._returns += plan.rewards
         self.last_rewards = plan.rewards
 
         turns = np.array(plan.ended_turns, dtype=np.int64)
-        self._add_info(info, "turn", turns, self._turns[turns] - 1)
-        self._add_info(info, "turn_reward", turns, plan.turn_rewards[turns])
-        self._add_info(info, "turn_text", turns, [plan.texts[row] for row in turns])
-        self._add_info(info, "turn_end", turns, plan.turn_end[turns].tolist())
+        self._set_info(info, "turn", turns, self._turns[turns] - 1)
+        self._set_info(info, "turn_reward", turns, plan.turn_rewards[turns])
+        self._set_info(info, "turn_text", turns, [plan.texts[row] for row in turns])
+        self._set_info(info, "turn_end", turns, plan.turn_end[turns].tolist())
         stepped = np.flatnonzero(active)
-        self._add_info(info, "prompt", stepped, [task.scored_prompts[i] for i in self.prompt_index[stepped]])
+        self._set_info(info, "prompt", stepped, [task.scored_prompts[i] for i in self.prompt_index[stepped]])
         for key, values in (
             ("prompt_index", self.prompt_index),
             ("num_tokens", self._count),
             ("num_turns", self._turns),
         ):
-            self._add_info(info, key, stepped, values[stepped])
+            self._set_info(info, key, stepped, values[stepped])
         ended = np.array(plan.ended_rows, dtype=np.int64)
         if len(ended):
             self._add_episode_info(info, ended, [plan.stop[row] for row in ended])
@@ -466,18 +447,8 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         self._ended_dev |= torch.as_tensor(finished, device=self.device)
 
         self._add_field_info(info, np.arange(B))
-        if mode == AutoresetMode.SAME_STEP and finished.any():
-            final = self._to_numpy(self._obs())
-            final_obs = np.empty(B, dtype=object)
-            for row in ended:
-                final_obs[row] = {key: value[row] for key, value in final.items()}
-            info["final_obs"], info["_final_obs"] = final_obs, finished.copy()
-            episode = [name for key in self.info_dtypes for name in (key, "_" + key) if name in info]
-            info["final_info"], info["_final_info"] = {name: info[name].copy() for name in episode}, finished.copy()
-            self._reset_rows(ended, [None] * B, None)
-
-        if self.render_mode == "human":
-            self.render()
+        self._autoreset_finished(info, finished)
+        self._render_human()
         self._update_action_mask(info)
         to_device = lambda array: torch.as_tensor(array, device=self.device)  # noqa: E731
         rewards = to_device(plan.rewards.astype(np.float32))
@@ -491,10 +462,10 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         for k, row in enumerate(rows):
             conversations[k] = [dict(m) for m in self._conversations[row]]
         completions = [self._decode_context(ids[k, : self._count[row]]) for k, row in enumerate(rows)]
-        self._add_info(info, "completion", rows, completions)
-        self._add_info(info, "conversation", rows, conversations)
-        self._add_info(info, "score", rows, self._returns[rows])
-        self._add_info(info, "stop_reason", rows, reasons)
+        self._set_info(info, "completion", rows, completions)
+        self._set_info(info, "conversation", rows, conversations)
+        self._set_info(info, "score", rows, self._returns[rows])
+        self._set_info(info, "stop_reason", rows, reasons)
 
     def _decode_context(self, ids: Sequence[int]) -> str:
         """Tokens after the first prompt as the agent sees them: special tokens (turn markers) kept, ids ``>=
@@ -503,7 +474,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
         return self.task.tokenizer.decode([int(i) for i in ids if i < known])
 
     # ---------------------------------------------------------------- render
-    def _parts(self) -> list[tuple[str, str, str]]:
+    def _parts(self) -> list[Parts]:
         """(first prompt, everything after it as text, ``"n/N tokens, turn t/T"``) of every sub-env."""
         task, P = self.task, self.task.max_prompt_tokens
         ids = self.input_ids[:, P:].cpu().numpy()

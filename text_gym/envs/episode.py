@@ -1,6 +1,7 @@
 """What one TextGen episode is: tokenizer, tokenized prompts, spaces, termination rules and reward scoring.
 
-Shared by :class:`text_gym.TextGenEnv` and :class:`text_gym.TextGenVectorEnv` so both define the same task.
+Shared by every TextGen env (built from its ``text_gym.envs.settings.TextGenSettings``), so they define the same
+task.
 
 Observation layout (length ``L = max_prompt_tokens + max_new_tokens``)::
 
@@ -14,29 +15,24 @@ index ``max_prompt_tokens`` and token ``t`` of the completion at ``max_prompt_to
 from __future__ import annotations
 
 import functools
-import os
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from gymnasium import spaces
 
-from reward_models import (
-    RewardFn,
-    call_reward,
-    check_fields_available,
-    check_positive_int,
-    check_scores,
-    load_tokenizer,
-    make_reward_model,
-)
+from reward_models import call_reward, check_fields_available, check_scores, load_tokenizer, make_reward_model
 from text_gym.envs.masking import make_vocabulary_mask
 from text_gym.prompts.generated import CACHE_SIZE, GeneratedPrompts, LazyColumn
 from text_gym.prompts.rows import load_prompt_source
 
+if TYPE_CHECKING:
+    from transformers import PreTrainedTokenizerBase
+
+    from text_gym.envs.settings import TextGenSettings
+
 DEFAULT_TOKENIZER = "smollm2"
 DEFAULT_REWARD_MODEL = "sentiment"
-TRUNCATION_MODES = ("error", "left")
 MAX_REWARD = float(np.finfo(np.float32).max)
 """Largest reward magnitude an env accepts: vector envs store rewards as float32."""
 
@@ -67,33 +63,30 @@ def check_rewards(scores: object, expected: int, source: str) -> np.ndarray:
     return scores
 
 
-class TextGenTask:
-    """Tokenized prompts, spaces and scoring for TextGen envs. See :class:`text_gym.TextGenEnv` for the arguments."""
+def load_settings_tokenizer(settings: TextGenSettings) -> PreTrainedTokenizerBase:
+    """The tokenizer of ``settings`` (the packaged SmolLM2 tokenizer when it is ``None``)."""
+    return load_tokenizer(DEFAULT_TOKENIZER if settings.tokenizer is None else settings.tokenizer)
 
-    def __init__(
-        self,
-        tokenizer: str | os.PathLike | object | None = None,
-        reward_model: str | RewardFn | None = None,
-        prompts: Any = None,
-        max_new_tokens: int = 32,
-        max_prompt_tokens: int = 64,
-        chat_template: bool = False,
-        system_prompt: str | None = None,
-        stop_strings: Sequence[str] | None = None,
-        eos_token_ids: Sequence[int] | None = None,
-        pad_token_id: int | None = None,
-        vocab_size: int | None = None,
-        truncation: str = "error",
-        allowed_tokens: Sequence[int] | None = None,
-        mask_top_k: int | None = None,
-        mask_model: str | os.PathLike | object | None = None,
-    ) -> None:
-        self.max_new_tokens = check_positive_int("max_new_tokens", max_new_tokens)
-        self.max_prompt_tokens = check_positive_int("max_prompt_tokens", max_prompt_tokens)
+
+class TextGenTask:
+    """Tokenized prompts, spaces and scoring of a TextGen env, built from its checked ``settings`` (see
+    ``text_gym.TextGenEnv`` for what each means). It does not depend on ``num_envs``, ``device`` or
+    ``autoreset_mode``, so envs that differ only in those share one (``env.rebuilt``).
+
+    Raises:
+        ValueError, TypeError: when the tokenizer, reward model, prompts or mask model cannot be loaded, or a
+            setting does not fit them (EOS / pad ids or ``allowed_tokens`` outside ``[0, vocab_size)``, pad equal
+            to an EOS id, a prompt longer than ``max_prompt_tokens`` with ``truncation="error"``).
+    """
+
+    def __init__(self, settings: TextGenSettings, tokenizer: PreTrainedTokenizerBase | None = None) -> None:
+        """``tokenizer``: ``settings.tokenizer`` already loaded (``reward_models.load_tokenizer``), for a caller that
+        checks it before the prompts are tokenized."""
+        self.max_new_tokens = settings.max_new_tokens
+        self.max_prompt_tokens = settings.max_prompt_tokens
         self.seq_len = self.max_prompt_tokens + self.max_new_tokens
-        if truncation not in TRUNCATION_MODES:
-            raise ValueError(f"truncation must be one of {TRUNCATION_MODES}, got {truncation!r}")
-        self.tokenizer = load_tokenizer(DEFAULT_TOKENIZER if tokenizer is None else tokenizer)
+        self.tokenizer = load_settings_tokenizer(settings) if tokenizer is None else tokenizer
+        reward_model = settings.reward_model
         self.reward_model = make_reward_model(DEFAULT_REWARD_MODEL if reward_model is None else reward_model)
         self.reward_name = (
             reward_model
@@ -101,28 +94,28 @@ class TextGenTask:
             else (DEFAULT_REWARD_MODEL if reward_model is None else type(reward_model).__name__)
         )
 
-        self.vocab_size = len(self.tokenizer) if vocab_size is None else check_positive_int("vocab_size", vocab_size)
+        self.vocab_size = len(self.tokenizer) if settings.vocab_size is None else settings.vocab_size
+        eos_token_ids = settings.eos_token_ids
         if eos_token_ids is None:
             eos = self.tokenizer.eos_token_id
             eos_token_ids = [] if eos is None else [eos]
         self.eos_token_ids = np.array(sorted({int(i) for i in eos_token_ids}), dtype=np.int64)
-        self.pad_token_id = self._choose_pad(pad_token_id)
+        self.pad_token_id = self._choose_pad(settings.pad_token_id)
         for name, ids in (("eos_token_ids", self.eos_token_ids), ("pad_token_id", [self.pad_token_id])):
             if len(ids) and (min(ids) < 0 or max(ids) >= self.vocab_size):
                 raise ValueError(f"{name} {list(map(int, ids))} must lie in [0, vocab_size={self.vocab_size})")
 
-        self.stop_strings = tuple(stop_strings or ())
-        if any(not isinstance(s, str) or not s for s in self.stop_strings):
-            raise ValueError(f"stop_strings must be non-empty strings, got {stop_strings!r}")
+        self.stop_strings = settings.stop_strings
         # Enough trailing tokens to contain any stop string: every token decodes to at least one character.
         self.stop_window = max((len(s) for s in self.stop_strings), default=0) + 1
 
-        self.prompt_source = load_prompt_source(prompts)
+        self.prompt_source = load_prompt_source(settings.prompts)
         self.prompts = self.prompt_source.prompts
         self.field_names = self.prompt_source.field_names
         check_fields_available(self.reward_model, self.field_names, f"reward_model {self.reward_name!r}")
-        self.chat_template = bool(chat_template)
-        self.system_prompt = system_prompt
+        self.chat_template = settings.chat_template
+        self.system_prompt = settings.system_prompt
+        truncation = settings.truncation
         if isinstance(self.prompt_source, GeneratedPrompts):  # tokenized on first use, like the rows themselves
             encode = functools.lru_cache(maxsize=CACHE_SIZE)(
                 lambda i: self._tokenize_prompts([self.prompts[i]], truncation, offset=i)
@@ -140,7 +133,9 @@ class TextGenTask:
             }
         )
         self.action_space = spaces.Discrete(self.vocab_size)
-        self.vocabulary_mask = make_vocabulary_mask(self.vocab_size, allowed_tokens, mask_top_k, mask_model)
+        self.vocabulary_mask = make_vocabulary_mask(
+            self.vocab_size, settings.allowed_tokens, settings.mask_top_k, settings.mask_model
+        )
 
     def _choose_pad(self, pad_token_id: int | None) -> int:
         eos = set(self.eos_token_ids.tolist())

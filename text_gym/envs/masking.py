@@ -46,24 +46,14 @@ class VocabularyMask:
         model: str | os.PathLike | nn.Module | None = None,
     ) -> None:
         self.vocab_size = int(vocab_size)
+        allowed_tokens = check_mask_options(allowed_tokens, top_k, model)
         self.allowed = torch.ones(self.vocab_size, dtype=torch.bool)
         if allowed_tokens is not None:
-            ids = np.asarray(list(allowed_tokens))
-            if ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
-                raise ValueError(
-                    f"allowed_tokens must be a non-empty list of integer token ids, got {allowed_tokens!r}"
-                )
-            if ids.min() < 0 or ids.max() >= self.vocab_size:
-                raise ValueError(
-                    f"allowed_tokens must be token ids in [0, vocab_size={self.vocab_size}), "
-                    f"got {int(ids.min() if ids.min() < 0 else ids.max())}"
-                )
+            if min(allowed_tokens) < 0 or max(allowed_tokens) >= self.vocab_size:
+                bad = min(allowed_tokens) if min(allowed_tokens) < 0 else max(allowed_tokens)
+                raise ValueError(f"allowed_tokens must be token ids in [0, vocab_size={self.vocab_size}), got {bad}")
             self.allowed[:] = False
-            self.allowed[torch.as_tensor(ids)] = True
-        if top_k is not None:
-            check_positive_int("mask_top_k", top_k)
-        if (top_k is None) != (model is None):
-            raise ValueError("mask_top_k and mask_model go together: give both (top-k of that model) or neither")
+            self.allowed[torch.as_tensor(allowed_tokens)] = True
         self.top_k = None if top_k is None else min(int(top_k), int(self.allowed.sum()))
         self.model = None if model is None else load_causal_lm(model, argument="mask_model")
 
@@ -85,6 +75,24 @@ class VocabularyMask:
         logits = logits[:, :V].masked_fill(~allowed, float("-inf"))
         top = logits.topk(self.top_k, dim=1).indices
         return torch.zeros_like(allowed).scatter_(1, top, True)
+
+
+def check_mask_options(
+    allowed_tokens: Sequence[int] | None, top_k: int | None, model: str | os.PathLike | nn.Module | None
+) -> tuple[int, ...] | None:
+    """``allowed_tokens`` as a tuple of ints (``None`` stays ``None``); raise ``ValueError`` when it is not a non-empty
+    list of integers, when ``top_k`` is not an integer >= 1, or when only one of ``top_k`` and ``model`` is given.
+    The ids are checked against ``vocab_size`` by ``VocabularyMask``."""
+    if allowed_tokens is not None:
+        ids = np.asarray(list(allowed_tokens))
+        if ids.size == 0 or not np.issubdtype(ids.dtype, np.integer):
+            raise ValueError(f"allowed_tokens must be a non-empty list of integer token ids, got {allowed_tokens!r}")
+        allowed_tokens = tuple(int(i) for i in ids)
+    if top_k is not None:
+        check_positive_int("mask_top_k", top_k)
+    if (top_k is None) != (model is None):
+        raise ValueError("mask_top_k and mask_model go together: give both (top-k of that model) or neither")
+    return allowed_tokens
 
 
 def make_vocabulary_mask(

@@ -1,4 +1,5 @@
-"""Frames of ``render_mode="rgb_array"``: the prompt and the completion so far drawn as an RGB image.
+"""What ``render()`` gives in each render mode, for every TextGen env; the frames of ``render_mode="rgb_array"``
+draw the prompt and the completion so far as an RGB image.
 
 Drawn with Pillow's default font (``ImageFont.load_default``, the bundled Aileron FreeType font of Pillow >= 10.1),
 so no font file has to be installed. The frame size is fixed, as video encoders (Gymnasium's ``RecordVideo``, RL
@@ -9,6 +10,7 @@ visible, and the first kept line starts with "…". Characters the font lacks ar
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from functools import cache
 
 import numpy as np
@@ -70,3 +72,26 @@ def render_frame(prompt: str, completion: str, status: str) -> np.ndarray:
         draw.text((MARGIN, MARGIN + index * line_height), line, fill=colour, font=font)
     draw.text((MARGIN, FRAME_HEIGHT - MARGIN - line_height), status, fill=STATUS_COLOUR, font=font)
     return np.asarray(image, dtype=np.uint8)
+
+
+Parts = tuple[str, str, str]
+"""(prompt, completion so far, status such as ``"n/N tokens"``) of one episode; status ``""``: no episode."""
+
+
+def episode_text(prompt: str, completion: str, status: str) -> str:
+    """``prompt⟦completion⟧ [status]`` (the prompt alone when there is no episode, ``status == ""``)."""
+    return f"{prompt}⟦{completion}⟧ [{status}]" if status else prompt
+
+
+def render_episodes(render_mode: str | None, parts: Sequence[Parts], numbered: bool) -> list | None:
+    """What ``render()`` gives for episodes ``parts``: one text each (``"ansi"``), one uint8 frame
+    ``[FRAME_HEIGHT, FRAME_WIDTH, 3]`` each (``"rgb_array"``), or None (``"human"`` prints the texts, one line each;
+    ``None``). ``numbered``: prefix each text with ``[row]`` (the vector envs)."""
+    if render_mode == "rgb_array":
+        return [render_frame(*part) for part in parts]
+    texts = [(f"[{row}] " if numbered else "") + episode_text(*part) for row, part in enumerate(parts)]
+    if render_mode == "ansi":
+        return texts
+    if render_mode == "human":
+        print("\n".join(texts))
+    return None

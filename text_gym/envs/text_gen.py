@@ -4,47 +4,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
-import gymnasium as gym
 import numpy as np
 import torch
+from gymnasium.vector import AutoresetMode
 
 from reward_models import RewardFn
+from text_gym.envs.checks import check_action
 from text_gym.envs.episode import TextGenTask
 from text_gym.envs.masking import check_allowed
-from text_gym.envs.rendering import render_frame
+from text_gym.envs.rendering import Parts
+from text_gym.envs.settings import TextGenSettings, refuse_vector_fields
+from text_gym.envs.single import SingleTextGenEnv
+from text_gym.envs.vector import TextGenVectorEnv
 
 
-def check_action(action: object, vocab_size: int) -> int:
-    """Return ``action`` as an int token id, or raise if it is not an integer in ``[0, vocab_size)``."""
-    value = action
-    if isinstance(value, np.ndarray) and value.size == 1:
-        value = value.reshape(()).item() if np.issubdtype(value.dtype, np.integer) else value.reshape(())
-    if hasattr(value, "item") and getattr(value, "numel", lambda: 2)() == 1:  # a one-element torch tensor
-        value = value.item()
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(
-            f"action must be an integer token id in [0, {vocab_size}), got {action!r} of type {type(action).__name__}"
-        )
-    if not 0 <= value < vocab_size:
-        raise ValueError(f"action must be a token id in [0, {vocab_size}), got {int(value)}")
-    return int(value)
-
-
-def check_reset_options(options: object, valid: Sequence[str]) -> dict[str, Any]:
-    """``options`` of ``reset`` as a dict (``{}`` for None); raise if it is no dict or has a key not in ``valid``."""
-    if options is None:
-        return {}
-    if not isinstance(options, dict):
-        raise TypeError(f"options must be a dict or None, got {type(options).__name__} {options!r}")
-    unknown = set(options) - set(valid)
-    if unknown:
-        raise ValueError(f"unknown reset options {sorted(map(str, unknown))}; valid: {', '.join(map(repr, valid))}")
-    return options
-
-
-class TextGenEnv(gym.Env):
+class TextGenEnv(SingleTextGenEnv):
     """Generate a completion for a prompt, one token per step; the reward model scores the finished text.
 
     Args:
@@ -86,6 +62,11 @@ class TextGenEnv(gym.Env):
             the current observation is ``action_masks()`` and ``info["action_mask"]`` (bool ``[V]``); a masked
             action raises ``ValueError``.
 
+    The arguments are checked once into ``settings`` (a frozen ``TextGenSettings``); ``rebuilt(num_envs=...,
+    autoreset_mode=..., device=...)`` returns a ``TextGenVectorEnv`` of the same settings and task. The single env
+    stays its own class, not a one-env vector env: stepping it costs far less than a vector env of one (``text-gym
+    bench env``).
+
     Observation: ``{"input_ids": int64 [L], "attention_mask": int64 [L]}``, ``L = max_prompt_tokens +
     max_new_tokens``, see :mod:`text_gym.envs.episode` for the layout. Reward: 0 on every step but the last, then the
     reward model's score.
@@ -101,7 +82,7 @@ class TextGenEnv(gym.Env):
     field (e.g. ``answer``), unless ``text_info=False``.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
+    vector_class = TextGenVectorEnv
 
     def __init__(
         self,
@@ -114,13 +95,19 @@ class TextGenEnv(gym.Env):
         text_info: bool = True,
         **task_options: Any,
     ) -> None:
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
-        self.render_mode = render_mode
-        if not isinstance(text_info, (bool, np.bool_)):
-            raise TypeError(f"text_info must be True or False, got {text_info!r}")
-        self.text_info = bool(text_info)
-        self.task = TextGenTask(tokenizer, reward_model, prompts, max_new_tokens, max_prompt_tokens, **task_options)
+        refuse_vector_fields("TextGenEnv", task_options)
+        self.settings = TextGenSettings(
+            tokenizer=tokenizer,
+            reward_model=reward_model,
+            prompts=prompts,
+            max_new_tokens=max_new_tokens,
+            max_prompt_tokens=max_prompt_tokens,
+            render_mode=render_mode,
+            text_info=text_info,
+            autoreset_mode=AutoresetMode.DISABLED,
+            **task_options,
+        )
+        self.task = TextGenTask(self.settings)
         self.observation_space = self.task.observation_space
         self.action_space = self.task.action_space
         self._input_ids = np.full(self.task.seq_len, self.task.pad_token_id, dtype=np.int64)
@@ -134,16 +121,8 @@ class TextGenEnv(gym.Env):
         return {"input_ids": self._input_ids.copy(), "attention_mask": self._attention_mask.copy()}
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        options = check_reset_options(options, ("prompt_index",))
         task = self.task
-        index = options.get("prompt_index")
-        if index is not None and (
-            isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < len(task.prompts)
-        ):
-            raise ValueError(f"options['prompt_index'] must be an integer in [0, {len(task.prompts)}), got {index!r}")
-        super().reset(seed=seed)
-        if index is None:
-            index = int(self.np_random.integers(len(task.prompts)))
+        index = self._start(seed, options)
         self._prompt_index = int(index)
         self._input_ids[: task.max_prompt_tokens] = task.prompt_ids[index]
         self._input_ids[task.max_prompt_tokens :] = task.pad_token_id
@@ -151,15 +130,13 @@ class TextGenEnv(gym.Env):
         self._attention_mask[task.max_prompt_tokens - task.prompt_lengths[index] : task.max_prompt_tokens] = 1
         self._num_tokens = 0
         self._running = True
-        if self.render_mode == "human":
-            self.render()
+        self._render_human()
         info = self._info()
         self._update_action_mask(info)
         return self._obs(), info
 
     def step(self, action):
-        if not self._running:
-            raise RuntimeError("step() called before reset() or after the episode ended; call reset() first")
+        self._check_can_step()
         task = self.task
         token = check_action(action, task.vocab_size)
         check_allowed(token, self._action_mask)
@@ -177,8 +154,7 @@ class TextGenEnv(gym.Env):
         self._attention_mask[position] = 1
         self._num_tokens += 1
         info = self._info(completion, reward, stop_reason or "")
-        if self.render_mode == "human":
-            self.render()
+        self._render_human()
         self._update_action_mask(info)
         return self._obs(), reward, stop_reason is not None, False, info
 
@@ -213,23 +189,10 @@ class TextGenEnv(gym.Env):
             return np.ones(self.task.vocab_size, dtype=bool)
         return self._action_mask.copy()
 
-    def _parts(self) -> tuple[str, str, str]:
+    def _parts(self) -> Parts:
         """(prompt, completion so far, ``"n/N tokens"``) of the current episode."""
         task = self.task
         if self._prompt_index < 0:
             return "(no episode: call reset())", "", ""
         completion = task.decode(self._input_ids[task.max_prompt_tokens : task.max_prompt_tokens + self._num_tokens])
         return task.scored_prompts[self._prompt_index], completion, f"{self._num_tokens}/{task.max_new_tokens} tokens"
-
-    def _text(self) -> str:
-        prompt, completion, status = self._parts()
-        return f"{prompt}⟦{completion}⟧ [{status}]" if status else prompt
-
-    def render(self) -> str | np.ndarray | None:
-        if self.render_mode == "ansi":
-            return self._text()
-        if self.render_mode == "rgb_array":
-            return render_frame(*self._parts())
-        if self.render_mode == "human":
-            print(self._text())
-        return None

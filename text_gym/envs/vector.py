@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Sequence
 from functools import cached_property
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 import torch
@@ -13,11 +14,12 @@ from gymnasium.utils import seeding
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from reward_models import RewardFn, check_positive_int
+from reward_models import RewardFn
+from text_gym.envs.checks import check_can_step, check_prompt_indices, check_reset_options
 from text_gym.envs.episode import TextGenTask
 from text_gym.envs.masking import check_allowed
-from text_gym.envs.rendering import render_frame
-from text_gym.envs.text_gen import check_reset_options
+from text_gym.envs.rendering import Parts, render_episodes
+from text_gym.envs.settings import RENDER_MODES, TextGenSettings
 
 EPISODE_INFO_DTYPES = {
     "prompt": object,
@@ -29,6 +31,23 @@ EPISODE_INFO_DTYPES = {
 }
 """The episode info keys every ``reset``/``step`` info holds, and the dtype of their ``[B]`` arrays."""
 EPISODE_KEYS = tuple(EPISODE_INFO_DTYPES)
+
+
+class _StepFlags(NamedTuple):
+    """What a step copies from the device in its one host sync."""
+
+    any_out_of_range: bool
+    """Some running sub-env's action is outside ``[0, vocab_size)``."""
+    any_masked: bool
+    """Some running sub-env's action is masked out by the vocabulary restriction."""
+    finished: np.ndarray
+    """bool ``[B]``: the running sub-envs whose action is an EOS id or fills ``max_new_tokens``."""
+
+    @classmethod
+    def sync(cls, bad: torch.Tensor, masked: torch.Tensor, finished: torch.Tensor) -> _StepFlags:
+        """The flags of the device bool tensors ``bad``, ``masked`` and ``finished`` ``[B]``, in one copy."""
+        host = torch.cat([bad.any().view(1), masked.any().view(1), finished]).cpu().numpy()
+        return cls(bool(host[0]), bool(host[1]), host[2:].copy())
 
 
 class TextGenVectorEnv(VectorEnv):
@@ -51,6 +70,10 @@ class TextGenVectorEnv(VectorEnv):
               ``reset(options={"reset_mask": mask})`` resets it. :attr:`ended` says which are frozen. This is what
               a KV-cached rollout wants: all episodes start together and the batch ends when all have ended.
 
+    Settings: the arguments are checked once into ``settings`` (a frozen ``TextGenSettings``);
+    ``rebuilt(num_envs=..., autoreset_mode=..., device=...)`` returns a new env of the same settings with those
+    changed, sharing this env's task.
+
     A step that raises (a bad or masked action, a reward model that raises or returns junk) changes nothing: no
     token is written, no pending autoreset runs, no RNG advances; the same step can be retried.
 
@@ -62,8 +85,8 @@ class TextGenVectorEnv(VectorEnv):
 
     The Gymnasium API (:meth:`reset`, :meth:`step`) takes and returns NumPy arrays. Agents on a GPU use
     :meth:`reset_tensors` and :meth:`step_tensors`, which take a token tensor ``[B]`` and return the live device
-    buffers: the context never leaves the device. Per step there is one host sync of ``B + 1`` booleans (which
-    episodes ended, and whether any action was out of range), the same check ``generate`` makes to stop; ended
+    buffers: the context never leaves the device. Per step there is one host sync of ``B + 2`` booleans (which
+    episodes ended, whether any action was out of range or masked), the same check ``generate`` makes to stop; ended
     episodes' completion ids are then copied to the host, decoded and scored in **one** reward-model call. With
     ``stop_strings`` the last few tokens of every running episode are also copied and decoded each step.
 
@@ -86,6 +109,8 @@ class TextGenVectorEnv(VectorEnv):
 
     info_dtypes: ClassVar[dict[str, type]] = EPISODE_INFO_DTYPES
     """The info keys every ``reset``/``step`` info holds and the dtypes of their ``[B]`` arrays."""
+    settings_class: ClassVar[type[TextGenSettings]] = TextGenSettings
+    """The class of ``settings``."""
 
     def __init__(
         self,
@@ -101,25 +126,65 @@ class TextGenVectorEnv(VectorEnv):
         autoreset_mode: str | AutoresetMode = AutoresetMode.NEXT_STEP,
         **task_options: Any,
     ) -> None:
-        check_positive_int("num_envs", num_envs)
-        if render_mode is not None and render_mode not in ("ansi", "human", "rgb_array"):
-            raise ValueError(f"render_mode must be None, 'ansi', 'human' or 'rgb_array', got {render_mode!r}")
-        try:
-            mode = AutoresetMode(autoreset_mode)
-        except ValueError as error:
-            raise ValueError(
-                f"autoreset_mode must be one of {[m.value for m in AutoresetMode]}, got {autoreset_mode!r}"
-            ) from error
-        self.metadata = {"autoreset_mode": mode, "render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}
-        self.render_mode = render_mode
-        if not isinstance(text_info, (bool, np.bool_)):
-            raise TypeError(f"text_info must be True or False, got {text_info!r}")
-        self.text_info = bool(text_info)
-        self.num_envs = int(num_envs)
-        self.device = torch.device(device)
-        self.task = task = TextGenTask(
-            tokenizer, reward_model, prompts, max_new_tokens, max_prompt_tokens, **task_options
+        settings = TextGenSettings(
+            tokenizer=tokenizer,
+            reward_model=reward_model,
+            prompts=prompts,
+            max_new_tokens=max_new_tokens,
+            max_prompt_tokens=max_prompt_tokens,
+            render_mode=render_mode,
+            text_info=text_info,
+            num_envs=num_envs,
+            device=device,
+            autoreset_mode=autoreset_mode,
+            **task_options,
         )
+        self._setup(settings, source=None)
+
+    @classmethod
+    def from_settings(cls, settings: TextGenSettings, source: Any = None) -> TextGenVectorEnv:
+        """The env of ``settings``. ``source``: an env whose settings differ from ``settings`` at most in
+        ``num_envs``, ``autoreset_mode`` and ``device``; the new env shares its built task (no tokenizer, reward
+        model, prompts or mask model is loaded again)."""
+        if type(settings) is not cls.settings_class:
+            raise TypeError(f"{cls.__name__} takes {cls.settings_class.__name__}, got {type(settings).__name__}")
+        if source is not None:
+            kept = dataclasses.replace(
+                source.settings,
+                num_envs=settings.num_envs,
+                autoreset_mode=settings.autoreset_mode,
+                device=settings.device,
+            )
+            if kept != settings:
+                raise ValueError("source must be an env of the same settings but num_envs, autoreset_mode and device")
+        env = cls.__new__(cls)
+        env._setup(settings, source)
+        return env
+
+    def rebuilt(
+        self,
+        *,
+        num_envs: int | None = None,
+        autoreset_mode: str | AutoresetMode | None = None,
+        device: str | torch.device | None = None,
+    ) -> TextGenVectorEnv:
+        """A new env of this env's settings (``settings``) with the given ones changed (``None``: keep this env's);
+        every other setting is kept, and the new env shares this env's task (tokenizer, reward model, prompts,
+        vocabulary mask; a chat env's user too). The new env starts unreset."""
+        return self.from_settings(self.settings.with_vector(num_envs, autoreset_mode, device), source=self)
+
+    def _setup(self, settings: TextGenSettings, source: Any, tokenizer: Any = None) -> None:
+        """Build the env from checked ``settings``: the task (``source``'s, when given; else built with
+        ``tokenizer``, ``settings.tokenizer`` loaded, if given) and the token buffers."""
+        self.settings = settings
+        self.metadata = {
+            "autoreset_mode": settings.autoreset_mode,
+            "render_modes": list(RENDER_MODES),
+            "render_fps": 4,
+        }
+        self.num_envs = settings.num_envs
+        self.device = settings.device
+        self.task = task = TextGenTask(settings, tokenizer) if source is None else source.task
         self.single_observation_space = task.observation_space
         self.single_action_space = task.action_space
         self.observation_space = batch_space(task.observation_space, self.num_envs)
@@ -137,6 +202,14 @@ class TextGenVectorEnv(VectorEnv):
         self._rngs: list[np.random.Generator | None] = [None] * B
         self._started = False
         self._action_mask: torch.Tensor | None = None  # bool [B, V] on device, with a vocabulary restriction
+
+    @property
+    def render_mode(self) -> str | None:
+        return self.settings.render_mode
+
+    @property
+    def text_info(self) -> bool:
+        return self.settings.text_info
 
     @property
     def autoreset_mode(self) -> AutoresetMode:
@@ -198,29 +271,17 @@ class TextGenVectorEnv(VectorEnv):
         mask = np.ones(B, dtype=bool) if options.get("reset_mask") is None else np.asarray(options["reset_mask"])
         if mask.shape != (B,) or mask.dtype != bool:
             raise ValueError(f"options['reset_mask'] must be a bool array of shape ({B},), got {mask!r}")
-        prompt_index = options.get("prompt_index")
-        if prompt_index is not None:
-            prompt_index = np.asarray(prompt_index)
-            if prompt_index.shape not in ((), (B,)):
-                raise ValueError(f"options['prompt_index'] must be an int or {B} ints, got shape {prompt_index.shape}")
-            prompt_index = np.broadcast_to(prompt_index, (B,))
-            count = len(self.task.prompts)
-            if (
-                not np.issubdtype(prompt_index.dtype, np.integer)
-                or ((prompt_index < 0) | (prompt_index >= count)).any()
-            ):
-                raise ValueError(f"options['prompt_index'] must be integers in [0, {count}), got {prompt_index!r}")
+        prompt_index = check_prompt_indices(options.get("prompt_index"), len(self.task.prompts), B)
         self._reset_rows(np.flatnonzero(mask), self._seeds(seed), prompt_index)
         self._started = True
         info = self._empty_info()
         self._add_reset_info(info, np.flatnonzero(mask))
         self._update_action_mask(info)
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}, info
+        return self._obs(), info
 
     def reset(self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None):
         obs, info = self.reset_tensors(seed=seed, options=options)
-        if self.render_mode == "human":
-            self.render()
+        self._render_human()
         return self._to_numpy(obs), self._host_info(info)
 
     # ------------------------------------------------------------------ step
@@ -252,11 +313,9 @@ class TextGenVectorEnv(VectorEnv):
         The observation tensors are the env's live buffers: clone them to keep a copy past the next step. The action
         mask is the one the env checks the next actions against: clone it before modifying it.
         """
-        if not self._started:
-            raise RuntimeError("step() called before reset(); call reset() first")
+        check_can_step(self._started, single=False)
         task, B = self.task, self.num_envs
         actions = self._as_action_tensor(actions)
-        mode = self.metadata["autoreset_mode"]
         # Everything that can raise (action checks, stop strings, the reward model) runs before any state changes,
         # so a step that raises changes nothing. The sub-envs that take this step's action are the running ones:
         # an ended one is reset (NEXT_STEP) or frozen (DISABLED) instead.
@@ -270,14 +329,14 @@ class TextGenVectorEnv(VectorEnv):
             else active & ~self._action_mask.gather(1, actions.clamp(0, task.vocab_size - 1).unsqueeze(1)).squeeze(1)
         )
         finished = active & (torch.isin(actions, self._eos) | (self.num_tokens + 1 >= N))
-        host = torch.cat([bad.any().view(1), masked.any().view(1), finished]).cpu().numpy()  # the one sync per step
-        if host[0]:
+        flags = _StepFlags.sync(bad, masked, finished)
+        if flags.any_out_of_range:
             value = actions[bad][0].item()
             raise ValueError(f"actions must be token ids in [0, {task.vocab_size}), got {value}")
-        if host[1]:
+        if flags.any_masked:
             row = int(masked.nonzero()[0, 0])
             check_allowed(int(actions[row]), self._action_mask[row].cpu().numpy())
-        finished_np = host[2:].copy()
+        finished_np = flags.finished
 
         checked = np.flatnonzero(finished_np | (active_np if task.stop_strings else False))
         completion_ids = dict(zip(checked.tolist(), self._next_completion_ids(checked, actions), strict=True))
@@ -291,10 +350,7 @@ class TextGenVectorEnv(VectorEnv):
             rewards[ended_rows] = self._finish(ended_rows, [completion_ids[row] for row in ended_rows], info)
 
         # Nothing raised: apply the step.
-        if mode == AutoresetMode.NEXT_STEP and self._ended.any():
-            rows = np.flatnonzero(self._ended)
-            self._reset_rows(rows, [None] * B, None)
-            self._add_reset_info(info, rows)
+        self._autoreset_ended(info)
         position = (P + self.num_tokens.clamp(max=N - 1)).unsqueeze(1)
         current_ids = self.input_ids.gather(1, position).squeeze(1)
         self.input_ids.scatter_(1, position, torch.where(active, actions, current_ids).unsqueeze(1))
@@ -306,23 +362,45 @@ class TextGenVectorEnv(VectorEnv):
         self._ended_dev |= finished_dev
 
         self._add_field_info(info, np.arange(B))
-        if mode == AutoresetMode.SAME_STEP and finished_np.any():
-            final = self._to_numpy({"input_ids": self.input_ids, "attention_mask": self.attention_mask})
-            final_obs = np.empty(B, dtype=object)
-            for row in np.flatnonzero(finished_np):
-                final_obs[row] = {key: value[row] for key, value in final.items()}
-            info["final_obs"], info["_final_obs"] = final_obs, finished_np.copy()
-            episode = [name for key in EPISODE_KEYS for name in (key, "_" + key) if name in info]
-            info["final_info"], info["_final_info"] = {name: info[name].copy() for name in episode}, finished_np.copy()
-            self._reset_rows(np.flatnonzero(finished_np), [None] * B, None)
-
-        if self.render_mode == "human":
-            self.render()
+        self._autoreset_finished(info, finished_np)
+        self._render_human()
         self._update_action_mask(info)
-        obs = {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
         reward_dev = torch.as_tensor(rewards, device=self.device)
         truncated = torch.zeros(B, dtype=torch.bool, device=self.device)
-        return obs, reward_dev, finished_dev, truncated, info
+        return self._obs(), reward_dev, finished_dev, truncated, info
+
+    def _obs(self) -> dict[str, torch.Tensor]:
+        """The live observation buffers, ``[B, L]`` each."""
+        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask}
+
+    def _autoreset_ended(self, info: dict[str, Any]) -> None:
+        """``NEXT_STEP``: reset the sub-envs whose episode ended on an earlier step (this step ignores their
+        actions) and add their reset info. Call after every check of the step passed, before its tokens are written."""
+        if self.autoreset_mode == AutoresetMode.NEXT_STEP and self._ended.any():
+            rows = np.flatnonzero(self._ended)
+            self._reset_rows(rows, [None] * self.num_envs, None)
+            self._add_reset_info(info, rows)
+
+    def _autoreset_finished(self, info: dict[str, Any], finished: np.ndarray) -> None:
+        """``SAME_STEP``: put the final observation and episode info of the sub-envs whose episode ended on this step
+        (bool ``[B]`` ``finished``) in ``info["final_obs"]`` / ``info["final_info"]`` (masked by ``_final_obs`` /
+        ``_final_info``, Gymnasium's format), then reset them. Call once the step is applied."""
+        if self.autoreset_mode != AutoresetMode.SAME_STEP or not finished.any():
+            return
+        rows = np.flatnonzero(finished)
+        final = self._to_numpy(self._obs())
+        final_obs = np.empty(self.num_envs, dtype=object)
+        for row in rows:
+            final_obs[row] = {key: value[row] for key, value in final.items()}
+        info["final_obs"], info["_final_obs"] = final_obs, finished.copy()
+        episode = [name for key in self.info_dtypes for name in (key, "_" + key) if name in info]
+        info["final_info"], info["_final_info"] = {name: info[name].copy() for name in episode}, finished.copy()
+        self._reset_rows(rows, [None] * self.num_envs, None)
+
+    def _render_human(self) -> None:
+        """Print every sub-env after ``reset`` and every step in ``"human"`` mode."""
+        if self.render_mode == "human":
+            self.render()
 
     def _update_action_mask(self, info: dict[str, Any]) -> None:
         mask = self.task.vocabulary_mask
@@ -352,15 +430,15 @@ class TextGenVectorEnv(VectorEnv):
         return {key: value.copy() for key, value in self._info_template.items()}
 
     @staticmethod
-    def _add_info(info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence) -> None:
+    def _set_info(info: dict[str, Any], key: str, rows: np.ndarray, values: Sequence) -> None:
         """Set ``info[key][rows] = values`` and mark ``rows`` in ``info["_" + key]`` (if ``key`` is kept)."""
         if key in info:
             info[key][rows] = values
             info["_" + key][rows] = True
 
     def _add_reset_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
-        self._add_info(info, "prompt", rows, [self.task.scored_prompts[i] for i in self.prompt_index[rows]])
-        self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
+        self._set_info(info, "prompt", rows, [self.task.scored_prompts[i] for i in self.prompt_index[rows]])
+        self._set_info(info, "prompt_index", rows, self.prompt_index[rows])
         self._add_field_info(info, rows)
 
     def _add_field_info(self, info: dict[str, Any], rows: np.ndarray) -> None:
@@ -374,7 +452,7 @@ class TextGenVectorEnv(VectorEnv):
             column = np.empty(len(rows), dtype=object)
             for k, value in enumerate(values):  # element by element: a value may itself be a list
                 column[k] = value
-            self._add_info(info, name, rows, column)
+            self._set_info(info, name, rows, column)
 
     def _next_completion_ids(self, rows: np.ndarray, actions: torch.Tensor) -> list[np.ndarray]:
         """Completion ids of the sub-envs in ``rows`` with this step's ``actions`` appended (the env unchanged)."""
@@ -392,12 +470,12 @@ class TextGenVectorEnv(VectorEnv):
         completions = [task.decode(c) for c in completion_ids]
         scores = task.score(self.prompt_index[rows], completions)
         reasons = [task.stop_reason(c) for c in completion_ids]
-        self._add_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]])
-        self._add_info(info, "completion", rows, completions)
-        self._add_info(info, "score", rows, scores)
-        self._add_info(info, "prompt_index", rows, self.prompt_index[rows])
-        self._add_info(info, "num_tokens", rows, [len(c) for c in completion_ids])
-        self._add_info(info, "stop_reason", rows, reasons)
+        self._set_info(info, "prompt", rows, [task.scored_prompts[i] for i in self.prompt_index[rows]])
+        self._set_info(info, "completion", rows, completions)
+        self._set_info(info, "score", rows, scores)
+        self._set_info(info, "prompt_index", rows, self.prompt_index[rows])
+        self._set_info(info, "num_tokens", rows, [len(c) for c in completion_ids])
+        self._set_info(info, "stop_reason", rows, reasons)
         return scores
 
     def step(self, actions):
@@ -422,7 +500,7 @@ class TextGenVectorEnv(VectorEnv):
         return info
 
     # ---------------------------------------------------------------- render
-    def _parts(self) -> list[tuple[str, str, str]]:
+    def _parts(self) -> list[Parts]:
         """(prompt, completion so far, ``"n/N tokens"``) of every sub-env."""
         task = self.task
         ids = self.input_ids[:, task.max_prompt_tokens :].cpu().numpy()
@@ -437,17 +515,6 @@ class TextGenVectorEnv(VectorEnv):
             parts.append((task.scored_prompts[self.prompt_index[row]], completion, status))
         return parts
 
-    def _texts(self) -> tuple[str, ...]:
-        return tuple(
-            f"[{row}] {prompt}⟦{completion}⟧ [{status}]" if status else f"[{row}] {prompt}"
-            for row, (prompt, completion, status) in enumerate(self._parts())
-        )
-
     def render(self) -> tuple[str, ...] | tuple[np.ndarray, ...] | None:
-        if self.render_mode == "ansi":
-            return self._texts()
-        if self.render_mode == "rgb_array":
-            return tuple(render_frame(*parts) for parts in self._parts())
-        if self.render_mode == "human":
-            print("\n".join(self._texts()))
-        return None
+        rendered = render_episodes(self.render_mode, self._parts(), numbered=True)
+        return None if rendered is None else tuple(rendered)
