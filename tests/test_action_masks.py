@@ -303,7 +303,6 @@ def test_masked_vector_env_object_trains():
     _train_and_check(agent, 2, lambda buffer: _allowed())
 
 
-@pytest.mark.xfail(strict=True, reason="needs env.rebuilt (envsurface branch)")
 def test_masked_gym_make_vec_env_trains():
     made = gym.make_vec("TextGen-v0", num_envs=8, vocab_size=V, allowed_tokens=ALLOWED, **ENV_KWARGS)
     agent = PPO(tiny_model(), made, seed=0, n_epochs=1)
