@@ -46,8 +46,10 @@ def _optional_scalar(tp: Any) -> Any | None:
 def cli_fields(cls: type, exclude: Iterable[str] = ()) -> type:
     """A dataclass with the init fields of ``cls`` minus ``exclude``, typed for HfArgumentParser.
 
-    Same names, defaults and help; ``X | None`` fields (X a scalar) parse ``none`` as None. Only parsed, never
-    instantiated: the values build ``cls`` itself (:func:`config_from_args`), which validates them.
+    Same names, defaults and help; ``X | None`` fields (X a scalar) parse ``none`` as None; a deprecated alias
+    field (``metadata["deprecated_alias_of"]``) keeps its flag, with a help line naming the new one (the config
+    maps its value and warns). Only parsed, never instantiated: the values build ``cls`` itself
+    (:func:`config_from_args`), which validates them.
     """
     hints = typing.get_type_hints(cls)
     specs = []
@@ -56,8 +58,12 @@ def cli_fields(cls: type, exclude: Iterable[str] = ()) -> type:
             continue
         scalar = _optional_scalar(hints[f.name])
         tp = _none_or(scalar) if scalar is not None else hints[f.name]
+        metadata = dict(f.metadata)
+        target = metadata.pop("deprecated_alias_of", None)
+        if target is not None:
+            metadata["help"] = f"deprecated alias of --{target.replace('_', '-')}"
         specs.append(
-            (f.name, tp, dataclasses.field(default=f.default, default_factory=f.default_factory, metadata=f.metadata))
+            (f.name, tp, dataclasses.field(default=f.default, default_factory=f.default_factory, metadata=metadata))
         )
     return dataclasses.make_dataclass(cls.__name__, specs)
 

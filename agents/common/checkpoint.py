@@ -4,7 +4,7 @@ A checkpoint is ``<checkpoint_dir>/checkpoint-<n_updates:06d>/``: what ``Acceler
 optimizer, the grad scaler, each process's global RNG states ``random_states_<i>.pkl``, and one
 ``custom_checkpoint_<k>.pkl`` per object registered with ``register_for_checkpointing``: the agent's counters, KL
 controller, logger, score statistics, generators), the saved agent in place of accelerate's weights file (an HF
-folder, from the agent's ``save_state`` pre-hook), and last ``training_state.json`` (the number of processes; its
+folder, from the agent's ``save_state`` pre-hook), and last ``training_state.pt`` (the number of processes; its
 presence marks a checkpoint). It is filled in a temporary folder and renamed into place
 (``reward_models.write_folder_atomically``), so a run killed at any moment leaves only complete checkpoints behind
 (and a temporary folder, removed by the next checkpoint write).
@@ -17,7 +17,6 @@ temporary folder, whose name the main process sends them, before it is renamed.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
@@ -25,13 +24,13 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from agents.common.distributed import Reducer
 from reward_models import write_folder_atomically
 
-TRAINING_STATE = "training_state.json"
-"""The file a complete checkpoint ends with: ``{"num_processes": n}``."""
-LEGACY_TRAINING_STATE = "training_state.pt"
-"""What checkpoints of text-gym before accelerate's ``save_state`` held instead (not resumable by this version)."""
+TRAINING_STATE = "training_state.pt"
+"""The file a complete checkpoint ends with: ``{"num_processes": n}`` (``torch.save``)."""
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -51,11 +50,6 @@ def resolve_checkpoint(path: str | os.PathLike) -> Path:
     path = Path(path)
     if (path / TRAINING_STATE).is_file():
         return path
-    if (path / LEGACY_TRAINING_STATE).is_file():
-        raise ValueError(
-            f"{path} is a checkpoint of an earlier text-gym version ({LEGACY_TRAINING_STATE}); resume it with that "
-            "version, or load its agent with load() and start a new run"
-        )
     checkpoints = list_checkpoints(path)
     if not checkpoints:
         raise FileNotFoundError(
@@ -93,7 +87,7 @@ def write_checkpoint(accelerator: Any, reducer: Reducer, target: Path) -> Path |
         accelerator.save_state(str(folder))
         accelerator.wait_for_everyone()  # every process's files are in
         if accelerator.is_main_process:
-            (folder / TRAINING_STATE).write_text(json.dumps({"num_processes": accelerator.num_processes}))
+            torch.save({"num_processes": accelerator.num_processes}, folder / TRAINING_STATE)
 
     if not accelerator.is_main_process:
         (folder,) = reducer.gather_objects([])
@@ -108,6 +102,13 @@ def write_checkpoint(accelerator: Any, reducer: Reducer, target: Path) -> Path |
 
 
 def read_checkpoint_processes(path: str | os.PathLike) -> tuple[Path, int]:
-    """The checkpoint ``path`` resolves to (``resolve_checkpoint``) and the number of processes that wrote it."""
+    """The checkpoint ``path`` resolves to (``resolve_checkpoint``) and the number of processes that wrote it;
+    ``ValueError`` for a checkpoint of an earlier text-gym version (its ``TRAINING_STATE`` held the whole state)."""
     folder = resolve_checkpoint(path)
-    return folder, int(json.loads((folder / TRAINING_STATE).read_text())["num_processes"])
+    state = torch.load(folder / TRAINING_STATE, map_location="cpu", weights_only=True)
+    if "num_processes" not in state:
+        raise ValueError(
+            f"{folder} is a checkpoint of an earlier text-gym version (before accelerate's save_state); resume it "
+            "with that version, or load its agent with load() and start a new run"
+        )
+    return folder, int(state["num_processes"])
