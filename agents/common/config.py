@@ -14,8 +14,11 @@ compute dtype, so the plain name would mean opposite things to the two audiences
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 import warnings
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from agents.common.kl import KLEstimator, check_kl_coef
@@ -37,6 +40,22 @@ def check_literal_fields(config: object) -> None:
             raise ValueError(f"{name} must be one of {get_args(hint)}, got {getattr(config, name)!r}")
 
 
+_AGENTS_DIR = str(Path(__file__).resolve().parents[1])
+
+
+def _user_stacklevel() -> int:
+    """The ``warnings.warn`` ``stacklevel`` (for its caller) of the first frame outside this package and the
+    dataclasses' generated ``__init__``: the user's line that built the config."""
+    level, frame = 2, sys._getframe(2)  # level 1: the function that warns (our caller), 2: its caller
+    while frame is not None and (
+        frame.f_code.co_filename == "<string>"
+        or frame.f_code.co_filename.startswith(_AGENTS_DIR)
+        or frame.f_code.co_filename == dataclasses.__file__
+    ):
+        frame, level = frame.f_back, level + 1
+    return level
+
+
 def apply_deprecated_aliases(config: object) -> None:
     """Move the value of each deprecated alias field (``metadata["deprecated_alias_of"]``) that is not None to the
     field it names, with a ``DeprecationWarning``, and reset the alias to None. ``ValueError`` when that field was
@@ -49,7 +68,7 @@ def apply_deprecated_aliases(config: object) -> None:
         warnings.warn(
             f"{alias.name} is deprecated; use {target} (the same setting: {target}={value!r})",
             DeprecationWarning,
-            stacklevel=4,
+            stacklevel=_user_stacklevel(),
         )
         current = getattr(config, target)
         if current not in (by_name[target].default, value):
