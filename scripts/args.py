@@ -49,7 +49,7 @@ def cli_fields(cls: type, exclude: Iterable[str] = ()) -> type:
     Same names, defaults and help; ``X | None`` fields (X a scalar) parse ``none`` as None; a deprecated alias
     field (``metadata["deprecated_alias_of"]``) keeps its flag, with a help line naming the new one (the config
     maps its value and warns). Only parsed, never instantiated: the values build ``cls`` itself
-    (:func:`config_from_args`), which validates them.
+    (``config_from_args``), which validates them.
     """
     hints = typing.get_type_hints(cls)
     specs = []

@@ -163,6 +163,8 @@ def test_a_checkpoint_holds_accelerates_state_and_refuses_another_process_count_
 
     fresh = _agent(REINFORCE, tmp_path / "other")
     before = _weights(fresh)
+    with pytest.raises(ValueError, match="is a checkpoint of a REINFORCE agent; resume it with a REINFORCE agent"):
+        _agent(PPO, tmp_path / "ppo").load_checkpoint(latest)
     torch.save({"num_processes": 2}, latest / TRAINING_STATE)
     with pytest.raises(ValueError, match="written by a run with 2 processes; resume it with 2 processes, not 1"):
         fresh.load_checkpoint(latest)

@@ -300,9 +300,12 @@ class BaseAlgorithm:
 
     def load_checkpoint(self, path: str | os.PathLike) -> Path:
         """Restore everything ``save_checkpoint`` wrote (``path``: a checkpoint or a ``checkpoint_dir``), on every
-        process (each takes its own RNG states; the number of processes must be the same, checked before anything
-        is restored)."""
+        process (each takes its own RNG states). The algorithm and the number of processes must be the same as the
+        run that wrote it (checked before anything is restored)."""
         folder, processes = read_checkpoint_processes(path)
+        saved = json.loads((folder / AGENT_FILE).read_text())["algorithm"]
+        if saved != type(self).__name__:
+            raise ValueError(f"{folder} is a checkpoint of a {saved} agent; resume it with a {saved} agent")
         if processes != self.num_processes:
             raise ValueError(
                 f"{folder} was written by a run with {processes} processes; resume it with "

@@ -1,6 +1,6 @@
 """Settings every algorithm shares (rollout, optimisation, KL, reward shaping, logging, checkpoints).
 
-Each algorithm's config (:class:`agents.PPOConfig`, :class:`agents.REINFORCEConfig`) extends this dataclass.
+Each algorithm's config (``agents.PPOConfig``, ``agents.REINFORCEConfig``) extends this dataclass.
 The defaults are the CPU defaults of ``text-gym train`` (SmolLM2-135M, about 10 minutes on 2 cores); see
 docs/agents.md for GPU settings.
 
@@ -9,7 +9,7 @@ Dtype names: ``compute_dtype`` is the autocast / mixed-precision dtype (accelera
 ``transformers`` ``dtype`` (formerly ``torch_dtype``) is the weight dtype, while this config's ``dtype`` was the
 compute dtype, so the plain name would mean opposite things to the two audiences. The old ``dtype`` /
 ``torch_dtype`` fields (and ``--dtype`` / ``--torch-dtype``) still work as deprecated aliases
-(:func:`apply_deprecated_aliases`).
+(``apply_deprecated_aliases``).
 """
 
 from __future__ import annotations

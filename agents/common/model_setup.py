@@ -1,8 +1,8 @@
 """The construction steps of an agent (SB3's ``_setup_model``), each one function with one job.
 
-``BaseAlgorithm._setup_model`` calls them in this order: :func:`merged_config`, :func:`peft_config_for`, the
-accelerator (``agents.common.distributed.make_accelerator``), :func:`load_policy`, :func:`reference_for`,
-:func:`adamw`, ``accelerator.prepare``; after the env, :func:`kl_controller` and :func:`check_gold_fields`.
+``BaseAlgorithm._setup_model`` calls them in this order: ``merged_config``, ``peft_config_for``, the
+accelerator (``agents.common.distributed.make_accelerator``), ``load_policy``, ``reference_for``,
+``adamw``, ``accelerator.prepare``; after the env, ``kl_controller`` and ``check_gold_fields``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Reward shaping: what the learn loop does to a rollout's env rewards before an algorithm trains on them.
 
-Pure functions of tensors (no agent, no state) except :class:`ScoreStats`, the running statistics that
+Pure functions of tensors (no agent, no state) except ``ScoreStats``, the running statistics that
 ``normalize_scores`` divides by. Shapes: ``[B]`` per episode, ``[B, T]`` per response column (nonzero only at the
 agent's tokens, where ``response_mask`` is 1.0).
 """

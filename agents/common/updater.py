@@ -1,7 +1,7 @@
 """The minibatch updater: epochs of shuffled minibatches, gradient accumulation, clipping, the non-finite skip and
 the metrics of one rollout's update.
 
-Every algorithm's ``train`` builds a loss function and hands it to :meth:`MinibatchUpdater.run`; what the loss is
+Every algorithm's ``train`` builds a loss function and hands it to ``MinibatchUpdater.run``; what the loss is
 (PPO's clipped surrogate and value loss, REINFORCE's policy gradient) stays with the algorithm.
 """
 
@@ -18,7 +18,7 @@ import torch
 from agents.common.distributed import Reducer
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
-"""``loss_fn(indices, token_count) -> (loss, metrics)``: see :meth:`MinibatchUpdater.run`."""
+"""``loss_fn(indices, token_count) -> (loss, metrics)``: see ``MinibatchUpdater.run``."""
 
 
 class MinibatchUpdater:

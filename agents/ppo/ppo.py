@@ -27,7 +27,7 @@ from reward_models import check_positive_int
 
 @dataclass
 class PPOConfig(AlgorithmConfig):
-    """PPO settings (plus the shared :class:`agents.AlgorithmConfig` ones)."""
+    """PPO settings (plus the shared ``agents.AlgorithmConfig`` ones)."""
 
     n_epochs: int = field(default=2, metadata=_help("passes over each rollout"))
     gamma: float = field(default=1.0, metadata=_help("discount factor"))
