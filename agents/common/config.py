@@ -1,7 +1,7 @@
 """Settings every algorithm shares (rollout, optimisation, KL, reward shaping, logging, checkpoints).
 
-Each algorithm's config (``agents.PPOConfig``, ``agents.REINFORCEConfig``) extends this dataclass.
-The defaults are the CPU defaults of ``text-gym train`` (SmolLM2-135M, about 10 minutes on 2 cores); see
+Each algorithm's config (``agents.PPOConfig``, ``agents.REINFORCEConfig``, ``agents.GRPOConfig``) extends this
+dataclass. The defaults are the CPU defaults of ``text-gym train`` (SmolLM2-135M, about 10 minutes on 2 cores); see
 docs/agents.md for GPU settings.
 
 Dtype names: ``compute_dtype`` is the autocast / mixed-precision dtype (accelerate's ``mixed_precision``) and
