@@ -1,6 +1,7 @@
-"""RL agents that train a language-model policy through TextGen envs: PPO and the REINFORCE family.
+"""RL agents that train a language-model policy through TextGen envs: PPO, the REINFORCE family and GRPO.
 
-``PPO(policy, env, **config)`` / ``REINFORCE(policy, env, baseline="rloo", ...)`` follow SB3's surface
+``PPO(policy, env, **config)`` / ``REINFORCE(policy, env, baseline="rloo", ...)`` / ``GRPO(policy, env, ...)``
+follow SB3's surface
 (``learn``, ``predict``, ``save``, ``load``); the rollout acts one token per env step with a KV-cached policy.
 ``peft_config=peft.LoraConfig(...)`` (or ``lora_r=...``) trains LoRA adapters; under ``accelerate launch`` /
 ``torchrun`` the agents train data-parallel (docs/agents.md, "Scaling").
@@ -12,10 +13,11 @@ from agents.common.config import AlgorithmConfig
 from agents.common.evaluate import EvalResult, evaluate, evaluate_lm
 from agents.common.kl import AdaptiveKLController, FixedKLController, check_kl_coef, kl_estimate
 from agents.common.losses import clipped_policy_loss, clipped_value_loss, reinforce_loss, token_mean
+from agents.common.on_policy import OnPolicyAlgorithm
 from agents.common.policy import AdapterDisabledReference, LMPolicy, selective_logprobs
 from agents.common.rollout import RolloutBuffer, collect_rollout
 from agents.ppo.ppo import PPO, PPOConfig
-from agents.reinforce.reinforce import REINFORCE, REINFORCEConfig
+from agents.reinforce import GRPO, REINFORCE, GRPOConfig, REINFORCEConfig
 from reward_models import resolve_device
 from reward_models.common.moved_modules import alias_moved_modules
 
@@ -23,7 +25,7 @@ ALGORITHMS = {
     "ppo": (PPO, {}),
     "reinforce": (REINFORCE, {"baseline": "moving_average"}),
     "rloo": (REINFORCE, {"baseline": "rloo"}),
-    "grpo": (REINFORCE, {"baseline": "grpo"}),
+    "grpo": (GRPO, {}),
 }
 """``text-gym train <name>`` algorithms: the class and the config fields the name fixes."""
 
@@ -49,6 +51,7 @@ alias_moved_modules(
 
 __all__ = [
     "ALGORITHMS",
+    "GRPO",
     "PPO",
     "REINFORCE",
     "AdapterDisabledReference",
@@ -57,7 +60,9 @@ __all__ = [
     "BaseAlgorithm",
     "EvalResult",
     "FixedKLController",
+    "GRPOConfig",
     "LMPolicy",
+    "OnPolicyAlgorithm",
     "PPOConfig",
     "REINFORCEConfig",
     "RolloutBuffer",

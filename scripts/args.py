@@ -45,19 +45,21 @@ def _optional_scalar(tp: Any) -> Any | None:
 
 def _argument_metadata(metadata: Any) -> Any:
     """A field's metadata as ``add_argument`` keywords (HfArgumentParser passes them on): a deprecated alias's
-    ``"deprecated"`` (the field to use instead) becomes the start of its help."""
-    if "deprecated" not in metadata:
+    ``"deprecated_alias_of"`` (the field to use instead) becomes its help, naming the new flag."""
+    if "deprecated_alias_of" not in metadata:
         return metadata
-    instead = "--" + metadata["deprecated"].replace("_", "-")
-    options = {key: value for key, value in metadata.items() if key != "deprecated"}
-    return {**options, "help": f"deprecated, use {instead}: {metadata.get('help', '')}"}
+    instead = "--" + metadata["deprecated_alias_of"].replace("_", "-")
+    options = {key: value for key, value in metadata.items() if key != "deprecated_alias_of"}
+    return {**options, "help": f"deprecated alias of {instead}"}
 
 
 def cli_fields(cls: type, exclude: Iterable[str] = ()) -> type:
     """A dataclass with the init fields of ``cls`` minus ``exclude``, typed for HfArgumentParser.
 
-    Same names, defaults and help; ``X | None`` fields (X a scalar) parse ``none`` as None. Only parsed, never
-    instantiated: the values build ``cls`` itself (:func:`config_from_args`), which validates them.
+    Same names, defaults and help; ``X | None`` fields (X a scalar) parse ``none`` as None; a deprecated alias
+    field (``metadata["deprecated_alias_of"]``) keeps its flag, with a help line naming the new one (the config
+    maps its value and warns). Only parsed, never instantiated: the values build ``cls`` itself
+    (``config_from_args``), which validates them.
     """
     hints = typing.get_type_hints(cls)
     specs = []

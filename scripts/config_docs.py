@@ -4,7 +4,7 @@ doc markers (``scripts.bench.report.doc_markers`` / ``write_doc``).
 
 docs/agents.md gets ``AlgorithmConfig``'s fields, then, for each config class that ``agents.ALGORITHMS`` names,
 the fields it adds to (or whose default it changes from) the documented config it extends; docs/reward_models.md
-gets ``RewardTrainerConfig``'s. A field whose metadata has ``"deprecated"`` (the name to use instead) is listed
+gets ``RewardTrainerConfig``'s. A field whose metadata has ``"deprecated_alias_of"`` (the name to use instead) is listed
 among the deprecated aliases, not with the others. The flag column comes from the real ``text-gym`` parser, so a
 field without a flag (fixed by the algorithm's name, set from ``--output-dir``, unused by an algorithm) says so.
 ``--check`` only compares: exit status 1 and the stale sections' names when the docs differ (tests/test_config_docs.py
@@ -76,8 +76,8 @@ def _rows(
 
 
 def _deprecated(fields: Sequence[dataclasses.Field], commands: Mapping[str, argparse.ArgumentParser]) -> str:
-    aliases = {f.name: f for f in fields if "deprecated" in f.metadata}.values()  # a field listed twice: once
-    rows = [f"| `{f.name}` | {_flag(f.name, commands, {})} | `{f.metadata['deprecated']}` |" for f in aliases]
+    aliases = {f.name: f for f in fields if "deprecated_alias_of" in f.metadata}.values()  # a field listed twice: once
+    rows = [f"| `{f.name}` | {_flag(f.name, commands, {})} | `{f.metadata['deprecated_alias_of']}` |" for f in aliases]
     if not rows:
         return ""
     header = ["Deprecated aliases (they warn):", "", "| field | flag | use instead |", "| --- | --- | --- |"]
@@ -89,7 +89,7 @@ def _init_fields(cls: type) -> list[dataclasses.Field]:
 
 
 def _current(fields: Sequence[dataclasses.Field]) -> list[dataclasses.Field]:
-    return [f for f in fields if "deprecated" not in f.metadata]
+    return [f for f in fields if "deprecated_alias_of" not in f.metadata]
 
 
 def agents_markdown(parser: argparse.ArgumentParser) -> str:

@@ -1,4 +1,4 @@
-"""``text-gym train <algo>``: fine-tune an LM policy with PPO or a REINFORCE variant through a TextGen env.
+"""``text-gym train <algo>``: fine-tune an LM policy with PPO, a REINFORCE variant or GRPO through a TextGen env.
 
 Evaluates the policy on held-out prompts before and after training (the env's reward model as the proxy score,
 ``--gold-reward-model`` as the gold score), saves the final agent, and writes checkpoints and tensorboard logs
@@ -11,7 +11,9 @@ metric defaults to the env's (``env``: the task's gold metric, ``support-success
 VADER elsewhere). Chat envs (``TextGenChat-v0``, ``TextGenSupport-v0``) take ``--user``, ``--max-turns`` and
 ``--max-turn-tokens``; other envs refuse them.
 
-LoRA: ``--lora-r 16`` (plus ``--lora-alpha``, ``--lora-dropout``, ``--lora-target-modules``, ``--torch-dtype``).
+LoRA: ``--lora-r 16`` (plus ``--lora-alpha``, ``--lora-dropout``, ``--lora-target-modules``, ``--weight-dtype``).
+Mixed precision: ``--compute-dtype bfloat16``. ``--dtype`` / ``--torch-dtype`` are deprecated aliases of
+``--compute-dtype`` / ``--weight-dtype``.
 Several processes: ``torchrun --nproc_per_node N $(which text-gym) train ...`` or ``accelerate launch
 --multi_gpu --num_processes N $(which text-gym) train ...`` (also on CPU, with gloo); the per-process batch
 flags (``--n-envs``, ``--minibatch-size``) are multiplied by N for the global batch (docs/agents.md, "Scaling").
@@ -44,7 +46,6 @@ _GRPO_OBJECTIVE = ("num_iterations", "clip_range")  # REINFORCEConfig fields of 
 UNUSED_FIELDS = {
     "reinforce": ("group_size", *_GRPO_OBJECTIVE),
     "rloo": ("baseline_decay", *_GRPO_OBJECTIVE),
-    "grpo": ("baseline_decay",),
 }
 """Config fields an algorithm name leaves unused (no flag), besides the ones it fixes (``agents.ALGORITHMS``)."""
 
@@ -59,7 +60,8 @@ class TrainArgs:
     algo: Literal["ppo", "reinforce", "rloo", "grpo"] = field(
         default="ppo",
         metadata={
-            "help": "ppo, reinforce (moving-average baseline), rloo or grpo (REINFORCE with that group baseline)"
+            "help": "ppo, reinforce (moving-average baseline), rloo (REINFORCE with the leave-one-out baseline) or "
+            "grpo (GRPO)"
         },
     )
     env: str = field(default="TextGen-v0", metadata={"help": "registered env id"})

@@ -148,3 +148,27 @@ def test_checkpoints_print_no_transformers_progress_bars(tmp_path, capsys):
     assert "Writing model shards" not in captured.err + captured.out
     assert "Loading weights" not in captured.err + captured.out
     assert hf_logging.is_progress_bar_enabled()  # the user's setting is restored
+
+
+def test_a_checkpoint_holds_accelerates_state_and_refuses_another_process_count_before_restoring(tmp_path):
+    agent = _agent(REINFORCE, tmp_path / "run", keep_checkpoints=1)
+    agent.learn(16 * 4, progress_bar=False)
+    (latest,) = list_checkpoints(tmp_path / "run")
+    files = set(os.listdir(latest))
+    assert {"optimizer.bin", "random_states_0.pkl", "text_gym_agent.json", "model.safetensors"} <= files
+    assert sorted(f for f in files if f.startswith("custom_checkpoint_")) == [
+        f"custom_checkpoint_{k}.pkl" for k in range(5)
+    ]
+    assert torch.load(latest / TRAINING_STATE, weights_only=True) == {"num_processes": 1}
+
+    fresh = _agent(REINFORCE, tmp_path / "other")
+    before = _weights(fresh)
+    with pytest.raises(ValueError, match="is a checkpoint of a REINFORCE agent; resume it with a REINFORCE agent"):
+        _agent(PPO, tmp_path / "ppo").load_checkpoint(latest)
+    torch.save({"num_processes": 2}, latest / TRAINING_STATE)
+    with pytest.raises(ValueError, match="written by a run with 2 processes; resume it with 2 processes, not 1"):
+        fresh.load_checkpoint(latest)
+    torch.save({"optimizer": {}, "rng": []}, latest / TRAINING_STATE)  # what earlier versions wrote
+    with pytest.raises(ValueError, match="checkpoint of an earlier text-gym version"):
+        fresh.load_checkpoint(latest)
+    assert fresh.n_updates == 0 and all(torch.equal(fresh.policy.state_dict()[k], v) for k, v in before.items())

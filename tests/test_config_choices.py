@@ -12,8 +12,8 @@ from agents import PPOConfig, REINFORCEConfig
     [
         (PPOConfig, "lr_schedule", "cosine", "('constant', 'linear')"),
         (PPOConfig, "kl_estimator", "k2", "('k1', 'k3')"),
-        (PPOConfig, "dtype", "int8", "('float32', 'bfloat16', 'float16')"),
-        (REINFORCEConfig, "torch_dtype", "float64", "('float32', 'bfloat16', 'float16')"),
+        (PPOConfig, "compute_dtype", "int8", "('float32', 'bfloat16', 'float16')"),
+        (REINFORCEConfig, "weight_dtype", "float64", "('float32', 'bfloat16', 'float16')"),
         (REINFORCEConfig, "baseline", "ppo", "('moving_average', 'rloo', 'grpo')"),
     ],
 )
@@ -27,3 +27,35 @@ def test_every_literal_value_is_accepted():
         assert PPOConfig(kl_estimator=estimator).kl_estimator == estimator
     for baseline in ("moving_average", "rloo", "grpo"):
         assert REINFORCEConfig(baseline=baseline).baseline == baseline
+
+
+@pytest.mark.parametrize(("alias", "field"), [("dtype", "compute_dtype"), ("torch_dtype", "weight_dtype")])
+def test_the_old_dtype_names_warn_and_set_the_new_fields(alias, field):
+    with pytest.warns(DeprecationWarning, match=rf"{alias} is deprecated; use {field}"):
+        config = PPOConfig(**{alias: "bfloat16"})
+    assert getattr(config, field) == "bfloat16" and getattr(config, alias) is None
+    assert PPOConfig(**{alias: "bfloat16"}) == PPOConfig(**{field: "bfloat16"})
+    with pytest.raises(ValueError, match=rf"^{field} must be one of"), pytest.warns(DeprecationWarning):
+        PPOConfig(**{alias: "int8"})
+    with (
+        pytest.raises(ValueError, match=rf"{alias}='bfloat16' is a deprecated alias of {field}, which is 'float16'"),
+        pytest.warns(DeprecationWarning),
+    ):
+        PPOConfig(**{alias: "bfloat16", field: "float16"})
+
+
+def test_a_saved_record_with_the_old_dtype_names_loads_without_a_warning():
+    import warnings
+
+    from agents.common.config import without_deprecated_aliases
+
+    old = {"dtype": "bfloat16", "torch_dtype": "float16", "lora_r": 4}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        config = PPOConfig(**without_deprecated_aliases(PPOConfig, old))
+    assert (config.compute_dtype, config.weight_dtype, config.dtype, config.torch_dtype) == (
+        "bfloat16",
+        "float16",
+        None,
+        None,
+    )

@@ -29,7 +29,7 @@ def test_every_field_of_every_algorithm_config_is_listed_with_its_flag_and_defau
 def test_deprecated_alias_fields_are_listed_apart(monkeypatch):
     @dataclasses.dataclass
     class AliasedConfig(PPOConfig):
-        old_name: float = dataclasses.field(default=1.0, metadata={"help": "old", "deprecated": "new_name"})
+        old_name: float = dataclasses.field(default=1.0, metadata={"help": "old", "deprecated_alias_of": "new_name"})
 
     class Aliased:
         config_class = AliasedConfig
@@ -40,7 +40,7 @@ def test_deprecated_alias_fields_are_listed_apart(monkeypatch):
     table, deprecated = markdown.split("Deprecated aliases (they warn):")
     assert "`old_name`" not in table and "| `old_name` | `--old-name` (ppo) | `new_name` |" in deprecated
     flag = config_docs._subcommand(parser, "train", "ppo")._option_string_actions["--old-name"]
-    assert flag.help == "deprecated, use --new-name: old"
+    assert flag.help == "deprecated alias of --new-name"
     assert "#### `AliasedConfig` (`text-gym train ppo`): what it adds to `AlgorithmConfig`" in table
 
 

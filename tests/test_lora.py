@@ -134,7 +134,9 @@ def test_resume_after_a_kill_reproduces_the_uninterrupted_lora_run(tmp_path):
 
 
 def test_bfloat16_base_with_float32_adapters_trains_on_cpu():
-    agent = PPO(tiny_model(), tiny_env(4), seed=0, learning_rate=1e-2, torch_dtype="bfloat16", dtype="bfloat16", **LORA)
+    agent = PPO(
+        tiny_model(), tiny_env(4), seed=0, learning_rate=1e-2, weight_dtype="bfloat16", compute_dtype="bfloat16", **LORA
+    )
     dtypes = {n: p.dtype for n, p in agent.policy.named_parameters()}
     assert {d for n, d in dtypes.items() if "lora_" in n or n.startswith("value_head")} == {torch.float32}
     assert {d for n, d in dtypes.items() if "lora_" not in n and not n.startswith("value_head")} == {torch.bfloat16}
@@ -145,6 +147,6 @@ def test_bfloat16_base_with_float32_adapters_trains_on_cpu():
     assert any(not torch.equal(before[n], after[n]) for n in before if "lora_B" in n)
 
 
-def test_torch_dtype_without_lora_is_refused():
-    with pytest.raises(ValueError, match="torch_dtype='bfloat16' needs LoRA"):
-        PPO(tiny_model(), tiny_env(4), torch_dtype="bfloat16")
+def test_weight_dtype_without_lora_is_refused():
+    with pytest.raises(ValueError, match="weight_dtype='bfloat16' needs LoRA"):
+        PPO(tiny_model(), tiny_env(4), weight_dtype="bfloat16")

@@ -69,7 +69,7 @@ def test_unknown_keyword_is_rejected():
 
 
 def test_bfloat16_autocast_trains_float32_weights():
-    agent = PPO(tiny_model(), tiny_env(4), seed=0, dtype="bfloat16", learning_rate=1e-3)
+    agent = PPO(tiny_model(), tiny_env(4), seed=0, compute_dtype="bfloat16", learning_rate=1e-3)
     assert agent.compute_dtype == torch.bfloat16
     before = agent.policy.model.transformer.wte.weight.clone()
     agent.learn(4 * 4, progress_bar=False)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from tiny_lm import PROMPTS, tiny_env, tiny_llama, tiny_model
 
-from agents import PPO, REINFORCE, LMPolicy, collect_rollout
+from agents import GRPO, PPO, LMPolicy, collect_rollout
 
 MODELS = {"gpt2": tiny_model, "llama": tiny_llama}
 
@@ -106,7 +106,7 @@ def test_static_cache_is_reused_between_rollouts_and_rebuilt_for_another_batch()
         )
 
 
-@pytest.mark.parametrize(("cls", "config"), [(PPO, {"n_epochs": 2}), (REINFORCE, {"baseline": "grpo"})])
+@pytest.mark.parametrize(("cls", "config"), [(PPO, {"n_epochs": 2}), (GRPO, {})])
 def test_an_update_on_the_static_path_equals_the_update_on_the_dynamic_path(cls, config):
     weights = {}
     for rollout_cache in ("dynamic", "static"):

@@ -132,3 +132,41 @@ def test_train_cli_help_shows_true_defaults(capsys):
     assert "--num_iterations NUM_ITERATIONS, --num-iterations NUM_ITERATIONS passes over each rollout" in text
     for foreign in ("--baseline ", "--baseline-decay", "--n-epochs", "--checkpoint-dir", "--tensorboard-log"):
         assert foreign not in text
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        (["--dtype", "bfloat16"], ("bfloat16", "float32")),
+        (["--torch-dtype", "bfloat16", "--lora-r", "4"], ("float32", "bfloat16")),
+        (["--compute-dtype", "bfloat16", "--weight-dtype", "float16", "--lora-r", "4"], ("bfloat16", "float16")),
+    ],
+)
+def test_train_cli_dtype_flags_and_their_deprecated_aliases(flags, expected, tmp_path):
+    import warnings
+
+    from scripts.args import config_from_args
+    from scripts.cli import build_parser
+    from scripts.train import TrainArgs, _config
+
+    args = build_parser().parse_args(["train", "grpo", "--output-dir", str(tmp_path), *flags])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        config = _config(args, config_from_args(TrainArgs, args))
+    assert (config.compute_dtype, config.weight_dtype) == expected
+    deprecated = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)]
+    aliases = [flag for flag in flags if flag in ("--dtype", "--torch-dtype")]
+    assert len(deprecated) == len(aliases)
+    assert all("is deprecated; use" in message for message in deprecated)
+
+
+def test_train_cli_grpo_builds_a_grpo_agent_config():
+    from agents import GRPO, GRPOConfig
+    from scripts.args import config_from_args
+    from scripts.cli import build_parser
+    from scripts.train import TrainArgs, _config
+
+    args = build_parser().parse_args(["train", "grpo", "--group-size", "2", "--num-iterations", "3"])
+    config = _config(args, config_from_args(TrainArgs, args))
+    assert type(config) is GRPOConfig and GRPO.config_class is GRPOConfig
+    assert (config.group_size, config.num_iterations) == (2, 3)

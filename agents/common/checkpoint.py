@@ -1,24 +1,36 @@
-"""Atomic checkpoint folders and the random-number-generator state they carry.
+"""Atomic checkpoint folders written by accelerate's ``save_state``.
 
-A checkpoint is ``<checkpoint_dir>/checkpoint-<n_updates:06d>/``: the saved agent (an HF folder) plus
-``training_state.pt`` (optimizer, KL controller, baselines, RNG states, counters). It is written to a temporary
-folder and renamed into place (:func:`reward_models.write_folder_atomically`), so a run killed at any moment leaves
-only complete checkpoints behind (and a temporary folder, removed by the next checkpoint write).
+A checkpoint is ``<checkpoint_dir>/checkpoint-<n_updates:06d>/``: what ``Accelerator.save_state`` writes (the
+optimizer, the grad scaler, each process's global RNG states ``random_states_<i>.pkl``, and one
+``custom_checkpoint_<k>.pkl`` per object registered with ``register_for_checkpointing``: the agent's counters, KL
+controller, logger, score statistics, generators), the saved agent in place of accelerate's weights file (an HF
+folder, from the agent's ``save_state`` pre-hook), and last ``training_state.pt`` (the number of processes; its
+presence marks a checkpoint). It is filled in a temporary folder and renamed into place
+(``reward_models.write_folder_atomically``), so a run killed at any moment leaves only complete checkpoints behind
+(and a temporary folder, removed by the next checkpoint write).
+
+accelerate's own ``ProjectConfiguration`` checkpoint naming is not used: it writes straight into the final folder
+(a kill leaves a half-written checkpoint that looks complete) and numbers folders by save count rather than by
+update. The atomic writer runs on the main process; the others write their files (their RNG states) into the same
+temporary folder, whose name the main process sends them, before it is renamed.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import re
 import shutil
 import warnings
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import torch
 
+from agents.common.distributed import Reducer
+from reward_models import write_folder_atomically
+
 TRAINING_STATE = "training_state.pt"
+"""The file a complete checkpoint ends with: ``{"num_processes": n}`` (``torch.save``)."""
 _NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
@@ -63,18 +75,40 @@ def prune_checkpoints(checkpoint_dir: str | os.PathLike, keep: int) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def global_rng_state() -> dict:
-    """The global RNG states of Python, NumPy and torch (CPU and CUDA)."""
-    state = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
+def write_checkpoint(accelerator: Any, reducer: Reducer, target: Path) -> Path | None:
+    """Fill ``target`` with ``accelerator.save_state`` on every process, atomically; all processes call it.
+
+    The main process makes the temporary folder (``write_folder_atomically``) and sends its name to the others;
+    every process writes its files into it, they wait for each other, the main process writes
+    ``TRAINING_STATE`` and renames the folder. Returns ``target`` on the main process, None on the others.
+    """
+
+    def fill(folder: Path) -> None:
+        accelerator.save_state(str(folder))
+        accelerator.wait_for_everyone()  # every process's files are in
+        if accelerator.is_main_process:
+            torch.save({"num_processes": accelerator.num_processes}, folder / TRAINING_STATE)
+
+    if not accelerator.is_main_process:
+        (folder,) = reducer.gather_objects([])
+        fill(Path(folder))
+        return None
+
+    def write(folder: Path) -> None:
+        reducer.gather_objects([str(folder)])
+        fill(folder)
+
+    return write_folder_atomically(target, write)
 
 
-def set_global_rng_state(state: dict) -> None:
-    """Restore what :func:`global_rng_state` returned."""
-    random.setstate(state["python"])
-    np.random.set_state(state["numpy"])
-    torch.set_rng_state(state["torch"])
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def read_checkpoint_processes(path: str | os.PathLike) -> tuple[Path, int]:
+    """The checkpoint ``path`` resolves to (``resolve_checkpoint``) and the number of processes that wrote it;
+    ``ValueError`` for a checkpoint of an earlier text-gym version (its ``TRAINING_STATE`` held the whole state)."""
+    folder = resolve_checkpoint(path)
+    state = torch.load(folder / TRAINING_STATE, map_location="cpu", weights_only=True)
+    if "num_processes" not in state:
+        raise ValueError(
+            f"{folder} is a checkpoint of an earlier text-gym version (before accelerate's save_state); resume it "
+            "with that version, or load its agent with load() and start a new run"
+        )
+    return folder, int(state["num_processes"])

@@ -90,6 +90,31 @@ class RolloutBuffer:
         return input_ids, attention_mask, self.query_ids.shape[1]
 
 
+class TokenRecord:
+    """What the rollout records of each agent token, by name: ``[B, N + 1]`` per channel over the env's columns after
+    the prompt (a step's action at its column, 0 elsewhere; an ended episode writes its zeros into the extra last
+    column). The channels are stacked in one tensor so that one scatter records a whole step.
+
+    Channels: ``logprobs`` (of the sampled token at the sampling temperature), ``response_mask`` (1.0: an agent
+    token), ``rewards`` (the env's reward of the step) and, with values, ``values``.
+    """
+
+    def __init__(self, with_values: bool, batch_size: int, max_new_tokens: int, device: torch.device) -> None:
+        self.channels = ("logprobs", "response_mask", "rewards", *(("values",) if with_values else ()))
+        self.data = torch.zeros(len(self.channels), batch_size, max_new_tokens + 1, device=device)
+
+    def record(self, column: torch.Tensor, running: torch.Tensor, **values: torch.Tensor) -> None:
+        """Write each channel's ``values`` ``[B]`` at ``column`` ``[B]`` (long) of the rows where ``running`` (bool
+        ``[B]``), zeros in the others."""
+        stacked = torch.where(running, torch.stack([values[name] for name in self.channels]), 0.0)
+        index = column.view(1, -1, 1).expand(len(self.channels), -1, 1)
+        self.data.scatter_(2, index, stacked[..., None])
+
+    def channel(self, name: str, length: int) -> torch.Tensor:
+        """Channel ``name``'s first ``length`` columns ``[B, length]``."""
+        return self.data[self.channels.index(name), :, :length]
+
+
 COMPACT_CACHE_RATIO = 2.0
 """With an env that inserts tokens, the rollout's KV cache is compacted (its padding holes dropped) whenever it grows
 longer than this many times the most tokens any row attends to."""
@@ -156,9 +181,7 @@ def collect_rollout(
     first = P - int(prompt_lengths.max())  # columns before `first` are padding in every row
     query_mask = attention_mask[:, first:P]
 
-    # Per env column after the prompt (the agent's token of each step, 0 elsewhere): logprob, agent, reward, value;
-    # an ended episode writes its zeros into the extra last column.
-    per_token = torch.zeros(4 if with_values else 3, B, N + 1, device=device)
+    record = TokenRecord(with_values, B, N, device)
     ones, zeros = torch.ones(B, device=device), torch.zeros(B, device=device)
     returns = torch.zeros(B, device=device)
     prompts, completions, reasons = [""] * B, [""] * B, [""] * B
@@ -188,11 +211,14 @@ def collect_rollout(
             masks.update(info)
         # The action is each row's first new token, at column tokens_before (an ended row: zeros after its tokens).
         counts = env.num_tokens - tokens_before  # new tokens per row: 0 for an ended episode
-        step = [step_logprobs.gather(1, actions).squeeze(1), ones, rewards]
-        if with_values:
-            step.append(step_values if shared_values else zeros)
-        column = tokens_before.view(1, B, 1).expand(len(step), B, 1)
-        per_token.scatter_(2, column, torch.where(counts > 0, torch.stack(step), 0.0)[..., None])
+        record.record(
+            tokens_before,
+            counts > 0,
+            logprobs=step_logprobs.gather(1, actions).squeeze(1),
+            response_mask=ones,
+            rewards=rewards,
+            values=step_values if shared_values else zeros,
+        )
         tokens_before = env.num_tokens.clone()
         returns += rewards
         if "_completion" in info:
@@ -221,18 +247,17 @@ def collect_rollout(
 
     # The buffer holds the env's final observation after the prompt: each conversation compact, without the holes.
     T = int(env.num_tokens.max())
-    per_token = per_token[:, :, :T]
-    response_mask = per_token[1]
+    response_mask = record.channel("response_mask", T)
     buffer = RolloutBuffer(
         query_ids=input_ids[:, first:P].clone(),
         query_mask=query_mask.clone(),
         response_ids=input_ids[:, P : P + T].clone(),
         response_attention_mask=attention_mask[:, P : P + T].clone(),
         response_mask=response_mask,
-        logprobs=per_token[0],
-        values=per_token[3] if with_values else None,
+        logprobs=record.channel("logprobs", T),
+        values=record.channel("values", T) if with_values else None,
         ref_logprobs=None,
-        rewards=per_token[2],
+        rewards=record.channel("rewards", T),
         scores=returns,
         prompt_index=np.asarray(prompt_index).copy(),
         prompts=prompts,

@@ -18,16 +18,17 @@ import torch
 
 from agents.common.action_masks import mask_rows
 from agents.common.advantages import explained_variance, gae, whiten
-from agents.common.base import BaseAlgorithm
 from agents.common.config import AlgorithmConfig, _help
 from agents.common.losses import clipped_policy_loss, clipped_value_loss
+from agents.common.on_policy import OnPolicyAlgorithm
+from agents.common.reward_shaping import kl_penalized_rewards
 from agents.common.rollout import RolloutBuffer
 from reward_models import check_positive_int
 
 
 @dataclass
 class PPOConfig(AlgorithmConfig):
-    """PPO settings (plus the shared :class:`agents.AlgorithmConfig` ones)."""
+    """PPO settings (plus the shared ``agents.AlgorithmConfig`` ones)."""
 
     n_epochs: int = field(default=2, metadata=_help("passes over each rollout"))
     gamma: float = field(default=1.0, metadata=_help("discount factor"))
@@ -54,8 +55,8 @@ class PPOConfig(AlgorithmConfig):
             raise ValueError(f"clip_range and clip_range_vf must be > 0, got {self.clip_range}, {self.clip_range_vf}")
 
 
-class PPO(BaseAlgorithm):
-    """Proximal Policy Optimization with an LM policy and a value head. See :class:`agents.BaseAlgorithm`."""
+class PPO(OnPolicyAlgorithm):
+    """Proximal Policy Optimization with an LM policy and a value head. See ``agents.BaseAlgorithm``."""
 
     config_class = PPOConfig
     uses_values = True
@@ -63,7 +64,7 @@ class PPO(BaseAlgorithm):
     def train(self, buffer: RolloutBuffer, rewards: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
         cfg = self.config
         mask = buffer.response_mask
-        rewards = rewards - self.kl_ctl.value * kl
+        rewards = kl_penalized_rewards(rewards, kl, self.kl_ctl.value)
         reduce = self.reducer.sum if self.num_processes > 1 else None
         if cfg.whiten_rewards:
             rewards = whiten(rewards, mask, shift_mean=False, reduce=reduce)

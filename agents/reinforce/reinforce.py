@@ -1,4 +1,5 @@
-"""REINFORCE for language models with a moving-average or a group baseline (RLOO), and GRPO.
+"""REINFORCE for language models with a moving-average or a group baseline (RLOO), and GRPO's objective
+(``agents.GRPO``, in ``grpo.py``, is this code with GRPO's baseline fixed).
 
 Per rollout: each episode's return is the sum of its rewards (its score; a chat env's per-turn rewards and
 conversation reward together) minus ``beta`` times its summed per-token KL to the reference over the agent's tokens;
@@ -20,6 +21,7 @@ Baselines:
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,54 +29,79 @@ import torch
 
 from agents.common.action_masks import mask_rows
 from agents.common.advantages import group_advantages, whiten
-from agents.common.base import BaseAlgorithm
 from agents.common.config import AlgorithmConfig, _help
 from agents.common.losses import clipped_policy_loss, reinforce_loss, token_mean
+from agents.common.on_policy import OnPolicyAlgorithm
+from agents.common.reward_shaping import kl_penalized_rewards
 from agents.common.rollout import RolloutBuffer
 from reward_models import check_positive_int
 
 
+def group_size_field() -> Any:
+    """The ``group_size`` field of the group baselines' configs."""
+    return field(default=4, metadata=_help("samples per prompt for the rloo / grpo baselines"))
+
+
+def normalize_advantage_field() -> Any:
+    """The ``normalize_advantage`` field of the REINFORCE family's configs."""
+    return field(default=False, metadata=_help("whiten the advantages over each rollout (all processes)"))
+
+
+def num_iterations_field(help_text: str) -> Any:
+    """The ``num_iterations`` field (passes over each rollout) of the REINFORCE family's configs."""
+    return field(default=1, metadata=_help(help_text))
+
+
+def clip_range_field() -> Any:
+    """The ``clip_range`` field of GRPO's clipped ratio objective."""
+    return field(default=0.2, metadata=_help("ratio clipping epsilon of the grpo objective"))
+
+
+def check_group_fields(config: Any, grouped: bool) -> None:
+    """``ValueError`` naming the field for a ``group_size`` < 2 (when ``grouped``), a ``num_iterations`` < 1 or a
+    ``clip_range`` <= 0."""
+    if grouped and (isinstance(config.group_size, bool) or config.group_size < 2):
+        raise ValueError(
+            f"group_size must be an integer >= 2 for baseline={config.baseline!r}, got {config.group_size}"
+        )
+    check_positive_int("num_iterations", config.num_iterations)
+    if not config.clip_range > 0:
+        raise ValueError(f"clip_range must be > 0, got {config.clip_range}")
+
+
 @dataclass
 class REINFORCEConfig(AlgorithmConfig):
-    """REINFORCE settings (plus the shared :class:`agents.AlgorithmConfig` ones)."""
+    """REINFORCE settings (plus the shared ``agents.AlgorithmConfig`` ones)."""
 
     baseline: Literal["moving_average", "rloo", "grpo"] = field(
         default="moving_average",
         metadata=_help(
-            "moving_average, rloo (leave-one-out over group_size samples per prompt) or grpo (group normalisation)"
+            "moving_average, rloo (leave-one-out over group_size samples per prompt) or grpo (deprecated: agents.GRPO)"
         ),
     )
-    group_size: int = field(default=4, metadata=_help("samples per prompt for the rloo / grpo baselines"))
+    group_size: int = group_size_field()
     baseline_decay: float = field(default=0.9, metadata=_help("decay of the moving-average baseline"))
-    normalize_advantage: bool = field(
-        default=False, metadata=_help("whiten the advantages over each rollout (all processes)")
+    normalize_advantage: bool = normalize_advantage_field()
+    num_iterations: int = num_iterations_field(
+        "passes over each rollout; more than 1 only with baseline grpo (its clipped ratio objective)"
     )
-    num_iterations: int = field(
-        default=1,
-        metadata=_help("passes over each rollout; more than 1 only with baseline grpo (its clipped ratio objective)"),
-    )
-    clip_range: float = field(default=0.2, metadata=_help("ratio clipping epsilon of the grpo objective"))
+    clip_range: float = clip_range_field()
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if self.baseline != "moving_average" and (isinstance(self.group_size, bool) or self.group_size < 2):
-            raise ValueError(
-                f"group_size must be an integer >= 2 for baseline={self.baseline!r}, got {self.group_size}"
-            )
+        check_group_fields(self, grouped=self.baseline != "moving_average")
         if not 0 <= self.baseline_decay < 1:
             raise ValueError(f"baseline_decay must be in [0, 1), got {self.baseline_decay}")
-        check_positive_int("num_iterations", self.num_iterations)
         if self.num_iterations > 1 and self.baseline != "grpo":
             raise ValueError(
                 f"num_iterations={self.num_iterations} needs baseline='grpo' (the plain policy gradient of "
-                f"baseline={self.baseline!r} is only valid on its own samples)"
+                f"baseline={self.baseline!r} is only valid on its own samples; GRPO: agents.GRPO)"
             )
-        if not self.clip_range > 0:
-            raise ValueError(f"clip_range must be > 0, got {self.clip_range}")
 
 
-class REINFORCE(BaseAlgorithm):
-    """REINFORCE with an LM policy and a moving-average, RLOO or GRPO baseline. See :class:`agents.BaseAlgorithm`."""
+class REINFORCE(OnPolicyAlgorithm):
+    """REINFORCE with an LM policy and a moving-average or RLOO baseline (``baseline="grpo"``: deprecated, use
+    ``agents.GRPO``, which runs the same code). See ``agents.BaseAlgorithm``."""
 
     config_class = REINFORCEConfig
     uses_values = False
@@ -82,21 +109,28 @@ class REINFORCE(BaseAlgorithm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.baseline_value: float | None = None
+        if type(self.config) is REINFORCEConfig and self.config.baseline == "grpo":
+            warnings.warn(
+                "REINFORCE(baseline='grpo') is deprecated; use agents.GRPO (the same algorithm, saved as GRPO)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
 
     @property
     def group_size(self) -> int:
         return 1 if self.config.baseline == "moving_average" else self.config.group_size
 
-    def algorithm_state(self) -> dict[str, Any]:
-        return {"baseline_value": self.baseline_value}
+    def state_dict(self) -> dict[str, Any]:
+        return {**super().state_dict(), "baseline_value": self.baseline_value}
 
-    def load_algorithm_state(self, state: dict[str, Any]) -> None:
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        super().load_state_dict(state)
         self.baseline_value = state["baseline_value"]
 
     def train(self, buffer: RolloutBuffer, rewards: torch.Tensor, kl: torch.Tensor) -> dict[str, float]:
         cfg = self.config
         mask = buffer.response_mask
-        returns = rewards.sum(1) - self.kl_ctl.value * kl.sum(1)
+        returns = kl_penalized_rewards(rewards.sum(1), kl.sum(1), self.kl_ctl.value)
         if cfg.baseline == "moving_average":
             mean = float(self.reducer.mean(returns.mean().double()))
             baseline = mean if self.baseline_value is None else self.baseline_value
