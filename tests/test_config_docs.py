@@ -22,7 +22,7 @@ def test_every_field_of_every_algorithm_config_is_listed_with_its_flag_and_defau
             assert f"| `{f.name}` |" in markdown
     assert "| `n_envs` | `--n-envs` | `16` | episodes per rollout" in markdown
     assert "| `checkpoint_dir` | none (from `--output-dir`) | `None` |" in markdown
-    assert "| `group_size` | `--group-size` (rloo, grpo) | `4` |" in markdown
+    assert "| `group_size` | `--group-size` (rloo) | `4` |" in markdown  # GRPOConfig lists its own
     assert '| `baseline` | none (the algorithm name fixes it: reinforce: `"moving_average"`, rloo: `"rloo"`' in markdown
 
 
