@@ -25,7 +25,6 @@ off), gold = ``support-success`` (1 when the scripted customer was satisfied) ov
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import multiprocessing
@@ -39,7 +38,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reward_models import check_positive_int
-from scripts.args import add_config_command, config_from_args
+from scripts.bench.cli import Benchmark, run_as_script
 from scripts.bench.report import doc_markers, finish_figure, machine_info, pyplot, write_doc
 
 DOC_BEGIN, DOC_END = doc_markers("algos")
@@ -115,6 +114,30 @@ class BenchAlgosConfig:
         },
     )
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        from agents import ALGORITHMS
+        from text_gym import SCENARIOS, TASKS
+
+        tasks = [*TASKS, SUPPORT_TASK]
+        for name, values, valid in (("algos", self.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", self.tasks, tasks)):
+            unknown = [v for v in values if v not in valid]
+            if unknown or not values or len(set(values)) < len(values):
+                raise ValueError(
+                    f"{name} must be a non-empty list of distinct names from {sorted(valid)}, got {values}"
+                )
+        if not self.seeds or len(set(self.seeds)) < len(self.seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {self.seeds}")
+        if self.kl_coef is not None and not self.kl_coef >= 0:
+            raise ValueError(f"kl_coef must be None or >= 0, got {self.kl_coef}")
+        for name in ("total_timesteps", "n_envs", "workers", "support_max_turns", "support_max_turn_tokens"):
+            check_positive_int(name, getattr(self, name))
+        if self.max_new_tokens is not None:
+            check_positive_int("max_new_tokens", self.max_new_tokens)
+        names = [scenario.name for scenario in SCENARIOS]
+        unknown = sorted(set(self.support_scenarios) - set(names))
+        if unknown:
+            raise ValueError(f"support_scenarios must be scenario names from {names}, got unknown {unknown}")
 
 
 def _recorder():
@@ -549,25 +572,6 @@ def run_benchmark(
     arguments for every task (e.g. ``tokenizer``). With ``config.workers > 1`` both are pickled to spawned worker
     processes, so ``policy_factory`` must be a module-level function (``ValueError`` otherwise).
     """
-    from agents import ALGORITHMS
-    from text_gym import SCENARIOS, TASKS
-
-    tasks = [*TASKS, SUPPORT_TASK]
-    for name, values, valid in (("algos", config.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", config.tasks, tasks)):
-        unknown = [v for v in values if v not in valid]
-        if unknown or not values or len(set(values)) < len(values):
-            raise ValueError(f"{name} must be a non-empty list of distinct names from {sorted(valid)}, got {values}")
-    if not config.seeds or len(set(config.seeds)) < len(config.seeds):
-        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {config.seeds}")
-    if config.kl_coef is not None and not config.kl_coef >= 0:
-        raise ValueError(f"kl_coef must be None or >= 0, got {config.kl_coef}")
-    check_positive_int("workers", config.workers)
-    check_positive_int("support_max_turns", config.support_max_turns)
-    check_positive_int("support_max_turn_tokens", config.support_max_turn_tokens)
-    names = [scenario.name for scenario in SCENARIOS]
-    unknown = sorted(set(config.support_scenarios) - set(names))
-    if unknown:
-        raise ValueError(f"support_scenarios must be scenario names from {names}, got unknown {unknown}")
     env_kwargs = env_kwargs or {}
     if config.workers > 1:
         try:
@@ -632,28 +636,17 @@ def run_benchmark(
     return results
 
 
-def run(args: argparse.Namespace) -> int:
-    config = config_from_args(BenchAlgosConfig, args)
+def main(config: BenchAlgosConfig) -> int:
+    """Run the benchmark and print its table."""
     results = run_benchmark(config)
     print(markdown_table(results["summary"]))
     print(f"outputs in {config.output_dir}" + (f"; {config.doc} updated" if config.doc else ""))
     return 0
 
 
-def add_parser(subparsers) -> None:
-    add_config_command(
-        subparsers,
-        "algos",
-        BenchAlgosConfig,
-        run,
-        "PPO / REINFORCE / RLOO / GRPO (and SB3 PPO) on the task suite over seeds",
-        description=__doc__,
-    )
-
+BENCHMARK = Benchmark(
+    "algos", BenchAlgosConfig, main, "PPO / REINFORCE / RLOO / GRPO (and SB3 PPO) on the task suite over seeds", __doc__
+)
 
 if __name__ == "__main__":
-    import sys
-
-    from scripts.cli import main
-
-    sys.exit(main(["bench", "algos", *sys.argv[1:]]))
+    run_as_script("algos")
