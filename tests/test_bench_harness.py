@@ -97,7 +97,7 @@ def tiny_policy_dir(tmp_path_factory):
             pad_token_id=0,
         )
     )
-    folder = tmp_path_factory.mktemp("tiny_policy")
+    folder = tmp_path_factory.mktemp("harness_policy")
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, NoReturn
 
+from reward_models import check_positive_int
 from scripts.args import add_config_command, config_from_args
 
 BENCHMARKS = [
@@ -43,6 +44,14 @@ class Benchmark:
     run: Callable[[Any], int]
     help: str
     description: str | None = None
+
+
+def check_positive_ints(name: str, values: list[int]) -> None:
+    """Refuse a config field ``name`` that is not a non-empty list of integers >= 1 (ValueError naming it)."""
+    if not values:
+        raise ValueError(f"{name} must be a non-empty list of integers >= 1, got {values}")
+    for value in values:
+        check_positive_int(name, value)
 
 
 def _run(benchmark: Benchmark, args: argparse.Namespace) -> int:

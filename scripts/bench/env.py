@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from reward_models import check_positive_int
-from scripts.bench.cli import Benchmark
+from scripts.bench.cli import Benchmark, check_positive_ints
 from scripts.bench.models import zero_reward
 from scripts.bench.report import machine_line, write_rows
 
@@ -30,10 +30,7 @@ class BenchEnvConfig:
     output: str | None = field(default=None, metadata={"help": "also write the results as JSON to this path"})
 
     def __post_init__(self) -> None:
-        if not self.batch_sizes:
-            raise ValueError("batch_sizes must be a non-empty list of integers >= 1, got []")
-        for value in self.batch_sizes:
-            check_positive_int("batch_sizes", value)
+        check_positive_ints("batch_sizes", self.batch_sizes)
         check_positive_int("max_new_tokens", self.max_new_tokens)
         check_positive_int("tokens", self.tokens)
 

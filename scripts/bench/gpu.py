@@ -47,7 +47,7 @@ from typing import Any, get_args
 from agents.common.config import DTypeName
 from agents.common.static_decode import RolloutCache
 from reward_models import check_positive_int
-from scripts.bench.cli import Benchmark, command_line
+from scripts.bench.cli import Benchmark, check_positive_ints, command_line
 from scripts.bench.group import GROUP_CASES, group_table, phase_table, with_trl_ratios
 from scripts.bench.iteration import CASES
 from scripts.bench.models import save_random_init_policy, save_reward_model, zero_reward
@@ -125,10 +125,7 @@ class BenchGPUConfig:
     dry_run: bool = field(default=False, metadata={"help": "print the plan and check the environment; run nothing"})
 
     def __post_init__(self) -> None:
-        if not self.batch_sizes:
-            raise ValueError("batch_sizes must be a non-empty list of integers >= 1, got []")
-        for value in self.batch_sizes:
-            check_positive_int("batch_sizes", value)
+        check_positive_ints("batch_sizes", self.batch_sizes)
         for name in (
             "new_tokens",
             "repeats",
@@ -461,51 +458,37 @@ def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, recorder: Resu
     _release(policy, device)
 
 
-def run_iterations(
+def run_training_cases(
     config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, out: Path, recorder: ResultsWriter
 ) -> None:
-    """One row per iteration case (scripts/bench/iteration.py's ``run_case_in_subprocess``) to ``recorder``."""
+    """One row per iteration case (scripts/bench/iteration.py's ``run_case_in_subprocess``) and per GRPO case
+    (scripts/bench/group.py's ``run_group_case_in_subprocess``) to ``recorder``."""
+    from scripts.bench.group import GroupSettings, run_group_case_in_subprocess
     from scripts.bench.iteration import IterationSettings, run_case_in_subprocess
 
-    settings = IterationSettings(
-        policy_dir=policy_dir,
-        reward_dir=reward_dir,
-        batch=config.iteration_batch,
-        new_tokens=config.iteration_new_tokens,
-        iterations=config.iterations,
-        n_epochs=config.n_epochs,
-        minibatch_size=config.minibatch_size,
-        device=str(device),
-        dtype=config.dtype,
-        seed=config.seed,
-        lora_r=config.lora_r,
-        rollout_cache=config.iteration_rollout_cache,
+    shared = {
+        "policy_dir": policy_dir,
+        "reward_dir": reward_dir,
+        "new_tokens": config.iteration_new_tokens,
+        "iterations": config.iterations,
+        "device": str(device),
+        "dtype": config.dtype,
+        "seed": config.seed,
+        "lora_r": config.lora_r,
+        "rollout_cache": config.iteration_rollout_cache,
+    }
+    ppo = IterationSettings(
+        **shared, batch=config.iteration_batch, n_epochs=config.n_epochs, minibatch_size=config.minibatch_size
     )
-    _run_cases("iterations", config.iteration_cases, run_case_in_subprocess, settings, out / "iteration", recorder)
-
-
-def run_grpo(
-    config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, out: Path, recorder: ResultsWriter
-) -> None:
-    """One row per GRPO case (scripts/bench/group.py's ``run_group_case_in_subprocess``) to ``recorder``."""
-    from scripts.bench.group import GroupSettings, run_group_case_in_subprocess
-
-    settings = GroupSettings(
-        policy_dir=policy_dir,
-        reward_dir=reward_dir,
+    _run_cases("iterations", config.iteration_cases, run_case_in_subprocess, ppo, out / "iteration", recorder)
+    grpo = GroupSettings(
+        **shared,
         algorithm="grpo",
         prompts=config.iteration_batch // config.group_size,
         group_size=config.group_size,
-        new_tokens=config.iteration_new_tokens,
-        iterations=config.iterations,
         kl_coef=config.group_kl_coef,
-        lora_r=config.lora_r,
-        device=str(device),
-        dtype=config.dtype,
-        seed=config.seed,
-        rollout_cache=config.iteration_rollout_cache,
     )
-    _run_cases("grpo", config.group_cases, run_group_case_in_subprocess, settings, out / "grpo", recorder)
+    _run_cases("grpo", config.group_cases, run_group_case_in_subprocess, grpo, out / "grpo", recorder)
 
 
 def _run_cases(part: str, cases: list[str], run_case, settings: Any, out: Path, recorder: ResultsWriter) -> None:
@@ -548,8 +531,7 @@ def run_benchmark(config: BenchGPUConfig) -> dict[str, Any]:
             run_rollouts(config, policy_dir, device, recorder)
         if config.iteration_cases or config.group_cases:
             reward_dir = save_reward_model(policy_dir, out / "reward_model", config.seed)
-            run_iterations(config, policy_dir, reward_dir, device, out, recorder)
-            run_grpo(config, policy_dir, reward_dir, device, out, recorder)
+            run_training_cases(config, policy_dir, reward_dir, device, out, recorder)
     recorder.write()
     return results
 

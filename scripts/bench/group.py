@@ -46,7 +46,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from reward_models import hf_progress_bars_disabled
-from scripts.bench.measure import measure_training
+from scripts.bench.measure import CaseSettings, measure_training
 from scripts.bench.models import reward_model_spec, textgen_env_kwargs
 from scripts.bench.phases import PHASES, PhaseClock
 from scripts.bench.runner import run_in_fresh_process
@@ -57,25 +57,15 @@ GROUP_ALGORITHMS = ("grpo", "rloo")
 
 
 @dataclass
-class GroupSettings:
-    """What one case trains (see the module docstring)."""
+class GroupSettings(CaseSettings):
+    """What one case trains (see the module docstring; the shared fields are :class:`CaseSettings`')."""
 
-    policy_dir: str
-    reward_dir: str
     algorithm: str = "grpo"
     prompts: int = 8
     group_size: int = 4
     new_tokens: int = 32
     iterations: int = 4
     kl_coef: float = 0.04
-    learning_rate: float = 1e-6
-    lora_r: int = 16
-    device: str = "cpu"
-    dtype: str = "float32"
-    seed: int = 0
-    threads: int | None = None
-    gradient_checkpointing: bool = False
-    rollout_cache: str = "dynamic"
 
     @property
     def batch(self) -> int:

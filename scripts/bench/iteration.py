@@ -32,7 +32,7 @@ import importlib
 from dataclasses import dataclass
 from typing import Any
 
-from scripts.bench.measure import measure_training
+from scripts.bench.measure import CaseSettings, measure_training
 from scripts.bench.models import reward_model_spec, textgen_env_kwargs
 from scripts.bench.phases import PhaseClock
 from scripts.bench.runner import run_in_fresh_process
@@ -42,25 +42,15 @@ CASES = ("ours", "ours-separate-critic", "trl", "sb3", "ours-lora")
 
 
 @dataclass
-class IterationSettings:
-    """What one case trains (see the module docstring)."""
+class IterationSettings(CaseSettings):
+    """What one case trains (see the module docstring; the shared fields are :class:`CaseSettings`')."""
 
-    policy_dir: str
-    reward_dir: str
     batch: int = 16
     new_tokens: int = 32
     iterations: int = 3
     n_epochs: int = 2
     minibatch_size: int = 8
-    learning_rate: float = 1e-6
     kl_coef: float = 0.05
-    device: str = "cpu"
-    dtype: str = "float32"
-    seed: int = 0
-    threads: int | None = None
-    lora_r: int = 16
-    gradient_checkpointing: bool = False
-    rollout_cache: str = "dynamic"
 
 
 def _train_ours(s: IterationSettings, clock: PhaseClock, separate_critic: bool, lora: bool) -> None:

@@ -4,10 +4,29 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from scripts.bench.memory import PeakMemory
 from scripts.bench.phases import PhaseClock
+
+
+@dataclass
+class CaseSettings:
+    """What every training case shares: the policy and reward-model folders, and (keyword-only) the optimizer's
+    learning rate, device, autocast / mixed-precision dtype, seed, torch threads (None: torch's default), LoRA rank
+    of the ``-lora`` cases (alpha twice that), gradient checkpointing and our agents' ``rollout_cache``."""
+
+    policy_dir: str
+    reward_dir: str
+    learning_rate: float = field(default=1e-6, kw_only=True)
+    device: str = field(default="cpu", kw_only=True)
+    dtype: str = field(default="float32", kw_only=True)
+    seed: int = field(default=0, kw_only=True)
+    threads: int | None = field(default=None, kw_only=True)
+    lora_r: int = field(default=16, kw_only=True)
+    gradient_checkpointing: bool = field(default=False, kw_only=True)
+    rollout_cache: str = field(default="dynamic", kw_only=True)
 
 
 def measure_training(

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from reward_models import check_positive_int
-from scripts.bench.cli import Benchmark, run_as_script
+from scripts.bench.cli import Benchmark, check_positive_ints, run_as_script
 from scripts.bench.models import zero_reward
 from scripts.bench.report import machine_line, write_rows
 
@@ -36,12 +36,8 @@ class BenchRolloutConfig:
     output: str | None = field(default=None, metadata={"help": "also write the results as JSON to this path"})
 
     def __post_init__(self) -> None:
-        for name in ("batch_sizes", "new_tokens"):
-            values = getattr(self, name)
-            if not values:
-                raise ValueError(f"{name} must be a non-empty list of integers >= 1, got {values}")
-            for value in values:
-                check_positive_int(name, value)
+        check_positive_ints("batch_sizes", self.batch_sizes)
+        check_positive_ints("new_tokens", self.new_tokens)
         check_positive_int("repeats", self.repeats)
         if self.dtype not in DTYPES:
             raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from reward_models import check_positive_int
-from scripts.bench.cli import Benchmark
+from scripts.bench.cli import Benchmark, check_positive_ints
 from scripts.bench.group import (
     GROUP_CASES,
     GroupSettings,
@@ -140,12 +140,8 @@ class BenchSpeedConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("batch_sizes", "new_tokens"):
-            values = getattr(self, name)
-            if not values:
-                raise ValueError(f"{name} must be a non-empty list of integers >= 1, got {values}")
-            for value in values:
-                check_positive_int(name, value)
+        check_positive_ints("batch_sizes", self.batch_sizes)
+        check_positive_ints("new_tokens", self.new_tokens)
         for name in (
             "repeats",
             "ppo_batch",
@@ -400,39 +396,35 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
     reward_dir = None
     if config.ppo_cases or jobs:
         reward_dir = save_reward_model(policy_dir, out / "reward_model", config.seed)
+    shared = {
+        "policy_dir": policy_dir,
+        "reward_dir": reward_dir,
+        "device": device,
+        "dtype": config.dtype,
+        "seed": config.seed,
+        "lora_r": config.lora_r,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "threads": config.threads,
+    }
     for algorithm, kl_coef, case in tqdm(jobs, desc="GRPO / RLOO iteration", unit="case"):
         settings = GroupSettings(
-            policy_dir=policy_dir,
-            reward_dir=reward_dir,
+            **shared,
             algorithm=algorithm,
             prompts=config.group_prompts,
             group_size=config.group_size,
             new_tokens=config.group_new_tokens,
             iterations=config.group_iterations,
             kl_coef=kl_coef,
-            lora_r=config.lora_r,
-            device=device,
-            dtype=config.dtype,
-            seed=config.seed,
-            gradient_checkpointing=config.gradient_checkpointing,
-            threads=config.threads,
         )
         row = run_group_case_in_subprocess(case, settings, str(out / "trl_group"))
         writer.add("group", {"model": Path(policy_dir).name, **row})
     ppo = IterationSettings(
-        policy_dir=policy_dir,
-        reward_dir=reward_dir,
+        **shared,
         batch=config.ppo_batch,
         new_tokens=config.ppo_new_tokens,
         iterations=config.ppo_iterations,
         n_epochs=config.ppo_epochs,
         minibatch_size=config.ppo_minibatch_size,
-        device=device,
-        dtype=config.dtype,
-        seed=config.seed,
-        lora_r=config.lora_r,
-        gradient_checkpointing=config.gradient_checkpointing,
-        threads=config.threads,
     )
     models = [(Path(policy_dir).name, config.ppo_cases, ppo)]
     if config.tiny_cases:

@@ -22,6 +22,7 @@ from reward_models import MissingExtraError
 if TYPE_CHECKING:
     from scripts.bench.group import GroupSettings
     from scripts.bench.iteration import IterationSettings
+    from scripts.bench.measure import CaseSettings
 
 
 def load_trl_group_trainers() -> dict[str, tuple[type, type]]:
@@ -65,7 +66,7 @@ def checkpointing_argument(config_class: type, enabled: bool) -> dict[str, bool]
     return {"activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing": enabled}
 
 
-def shared_arguments(s: GroupSettings | IterationSettings, out_dir: str) -> dict[str, Any]:
+def shared_arguments(s: CaseSettings, out_dir: str) -> dict[str, Any]:
     """The ``TrainingArguments`` fields every TRL case sets the same way."""
     return {
         "output_dir": out_dir,
