@@ -11,7 +11,8 @@ with ``agents.sb3.LMActorCriticPolicy`` and ``KLPenaltyCallback`` on ``SB3VecEnv
 on a CPU, so not in the default list). ``--workers N`` runs the (task, seed) groups in ``N`` processes.
 
 Writes to ``--output-dir``: ``results.json`` (config, machine, versions, the shared before-evaluations, every curve
-and final score), ``results.md`` (mean ± std over seeds), ``curves_<task>.png`` (proxy and gold reward vs tokens)
+and final score) and ``results.md`` (mean ± std over seeds), rewritten after every (task, seed) group (a run stopped
+part-way keeps what it measured, marked partial), and at the end ``curves_<task>.png`` (proxy and gold reward vs tokens)
 and, for ``TextGenSentiment-v0``, ``overoptimisation.png`` (gold and proxy reward vs √KL, per algorithm; Gao et al.
 2022). ``--doc`` also replaces the generated section of that markdown file (between the ``bench-algos`` markers) and
 copies the plots next to it.
@@ -26,7 +27,7 @@ off), gold = ``support-success`` (1 when the scripted customer was satisfied) ov
 from __future__ import annotations
 
 import copy
-import json
+import functools
 import multiprocessing
 import os
 import pickle
@@ -39,7 +40,8 @@ from typing import Any, NamedTuple
 
 from reward_models import check_positive_int
 from scripts.bench.cli import Benchmark, run_as_script
-from scripts.bench.report import doc_markers, finish_figure, machine_info, pyplot, write_doc
+from scripts.bench.report import doc_markers, finish_figure, machine_info, pyplot
+from scripts.bench.results import ResultsWriter, partial_line
 
 DOC_BEGIN, DOC_END = doc_markers("algos")
 OVEROPT_TASK = "TextGenSentiment-v0"
@@ -515,19 +517,19 @@ def _init_worker(workers: int) -> None:
 
 
 def _run_groups(
-    config: BenchAlgosConfig, policy_factory: Callable[[int], Any] | None, env_kwargs: dict[str, Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    config: BenchAlgosConfig,
+    policy_factory: Callable[[int], Any] | None,
+    env_kwargs: dict[str, Any],
+    on_group: Callable[[dict[str, Any], list[dict[str, Any]]], None],
+) -> None:
     """Every (task, seed) group (:func:`_run_group`), in this process (``workers=1``) or in ``workers`` spawned
-    processes. Returns the before-evaluations in (task, seed) order and the runs in (task, algo, seed) order,
-    whatever order the groups finish in."""
+    processes; ``on_group(before_eval, runs)`` gets each group's before-evaluation and runs as it finishes."""
     from tqdm.auto import tqdm
 
     groups = [(task, seed) for task in config.tasks for seed in config.seeds]
     bar = tqdm(total=len(groups) * len(config.algos), unit="run", desc="bench algos", disable=not config.progress_bar)
-    results: dict[tuple[str, int], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
 
-    def finished(group: tuple[str, int], result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
-        results[group] = result
+    def finished(result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
         for run in result[1]:
             bar.write(
                 f"{run['task']} {run['algo']} seed {run['seed']}: proxy {run['proxy_before']:+.3f} -> "
@@ -535,10 +537,11 @@ def _run_groups(
                 f"{run['learn_s']:.0f} s"
             )
         bar.update(len(result[1]))
+        on_group(*result)
 
     if config.workers == 1:
         for task, seed in groups:
-            finished((task, seed), _run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar))
+            finished(_run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar))
     else:
         with ProcessPoolExecutor(
             min(config.workers, len(groups)),
@@ -546,17 +549,52 @@ def _run_groups(
             initializer=_init_worker,
             initargs=(config.workers,),
         ) as pool:
-            futures = {
-                pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False): (task, seed)
-                for task, seed in groups
-            }
+            futures = [
+                pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False) for task, seed in groups
+            ]
             for future in as_completed(futures):
-                finished(futures[future], future.result())
+                finished(future.result())
     bar.close()
-    runs = {(run["task"], run["algo"], run["seed"]): run for _, group_runs in results.values() for run in group_runs}
-    return (
-        [results[group][0] for group in groups],
-        [runs[task, algo, seed] for task in config.tasks for algo in config.algos for seed in config.seeds],
+
+
+def _derive(config: BenchAlgosConfig, results: dict[str, Any]) -> None:
+    """The before-evaluations in (task, seed) order, the runs in (task, algo, seed) order (whatever order the groups
+    finish in) and their summary."""
+    tasks, algos, seeds = config.tasks, config.algos, config.seeds
+    results["before_eval"]["evals"].sort(key=lambda e: (tasks.index(e["task"]), seeds.index(e["seed"])))
+    results["runs"].sort(key=lambda r: (tasks.index(r["task"]), algos.index(r["algo"]), seeds.index(r["seed"])))
+    results["summary"] = summarize(results["runs"])
+
+
+def report(config: BenchAlgosConfig, results: dict[str, Any], plots: list[Path]) -> str:
+    """The doc section: the setting, the summary table and the plots."""
+    m = results["machine"]
+    evals = results["before_eval"]["evals"]
+    return "\n".join(
+        [
+            f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of "
+            f"{evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
+            f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
+            f"{config.total_timesteps} tokens per run, episodes of at most "
+            f"{config.max_new_tokens or 'the task default number of'} tokens"
+            + (
+                f" (support: {config.support_max_turns} agent turns of at most {config.support_max_turn_tokens} "
+                f"tokens, scenarios {config.support_scenarios or 'all'})"
+                if SUPPORT_TASK in config.tasks
+                else ""
+            )
+            + f", {config.n_envs} episodes per update, "
+            f"seeds "
+            f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
+            f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
+            "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
+            "algorithms); KL is the last update's k1 estimate (nats per episode).",
+            "",
+            *partial_line(results["measured_cases"], results["planned_cases"]),
+            markdown_table(results["summary"]),
+            "",
+            *[f"![{p.stem}]({p.name})" for p in plots],
+        ]
     )
 
 
@@ -565,7 +603,8 @@ def run_benchmark(
     policy_factory: Callable[[int], Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run every (task, algorithm, seed) and write the outputs; returns what ``results.json`` holds.
+    """Run every (task, algorithm, seed) and write the outputs (after every (task, seed) group); returns what
+    ``results.json`` holds.
 
     ``policy_factory(seed)`` builds the initial policy of a (task, seed) (default: ``config.policy``); it is called
     once per (task, seed), evaluated, and each algorithm trains a deep copy of it. ``env_kwargs`` are extra env
@@ -583,56 +622,38 @@ def run_benchmark(
                 "use workers=1 to run in this process"
             ) from error
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    before_evals, runs = _run_groups(config, policy_factory, env_kwargs)
-    summary = summarize(runs)
-    plots = []
-    for task in config.tasks:
-        plots.append(out / f"curves_{task}.png")
-        plot_curves(runs, task, plots[-1])
-    if OVEROPT_TASK in config.tasks:
-        plots.append(out / "overoptimisation.png")
-        plot_overoptimisation([run for run in runs if run["task"] == OVEROPT_TASK], plots[-1])
-    results = {
+    results: dict[str, Any] = {
         "config": asdict(config),
         "machine": machine_info(config.device),
-        "total_wall_s": time.perf_counter() - start,
-        "summary": summary,
-        "before_eval": {"shared": True, "note": BEFORE_EVAL_NOTE, "evals": before_evals},
-        "runs": runs,
+        "summary": [],
+        "before_eval": {"shared": True, "note": BEFORE_EVAL_NOTE, "evals": []},
+        "runs": [],
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    table = markdown_table(summary)
-    (out / "results.md").write_text(table + "\n")
-    if config.doc is not None:
-        m = results["machine"]
-        markdown = "\n".join(
-            [
-                f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of "
-                f"{before_evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
-                f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
-                f"{config.total_timesteps} tokens per run, episodes of at most "
-                f"{config.max_new_tokens or 'the task default number of'} tokens"
-                + (
-                    f" (support: {config.support_max_turns} agent turns of at most {config.support_max_turn_tokens} "
-                    f"tokens, scenarios {config.support_scenarios or 'all'})"
-                    if SUPPORT_TASK in config.tasks
-                    else ""
-                )
-                + f", {config.n_envs} episodes per update, "
-                f"seeds "
-                f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
-                f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
-                "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
-                "algorithms); KL is the last update's k1 estimate (nats per episode).",
-                "",
-                table,
-                "",
-                *[f"![{p.stem}]({p.name})" for p in plots],
-            ]
-        )
-        write_doc(Path(config.doc), "algos", markdown, plots)
+    writer = ResultsWriter(
+        out,
+        results,
+        len(config.tasks) * len(config.seeds) * len(config.algos),
+        lambda r: "\n".join([*partial_line(r["measured_cases"], r["planned_cases"]), markdown_table(r["summary"])]),
+        config.doc,
+        "algos",
+        functools.partial(_derive, config),
+        render_doc=lambda r: report(config, r, writer.plots),
+    )
+
+    def add_group(before_eval: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+        results["before_eval"]["evals"].append(before_eval)
+        for run in runs:
+            writer.add("runs", run)
+
+    _run_groups(config, policy_factory, env_kwargs, add_group)
+    runs = results["runs"]
+    for task in config.tasks:
+        writer.plots.append(out / f"curves_{task}.png")
+        plot_curves(runs, task, writer.plots[-1])
+    if OVEROPT_TASK in config.tasks:
+        writer.plots.append(out / "overoptimisation.png")
+        plot_overoptimisation([run for run in runs if run["task"] == OVEROPT_TASK], writer.plots[-1])
+    writer.write()
     return results
 
 

@@ -26,11 +26,12 @@ class ResultsWriter:
         results: what ``results.json`` holds; the writer adds ``planned_cases``, ``measured_cases``, ``partial``
             and ``total_wall_s`` (since the writer was made), and a list per part :meth:`add` is given.
         planned_cases: the cases the run means to measure; fewer measured is ``partial``.
-        render: the markdown report of ``results`` (``results.md`` and the doc section).
+        render: the markdown report of ``results`` (``results.md``, and the doc section unless ``render_doc``).
         doc: markdown file whose generated section ``doc_name`` is replaced too (None: no doc).
         doc_name: the section's name (``text-gym bench NAME --doc``).
         derive: called with ``results`` before each write, to refresh what is computed from the rows (ratios).
         bar: a progress bar advanced by one per case (None: none).
+        render_doc: the doc section's markdown of ``results``, where it differs from ``results.md``.
     """
 
     def __init__(
@@ -43,8 +44,10 @@ class ResultsWriter:
         doc_name: str = "",
         derive: Callable[[dict[str, Any]], None] | None = None,
         bar: Any = None,
+        render_doc: Callable[[dict[str, Any]], str] | None = None,
     ) -> None:
         self.out, self.render, self.doc, self.doc_name, self.derive, self.bar = out, render, doc, doc_name, derive, bar
+        self.render_doc = render_doc or render
         self.plots: list[Path] = []
         """Plots copied beside the doc (set once they are drawn)."""
         self.start = time.perf_counter()
@@ -71,4 +74,5 @@ class ResultsWriter:
         markdown = self.render(results)
         (self.out / "results.md").write_text(markdown + "\n")
         if self.doc is not None:
-            write_doc(Path(self.doc), self.doc_name, markdown, self.plots)
+            doc_markdown = markdown if self.render_doc is self.render else self.render_doc(results)
+            write_doc(Path(self.doc), self.doc_name, doc_markdown, self.plots)
