@@ -522,7 +522,7 @@ def _run_groups(
     env_kwargs: dict[str, Any],
     on_group: Callable[[dict[str, Any], list[dict[str, Any]]], None],
 ) -> None:
-    """Every (task, seed) group (:func:`_run_group`), in this process (``workers=1``) or in ``workers`` spawned
+    """Every (task, seed) group (``_run_group``), in this process (``workers=1``) or in ``workers`` spawned
     processes; ``on_group(before_eval, runs)`` gets each group's before-evaluation and runs as it finishes."""
     from tqdm.auto import tqdm
 

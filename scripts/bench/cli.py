@@ -1,6 +1,6 @@
 """``text-gym bench …``: the benchmarks, one sub-command each.
 
-Every module in :data:`BENCHMARKS` defines ``BENCHMARK``, a :class:`Benchmark`: the sub-command's name, its config
+Every module in ``BENCHMARKS`` defines ``BENCHMARK``, a ``Benchmark``: the sub-command's name, its config
 dataclass (one flag per field through scripts/args.py's HfArgumentParser-based parser, defaults shown by
 ``--help``; the dataclass validates the values) and the function that runs a config.
 """
@@ -59,7 +59,7 @@ def _run(benchmark: Benchmark, args: argparse.Namespace) -> int:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``bench`` and one sub-command per module of :data:`BENCHMARKS`."""
+    """Add ``bench`` and one sub-command per module of ``BENCHMARKS``."""
     parser = subparsers.add_parser("bench", help="speed and memory benchmarks; algorithms x suite tasks x seeds")
     benchmarks = parser.add_subparsers(dest="benchmark", required=True, metavar="BENCHMARK")
     for module in BENCHMARKS:

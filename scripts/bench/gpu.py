@@ -176,7 +176,7 @@ def _model_config(config: BenchGPUConfig):
 
 
 def plan(config: BenchGPUConfig, num_layers: int) -> list[dict[str, Any]]:
-    """The cases in run order, each with its size and estimated seconds (from :data:`PLANNING`)."""
+    """The cases in run order, each with its size and estimated seconds (from ``PLANNING``)."""
     p = PLANNING
     steps = []
     for batch in config.batch_sizes:

@@ -1,7 +1,7 @@
 """One GRPO / RLOO iteration (generation + update) of our agents vs TRL's ``GRPOTrainer`` / ``RLOOTrainer``: wall
 time, peak memory and where each side spends its time.
 
-Every case runs in a fresh process (:func:`run_group_case_in_subprocess`, scripts/bench/runner.py; peak memory as
+Every case runs in a fresh process (``run_group_case_in_subprocess``, scripts/bench/runner.py; peak memory as
 scripts/bench/memory.py measures it) and trains ``iterations`` iterations; the first is a warm-up. Matched on both
 sides:
 
@@ -27,7 +27,7 @@ Cases: ``ours`` / ``ours-lora`` (``agents.ALGORITHMS["grpo"]`` or ``["rloo"]``) 
 (``trl.GRPOTrainer`` with ``loss_type="dapo"``, the token mean our GRPO uses, or ``trl.RLOOTrainer``; built by
 scripts/bench/trl_cases.py).
 
-Phases (:data:`PHASES`), measured the same way on both sides through public hooks only (scripts/bench/phases.py:
+Phases (``PHASES``), measured the same way on both sides through public hooks only (scripts/bench/phases.py:
 iteration marks from an SB3 callback / a ``TrainerCallback``, torch forward hooks on the backbones of the policy,
 the reference and the reward model): *update* runs from the policy's first training forward (gradients on) to the
 iteration's end (training forward, backward, optimizer step, logging); before it, *reward* is the reward model's
@@ -58,7 +58,7 @@ GROUP_ALGORITHMS = ("grpo", "rloo")
 
 @dataclass
 class GroupSettings(CaseSettings):
-    """What one case trains (see the module docstring; the shared fields are :class:`CaseSettings`')."""
+    """What one case trains (see the module docstring; the shared fields are ``CaseSettings``')."""
 
     algorithm: str = "grpo"
     prompts: int = 8
@@ -109,7 +109,7 @@ def _train_trl(s: GroupSettings, lora: bool, clock: PhaseClock, out_dir: str) ->
 
 
 def run_group_case(case: str, settings: GroupSettings, out_dir: str) -> dict[str, Any]:
-    """Train ``settings.iterations`` iterations of ``case`` (from :data:`GROUP_CASES`) in this process: iteration
+    """Train ``settings.iterations`` iterations of ``case`` (from ``GROUP_CASES``) in this process: iteration
     times, peak memory, and per-iteration phase times (``phases_s``, scripts/bench/phases.py)."""
     if case not in GROUP_CASES:
         raise ValueError(f"case must be one of {GROUP_CASES}, got {case!r}")
@@ -136,7 +136,7 @@ def run_group_case(case: str, settings: GroupSettings, out_dir: str) -> dict[str
 
 
 def run_group_case_in_subprocess(case: str, settings: GroupSettings, out_dir: str) -> dict[str, Any]:
-    """:func:`run_group_case` in a fresh process; adds ``median_s`` and the median of each phase over the timed
+    """``run_group_case`` in a fresh process; adds ``median_s`` and the median of each phase over the timed
     iterations (the first is a warm-up)."""
     row = run_in_fresh_process(run_group_case, case, settings, out_dir)
     timed = row["phases_s"][1:]

@@ -1,7 +1,7 @@
 """One PPO iteration (rollout + update): wall time and peak memory of our PPO (full fine-tuning and LoRA), TRL's PPO
 trainer and stock SB3 PPO.
 
-Every case runs in a fresh process (:func:`run_case_in_subprocess`, scripts/bench/runner.py), so peak memory is its
+Every case runs in a fresh process (``run_case_in_subprocess``, scripts/bench/runner.py), so peak memory is its
 own (scripts/bench/memory.py: on CPU the peak RSS above the import baseline, with ``MALLOC_MMAP_THRESHOLD_=131072``;
 on CUDA ``torch.cuda.max_memory_allocated``). Each case trains ``iterations`` PPO iterations of ``batch`` episodes
 of exactly ``new_tokens`` tokens (no EOS stopping on any side; sampling at temperature 1, no top-k / top-p) and
@@ -13,16 +13,16 @@ minibatches of ``minibatch_size`` episodes (one optimizer step each), AdamW at `
 value clip 0.2, vf_coef 0.1, gamma 1, lambda 0.95, per-token k1 KL penalty ``kl_coef`` to a frozen reference copy.
 Cases:
 
-- ``ours``: :class:`agents.PPO` (value head on the shared backbone, the default; every ``ours*`` case rolls out
+- ``ours``: ``agents.PPO`` (value head on the shared backbone, the default; every ``ours*`` case rolls out
   with ``rollout_cache``);
-- ``ours-separate-critic``: :class:`agents.PPO` with ``separate_critic=True`` (a second backbone for values, the
+- ``ours-separate-critic``: ``agents.PPO`` with ``separate_critic=True`` (a second backbone for values, the
   architecture TRL uses);
-- ``ours-lora``: :class:`agents.PPO` with LoRA adapters (``lora_r``, alpha ``2 * lora_r``, all linear layers) and
+- ``ours-lora``: ``agents.PPO`` with LoRA adapters (``lora_r``, alpha ``2 * lora_r``, all linear layers) and
   the adapter-disabled base as the reference;
 - ``trl``: ``trl.experimental.ppo.PPOTrainer`` (trl < 1.13, where it still exists) with a separate value model
   initialised from the policy (scripts/bench/trl_cases.py);
-- ``sb3``: ``stable_baselines3.PPO`` with :class:`agents.sb3.LMActorCriticPolicy` and
-  :class:`agents.sb3.KLPenaltyCallback` on :class:`agents.sb3.SB3VecEnv` (``n_steps = new_tokens``), meant for a
+- ``sb3``: ``stable_baselines3.PPO`` with ``agents.sb3.LMActorCriticPolicy`` and
+  ``agents.sb3.KLPenaltyCallback`` on ``agents.sb3.SB3VecEnv`` (``n_steps = new_tokens``), meant for a
   tiny model (SB3 re-reads the whole context every step: no KV cache).
 """
 
@@ -43,7 +43,7 @@ CASES = ("ours", "ours-separate-critic", "trl", "sb3", "ours-lora")
 
 @dataclass
 class IterationSettings(CaseSettings):
-    """What one case trains (see the module docstring; the shared fields are :class:`CaseSettings`')."""
+    """What one case trains (see the module docstring; the shared fields are ``CaseSettings``')."""
 
     batch: int = 16
     new_tokens: int = 32
@@ -109,7 +109,7 @@ def _train_sb3(s: IterationSettings, clock: PhaseClock) -> None:
 
 
 def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:
-    """Train ``settings.iterations`` iterations of ``case`` (from :data:`CASES`) in this process: iteration times,
+    """Train ``settings.iterations`` iterations of ``case`` (from ``CASES``) in this process: iteration times,
     setup time and peak memory (scripts/bench/measure.py)."""
     if case not in CASES:
         raise ValueError(f"case must be one of {CASES}, got {case!r}")
@@ -133,5 +133,5 @@ def run_case(case: str, settings: IterationSettings, out_dir: str) -> dict[str, 
 
 
 def run_case_in_subprocess(case: str, settings: IterationSettings, out_dir: str) -> dict[str, Any]:
-    """:func:`run_case` in a fresh process (scripts/bench/runner.py)."""
+    """``run_case`` in a fresh process (scripts/bench/runner.py)."""
     return run_in_fresh_process(run_case, case, settings, out_dir)

@@ -37,7 +37,7 @@ def measure_training(
 
     Returns:
         ``iteration_s`` (seconds of each iteration, the last ending when ``train`` returns), ``setup_s`` (from the
-        call to the first iteration), :meth:`PeakMemory.figures`, and with ``phases`` the clock's ``phases_s``.
+        call to the first iteration), ``PeakMemory.figures``, and with ``phases`` the clock's ``phases_s``.
 
     Raises:
         RuntimeError: the clock saw another number of iterations.

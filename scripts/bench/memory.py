@@ -33,7 +33,7 @@ def rss_bytes() -> int:
 
 
 class PeakMemory:
-    """Context manager sampling this process's RSS every ``interval_s`` seconds in a thread; :meth:`figures` gives
+    """Context manager sampling this process's RSS every ``interval_s`` seconds in a thread; ``figures`` gives
     the peak above the RSS at entry (or, on CUDA, ``torch.cuda.max_memory_allocated``)."""
 
     def __init__(self, device: str, interval_s: float = 0.005) -> None:

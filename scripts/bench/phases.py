@@ -31,7 +31,7 @@ import time
 from typing import Any, Literal
 
 PHASES = ("generation", "old_logprobs", "reference", "reward", "update")
-"""The per-iteration phases :meth:`PhaseClock.phase_times` reports (seconds; see the module docstring)."""
+"""The per-iteration phases ``PhaseClock.phase_times`` reports (seconds; see the module docstring)."""
 Role = Literal["policy", "reference", "reward"]
 
 
@@ -180,13 +180,13 @@ class PhaseClock:
         self.watch(reward_model, "reward")
 
     def phase_times(self, end: float) -> list[dict[str, float]]:
-        """Per iteration (from each of :attr:`starts` to the next, the last to ``end``), the seconds spent in each
-        of :data:`PHASES`; they add up to the iteration's time."""
+        """Per iteration (from each of ``starts`` to the next, the last to ``end``), the seconds spent in each
+        of ``PHASES``; they add up to the iteration's time."""
         return phase_times(self.events, self.starts, end)
 
 
 def phase_times(events: list[tuple[str, float, float]], starts: list[float], end: float) -> list[dict[str, float]]:
-    """Split each iteration (bounded by ``starts`` and ``end``) into :data:`PHASES` from ``events``: ``update``
+    """Split each iteration (bounded by ``starts`` and ``end``) into ``PHASES`` from ``events``: ``update``
     starts at the first ``update`` event (the iteration's end if none); ``reward``, ``reference`` and
     ``old_logprobs`` are their events' durations before it; ``generation`` is the rest before it."""
     rows = []

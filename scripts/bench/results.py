@@ -24,7 +24,7 @@ class ResultsWriter:
     Args:
         out: folder of ``results.json`` and ``results.md`` (created).
         results: what ``results.json`` holds; the writer adds ``planned_cases``, ``measured_cases``, ``partial``
-            and ``total_wall_s`` (since the writer was made), and a list per part :meth:`add` is given.
+            and ``total_wall_s`` (since the writer was made), and a list per part ``add`` is given.
         planned_cases: the cases the run means to measure; fewer measured is ``partial``.
         render: the markdown report of ``results`` (``results.md``, and the doc section unless ``render_doc``).
         doc: markdown file whose generated section ``doc_name`` is replaced too (None: no doc).

@@ -1,7 +1,7 @@
 """The fresh-process runner: one benchmark case in a new Python interpreter, so that its memory, compiled code
 and warm-up are its own.
 
-:func:`run_in_fresh_process` pickles the case (a module-level function and its arguments) into a temporary folder,
+``run_in_fresh_process`` pickles the case (a module-level function and its arguments) into a temporary folder,
 runs ``python -m scripts.bench.runner FOLDER`` with this process's import path and with ``MALLOC_MMAP_THRESHOLD_``
 set (scripts/bench/memory.py says why), and returns the JSON result the case wrote there. A case that raises is
 reported with its exception (and its traceback on the child's stderr); one that dies without a result (a signal,
@@ -27,7 +27,7 @@ CASE_FILE, RESULT_FILE = "case.pkl", "result.json"
 
 
 class CaseFailed(RuntimeError):
-    """A case run by :func:`run_in_fresh_process` raised, or its process ended without a result."""
+    """A case run by ``run_in_fresh_process`` raised, or its process ended without a result."""
 
 
 def run_in_fresh_process(function: Callable[..., Any], *args: Any) -> Any:

@@ -4,7 +4,7 @@ Each row times ``algorithm.learn(total_timesteps)`` from start to end (rollouts 
 ``time/fps``) after a warm-up ``learn`` of one rollout. Policies: ``tiny`` is a 2-layer GPT-2 (n_embd 32) built
 from a config, on ``TextGenChar-v0``; ``smollm2`` is the packaged SmolLM2-135M on ``TextGen-v0`` (8 new tokens;
 ``topk``: the next token restricted to SmolLM2's own top 20 each step); ``lstm`` is
-:class:`agents.sb3.LSTMTokenExtractor` on ``TextGenChar-v0``.
+``agents.sb3.LSTMTokenExtractor`` on ``TextGenChar-v0``.
 """
 
 from __future__ import annotations

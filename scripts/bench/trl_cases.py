@@ -1,11 +1,11 @@
 """The TRL case builder: TRL's trainers as the benchmarks run them, built in one place.
 
-- :func:`group_trainer`: ``trl.GRPOTrainer`` (``loss_type="dapo"``, the token mean our GRPO uses) or
+- ``group_trainer``: ``trl.GRPOTrainer`` (``loss_type="dapo"``, the token mean our GRPO uses) or
   ``trl.RLOOTrainer`` (trl >= 1.13, the ``bench-trl`` extra), full fine-tuning or LoRA;
-- :func:`ppo_trainer`: the historical ``trl.experimental.ppo.PPOTrainer`` (trl 1.0-1.12 only, the
+- ``ppo_trainer``: the historical ``trl.experimental.ppo.PPOTrainer`` (trl 1.0-1.12 only, the
   ``bench-trl-ppo`` extra) with a separate value model initialised from the policy.
 
-Both get the settings every TRL case shares (:func:`shared_arguments`): the seed, the learning rate, gradient
+Both get the settings every TRL case shares (``shared_arguments``): the seed, the learning rate, gradient
 clipping at 1.0, the device and mixed-precision dtype, and no reporting, saving or progress bars.
 """
 
