@@ -11,10 +11,12 @@ import pytest
 import torch
 from conftest import make_tiny_tokenizer
 
-from scripts.bench.group import PHASES, GroupSettings, phase_times, run_group_case
+from scripts.bench.group import GroupSettings, run_group_case
 from scripts.bench.iteration import IterationSettings, run_case
+from scripts.bench.models import save_reward_model
+from scripts.bench.phases import PHASES, phase_times
 from scripts.bench.report import doc_markers
-from scripts.bench.speed import BenchSpeedConfig, _save_reward_model, per_token_growth, run_benchmark
+from scripts.bench.speed import BenchSpeedConfig, per_token_growth, run_benchmark
 
 
 def _has_trl_ppo() -> bool:
@@ -129,7 +131,7 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
 
 
 def test_iteration_cases_train_the_requested_iterations_with_growing_memory(tiny_policy_dir, tmp_path):
-    reward = _save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
+    reward = save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
     settings = IterationSettings(
         policy_dir=tiny_policy_dir, reward_dir=reward, batch=4, new_tokens=3, iterations=3, n_epochs=1, minibatch_size=2
     )
@@ -191,7 +193,7 @@ def test_trl_group_cases_without_trl_are_refused_before_running_anything(monkeyp
 
 @pytest.mark.skipif(not _has_trl_ppo(), reason='needs trl < 1.13 (pip install "text-gym[bench-trl-ppo]")')
 def test_the_old_trl_ppo_case_trains(tiny_policy_dir, tmp_path):
-    reward = _save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
+    reward = save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
     settings = IterationSettings(
         policy_dir=tiny_policy_dir, reward_dir=reward, batch=4, new_tokens=3, iterations=2, n_epochs=1, minibatch_size=2
     )
@@ -204,7 +206,7 @@ def test_the_old_trl_ppo_case_trains(tiny_policy_dir, tmp_path):
     [("rloo", "trl-lora", 0.0), ("rloo", "ours-lora", 0.04), ("grpo", "trl-lora", 0.04), ("grpo", "ours", 0.0)],
 )
 def test_group_cases_time_every_phase(tiny_policy_dir, tmp_path, algorithm, case, kl_coef):
-    reward = _save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
+    reward = save_reward_model(tiny_policy_dir, tmp_path / "rm", 0)
     settings = GroupSettings(
         tiny_policy_dir, reward, algorithm, prompts=2, group_size=2, new_tokens=3, iterations=2, kl_coef=kl_coef
     )
@@ -223,16 +225,21 @@ def test_group_cases_time_every_phase(tiny_policy_dir, tmp_path, algorithm, case
 
 def test_phase_times_split_each_iteration_by_hand():
     events = [
-        ("rollout", 1.0, 5.0),
-        ("logprobs", 3.0, 3.5),  # first in the window: old log-probs when old_logprobs_first
-        ("logprobs", 3.5, 4.25),
+        ("old_logprobs", 3.0, 3.5),
+        ("reference", 3.5, 4.25),
         ("reward", 4.5, 5.0),
-        ("rollout", 10.0, 12.0),
+        ("update", 5.0, 5.0),  # the first training forward: the update starts here
+        ("reward", 6.0, 6.5),  # after the update started: part of the update
         ("reward", 11.0, 11.5),
+        ("update", 12.0, 12.0),
     ]
-    rows = phase_times(events, [0.0, 8.0], 14.0, old_logprobs_first=True)
+    rows = phase_times(events, [0.0, 8.0], 14.0)
     assert rows == [
-        {"generation": 2.25, "old_logprobs": 0.5, "reference": 0.75, "reward": 0.5, "update": 4.0},
-        {"generation": 1.5, "old_logprobs": 0.0, "reference": 0.0, "reward": 0.5, "update": 4.0},
+        {"generation": 3.25, "old_logprobs": 0.5, "reference": 0.75, "reward": 0.5, "update": 3.0},
+        {"generation": 3.5, "old_logprobs": 0.0, "reference": 0.0, "reward": 0.5, "update": 2.0},
     ]
-    assert phase_times(events, [0.0, 8.0], 14.0, old_logprobs_first=False)[0]["reference"] == 1.25
+    assert list(rows[0]) == list(PHASES)
+    # an iteration without a training forward is all generation
+    assert phase_times([("reward", 1.0, 2.0)], [0.0], 4.0) == [
+        {"generation": 3.0, "old_logprobs": 0.0, "reference": 0.0, "reward": 1.0, "update": 0.0}
+    ]

@@ -11,7 +11,8 @@ with ``agents.sb3.LMActorCriticPolicy`` and ``KLPenaltyCallback`` on ``SB3VecEnv
 on a CPU, so not in the default list). ``--workers N`` runs the (task, seed) groups in ``N`` processes.
 
 Writes to ``--output-dir``: ``results.json`` (config, machine, versions, the shared before-evaluations, every curve
-and final score), ``results.md`` (mean ± std over seeds), ``curves_<task>.png`` (proxy and gold reward vs tokens)
+and final score) and ``results.md`` (mean ± std over seeds), rewritten after every (task, seed) group (a run stopped
+part-way keeps what it measured, marked partial), and at the end ``curves_<task>.png`` (proxy and gold reward vs tokens)
 and, for ``TextGenSentiment-v0``, ``overoptimisation.png`` (gold and proxy reward vs √KL, per algorithm; Gao et al.
 2022). ``--doc`` also replaces the generated section of that markdown file (between the ``bench-algos`` markers) and
 copies the plots next to it.
@@ -25,9 +26,8 @@ off), gold = ``support-success`` (1 when the scripted customer was satisfied) ov
 
 from __future__ import annotations
 
-import argparse
 import copy
-import json
+import functools
 import multiprocessing
 import os
 import pickle
@@ -39,8 +39,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from reward_models import check_positive_int
-from scripts.args import add_config_command, config_from_args
-from scripts.bench.report import doc_markers, finish_figure, machine_info, pyplot, write_doc
+from scripts.bench.cli import Benchmark, run_as_script
+from scripts.bench.report import doc_markers, finish_figure, machine_info, pyplot
+from scripts.bench.results import ResultsWriter, partial_line
 
 DOC_BEGIN, DOC_END = doc_markers("algos")
 OVEROPT_TASK = "TextGenSentiment-v0"
@@ -115,6 +116,30 @@ class BenchAlgosConfig:
         },
     )
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
+
+    def __post_init__(self) -> None:
+        from agents import ALGORITHMS
+        from text_gym import SCENARIOS, TASKS
+
+        tasks = [*TASKS, SUPPORT_TASK]
+        for name, values, valid in (("algos", self.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", self.tasks, tasks)):
+            unknown = [v for v in values if v not in valid]
+            if unknown or not values or len(set(values)) < len(values):
+                raise ValueError(
+                    f"{name} must be a non-empty list of distinct names from {sorted(valid)}, got {values}"
+                )
+        if not self.seeds or len(set(self.seeds)) < len(self.seeds):
+            raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {self.seeds}")
+        if self.kl_coef is not None and not self.kl_coef >= 0:
+            raise ValueError(f"kl_coef must be None or >= 0, got {self.kl_coef}")
+        for name in ("total_timesteps", "n_envs", "workers", "support_max_turns", "support_max_turn_tokens"):
+            check_positive_int(name, getattr(self, name))
+        if self.max_new_tokens is not None:
+            check_positive_int("max_new_tokens", self.max_new_tokens)
+        names = [scenario.name for scenario in SCENARIOS]
+        unknown = sorted(set(self.support_scenarios) - set(names))
+        if unknown:
+            raise ValueError(f"support_scenarios must be scenario names from {names}, got unknown {unknown}")
 
 
 def _recorder():
@@ -492,19 +517,19 @@ def _init_worker(workers: int) -> None:
 
 
 def _run_groups(
-    config: BenchAlgosConfig, policy_factory: Callable[[int], Any] | None, env_kwargs: dict[str, Any]
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """Every (task, seed) group (:func:`_run_group`), in this process (``workers=1``) or in ``workers`` spawned
-    processes. Returns the before-evaluations in (task, seed) order and the runs in (task, algo, seed) order,
-    whatever order the groups finish in."""
+    config: BenchAlgosConfig,
+    policy_factory: Callable[[int], Any] | None,
+    env_kwargs: dict[str, Any],
+    on_group: Callable[[dict[str, Any], list[dict[str, Any]]], None],
+) -> None:
+    """Every (task, seed) group (``_run_group``), in this process (``workers=1``) or in ``workers`` spawned
+    processes; ``on_group(before_eval, runs)`` gets each group's before-evaluation and runs as it finishes."""
     from tqdm.auto import tqdm
 
     groups = [(task, seed) for task in config.tasks for seed in config.seeds]
     bar = tqdm(total=len(groups) * len(config.algos), unit="run", desc="bench algos", disable=not config.progress_bar)
-    results: dict[tuple[str, int], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
 
-    def finished(group: tuple[str, int], result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
-        results[group] = result
+    def finished(result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
         for run in result[1]:
             bar.write(
                 f"{run['task']} {run['algo']} seed {run['seed']}: proxy {run['proxy_before']:+.3f} -> "
@@ -512,10 +537,11 @@ def _run_groups(
                 f"{run['learn_s']:.0f} s"
             )
         bar.update(len(result[1]))
+        on_group(*result)
 
     if config.workers == 1:
         for task, seed in groups:
-            finished((task, seed), _run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar))
+            finished(_run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar))
     else:
         with ProcessPoolExecutor(
             min(config.workers, len(groups)),
@@ -523,17 +549,52 @@ def _run_groups(
             initializer=_init_worker,
             initargs=(config.workers,),
         ) as pool:
-            futures = {
-                pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False): (task, seed)
-                for task, seed in groups
-            }
+            futures = [
+                pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False) for task, seed in groups
+            ]
             for future in as_completed(futures):
-                finished(futures[future], future.result())
+                finished(future.result())
     bar.close()
-    runs = {(run["task"], run["algo"], run["seed"]): run for _, group_runs in results.values() for run in group_runs}
-    return (
-        [results[group][0] for group in groups],
-        [runs[task, algo, seed] for task in config.tasks for algo in config.algos for seed in config.seeds],
+
+
+def _derive(config: BenchAlgosConfig, results: dict[str, Any]) -> None:
+    """The before-evaluations in (task, seed) order, the runs in (task, algo, seed) order (whatever order the groups
+    finish in) and their summary."""
+    tasks, algos, seeds = config.tasks, config.algos, config.seeds
+    results["before_eval"]["evals"].sort(key=lambda e: (tasks.index(e["task"]), seeds.index(e["seed"])))
+    results["runs"].sort(key=lambda r: (tasks.index(r["task"]), algos.index(r["algo"]), seeds.index(r["seed"])))
+    results["summary"] = summarize(results["runs"])
+
+
+def report(config: BenchAlgosConfig, results: dict[str, Any], plots: list[Path]) -> str:
+    """The doc section: the setting, the summary table and the plots."""
+    m = results["machine"]
+    evals = results["before_eval"]["evals"]
+    return "\n".join(
+        [
+            f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of "
+            f"{evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
+            f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
+            f"{config.total_timesteps} tokens per run, episodes of at most "
+            f"{config.max_new_tokens or 'the task default number of'} tokens"
+            + (
+                f" (support: {config.support_max_turns} agent turns of at most {config.support_max_turn_tokens} "
+                f"tokens, scenarios {config.support_scenarios or 'all'})"
+                if SUPPORT_TASK in config.tasks
+                else ""
+            )
+            + f", {config.n_envs} episodes per update, "
+            f"seeds "
+            f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
+            f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
+            "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
+            "algorithms); KL is the last update's k1 estimate (nats per episode).",
+            "",
+            *partial_line(results["measured_cases"], results["planned_cases"]),
+            markdown_table(results["summary"]),
+            "",
+            *[f"![{p.stem}]({p.name})" for p in plots],
+        ]
     )
 
 
@@ -542,32 +603,14 @@ def run_benchmark(
     policy_factory: Callable[[int], Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Run every (task, algorithm, seed) and write the outputs; returns what ``results.json`` holds.
+    """Run every (task, algorithm, seed) and write the outputs (after every (task, seed) group); returns what
+    ``results.json`` holds.
 
     ``policy_factory(seed)`` builds the initial policy of a (task, seed) (default: ``config.policy``); it is called
     once per (task, seed), evaluated, and each algorithm trains a deep copy of it. ``env_kwargs`` are extra env
     arguments for every task (e.g. ``tokenizer``). With ``config.workers > 1`` both are pickled to spawned worker
     processes, so ``policy_factory`` must be a module-level function (``ValueError`` otherwise).
     """
-    from agents import ALGORITHMS
-    from text_gym import SCENARIOS, TASKS
-
-    tasks = [*TASKS, SUPPORT_TASK]
-    for name, values, valid in (("algos", config.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", config.tasks, tasks)):
-        unknown = [v for v in values if v not in valid]
-        if unknown or not values or len(set(values)) < len(values):
-            raise ValueError(f"{name} must be a non-empty list of distinct names from {sorted(valid)}, got {values}")
-    if not config.seeds or len(set(config.seeds)) < len(config.seeds):
-        raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {config.seeds}")
-    if config.kl_coef is not None and not config.kl_coef >= 0:
-        raise ValueError(f"kl_coef must be None or >= 0, got {config.kl_coef}")
-    check_positive_int("workers", config.workers)
-    check_positive_int("support_max_turns", config.support_max_turns)
-    check_positive_int("support_max_turn_tokens", config.support_max_turn_tokens)
-    names = [scenario.name for scenario in SCENARIOS]
-    unknown = sorted(set(config.support_scenarios) - set(names))
-    if unknown:
-        raise ValueError(f"support_scenarios must be scenario names from {names}, got unknown {unknown}")
     env_kwargs = env_kwargs or {}
     if config.workers > 1:
         try:
@@ -579,81 +622,52 @@ def run_benchmark(
                 "use workers=1 to run in this process"
             ) from error
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    before_evals, runs = _run_groups(config, policy_factory, env_kwargs)
-    summary = summarize(runs)
-    plots = []
-    for task in config.tasks:
-        plots.append(out / f"curves_{task}.png")
-        plot_curves(runs, task, plots[-1])
-    if OVEROPT_TASK in config.tasks:
-        plots.append(out / "overoptimisation.png")
-        plot_overoptimisation([run for run in runs if run["task"] == OVEROPT_TASK], plots[-1])
-    results = {
+    results: dict[str, Any] = {
         "config": asdict(config),
         "machine": machine_info(config.device),
-        "total_wall_s": time.perf_counter() - start,
-        "summary": summary,
-        "before_eval": {"shared": True, "note": BEFORE_EVAL_NOTE, "evals": before_evals},
-        "runs": runs,
+        "summary": [],
+        "before_eval": {"shared": True, "note": BEFORE_EVAL_NOTE, "evals": []},
+        "runs": [],
     }
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    table = markdown_table(summary)
-    (out / "results.md").write_text(table + "\n")
-    if config.doc is not None:
-        m = results["machine"]
-        markdown = "\n".join(
-            [
-                f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of "
-                f"{before_evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
-                f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
-                f"{config.total_timesteps} tokens per run, episodes of at most "
-                f"{config.max_new_tokens or 'the task default number of'} tokens"
-                + (
-                    f" (support: {config.support_max_turns} agent turns of at most {config.support_max_turn_tokens} "
-                    f"tokens, scenarios {config.support_scenarios or 'all'})"
-                    if SUPPORT_TASK in config.tasks
-                    else ""
-                )
-                + f", {config.n_envs} episodes per update, "
-                f"seeds "
-                f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
-                f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
-                "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
-                "algorithms); KL is the last update's k1 estimate (nats per episode).",
-                "",
-                table,
-                "",
-                *[f"![{p.stem}]({p.name})" for p in plots],
-            ]
-        )
-        write_doc(Path(config.doc), "algos", markdown, plots)
+    writer = ResultsWriter(
+        out,
+        results,
+        len(config.tasks) * len(config.seeds) * len(config.algos),
+        lambda r: "\n".join([*partial_line(r["measured_cases"], r["planned_cases"]), markdown_table(r["summary"])]),
+        config.doc,
+        "algos",
+        functools.partial(_derive, config),
+        render_doc=lambda r: report(config, r, writer.plots),
+    )
+
+    def add_group(before_eval: dict[str, Any], runs: list[dict[str, Any]]) -> None:
+        results["before_eval"]["evals"].append(before_eval)
+        for run in runs:
+            writer.add("runs", run)
+
+    _run_groups(config, policy_factory, env_kwargs, add_group)
+    runs = results["runs"]
+    for task in config.tasks:
+        writer.plots.append(out / f"curves_{task}.png")
+        plot_curves(runs, task, writer.plots[-1])
+    if OVEROPT_TASK in config.tasks:
+        writer.plots.append(out / "overoptimisation.png")
+        plot_overoptimisation([run for run in runs if run["task"] == OVEROPT_TASK], writer.plots[-1])
+    writer.write()
     return results
 
 
-def run(args: argparse.Namespace) -> int:
-    config = config_from_args(BenchAlgosConfig, args)
+def main(config: BenchAlgosConfig) -> int:
+    """Run the benchmark and print its table."""
     results = run_benchmark(config)
     print(markdown_table(results["summary"]))
     print(f"outputs in {config.output_dir}" + (f"; {config.doc} updated" if config.doc else ""))
     return 0
 
 
-def add_parser(subparsers) -> None:
-    add_config_command(
-        subparsers,
-        "algos",
-        BenchAlgosConfig,
-        run,
-        "PPO / REINFORCE / RLOO / GRPO (and SB3 PPO) on the task suite over seeds",
-        description=__doc__,
-    )
-
+BENCHMARK = Benchmark(
+    "algos", BenchAlgosConfig, main, "PPO / REINFORCE / RLOO / GRPO (and SB3 PPO) on the task suite over seeds", __doc__
+)
 
 if __name__ == "__main__":
-    import sys
-
-    from scripts.cli import main
-
-    sys.exit(main(["bench", "algos", *sys.argv[1:]]))
+    run_as_script("algos")

@@ -7,14 +7,13 @@ costs nothing). Reported as tokens (env steps x sub-envs) per second.
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from scripts.args import add_config_command, config_from_args
+from reward_models import check_positive_int
+from scripts.bench.cli import Benchmark, check_positive_ints
+from scripts.bench.models import zero_reward
+from scripts.bench.report import machine_line, write_rows
 
 
 @dataclass
@@ -30,9 +29,10 @@ class BenchEnvConfig:
     device: str = field(default="cpu", metadata={"help": "device of the vector env's token buffers"})
     output: str | None = field(default=None, metadata={"help": "also write the results as JSON to this path"})
 
-
-def _zero_reward(prompts, completions):
-    return [0.0] * len(completions)
+    def __post_init__(self) -> None:
+        check_positive_ints("batch_sizes", self.batch_sizes)
+        check_positive_int("max_new_tokens", self.max_new_tokens)
+        check_positive_int("tokens", self.tokens)
 
 
 def run_benchmark(config: BenchEnvConfig) -> list[dict]:
@@ -45,7 +45,7 @@ def run_benchmark(config: BenchEnvConfig) -> list[dict]:
     from text_gym import TextGenEnv, TextGenVectorEnv
 
     tokenizer = load_tokenizer(config.tokenizer)
-    common = dict(tokenizer=tokenizer, reward_model=_zero_reward, max_new_tokens=config.max_new_tokens)
+    common = dict(tokenizer=tokenizer, reward_model=zero_reward, max_new_tokens=config.max_new_tokens)
     rng = np.random.default_rng(0)
     eos = tokenizer.eos_token_id
     rows = []
@@ -96,27 +96,19 @@ def run_benchmark(config: BenchEnvConfig) -> list[dict]:
 
 
 def markdown_table(rows: list[dict]) -> str:
+    """Markdown: tokens/s per env variant and batch."""
     lines = ["| env | batch | tokens/s |", "| --- | ---: | ---: |"]
     lines += [f"| {r['env']} | {r['batch']} | {r['tokens_per_s']:,.0f} |" for r in rows]
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
-
-    config = config_from_args(BenchEnvConfig, args)
+def main(config: BenchEnvConfig) -> int:
+    """Time the env variants, print the table and write ``config.output``."""
     rows = run_benchmark(config)
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}, max_new_tokens={config.max_new_tokens}"
-    )
+    print(f"{machine_line()}, max_new_tokens={config.max_new_tokens}")
     print(markdown_table(rows))
-    if config.output:
-        Path(config.output).write_text(json.dumps({"config": asdict(config), "results": rows}, indent=2))
+    write_rows(config.output, config, rows)
     return 0
 
 
-def add_parser(subparsers) -> None:
-    add_config_command(
-        subparsers, "env", BenchEnvConfig, run, "env-only stepping speed (tokens/s, no model)", description=__doc__
-    )
+BENCHMARK = Benchmark("env", BenchEnvConfig, main, "env-only stepping speed (tokens/s, no model)", __doc__)

@@ -11,8 +11,8 @@ docs/gpu/benchmarks.md.
    ``torch.cuda.max_memory_allocated`` during the case (weights included; compiled code and caches of earlier
    cases are released before each case).
 2. One training iteration (rollout + update) of each of ``iteration_cases``, cases of scripts/bench/iteration.py
-   run by its ``run_case_in_subprocess`` (a fresh process each: its own peak memory): iteration time (median
-   after a warm-up iteration) and peak memory.
+   run by its ``run_case_in_subprocess`` (a fresh process each, scripts/bench/runner.py: its own peak memory):
+   iteration time (median after a warm-up iteration) and peak memory.
 3. One GRPO iteration (generation + update, one optimizer step) of each of ``group_cases``, ours and TRL's
    ``GRPOTrainer``, full fine-tuning and LoRA, run by scripts/bench/group.py's ``run_group_case_in_subprocess``
    (the matched settings of ``text-gym bench speed``'s GRPO comparison): ``iteration_batch`` completions in groups
@@ -26,33 +26,33 @@ with status 1 when the real run would be refused. Without CUDA the benchmark is 
 policy from the config in ``--policy`` with random weights (speed and memory do not depend on weight values), for
 a machine where the weights cannot be installed: a folder holding only ``config.json`` and the tokenizer will do.
 
-Writes ``results.json`` and ``results.md`` to ``--output-dir`` after every case (a run stopped part-way, at a time
-limit, leaves what it measured, marked partial); ``--doc`` also replaces the generated ``bench-gpu``
-section of that markdown file.
+Writes ``results.json`` and ``results.md`` to ``--output-dir`` after every case (scripts/bench/results.py: a run
+stopped part-way, at a time limit, leaves what it measured, marked partial); ``--doc`` also replaces the
+generated ``bench-gpu`` section of that markdown file.
 """
 
 from __future__ import annotations
 
-import argparse
 import gc
 import importlib.util
 import inspect
-import json
 import shutil
 import statistics
 import sys
 import time
-from dataclasses import MISSING, asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
 from agents.common.config import DTypeName
 from agents.common.static_decode import RolloutCache
-from reward_models import check_positive_int, hf_progress_bars_disabled
-from scripts.args import add_config_command, config_from_args
-from scripts.bench.group import GROUP_CASES
+from reward_models import check_positive_int
+from scripts.bench.cli import Benchmark, check_positive_ints, command_line
+from scripts.bench.group import GROUP_CASES, group_table, phase_table, with_trl_ratios
 from scripts.bench.iteration import CASES
-from scripts.bench.report import machine_info, write_doc
+from scripts.bench.models import save_random_init_policy, save_reward_model, zero_reward
+from scripts.bench.report import machine_info
+from scripts.bench.results import ResultsWriter, partial_line
 
 SIDES = ("env", "generate")
 ROLLOUT_CASES = tuple(f"{side}:{cache}" for side in SIDES for cache in get_args(RolloutCache))
@@ -125,10 +125,7 @@ class BenchGPUConfig:
     dry_run: bool = field(default=False, metadata={"help": "print the plan and check the environment; run nothing"})
 
     def __post_init__(self) -> None:
-        if not self.batch_sizes:
-            raise ValueError("batch_sizes must be a non-empty list of integers >= 1, got []")
-        for value in self.batch_sizes:
-            check_positive_int("batch_sizes", value)
+        check_positive_ints("batch_sizes", self.batch_sizes)
         for name in (
             "new_tokens",
             "repeats",
@@ -179,7 +176,7 @@ def _model_config(config: BenchGPUConfig):
 
 
 def plan(config: BenchGPUConfig, num_layers: int) -> list[dict[str, Any]]:
-    """The cases in run order, each with its size and estimated seconds (from :data:`PLANNING`)."""
+    """The cases in run order, each with its size and estimated seconds (from ``PLANNING``)."""
     p = PLANNING
     steps = []
     for batch in config.batch_sizes:
@@ -272,8 +269,7 @@ def environment_checks(config: BenchGPUConfig) -> tuple[list[tuple[bool, str]], 
             )
         )
     from reward_models import MissingExtraError
-    from scripts.bench.group import load_trl_group_trainers
-    from scripts.bench.iteration import load_trl_ppo
+    from scripts.bench.trl_cases import load_trl_group_trainers, load_trl_ppo
 
     trainers = []
     if "trl" in config.iteration_cases:
@@ -357,21 +353,11 @@ def _release(policy, device) -> None:
 def _prepare_policy(config: BenchGPUConfig, out: Path) -> str:
     """The policy folder every part loads: ``--policy`` itself, or (``--random-init``) a randomly initialised float32
     copy of its architecture saved with its tokenizer under ``out/policy``."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
     from reward_models import resolve_model_path
 
-    path = resolve_model_path(config.policy)
     if not config.random_init:
-        return path
-    torch.manual_seed(config.seed)
-    model = AutoModelForCausalLM.from_config(_model_config(config), dtype=torch.float32)
-    folder = out / "policy"
-    with hf_progress_bars_disabled():
-        model.save_pretrained(folder)
-    AutoTokenizer.from_pretrained(path).save_pretrained(folder)
-    return str(folder)
+        return resolve_model_path(config.policy)
+    return save_random_init_policy(config.policy, out / "policy", config.seed)
 
 
 def _rollout_functions(policy, env, encoded, batch: int, new_tokens: int, device, seed: int) -> dict[str, Any]:
@@ -408,14 +394,13 @@ def _rollout_functions(policy, env, encoded, batch: int, new_tokens: int, device
     return {"env": env_side, "generate": generate_side}
 
 
-def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, recorder: Recorder) -> None:
+def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, recorder: ResultsWriter) -> None:
     """Time every rollout case at every batch size (one row each to ``recorder``; the weights' GiB too, CUDA
     only)."""
     import torch
     from gymnasium.vector import AutoresetMode
 
     from agents import LMPolicy
-    from scripts.bench.env import _zero_reward
     from text_gym import TextGenVectorEnv, default_prompts
 
     policy = LMPolicy.from_pretrained(policy_dir, dtype=getattr(torch, config.dtype)).to(device).eval()
@@ -428,7 +413,7 @@ def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, recorder: Reco
         env = TextGenVectorEnv(
             batch,
             tokenizer=policy.tokenizer,
-            reward_model=_zero_reward,
+            reward_model=zero_reward,
             prompts=prompts,
             max_new_tokens=config.new_tokens,
             eos_token_ids=[],
@@ -473,67 +458,40 @@ def run_rollouts(config: BenchGPUConfig, policy_dir: str, device, recorder: Reco
     _release(policy, device)
 
 
-def _reward_model(config: BenchGPUConfig, policy_dir: str, out: Path) -> str:
-    """The iteration cases' reward model folder (a sequence classifier on the policy's backbone)."""
-    from transformers.utils import logging as hf_logging
-
-    from scripts.bench.speed import _save_reward_model
-
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the new score head's "MISSING" load report is expected
-    try:
-        with hf_progress_bars_disabled():
-            return _save_reward_model(policy_dir, out / "reward_model", config.seed)
-    finally:
-        hf_logging.set_verbosity(verbosity)
-
-
-def run_iterations(
-    config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, out: Path, recorder: Recorder
+def run_training_cases(
+    config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, out: Path, recorder: ResultsWriter
 ) -> None:
-    """One row per iteration case (scripts/bench/iteration.py's ``run_case_in_subprocess``) to ``recorder``."""
+    """One row per iteration case (scripts/bench/iteration.py's ``run_case_in_subprocess``) and per GRPO case
+    (scripts/bench/group.py's ``run_group_case_in_subprocess``) to ``recorder``."""
+    from scripts.bench.group import GroupSettings, run_group_case_in_subprocess
     from scripts.bench.iteration import IterationSettings, run_case_in_subprocess
 
-    settings = IterationSettings(
-        policy_dir=policy_dir,
-        reward_dir=reward_dir,
-        batch=config.iteration_batch,
-        new_tokens=config.iteration_new_tokens,
-        iterations=config.iterations,
-        n_epochs=config.n_epochs,
-        minibatch_size=config.minibatch_size,
-        device=str(device),
-        dtype=config.dtype,
-        seed=config.seed,
-        lora_r=config.lora_r,
-        rollout_cache=config.iteration_rollout_cache,
+    shared = {
+        "policy_dir": policy_dir,
+        "reward_dir": reward_dir,
+        "new_tokens": config.iteration_new_tokens,
+        "iterations": config.iterations,
+        "device": str(device),
+        "dtype": config.dtype,
+        "seed": config.seed,
+        "lora_r": config.lora_r,
+        "rollout_cache": config.iteration_rollout_cache,
+    }
+    ppo = IterationSettings(
+        **shared, batch=config.iteration_batch, n_epochs=config.n_epochs, minibatch_size=config.minibatch_size
     )
-    _run_cases("iterations", config.iteration_cases, run_case_in_subprocess, settings, out / "iteration", recorder)
-
-
-def run_grpo(config: BenchGPUConfig, policy_dir: str, reward_dir: str, device, out: Path, recorder: Recorder) -> None:
-    """One row per GRPO case (scripts/bench/group.py's ``run_group_case_in_subprocess``) to ``recorder``."""
-    from scripts.bench.group import GroupSettings, run_group_case_in_subprocess
-
-    settings = GroupSettings(
-        policy_dir=policy_dir,
-        reward_dir=reward_dir,
+    _run_cases("iterations", config.iteration_cases, run_case_in_subprocess, ppo, out / "iteration", recorder)
+    grpo = GroupSettings(
+        **shared,
         algorithm="grpo",
         prompts=config.iteration_batch // config.group_size,
         group_size=config.group_size,
-        new_tokens=config.iteration_new_tokens,
-        iterations=config.iterations,
         kl_coef=config.group_kl_coef,
-        lora_r=config.lora_r,
-        device=str(device),
-        dtype=config.dtype,
-        seed=config.seed,
-        rollout_cache=config.iteration_rollout_cache,
     )
-    _run_cases("grpo", config.group_cases, run_group_case_in_subprocess, settings, out / "grpo", recorder)
+    _run_cases("grpo", config.group_cases, run_group_case_in_subprocess, grpo, out / "grpo", recorder)
 
 
-def _run_cases(part: str, cases: list[str], run_case, settings: Any, out: Path, recorder: Recorder) -> None:
+def _run_cases(part: str, cases: list[str], run_case, settings: Any, out: Path, recorder: ResultsWriter) -> None:
     """Each of ``cases`` through ``run_case(case, settings, out_dir)`` (a fresh process each); its row, with the
     median timed iteration and the case's wall time, to ``recorder``'s ``part``."""
     for case in cases:
@@ -542,41 +500,6 @@ def _run_cases(part: str, cases: list[str], run_case, settings: Any, out: Path, 
         row = run_case(case, settings, str(out))
         row.update(median_s=statistics.median(row["iteration_s"][1:]), wall_s=time.perf_counter() - start)
         recorder.add(part, row)
-
-
-class Recorder:
-    """Collects the results, advances the progress bar and rewrites ``results.json``, ``results.md`` and the doc
-    section after every case, so that a run stopped part-way (a time limit) leaves what it measured, marked as
-    partial."""
-
-    def __init__(self, config: BenchGPUConfig, steps: list[dict[str, Any]], device, bar) -> None:
-        self.config, self.bar = config, bar
-        self.out = Path(config.output_dir)
-        self.start = time.perf_counter()
-        self.results: dict[str, Any] = {
-            "config": asdict(config),
-            "machine": machine_info(str(device)),
-            "estimated_s": PLANNING["setup_s"] + sum(s["estimate_s"] for s in steps),
-            "planned_cases": len(steps),
-            "total_wall_s": 0.0,
-            "weights_gib": None,
-            "rollout": [],
-            "iterations": [],
-            "grpo": [],
-        }
-
-    def add(self, part: str, row: dict[str, Any]) -> None:
-        self.results[part].append(row)
-        self.bar.update(1)
-        self.write()
-
-    def write(self) -> None:
-        self.results["total_wall_s"] = time.perf_counter() - self.start
-        (self.out / "results.json").write_text(json.dumps(self.results, indent=2))
-        markdown = report(self.results)
-        (self.out / "results.md").write_text(markdown + "\n")
-        if self.config.doc is not None:
-            write_doc(Path(self.config.doc), "gpu", markdown, [])
 
 
 def run_benchmark(config: BenchGPUConfig) -> dict[str, Any]:
@@ -590,19 +513,27 @@ def run_benchmark(config: BenchGPUConfig) -> dict[str, Any]:
     if not ready:
         failed = [line.strip()[5:] for line in text.splitlines() if line.startswith("  FAIL")]
         raise ValueError("the environment check failed: " + "; ".join(failed))
-    Path(config.output_dir).mkdir(parents=True, exist_ok=True)
     device = torch.device(config.device)
+    out = Path(config.output_dir)
+    results: dict[str, Any] = {
+        "config": asdict(config),
+        "machine": machine_info(str(device)),
+        "estimated_s": PLANNING["setup_s"] + sum(s["estimate_s"] for s in steps),
+        "weights_gib": None,
+        "rollout": [],
+        "iterations": [],
+        "grpo": [],
+    }
     with tqdm(total=len(steps), unit="case", desc="bench gpu", file=sys.stderr) as bar:
-        recorder = Recorder(config, steps, device, bar)
-        policy_dir = _prepare_policy(config, recorder.out)
+        recorder = ResultsWriter(out, results, len(steps), report, config.doc, "gpu", bar=bar)
+        policy_dir = _prepare_policy(config, out)
         if config.rollout_cases:
             run_rollouts(config, policy_dir, device, recorder)
         if config.iteration_cases or config.group_cases:
-            reward_dir = _reward_model(config, policy_dir, recorder.out)
-            run_iterations(config, policy_dir, reward_dir, device, recorder.out, recorder)
-            run_grpo(config, policy_dir, reward_dir, device, recorder.out, recorder)
+            reward_dir = save_reward_model(policy_dir, out / "reward_model", config.seed)
+            run_training_cases(config, policy_dir, reward_dir, device, out, recorder)
     recorder.write()
-    return recorder.results
+    return results
 
 
 # ------------------------------------------------------------------------------------------------- reporting
@@ -637,25 +568,6 @@ def iteration_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def command_line(config: dict[str, Any]) -> str:
-    """The ``text-gym bench gpu`` command that reproduces ``config`` (a :class:`BenchGPUConfig` as a dict): its
-    fields that differ from the defaults, as flags."""
-    words = ["text-gym bench gpu"]
-    for f in fields(BenchGPUConfig):
-        value = config[f.name]
-        default = f.default_factory() if f.default_factory is not MISSING else f.default
-        if value == default or f.name == "dry_run":
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        if isinstance(value, bool):
-            words.append(flag if value else f"{flag} false")
-        elif isinstance(value, list):
-            words.append(" ".join([flag, *map(str, value)]))
-        else:
-            words.append(f"{flag} {value}")
-    return " ".join(words)
-
-
 def report(results: dict[str, Any]) -> str:
     """The markdown section: machine, settings, the two tables and the wall time of every case."""
     c, m = results["config"], results["machine"]
@@ -663,12 +575,12 @@ def report(results: dict[str, Any]) -> str:
         f"Measured on {m['machine']} ({m['device']}), torch {m['torch']}, transformers {m['transformers']}, "
         f"Python {m['python']}; policy `{c['policy']}` ({'random weights' if c['random_init'] else 'its weights'}) "
         f"in {c['dtype']}, seed {c['seed']}; total {results['total_wall_s'] / 60:.1f} min (estimated "
-        f"{results['estimated_s'] / 60:.1f}). Command: `{command_line(c)}`.",
+        f"{results['estimated_s'] / 60:.1f}). Command: `{command_line('gpu', BenchGPUConfig, c, skip=('dry_run',))}`.",
         "",
     ]
-    done = len(results["rollout"]) + len(results["iterations"]) + len(results["grpo"])
-    if done < results["planned_cases"]:
-        lines += [f"**Partial**: {done} of {results['planned_cases']} cases measured so far.", ""]
+    lines += partial_line(
+        len(results["rollout"]) + len(results["iterations"]) + len(results["grpo"]), results["planned_cases"]
+    )
     if results["rollout"]:
         weights = results["weights_gib"]
         lines += [
@@ -701,8 +613,6 @@ def report(results: dict[str, Any]) -> str:
             "",
         ]
     if results["grpo"]:
-        from scripts.bench.speed import group_table, phase_table, with_trl_ratios
-
         rows = with_trl_ratios([dict(r) for r in results["grpo"]])
         lines += [
             f"**One GRPO iteration** (generation + one optimizer step; scripts/bench/group.py, each case in a fresh "
@@ -728,8 +638,8 @@ def report(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = config_from_args(BenchGPUConfig, args)
+def main(config: BenchGPUConfig) -> int:
+    """``--dry-run``: print the plan (exit status 1 where the run would be refused); else run and print the report."""
     if config.dry_run:
         text, ready, _ = describe_plan(config)
         print(text)
@@ -740,12 +650,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(subparsers) -> None:
-    add_config_command(
-        subparsers,
-        "gpu",
-        BenchGPUConfig,
-        run,
-        "the prepared GPU benchmark: env rollout vs generate (dynamic / static / compiled KV cache), iterations",
-        description=__doc__,
-    )
+BENCHMARK = Benchmark(
+    "gpu",
+    BenchGPUConfig,
+    main,
+    "the prepared GPU benchmark: env rollout vs generate (dynamic / static / compiled KV cache), iterations",
+    __doc__,
+)

@@ -14,20 +14,8 @@ import time
 
 def main(updates: int = 4) -> dict[str, float] | None:
     """Train ``updates`` updates (the first is a warm-up); returns the figures on the main process."""
-    from stable_baselines3.common.callbacks import BaseCallback
-
     from agents import PPO
-
-    class _Marks(BaseCallback):
-        def __init__(self) -> None:
-            super().__init__()
-            self.marks: list[tuple[float, int]] = []
-
-        def _on_rollout_start(self) -> None:
-            self.marks.append((time.perf_counter(), self.model.num_timesteps))
-
-        def _on_step(self) -> bool:
-            return True
+    from scripts.bench.phases import PhaseClock
 
     agent = PPO(
         "smollm2",
@@ -41,13 +29,14 @@ def main(updates: int = 4) -> dict[str, float] | None:
         device="cpu",
         seed=0,
     )
-    marks = _Marks()
-    agent.learn(8 * 16 * agent.num_processes * updates, callback=marks, progress_bar=False)
+    per_update = 8 * 16 * agent.num_processes  # episodes x tokens (no EOS stop) of every process
+    clock = PhaseClock(cuda=False)
+    agent.learn(per_update * updates, callback=clock.sb3_callback(), progress_bar=False)
     end = time.perf_counter()
-    start, tokens_before = marks.marks[1]
+    start = clock.starts[1]  # after the warm-up update
     if not agent.is_main_process:
         return None
-    tokens = agent.num_timesteps - tokens_before
+    tokens = agent.num_timesteps - per_update
     return {
         "processes": agent.num_processes,
         "tokens": tokens,

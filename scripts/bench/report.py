@@ -3,8 +3,10 @@ sections of a markdown document (between ``<!-- bench-NAME:begin … -->`` and `
 
 from __future__ import annotations
 
+import json
 import platform
 import shutil
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,22 @@ def machine_info(device: str) -> dict[str, Any]:
         except importlib.metadata.PackageNotFoundError:
             info[package] = None
     return info
+
+
+def machine_line() -> str:
+    """The processor, torch threads and torch version, for a benchmark's printed table."""
+    import torch
+
+    return (
+        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}"
+    )
+
+
+def write_rows(path: str | None, config: object, rows: list[dict[str, Any]], key: str = "results") -> None:
+    """Write ``{"config": config as a dict, key: rows}`` as JSON to ``path`` (nothing when ``path`` is None)."""
+    if path is not None:
+        Path(path).write_text(json.dumps({"config": asdict(config), key: rows}, indent=2))
 
 
 def write_doc(doc: Path, name: str, markdown: str, plots: list[Path]) -> None:

@@ -11,15 +11,16 @@ untimed round of the first setting warms both up.
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from scripts.args import add_config_command, config_from_args
-from scripts.bench.env import _zero_reward
+from reward_models import check_positive_int
+from scripts.bench.cli import Benchmark, check_positive_ints, run_as_script
+from scripts.bench.models import zero_reward
+from scripts.bench.report import machine_line, write_rows
+
+DTYPES = ("float32", "bfloat16", "float16")
 
 
 @dataclass
@@ -33,6 +34,13 @@ class BenchRolloutConfig:
     device: str = field(default="auto", metadata={"help": "'auto', 'cpu', 'cuda', ..."})
     dtype: str = field(default="float32", metadata={"help": "model dtype: float32, bfloat16 or float16"})
     output: str | None = field(default=None, metadata={"help": "also write the results as JSON to this path"})
+
+    def __post_init__(self) -> None:
+        check_positive_ints("batch_sizes", self.batch_sizes)
+        check_positive_ints("new_tokens", self.new_tokens)
+        check_positive_int("repeats", self.repeats)
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {DTYPES}, got {self.dtype!r}")
 
 
 def generate_tokens(model, encoded: dict, new_tokens: int, pad_id: int, **kwargs) -> int:
@@ -56,7 +64,9 @@ def generate_tokens(model, encoded: dict, new_tokens: int, pad_id: int, **kwargs
     return (out.shape[1] - encoded["input_ids"].shape[1]) * out.shape[0]
 
 
-def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
+def run_benchmark(config: BenchRolloutConfig, on_row: Callable[[dict], None] | None = None) -> list[dict]:
+    """Time both sides at every batch size x completion length; returns one row per setting (tokens/s of each
+    side and their ratio), each also given to ``on_row`` as it is measured."""
     import numpy as np
     import torch
     from gymnasium.vector import AutoresetMode
@@ -81,7 +91,7 @@ def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
             env = TextGenVectorEnv(
                 batch,
                 tokenizer=tokenizer,
-                reward_model=_zero_reward,
+                reward_model=zero_reward,
                 prompts=prompts,
                 max_new_tokens=new_tokens,
                 eos_token_ids=[],
@@ -120,10 +130,13 @@ def run_benchmark(config: BenchRolloutConfig) -> list[dict]:
                 }
             )
             print(markdown_table(rows[-1:], header=not rows[:-1]), flush=True)
+            if on_row is not None:
+                on_row(rows[-1])
     return rows
 
 
 def markdown_table(rows: list[dict], header: bool = True) -> str:
+    """Markdown: tokens/s of both sides and their ratio per setting (``header``: with the table's head)."""
     lines = (
         ["| batch | new tokens | env rollout tok/s | generate tok/s | ratio |", "| ---: | ---: | ---: | ---: | ---: |"]
         if header
@@ -137,34 +150,17 @@ def markdown_table(rows: list[dict], header: bool = True) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    import torch
-
-    config = config_from_args(BenchRolloutConfig, args)
-    print(
-        f"machine: {platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads, "
-        f"torch {torch.__version__}, policy {config.policy}, {config.dtype}"
-    )
-    rows = run_benchmark(config)
-    if config.output:
-        Path(config.output).write_text(json.dumps({"config": asdict(config), "results": rows}, indent=2))
+def main(config: BenchRolloutConfig) -> int:
+    """Print the rows as they are measured and write ``config.output``."""
+    print(f"{machine_line()}, policy {config.policy}, {config.dtype}")
+    write_rows(config.output, config, run_benchmark(config))
     return 0
 
 
-def add_parser(subparsers) -> None:
-    add_config_command(
-        subparsers,
-        "rollout",
-        BenchRolloutConfig,
-        run,
-        "rollout tokens/s through the env vs model.generate",
-        description=__doc__,
-    )
+BENCHMARK = Benchmark(
+    "rollout", BenchRolloutConfig, main, "rollout tokens/s through the env vs model.generate", __doc__
+)
 
 
 if __name__ == "__main__":
-    import sys
-
-    from scripts.cli import main
-
-    sys.exit(main(["bench", "rollout", *sys.argv[1:]]))
+    run_as_script("rollout")

@@ -4,19 +4,18 @@ Each row times ``algorithm.learn(total_timesteps)`` from start to end (rollouts 
 ``time/fps``) after a warm-up ``learn`` of one rollout. Policies: ``tiny`` is a 2-layer GPT-2 (n_embd 32) built
 from a config, on ``TextGenChar-v0``; ``smollm2`` is the packaged SmolLM2-135M on ``TextGen-v0`` (8 new tokens;
 ``topk``: the next token restricted to SmolLM2's own top 20 each step); ``lstm`` is
-:class:`agents.sb3.LSTMTokenExtractor` on ``TextGenChar-v0``.
+``agents.sb3.LSTMTokenExtractor`` on ``TextGenChar-v0``.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import platform
 import time
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import dataclass, field
 
-from scripts.args import add_config_command, config_from_args
+from reward_models import check_positive_int
+from scripts.bench.cli import Benchmark
+from scripts.bench.report import write_rows
 
 CASES = (
     "ppo-tiny",
@@ -43,6 +42,13 @@ class BenchSB3Config:
     n_envs: int = field(default=16, metadata={"help": "sub-envs (smollm2: 4)"})
     threads: int = field(default=1, metadata={"help": "torch.set_num_threads (1 is fastest for the tiny models)"})
     output: str | None = field(default=None, metadata={"help": "also write the results as JSON to this path"})
+
+    def __post_init__(self) -> None:
+        unknown = set(self.cases) - set(CASES)
+        if unknown or not self.cases:
+            raise ValueError(f"cases must be a non-empty list of cases from {CASES}, got {self.cases}")
+        for name in ("total_timesteps", "n_envs", "threads"):
+            check_positive_int(name, getattr(self, name))
 
 
 def _make(case: str, n_envs: int):
@@ -112,9 +118,6 @@ def run_benchmark(config: BenchSB3Config) -> list[dict]:
 
     from agents.sb3 import KLPenaltyCallback
 
-    unknown = set(config.cases) - set(CASES)
-    if unknown:
-        raise ValueError(f"cases must be among {CASES}, got {sorted(unknown)}")
     torch.set_num_threads(config.threads)
     rows = []
     for case in tqdm(config.cases, desc="sb3 cases"):
@@ -138,18 +141,16 @@ def run_benchmark(config: BenchSB3Config) -> list[dict]:
     return rows
 
 
-def add_parser(subparsers) -> None:
-    add_config_command(subparsers, "sb3", BenchSB3Config, run, "env steps/s of SB3 algorithms on TextGen envs")
-
-
-def run(args: argparse.Namespace) -> int:
-    config = config_from_args(BenchSB3Config, args)
+def main(config: BenchSB3Config) -> int:
+    """Time the cases, print the table and write ``config.output``."""
     rows = run_benchmark(config)
     cpu = platform.processor() or platform.machine()
     print(f"| case | n_envs | env steps/s |  ({cpu}, {config.threads} thread(s))")
     print("| --- | --- | --- |")
     for row in rows:
         print(f"| {row['case']} | {row['n_envs']} | {row['env_steps_per_s']} |")
-    if config.output:
-        Path(config.output).write_text(json.dumps({"config": asdict(config), "rows": rows}, indent=2))
+    write_rows(config.output, config, rows, key="rows")
     return 0
+
+
+BENCHMARK = Benchmark("sb3", BenchSB3Config, main, "env steps/s of SB3 algorithms on TextGen envs", __doc__)

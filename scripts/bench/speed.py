@@ -13,33 +13,35 @@
 4. Our PPO vs stock SB3 PPO with our LM policy, on a tiny GPT-2 (2 layers, 64 wide, the policy's tokenizer) built
    here from a config.
 
-Writes ``results.json`` (config, machine, versions, every timing), ``results.md`` and ``speed_rollout.png`` /
-``speed_iteration.png`` to ``--output-dir``; ``--doc`` also replaces the generated ``bench-speed`` section of that
-markdown file and copies the plots beside it. Iteration times are the median over the timed iterations (the first
-iteration of each case is a warm-up and is not counted).
+Writes ``results.json`` (config, machine, versions, every timing) and ``results.md`` to ``--output-dir`` after
+every case (a run stopped part-way, at a time limit, leaves what it measured, marked partial), and at the end
+``speed_rollout.png`` / ``speed_iteration.png``; ``--doc`` also replaces the generated ``bench-speed`` section of
+that markdown file (after every case too) and copies the plots beside it. Iteration times are the median over the
+timed iterations (the first iteration of each case is a warm-up and is not counted).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reward_models import check_positive_int, hf_progress_bars_disabled
-from scripts.args import add_config_command, config_from_args
+from reward_models import check_positive_int
+from scripts.bench.cli import Benchmark, check_positive_ints
 from scripts.bench.group import (
     GROUP_CASES,
-    PHASES,
     GroupSettings,
-    load_trl_group_trainers,
+    group_table,
+    phase_table,
+    ratio_cell,
     run_group_case_in_subprocess,
+    with_trl_ratios,
 )
-from scripts.bench.iteration import CASES, IterationSettings, load_trl_ppo, run_case_in_subprocess
-from scripts.bench.report import finish_figure, machine_info, pyplot, write_doc
+from scripts.bench.iteration import CASES, IterationSettings, run_case_in_subprocess
+from scripts.bench.models import save_reward_model, save_tiny_policy
+from scripts.bench.report import finish_figure, machine_info, pyplot
+from scripts.bench.results import ResultsWriter, partial_line
 from scripts.bench.rollout import BenchRolloutConfig
 from scripts.bench.rollout import markdown_table as rollout_table
 from scripts.bench.rollout import run_benchmark as run_rollout
@@ -138,12 +140,8 @@ class BenchSpeedConfig:
     )
 
     def __post_init__(self) -> None:
-        for name in ("batch_sizes", "new_tokens"):
-            values = getattr(self, name)
-            if not values:
-                raise ValueError(f"{name} must be a non-empty list of integers >= 1, got {values}")
-            for value in values:
-                check_positive_int(name, value)
+        check_positive_ints("batch_sizes", self.batch_sizes)
+        check_positive_ints("new_tokens", self.new_tokens)
         for name in (
             "repeats",
             "ppo_batch",
@@ -186,142 +184,15 @@ class BenchSpeedConfig:
                 )
 
 
-def _save_reward_model(policy_dir: str, out: Path, seed: int) -> str:
-    """A sequence classifier with a scalar head on the policy's backbone (head seeded), saved with its tokenizer."""
-    import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(policy_dir)
-    torch.manual_seed(seed)
-    with hf_progress_bars_disabled():
-        model = AutoModelForSequenceClassification.from_pretrained(policy_dir, num_labels=1)
-        model.config.pad_token_id = tokenizer.pad_token_id
-        model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return str(out)
-
-
-def _save_tiny_policy(policy_dir: str, out: Path, new_tokens: int, seed: int) -> str:
-    """A 2-layer, 64-wide GPT-2 with the policy's tokenizer (long enough for 64 prompt + ``new_tokens`` tokens)."""
-    import torch
-    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
-
-    tokenizer = AutoTokenizer.from_pretrained(policy_dir)
-    torch.manual_seed(seed)
-    config = GPT2Config(
-        vocab_size=len(tokenizer),
-        n_positions=64 + new_tokens,
-        n_embd=64,
-        n_layer=2,
-        n_head=2,
-        bos_token_id=tokenizer.eos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    with hf_progress_bars_disabled():
-        GPT2LMHeadModel(config).save_pretrained(out)
-    tokenizer.save_pretrained(out)
-    return str(out)
-
-
-def _iteration_rows(model: str, cases: list[str], settings: IterationSettings, out: Path) -> list[dict[str, Any]]:
-    from tqdm import tqdm
-
-    rows = []
-    for case in tqdm(cases, desc=f"PPO iteration ({model})", unit="case"):
-        row = run_case_in_subprocess(case, settings, str(out / f"trl_{model}"))
-        row.update(model=model, median_s=statistics.median(row["iteration_s"][1:]))
-        rows.append(row)
-    return rows
-
-
-def _group_rows(
-    config: BenchSpeedConfig, policy_dir: str, reward_dir: str, device: str, out: Path
-) -> list[dict[str, Any]]:
-    """Every GRPO / RLOO case at every KL coefficient, each in its own process (ours and TRL's alternate, in the
-    order of the case lists), with ratios to TRL's."""
-    from tqdm import tqdm
-
-    jobs = [
+def _group_jobs(config: BenchSpeedConfig) -> list[tuple[str, float, str]]:
+    """``(algorithm, kl_coef, case)`` of every GRPO / RLOO case, in run order (ours and TRL's alternate, in the
+    order of the case lists)."""
+    return [
         (algorithm, kl_coef, case)
         for kl_coef in config.kl_coefs
         for algorithm, cases in (("grpo", config.grpo_cases), ("rloo", config.rloo_cases))
         for case in cases
     ]
-    rows = []
-    for algorithm, kl_coef, case in tqdm(jobs, desc="GRPO / RLOO iteration", unit="case"):
-        settings = GroupSettings(
-            policy_dir=policy_dir,
-            reward_dir=reward_dir,
-            algorithm=algorithm,
-            prompts=config.group_prompts,
-            group_size=config.group_size,
-            new_tokens=config.group_new_tokens,
-            iterations=config.group_iterations,
-            kl_coef=kl_coef,
-            lora_r=config.lora_r,
-            device=device,
-            dtype=config.dtype,
-            seed=config.seed,
-            gradient_checkpointing=config.gradient_checkpointing,
-            threads=config.threads,
-        )
-        row = run_group_case_in_subprocess(case, settings, str(out / "trl_group"))
-        rows.append({"model": Path(policy_dir).name, **row})
-    return with_trl_ratios(rows)
-
-
-def with_trl_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Adds ``time_vs_trl`` / ``memory_vs_trl`` to each GRPO / RLOO row: its median iteration time and peak memory
-    over those of the TRL case with the same algorithm, KL coefficient and fine-tuning (``trl`` for full,
-    ``trl-lora`` for LoRA); None where that case was not run."""
-    for row in rows:
-        counterpart = "trl-lora" if row["case"].endswith("-lora") else "trl"
-        base = next(
-            (
-                r
-                for r in rows
-                if (r["algorithm"], r["kl_coef"], r["case"]) == (row["algorithm"], row["kl_coef"], counterpart)
-            ),
-            None,
-        )
-        row["time_vs_trl"] = None if base is None else row["median_s"] / base["median_s"]
-        row["memory_vs_trl"] = None if base is None else row["peak_memory_gib"] / base["peak_memory_gib"]
-    return rows
-
-
-def _ratio(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
-
-
-def group_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: median iteration time and peak memory of each GRPO / RLOO case, and the ratios to TRL's."""
-    lines = [
-        "| algorithm | KL coef | case | iteration (s, median) | vs TRL | peak memory (GiB) | vs TRL |",
-        "|---|---:|---|---:|---:|---:|---:|",
-    ]
-    lines += [
-        f"| {r['algorithm'].upper()} | {r['kl_coef']:g} | {r['case']} | {r['median_s']:.2f} "
-        f"| {_ratio(r['time_vs_trl'])} | {r['peak_memory_gib']:.2f} | {_ratio(r['memory_vs_trl'])} |"
-        for r in rows
-    ]
-    return "\n".join(lines)
-
-
-def phase_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: the median seconds of each phase per GRPO / RLOO case (scripts/bench/group.py defines them)."""
-    names = {"old_logprobs": "old log-probs"}
-    lines = [
-        "| algorithm | KL coef | case | " + " | ".join(names.get(p, p) for p in PHASES) + " |",
-        "|---|---:|---|" + "---:|" * len(PHASES),
-    ]
-    lines += [
-        f"| {r['algorithm'].upper()} | {r['kl_coef']:g} | {r['case']} | "
-        + " | ".join(f"{r['phase_median_s'][p]:.2f}" for p in PHASES)
-        + " |"
-        for r in rows
-    ]
-    return "\n".join(lines)
 
 
 def per_token_growth(rollout: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -351,7 +222,9 @@ def _with_ratios(rows: list[dict[str, Any]], baseline: str) -> list[dict[str, An
 
 
 def iteration_table(rows: list[dict[str, Any]]) -> str:
-    ratio = _ratio
+    """Markdown: median iteration time and peak memory of each PPO case, and the ratios to TRL's, SB3's and full
+    fine-tuning's."""
+    ratio = ratio_cell
     lines = [
         "| model | case | iteration (s, median) | vs TRL | vs SB3 | vs full | peak memory (GiB) | vs TRL | vs SB3 "
         "| vs full |",
@@ -475,10 +348,20 @@ def plot_iterations(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def _derive(results: dict[str, Any]) -> None:
+    """Refresh what ``results`` computes from its rows: the per-token growth and every ratio."""
+    results["per_token_growth"] = per_token_growth(results["rollout"])
+    with_trl_ratios(results["group"])
+    _with_ratios(_with_ratios(_with_ratios(results["iterations"], "trl"), "sb3"), "ours")
+
+
 def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
-    """Run every comparison and write the outputs; returns what ``results.json`` holds."""
+    """Run every comparison and write the outputs (after every case); returns what ``results.json`` holds."""
+    from tqdm import tqdm
+
     from agents import resolve_device
     from reward_models import resolve_model_path
+    from scripts.bench.trl_cases import load_trl_group_trainers, load_trl_ppo
 
     # Fail before the long rollout part when a TRL case cannot run with the installed trl.
     if "trl" in config.ppo_cases + config.tiny_cases:
@@ -486,80 +369,88 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
     if any(case.startswith("trl") for case in config.grpo_cases + config.rloo_cases):
         load_trl_group_trainers()
     out = Path(config.output_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     device = str(resolve_device(config.device))
-    rollout = run_rollout(
-        BenchRolloutConfig(
-            policy=config.policy,
-            batch_sizes=config.batch_sizes,
-            new_tokens=config.new_tokens,
-            repeats=config.repeats,
-            device=device,
-            dtype=config.dtype,
-        )
-    )
-    growth = per_token_growth(rollout)
-    policy_dir = str(resolve_model_path(config.policy))
-    common = dict(
-        n_epochs=config.ppo_epochs,
-        minibatch_size=config.ppo_minibatch_size,
+    jobs = _group_jobs(config)
+    planned = len(config.batch_sizes) * len(config.new_tokens) + len(jobs)
+    planned += len(config.ppo_cases) + len(config.tiny_cases)
+    results: dict[str, Any] = {
+        "config": asdict(config),
+        "machine": machine_info(device),
+        "targets": TARGETS,
+        "rollout": [],
+        "per_token_growth": [],
+        "group": [],
+        "iterations": [],
+    }
+    writer = ResultsWriter(out, results, planned, lambda r: report(r, writer.plots), config.doc, "speed", _derive)
+    rollout_config = BenchRolloutConfig(
+        policy=config.policy,
+        batch_sizes=config.batch_sizes,
+        new_tokens=config.new_tokens,
+        repeats=config.repeats,
         device=device,
         dtype=config.dtype,
-        seed=config.seed,
-        lora_r=config.lora_r,
-        gradient_checkpointing=config.gradient_checkpointing,
     )
+    run_rollout(rollout_config, on_row=lambda row: writer.add("rollout", row))
+    policy_dir = str(resolve_model_path(config.policy))
     reward_dir = None
-    if config.ppo_cases or config.grpo_cases or config.rloo_cases:
-        reward_dir = _save_reward_model(policy_dir, out / "reward_model", config.seed)
-    group = _group_rows(config, policy_dir, reward_dir, device, out) if config.grpo_cases or config.rloo_cases else []
-    iterations = []
-    if config.ppo_cases:
-        settings = IterationSettings(
-            policy_dir=policy_dir,
-            batch=config.ppo_batch,
-            new_tokens=config.ppo_new_tokens,
-            iterations=config.ppo_iterations,
-            reward_dir=reward_dir,
-            threads=config.threads,
-            **common,
+    if config.ppo_cases or jobs:
+        reward_dir = save_reward_model(policy_dir, out / "reward_model", config.seed)
+    shared = {
+        "policy_dir": policy_dir,
+        "reward_dir": reward_dir,
+        "device": device,
+        "dtype": config.dtype,
+        "seed": config.seed,
+        "lora_r": config.lora_r,
+        "gradient_checkpointing": config.gradient_checkpointing,
+        "threads": config.threads,
+    }
+    for algorithm, kl_coef, case in tqdm(jobs, desc="GRPO / RLOO iteration", unit="case"):
+        settings = GroupSettings(
+            **shared,
+            algorithm=algorithm,
+            prompts=config.group_prompts,
+            group_size=config.group_size,
+            new_tokens=config.group_new_tokens,
+            iterations=config.group_iterations,
+            kl_coef=kl_coef,
         )
-        iterations += _iteration_rows(Path(policy_dir).name, config.ppo_cases, settings, out)
+        row = run_group_case_in_subprocess(case, settings, str(out / "trl_group"))
+        writer.add("group", {"model": Path(policy_dir).name, **row})
+    ppo = IterationSettings(
+        **shared,
+        batch=config.ppo_batch,
+        new_tokens=config.ppo_new_tokens,
+        iterations=config.ppo_iterations,
+        n_epochs=config.ppo_epochs,
+        minibatch_size=config.ppo_minibatch_size,
+    )
+    models = [(Path(policy_dir).name, config.ppo_cases, ppo)]
     if config.tiny_cases:
-        tiny_dir = _save_tiny_policy(policy_dir, out / "tiny_policy", config.tiny_new_tokens, config.seed)
-        settings = IterationSettings(
+        tiny_dir = save_tiny_policy(policy_dir, out / "tiny_policy", config.tiny_new_tokens, config.seed)
+        tiny_reward = save_reward_model(tiny_dir, out / "tiny_reward_model", config.seed)
+        tiny = replace(
+            ppo,
             policy_dir=tiny_dir,
+            reward_dir=tiny_reward,
             batch=config.tiny_batch,
             new_tokens=config.tiny_new_tokens,
             iterations=config.tiny_iterations,
-            reward_dir=_save_reward_model(tiny_dir, out / "tiny_reward_model", config.seed),
             threads=1,
-            **common,
         )
-        iterations += _iteration_rows("tiny-gpt2", config.tiny_cases, settings, out)
-    iterations = _with_ratios(_with_ratios(_with_ratios(iterations, "trl"), "sb3"), "ours")
-    results = {
-        "config": asdict(config),
-        "machine": machine_info(device),
-        "total_wall_s": time.perf_counter() - start,
-        "targets": TARGETS,
-        "rollout": rollout,
-        "per_token_growth": growth,
-        "group": group,
-        "iterations": iterations,
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=2))
-    plots = [out / "speed_rollout.png", out / "speed_iteration.png"]
-    plot_rollout(rollout, plots[0])
-    if iterations:
-        plot_iterations(iterations, plots[1])
+        models.append(("tiny-gpt2", config.tiny_cases, tiny))
+    for model, cases, settings in models:
+        for case in tqdm(cases, desc=f"PPO iteration ({model})", unit="case"):
+            row = run_case_in_subprocess(case, settings, str(out / f"trl_{model}"))
+            writer.add("iterations", {"model": model, "median_s": statistics.median(row["iteration_s"][1:]), **row})
+    writer.plots = [out / "speed_rollout.png", out / "speed_iteration.png"]
+    plot_rollout(results["rollout"], writer.plots[0])
+    if results["iterations"]:
+        plot_iterations(results["iterations"], writer.plots[1])
     else:
-        plots.pop()
-    markdown = report(results, plots)
-    (out / "results.md").write_text(markdown + "\n")
-    if config.doc is not None:
-        write_doc(Path(config.doc), "speed", markdown, plots)
+        writer.plots.pop()
+    writer.write()
     return results
 
 
@@ -575,6 +466,7 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
         f"Python {m['python']}; policy `{c['policy']}` in {c['dtype']}, seed {c['seed']}; total "
         f"{results['total_wall_s'] / 60:.1f} min.",
         "",
+        *partial_line(results["measured_cases"], results["planned_cases"]),
         f"**Rollout** (best of {c['repeats']} timed run(s) per side after one warm-up round; every episode runs the "
         "full length on both sides):",
         "",
@@ -628,20 +520,18 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
     return "\n".join(lines)
 
 
-def run(args: argparse.Namespace) -> int:
-    config = config_from_args(BenchSpeedConfig, args)
+def main(config: BenchSpeedConfig) -> int:
+    """Run every comparison and print the report."""
     results = run_benchmark(config)
     print(report(results, []))
     print(f"outputs in {config.output_dir}" + (f"; {config.doc} updated" if config.doc else ""))
     return 0
 
 
-def add_parser(subparsers) -> None:
-    add_config_command(
-        subparsers,
-        "speed",
-        BenchSpeedConfig,
-        run,
-        "env rollout vs generate, GRPO / RLOO iteration time and memory vs TRL, PPO vs SB3",
-        description=__doc__,
-    )
+BENCHMARK = Benchmark(
+    "speed",
+    BenchSpeedConfig,
+    main,
+    "env rollout vs generate, GRPO / RLOO iteration time and memory vs TRL, PPO vs SB3",
+    __doc__,
+)
