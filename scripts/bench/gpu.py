@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import gc
 import importlib.util
-import inspect
 import shutil
 import statistics
 import sys
@@ -313,9 +312,9 @@ def describe_plan(config: BenchGPUConfig) -> tuple[str, bool, list[dict[str, Any
         f"estimated total: {total / 60:.1f} min (planning figures, not measured: scripts/bench/gpu.py PLANNING)",
     ]
     if model_config is not None and config.batch_sizes:
-        from text_gym import TextGenTask
+        from text_gym import TextGenSettings
 
-        prompt_width = inspect.signature(TextGenTask).parameters["max_prompt_tokens"].default  # the env's default
+        prompt_width = TextGenSettings.max_prompt_tokens  # the env's default
         length = prompt_width + config.new_tokens
         lines.append(
             f"static KV cache at batch {max(config.batch_sizes)}: "
