@@ -154,11 +154,15 @@ def sections() -> list[tuple[str, str, str]]:
     ]
 
 
+COMMAND = "python -m scripts.config_docs"
+"""The command that regenerates the tables (named in their doc markers)."""
+
+
 def stale_sections(docs: Path = DOCS) -> list[str]:
     """``"<doc>:<section>"`` of each section whose committed text differs from what the dataclasses generate."""
     stale = []
     for doc, name, markdown in sections():
-        begin, end = doc_markers(name)
+        begin, end = doc_markers(name, COMMAND)
         text = (docs / doc).read_text() if (docs / doc).exists() else ""
         if f"{begin}\n{markdown}\n{end}" not in text:
             stale.append(f"{doc}:{name}")
@@ -166,7 +170,7 @@ def stale_sections(docs: Path = DOCS) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.config_docs", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog=COMMAND, description=__doc__.split("\n\n")[0])
     parser.add_argument("--check", action="store_true", help="compare only; exit 1 naming the stale sections")
     parser.add_argument("--docs", type=Path, default=DOCS, help="the docs folder")
     args = parser.parse_args(argv)
@@ -176,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stale config tables: {', '.join(stale)} (run python -m scripts.config_docs)", file=sys.stderr)
         return 1 if stale else 0
     for doc, name, markdown in sections():
-        write_doc(args.docs / doc, name, markdown, [])
+        write_doc(args.docs / doc, name, markdown, [], COMMAND)
     return 0
 
 
