@@ -85,3 +85,15 @@ def _one_torch_thread_for_tiny_models(request):
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def tiny_policy_dir(tmp_path_factory):
+    """A folder with a tiny random GPT-2 (96 positions) and the tiny tokenizer, for commands that load a policy."""
+    from tiny_lm import tiny_model
+
+    tokenizer = make_tiny_tokenizer()
+    folder = tmp_path_factory.mktemp("tiny_policy")
+    tiny_model(vocab_size=len(tokenizer), n_positions=96).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return str(folder)

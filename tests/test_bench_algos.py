@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 from conftest import make_tiny_tokenizer
+from tiny_lm import tiny_model
 
 from scripts.bench.algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, run_benchmark
 
@@ -43,21 +44,7 @@ ENV_KWARGS = {"max_prompt_tokens": 16, "truncation": "left"}
 
 
 def tiny_policy(seed: int):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    torch.manual_seed(seed)
-    return GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=len(WORDS) + 3,
-            n_positions=64,
-            n_embd=32,
-            n_layer=2,
-            n_head=2,
-            bos_token_id=2,
-            eos_token_id=2,
-            pad_token_id=0,
-        )
-    )
+    return tiny_model(len(WORDS) + 3, seed=seed, n_positions=64)
 
 
 def toy_config(output_dir, **overrides) -> BenchAlgosConfig:

@@ -8,7 +8,6 @@ import os
 
 import pytest
 import torch
-from conftest import make_tiny_tokenizer
 
 from scripts.bench.cli import BENCHMARKS, command_line
 from scripts.bench.memory import MALLOC_MMAP_THRESHOLD, PeakMemory
@@ -77,30 +76,6 @@ def test_the_results_writer_rewrites_after_every_case_and_marks_partial_runs(tmp
     saved = json.loads((tmp_path / "out" / "results.json").read_text())
     assert saved["partial"] is False and saved["total_wall_s"] >= 0
     assert doc.read_text() == f"above\n{begin}\n2 of 2: a, b\n{end}\nbelow\n"
-
-
-@pytest.fixture(scope="module")
-def tiny_policy_dir(tmp_path_factory):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    tokenizer = make_tiny_tokenizer()
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=len(tokenizer),
-            n_positions=96,
-            n_embd=32,
-            n_layer=2,
-            n_head=2,
-            bos_token_id=2,
-            eos_token_id=2,
-            pad_token_id=0,
-        )
-    )
-    folder = tmp_path_factory.mktemp("harness_policy")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 def test_the_phase_clock_records_phases_of_a_tiny_trl_grpo_run(tiny_policy_dir, tmp_path):

@@ -8,8 +8,6 @@ import math
 import sys
 
 import pytest
-import torch
-from conftest import make_tiny_tokenizer
 
 from scripts.bench.group import GroupSettings, run_group_case
 from scripts.bench.iteration import IterationSettings, run_case
@@ -25,30 +23,6 @@ def _has_trl_ppo() -> bool:
     except ImportError:
         return False
     return True
-
-
-@pytest.fixture(scope="module")
-def tiny_policy_dir(tmp_path_factory):
-    from transformers import GPT2Config, GPT2LMHeadModel
-
-    tokenizer = make_tiny_tokenizer()
-    torch.manual_seed(0)
-    model = GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=len(tokenizer),
-            n_positions=96,
-            n_embd=32,
-            n_layer=2,
-            n_head=2,
-            bos_token_id=2,
-            eos_token_id=2,
-            pad_token_id=0,
-        )
-    )
-    folder = tmp_path_factory.mktemp("tiny_policy")
-    model.save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return str(folder)
 
 
 def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir, tmp_path):

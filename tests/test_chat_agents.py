@@ -268,21 +268,8 @@ def test_agents_take_chat_env_ids_and_single_chat_envs():
 
 
 def test_compaction_keeps_the_rollout_cache_near_the_longest_conversation():
-    from transformers import GPT2Config, GPT2LMHeadModel
-
     reply = " ".join(["it was not so good"] * 6)  # 30 words: blocks of up to 34 tokens
-    torch.manual_seed(0)
-    config = GPT2Config(
-        vocab_size=len(TOKENIZER),
-        n_positions=256,
-        n_embd=32,
-        n_layer=2,
-        n_head=2,
-        pad_token_id=0,
-        bos_token_id=2,
-        eos_token_id=2,
-    )
-    policy = LMPolicy(GPT2LMHeadModel(config))
+    policy = LMPolicy(tiny_model(vocab_size=len(TOKENIZER), n_positions=256))
     longest = []
     step = policy.next_token_logprobs
     policy.next_token_logprobs = lambda ids, mask, *args: longest.append(mask.shape[1]) or step(ids, mask, *args)

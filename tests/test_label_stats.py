@@ -65,25 +65,12 @@ def test_stats_cli_prints_json(tmp_path, capsys):
 
 
 def test_candidates_are_sampled_once_then_reused(tmp_path):
-    import torch
     from conftest import make_tiny_tokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from tiny_lm import tiny_model
 
     folder = tmp_path / "policy"
     tokenizer = make_tiny_tokenizer()
-    torch.manual_seed(0)
-    GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=len(tokenizer),
-            n_positions=32,
-            n_embd=16,
-            n_layer=1,
-            n_head=2,
-            eos_token_id=2,
-            bos_token_id=2,
-            pad_token_id=0,
-        )
-    ).save_pretrained(folder)
+    tiny_model(len(tokenizer), n_embd=16, n_layer=1).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     config = LabelServerConfig(
         output=str(tmp_path / "prefs.jsonl"),

@@ -1,7 +1,6 @@
 """Simulated labelling: sample k completions per prompt from a (tiny) policy and write gold-ranked pairs."""
 
 import pytest
-import torch
 
 from reward_models import KeywordReward, LabelConfig, label_preferences, load_preferences, rank_pairs
 
@@ -15,23 +14,11 @@ def test_rank_pairs_orders_by_gold_and_skips_ties():
 
 def test_label_preferences_with_a_tiny_policy(tmp_path):
     from conftest import make_tiny_tokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from tiny_lm import tiny_model
 
     tokenizer = make_tiny_tokenizer()
     tokenizer.padding_side = "left"
-    torch.manual_seed(0)
-    policy = GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=len(tokenizer),
-            n_positions=32,
-            n_embd=16,
-            n_layer=1,
-            n_head=2,
-            eos_token_id=2,
-            bos_token_id=2,
-            pad_token_id=0,
-        )
-    ).eval()
+    policy = tiny_model(len(tokenizer), n_embd=16, n_layer=1).eval()
     prompts = ["the movie was", "the food is", "it was"]
     config = LabelConfig(
         output=str(tmp_path / "prefs.jsonl"),
@@ -63,24 +50,12 @@ def test_label_config_validates():
 
 def test_cli_label_with_a_policy_folder_and_a_prompt_file(tmp_path, capsys):
     from conftest import make_tiny_tokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel
+    from tiny_lm import tiny_model
 
     from scripts.cli import main
 
     tokenizer = make_tiny_tokenizer()
-    torch.manual_seed(0)
-    GPT2LMHeadModel(
-        GPT2Config(
-            vocab_size=len(tokenizer),
-            n_positions=32,
-            n_embd=16,
-            n_layer=1,
-            n_head=2,
-            eos_token_id=2,
-            bos_token_id=2,
-            pad_token_id=0,
-        )
-    ).save_pretrained(tmp_path / "policy")
+    tiny_model(len(tokenizer), n_embd=16, n_layer=1).save_pretrained(tmp_path / "policy")
     tokenizer.save_pretrained(tmp_path / "policy")
     (tmp_path / "prompts.txt").write_text("the movie was\nthe food is\n", encoding="utf-8")
     output = tmp_path / "prefs.jsonl"

@@ -36,15 +36,18 @@ def tiny_tokenizer():
     return make_tiny_tokenizer(WORDS)
 
 
-def tiny_model(vocab_size: int = len(WORDS) + 3, seed: int = 0):
+def tiny_model(
+    vocab_size: int = len(WORDS) + 3, seed: int = 0, n_positions: int = 32, n_embd: int = 32, n_layer: int = 2
+):
+    """A randomly initialised GPT-2 (2 heads; pad 0, bos = eos = 2), seeded by ``seed``."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=vocab_size,
-        n_positions=32,
-        n_embd=32,
-        n_layer=2,
+        n_positions=n_positions,
+        n_embd=n_embd,
+        n_layer=n_layer,
         n_head=2,
         bos_token_id=2,
         eos_token_id=2,
