@@ -9,7 +9,7 @@ import numpy as np
 
 RewardFn = Callable[..., Sequence[float]]
 """Any callable ``(prompts, completions, **fields) -> sequence of float``, one score per pair; ``fields`` are the
-per-prompt dataset columns it asks for (:mod:`reward_models.fields`)."""
+per-prompt dataset columns it asks for (``reward_models.fields``)."""
 
 
 @runtime_checkable

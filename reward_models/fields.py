@@ -18,9 +18,9 @@ How a callable is called is read from its signature:
   none. A named parameter without a default is *required*: calling the reward on data without that column raises
   ``ValueError`` naming the column and the columns the data has.
 
-Reward models built on :class:`~reward_models.BaseRewardModel` take the fields their ``score`` method names. An
+Reward models built on ``BaseRewardModel`` take the fields their ``score`` method names. An
 object may instead declare ``accepts_all_fields`` and ``required_fields`` attributes (as
-:class:`~reward_models.CompositeReward` does).
+``CompositeReward`` does).
 """
 
 from __future__ import annotations

@@ -1,26 +1,26 @@
-"""The built-in reward-model spec strings: :data:`BUILTIN_SPECS` (registered when ``reward_models`` is imported).
+"""The built-in reward-model spec strings: ``BUILTIN_SPECS`` (registered when ``reward_models`` is imported).
 
 =====================  =================================================================================
 spec                   reward model
 =====================  =================================================================================
 ``sentiment[:dev]``    learned sentiment RM on MiniLM (the offline default), on device ``dev`` (cpu)
-``hf:<id-or-folder>``  :class:`HFRewardModel`; options after ``?``, e.g. ``hf:./rm?device=cuda&dtype=bfloat16``
+``hf:<id-or-folder>``  ``HFRewardModel``; options after ``?``, e.g. ``hf:./rm?device=cuda&dtype=bfloat16``
 ``vader[:with-prompt]`` VADER compound sentiment of the completion (gold labeller)
 ``distinct[:n]``       distinct-n ratio of the completion (gold labeller of repetition; n = 2)
 ``length[:target]``    words in the completion, or ``-|words - target|``
 ``keyword:<w1,w2>``    whole-word occurrences of the keywords
 ``regex:<pattern>``    1.0 when the pattern matches the completion, else 0.0
 ``composite:<terms>``  weighted sum, e.g. ``composite:1*sentiment+0.5*distinct:2`` (terms must not contain '+')
-``exact-match``        1.0 when the completion equals the per-prompt ``answer`` (:mod:`reward_models.models.reference`)
+``exact-match``        1.0 when the completion equals the per-prompt ``answer`` (``reward_models.models.reference``)
 ``numeric-match``      1.0 when the completion's final number equals the per-prompt ``answer``
 ``answer-format``      1.0 when the completion puts a number in ``\boxed{}``
 ``bleu``, ``chrf``     sacrebleu sentence BLEU / chrF / 100 against the per-prompt ``references``
 ``rouge[:variant]``    rouge-score F1 (``rougeL`` default) against the per-prompt ``references``
-``instruction-         fraction of the per-prompt ``constraints`` met (:mod:`reward_models.models.constraints`);
+``instruction-         fraction of the per-prompt ``constraints`` met (``reward_models.models.constraints``);
 constraints[:all]``    ``:all``: 1.0 only when every constraint is met
 =====================  =================================================================================
 
-Specs that name a per-prompt field need prompts that carry it (:mod:`reward_models.fields`).
+Specs that name a per-prompt field need prompts that carry it (``reward_models.fields``).
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def _integer(name: str, argument: str) -> int:
 
 
 def parse_hf_spec(argument: str | None) -> HFRewardModel:
-    """``<id-or-folder>[?option=value&...]`` -> :class:`HFRewardModel`; options are its keyword arguments."""
+    """``<id-or-folder>[?option=value&...]`` -> ``HFRewardModel``; options are its keyword arguments."""
     path, _, query = _required("hf", argument, "hf:./my-reward-model").partition("?")
     options = {}
     for key, value in parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)):
@@ -87,7 +87,7 @@ def parse_hf_spec(argument: str | None) -> HFRewardModel:
 
 
 def parse_composite_spec(argument: str | None) -> CompositeReward:
-    """``w1*spec1+w2*spec2+...`` (weight defaults to 1) -> :class:`CompositeReward`."""
+    """``w1*spec1+w2*spec2+...`` (weight defaults to 1) -> ``CompositeReward``."""
     terms = []
     for term in _required("composite", argument, "composite:1*sentiment+0.5*distinct").split("+"):
         weight, star, spec = term.partition("*")

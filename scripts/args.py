@@ -3,10 +3,10 @@
 Every init field of a config dataclass becomes one flag ``--field-name`` (HfArgumentParser also accepts
 ``--field_name``) with the field's ``metadata["help"]``, its type (``Literal`` fields become choices, ``list``
 fields take several values, ``bool`` fields take ``--x`` / ``--x false`` and ``--no-x`` when on by default) and its
-default, which ``--help`` shows. :class:`ConfigParser` adds what HfArgumentParser does not do: ``none`` sets an
+default, which ``--help`` shows. ``ConfigParser`` adds what HfArgumentParser does not do: ``none`` sets an
 optional field to None, a command can leave out fields it fixes itself, a refused flag is named with the sibling
 command that takes it, ``--no-x`` gets its own help line, and usage errors are one line instead of the whole usage
-block. :func:`run_command` turns a bad value found while running into one line too.
+block. ``run_command`` turns a bad value found while running into one line too.
 """
 
 from __future__ import annotations

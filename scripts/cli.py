@@ -1,7 +1,7 @@
 """``text-gym``: one console script, one subcommand per module in ``scripts/``.
 
 Each subcommand module defines ``add_parser(subparsers)``, which registers its parser (a
-:class:`scripts.args.ConfigParser`, flags from config dataclasses) and sets ``func=run`` on it; ``run(args)`` does
+``scripts.args.ConfigParser``, flags from config dataclasses) and sets ``func=run`` on it; ``run(args)`` does
 the work and returns an exit code. Bad values end in one line on stderr, not a traceback.
 """
 

@@ -1,7 +1,7 @@
 """``text-gym label serve|stats``: label completions in a local web page; statistics of the labels.
 
-Thin wrappers: every flag is a field of :class:`reward_models.human.LabelServerConfig` or
-:class:`~reward_models.human.LabelStatsConfig`. See docs/labelling.md.
+Thin wrappers: every flag is a field of ``reward_models.human.LabelServerConfig`` or
+``LabelStatsConfig``. See docs/labelling.md.
 """
 
 from __future__ import annotations

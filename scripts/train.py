@@ -138,7 +138,7 @@ class TrainArgs:
 CHAT_FIELDS = ("user", "max_turns", "max_turn_tokens")
 """TrainArgs fields of the chat envs only."""
 GOLD_OF_ENV = "env"
-"""``--gold-reward-model`` value (the default) for the env's gold metric (:func:`_env_gold`)."""
+"""``--gold-reward-model`` value (the default) for the env's gold metric (``_env_gold``)."""
 
 
 def _is_chat_env(env_id: str) -> bool:

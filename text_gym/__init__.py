@@ -1,16 +1,16 @@
 """text-gym: text generation as a Gymnasium environment.
 
-``import text_gym`` registers ``TextGen-v0`` (single env :class:`TextGenEnv`, vector entry point
-:class:`TextGenVectorEnv`), so ``gym.make("TextGen-v0")`` and ``gym.make_vec("TextGen-v0", num_envs=N)`` work;
+``import text_gym`` registers ``TextGen-v0`` (single env ``TextGenEnv``, vector entry point
+``TextGenVectorEnv``), so ``gym.make("TextGen-v0")`` and ``gym.make_vec("TextGen-v0", num_envs=N)`` work;
 ``gym.make("text_gym:TextGen-v0")`` imports it on the fly. ``TextGenChar-v0`` is the small-vocabulary variant
-(one action per character, :mod:`text_gym.envs.char_level`). ``TextGenChat-v0`` (:class:`TextGenChatEnv`,
-:class:`TextGenChatVectorEnv`) is a multi-turn conversation with a simulated user (:mod:`text_gym.chat.users`);
+(one action per character, ``text_gym.envs.char_level``). ``TextGenChat-v0`` (``TextGenChatEnv``,
+``TextGenChatVectorEnv``) is a multi-turn conversation with a simulated user (``text_gym.chat.users``);
 ``TextGenSupport-v0`` is it configured as a customer-support desk with a scripted customer
-(:mod:`text_gym.tasks.support`).
+(``text_gym.tasks.support``).
 The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``
 and the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in
-:mod:`text_gym.tasks.suite`. Prompts with per-prompt fields (dataset columns passed to rewards):
-:mod:`text_gym.prompts.rows`, :mod:`text_gym.prompts.generated`.
+``text_gym.tasks.suite``. Prompts with per-prompt fields (dataset columns passed to rewards):
+``text_gym.prompts.rows``, ``text_gym.prompts.generated``.
 """
 
 from gymnasium.envs.registration import register, registry

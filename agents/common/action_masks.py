@@ -107,7 +107,7 @@ def check_action_masks(action_masks: Any, batch_size: int, width: int, device: t
 
 class RolloutMasks:
     """The env's action masks over one rollout: the mask each next action is sampled under, and what the buffer
-    stores (see the module docstring). Built only for a restricted env (:meth:`of` returns ``None`` otherwise).
+    stores (see the module docstring). Built only for a restricted env (``of`` returns ``None`` otherwise).
 
     Args:
         restriction: the env's vocabulary restriction.

@@ -1,4 +1,4 @@
-"""The process topology and precision of training, from ``accelerate``: one :class:`accelerate.Accelerator` per
+"""The process topology and precision of training, from ``accelerate``: one ``accelerate.Accelerator`` per
 agent, and the cross-process reductions that keep every statistic that steers training global.
 
 Launch several processes with ``accelerate launch`` or ``torchrun``; each runs its own agent, env and reward model,

@@ -40,10 +40,10 @@ class EvalResult:
 def evaluate(
     agent, env, gold_reward_model: str | RewardFn | None = None, seed: int = 0, progress_bar: bool = False
 ) -> EvalResult:
-    """Sample one completion per prompt of ``env`` with ``agent`` (a :class:`agents.BaseAlgorithm`) at its
+    """Sample one completion per prompt of ``env`` with ``agent`` (a ``agents.BaseAlgorithm``) at its
     temperature, with a generator seeded by ``seed`` (the agent's own random state is not touched).
 
-    ``env`` is anything the agent's constructor accepts (see :meth:`agents.BaseAlgorithm.make_env`).
+    ``env`` is anything the agent's constructor accepts (see ``agents.BaseAlgorithm.make_env``).
     """
     return evaluate_lm(
         agent.policy,
@@ -65,14 +65,14 @@ def evaluate_lm(
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     progress_bar: bool = False,
 ) -> EvalResult:
-    """:func:`evaluate` for a bare :class:`agents.LMPolicy` (e.g. the LM of an SB3 policy,
+    """``evaluate`` for a bare ``agents.LMPolicy`` (e.g. the LM of an SB3 policy,
     ``LMActorCriticPolicy.lm_policy()``).
 
-    ``env`` is a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode (:func:`agents.common.envs.make_vector_env`); its
+    ``env`` is a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode (``agents.common.envs.make_vector_env``); its
     ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
     ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``. On a
-    chat env the gold reward model also gets the conversations (field ``conversations``; :func:`agents.common.logger.
-    gold_fields`), e.g. ``"support-success"``.
+    chat env the gold reward model also gets the conversations (field ``conversations``; ``agents.common.logger.
+    gold_fields``), e.g. ``"support-success"``.
     """
     if not isinstance(env.task.prompts, list):
         raise ValueError(

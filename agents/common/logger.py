@@ -1,7 +1,7 @@
 """What the learn loop reports: SB3's logger (tensorboard, stdout table), the episode-info buffer behind
 ``rollout/ep_rew_mean`` / ``ep_len_mean``, the samples text table, and the gold reward model's score.
 
-In data-parallel training every process calls :meth:`TrainingLogger.log` (it gathers the episodes of all
+In data-parallel training every process calls ``TrainingLogger.log`` (it gathers the episodes of all
 processes), and only the main process writes anything.
 """
 
@@ -22,7 +22,7 @@ CONVERSATIONS_FIELD = "conversations"
 
 
 def gold_fields(fields: dict[str, list], conversations: list) -> dict[str, list]:
-    """``fields`` (per-prompt, one value per episode) plus :data:`CONVERSATIONS_FIELD` when the episodes are
+    """``fields`` (per-prompt, one value per episode) plus ``CONVERSATIONS_FIELD`` when the episodes are
     conversations (a chat env's; ``None`` entries: single-turn episodes, no field added)."""
     if any(conversation is None for conversation in conversations):
         return fields
@@ -99,7 +99,7 @@ class TrainingLogger:
     ) -> None:
         """Record ``metrics`` (already global) and the rollout's episodes of every process, then dump.
         ``prompt_fields``: the per-prompt fields of the rollout's episodes (``{field: [value per episode]}``), for a
-        gold reward model that asks for them (a chat env's conversations too: :func:`gold_fields`)."""
+        gold reward model that asks for them (a chat env's conversations too: ``gold_fields``)."""
         scores = self.reducer.gather(buffer.scores.double()).cpu().numpy()
         lengths = self.reducer.gather(buffer.response_mask.sum(1)).cpu().numpy()
         texts = None

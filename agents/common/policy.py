@@ -2,8 +2,8 @@
 optional value head for PPO (on the shared backbone, or on a separate critic backbone), optionally trained through
 LoRA adapters (``peft``).
 
-:meth:`LMPolicy.forward` is the training computation (log-probs and values of given sequences), so a wrapper such as
-DDP that synchronises gradients through ``forward`` sees all of it; :meth:`LMPolicy.next_token_logprobs` is the
+``LMPolicy.forward`` is the training computation (log-probs and values of given sequences), so a wrapper such as
+DDP that synchronises gradients through ``forward`` sees all of it; ``LMPolicy.next_token_logprobs`` is the
 KV-cached forward the rollout acts with.
 
 Shapes: ``B`` sequences, ``S`` positions, ``T`` response tokens, ``V`` LM-head rows, ``H`` hidden size.
@@ -39,7 +39,7 @@ VALUE_HEAD_FILE = "value_head.safetensors"
 CRITIC_FILE = "critic.safetensors"
 ADAPTER_CONFIG_FILE = "adapter_config.json"
 BASE_MODEL_FOLDER = "base_model"
-"""Where :meth:`LMPolicy.save_pretrained` puts the base weights of a LoRA policy whose base has no name to load it by
+"""Where ``LMPolicy.save_pretrained`` puts the base weights of a LoRA policy whose base has no name to load it by
 (a model built in memory); a named base (hub id, local folder) is referenced by name instead."""
 
 
@@ -118,8 +118,8 @@ class LMPolicy(nn.Module):
         dropout: keep the LM's own dropout (default False: every ``nn.Dropout`` of the LM is set to p=0, since
             dropout makes the log-probs of training differ from those of the rollout). LoRA's ``lora_dropout``
             modules are never touched: they act on the adapter input in training mode as configured.
-        logprob_chunk_size: token positions per chunk of :func:`selective_logprobs`.
-        rollout_cache: the KV cache of rollouts (:data:`agents.common.static_decode.RolloutCache`): ``"dynamic"``,
+        logprob_chunk_size: token positions per chunk of ``selective_logprobs``.
+        rollout_cache: the KV cache of rollouts (``agents.common.static_decode.RolloutCache``): ``"dynamic"``,
             ``"static"`` or ``"static-compiled"`` (see agents/common/static_decode.py); a static one is refused for a
             model
             type that cannot use transformers' ``StaticCache``.
@@ -186,7 +186,7 @@ class LMPolicy(nn.Module):
         **kwargs: Any,
     ) -> LMPolicy:
         """Load ``policy``: a hub id, a local folder, ``"smollm2"`` (the packaged SmolLM2-135M-Instruct), or a
-        ``PreTrainedModel``. A folder written by :meth:`save_pretrained` also restores the value head / critic, and
+        ``PreTrainedModel``. A folder written by ``save_pretrained`` also restores the value head / critic, and
         a LoRA one (``adapter_config.json``) its base and trainable adapters.
 
         ``dtype`` is the dtype of the LM's weights (a ``PreTrainedModel`` of another dtype is cast in place);
@@ -235,7 +235,7 @@ class LMPolicy(nn.Module):
             self.critic.load_state_dict(load_file(folder / CRITIC_FILE, device=str(self.device)))
 
     def load_weights(self, folder: str | os.PathLike) -> None:
-        """Load the trainable weights :meth:`save_pretrained` wrote to ``folder`` into this policy, in place (the
+        """Load the trainable weights ``save_pretrained`` wrote to ``folder`` into this policy, in place (the
         adapters of a LoRA policy, every LM weight otherwise; the value head / critic either way)."""
         folder = Path(folder)
         if self.is_peft:
@@ -334,7 +334,7 @@ class LMPolicy(nn.Module):
 
         ``input_ids`` / ``position_ids`` ``[B, S]`` are the new tokens (the prompt first, then one token per step),
         ``attention_mask`` ``[B, past + S]`` covers the cache and them; ``cache`` is ``None`` (a new
-        ``DynamicCache``) or :meth:`new_rollout_cache`'s on the first call, then what the previous call returned
+        ``DynamicCache``) or ``new_rollout_cache``'s on the first call, then what the previous call returned
         (updated in place). Returns the next-token log-probs ``[B, V]`` at temperature ``temperature`` (ids >=
         ``num_actions`` at -inf), the values ``[B]`` of that state when ``with_values`` (shared backbone only;
         ``None`` otherwise) and the cache. With a ``StaticCache`` the one-token steps of ``static-compiled`` run
@@ -387,7 +387,7 @@ class LMPolicy(nn.Module):
         ``input_ids`` / ``attention_mask`` ``[B, S]`` are prompt (left-padded) + response; the response occupies
         positions ``response_start:``. Returns the log-probs ``[B, T]`` (``T = S - response_start``, float32, 0
         after an episode ended) of the response tokens at temperature ``temperature``, computed without the full
-        ``[B, T, V]`` logits (:func:`selective_logprobs`), and their values ``[B, T]`` (value of the state before
+        ``[B, T, V]`` logits (``selective_logprobs``), and their values ``[B, T]`` (value of the state before
         each token) when ``with_values``. ``action_mask`` (the rollout's ``RolloutBuffer.action_mask`` of these
         rows) gives the log-probs under the env's action masks.
         """
@@ -421,7 +421,7 @@ class LMPolicy(nn.Module):
 
 class AdapterDisabledReference:
     """The KL reference of a LoRA policy: the same module with its adapters switched off (no second copy of the
-    base weights). Called like :meth:`LMPolicy.forward` without values; always in eval mode, without gradients."""
+    base weights). Called like ``LMPolicy.forward`` without values; always in eval mode, without gradients."""
 
     def __init__(self, policy: LMPolicy) -> None:
         if not policy.is_peft:
@@ -456,7 +456,7 @@ class AdapterDisabledReference:
 
 
 def is_adapter_folder(policy: object) -> bool:
-    """True if ``policy`` is a local folder holding a PEFT adapter (what :meth:`LMPolicy.save_pretrained` writes for
+    """True if ``policy`` is a local folder holding a PEFT adapter (what ``LMPolicy.save_pretrained`` writes for
     a LoRA policy)."""
     return isinstance(policy, (str, os.PathLike)) and (Path(policy) / ADAPTER_CONFIG_FILE).is_file()
 

@@ -164,8 +164,8 @@ def collect_rollout(
             ``num_envs`` is the batch size ``B``.
         prompt_index: int ``[B]``, the prompt of each sub-env (repeat an index to sample a group for it).
         with_values: record the value of each state (PPO); a separate critic is run once on the whole batch.
-        ref_policy: the KL reference (a frozen :class:`agents.LMPolicy`, or a LoRA policy's
-            :class:`agents.common.policy.AdapterDisabledReference`); when given, the reference log-probs of the sampled
+        ref_policy: the KL reference (a frozen ``agents.LMPolicy``, or a LoRA policy's
+            ``agents.common.policy.AdapterDisabledReference``); when given, the reference log-probs of the sampled
             tokens are computed in one batched forward.
     """
     start_time = time.perf_counter()

@@ -45,7 +45,7 @@ class KLPenaltyCallback(BaseCallback):
         kl_coef: the penalty coefficient ``beta`` (>= 0).
         ref_model: the frozen reference causal LM (a transformers model, hub id, folder or ``"smollm2"``); default:
             a copy of the policy's LM taken when training starts (``model.policy.lm``).
-        estimator: ``"k1"`` (``log_ratio``, TRL's default) or ``"k3"`` (see :func:`agents.kl_estimate`).
+        estimator: ``"k1"`` (``log_ratio``, TRL's default) or ``"k3"`` (see ``agents.kl_estimate``).
         batch_size: observations per reference forward.
     """
 

@@ -2,14 +2,14 @@
 
 The LM fills SB3's ``ActorCriticPolicy`` slots without changing how SB3 calls them:
 
-- ``features_extractor`` (:class:`LMFeaturesExtractor`): the LM backbone, read at the last real token of the
+- ``features_extractor`` (``LMFeaturesExtractor``): the LM backbone, read at the last real token of the
   observation: features ``[B, H]``. Shared by actor and critic.
 - ``mlp_extractor``: the identity (``net_arch=[]``).
-- ``action_net`` (:class:`LMActionHead`): the LM head, logits ``[B, V]`` over the env's ``Discrete(V)``.
+- ``action_net`` (``LMActionHead``): the LM head, logits ``[B, V]`` over the env's ``Discrete(V)``.
 - ``value_net``: a new ``Linear(H, 1)``, zero-initialised so the first values are 0.
 
 No orthogonal re-initialisation (``ortho_init`` must stay False): the pretrained weights are kept. Dropout
-probabilities are set to 0, as in :class:`agents.LMPolicy`, so rollout and training log-probs agree.
+probabilities are set to 0, as in ``agents.LMPolicy``, so rollout and training log-probs agree.
 
 Cost: SB3 has no KV cache, so every env step runs the LM over the whole context (prompt + completion so far),
 and every PPO/A2C gradient step does so again for each sampled observation. See docs/sb3.md for measured speeds.
@@ -76,7 +76,7 @@ class LMActionHead(nn.Module):
 
 
 class _LMPolicyMixin:
-    """Builds an SB3 actor-critic policy around :class:`LMFeaturesExtractor` (see the module docstring)."""
+    """Builds an SB3 actor-critic policy around ``LMFeaturesExtractor`` (see the module docstring)."""
 
     def __init__(
         self,
@@ -133,9 +133,9 @@ class _LMPolicyMixin:
         return self.features_extractor.model
 
     def lm_policy(self) -> LMPolicy:
-        """The same LM (shared modules, no copy) as an :class:`agents.LMPolicy` over the env's ``action_space.n``
+        """The same LM (shared modules, no copy) as an ``agents.LMPolicy`` over the env's ``action_space.n``
         actions, without the value head: the unmasked action distribution of this policy, which
-        :func:`agents.collect_rollout` / :func:`agents.evaluate_lm` sample with a KV cache."""
+        ``agents.collect_rollout`` / ``agents.evaluate_lm`` sample with a KV cache."""
         return LMPolicy(self.lm, num_actions=self.action_space.n)
 
 

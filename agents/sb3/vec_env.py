@@ -40,8 +40,8 @@ class SB3VecEnv(VecMonitor):
         num_envs: number of sub-envs when ``env`` is an id.
         env_kwargs: keyword arguments of the env (``tokenizer``, ``reward_model``, ``vocab_size``, ...).
 
-    ``reset`` uses the seeds given to :meth:`seed` (sub-env ``i`` gets ``seed + i``) and the ``prompt_index``
-    given to :meth:`set_options`, as SB3's ``DummyVecEnv`` does.
+    ``reset`` uses the seeds given to ``seed`` (sub-env ``i`` gets ``seed + i``) and the ``prompt_index``
+    given to ``set_options``, as SB3's ``DummyVecEnv`` does.
     """
 
     def __init__(self, env: str | TextGenVectorEnv = "TextGen-v0", num_envs: int = 1, **env_kwargs: Any) -> None:
@@ -149,7 +149,7 @@ class _TextGenVecEnvAdapter(VecEnv):
     def env_method(
         self, method_name: str, *method_args: Any, indices: int | Sequence[int] | None = None, **method_kwargs: Any
     ) -> list[Any]:
-        """Only ``"action_masks"`` (per sub-env rows of :meth:`action_masks`) is a per-sub-env method here."""
+        """Only ``"action_masks"`` (per sub-env rows of ``action_masks``) is a per-sub-env method here."""
         if method_name != "action_masks":
             raise AttributeError(f"SB3VecEnv supports env_method('action_masks') only, got {method_name!r}")
         masks = self.action_masks()

@@ -11,7 +11,7 @@ class MissingExtraError(ImportError):
 
 
 def require_extra(module: str, extra: str, feature: str) -> ModuleType:
-    """Import ``module`` (e.g. ``"flask"``), or raise :class:`MissingExtraError` saying that ``feature`` needs it and
+    """Import ``module`` (e.g. ``"flask"``), or raise ``MissingExtraError`` saying that ``feature`` needs it and
     that ``pip install "text-gym[<extra>]"`` installs it."""
     try:
         return importlib.import_module(module)

@@ -1,7 +1,7 @@
 """Reading JSONL files whose every non-blank line must be one JSON object.
 
 Lines end at ``"\\n"`` only (a ``"\\r"`` before it is dropped): JSON strings may hold U+2028, U+2029, U+0085 and
-other characters :meth:`str.splitlines` would split at, and ``json.dumps(..., ensure_ascii=False)`` writes them raw.
+other characters ``str.splitlines`` would split at, and ``json.dumps(..., ensure_ascii=False)`` writes them raw.
 Each line is decoded as strict UTF-8: invalid bytes are an error naming the file, line and byte, never replaced.
 """
 

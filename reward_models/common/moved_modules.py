@@ -1,6 +1,6 @@
 """Old module paths that still import, with a ``DeprecationWarning`` naming the new path.
 
-Each top-level package registers its table, old dotted path -> new dotted path, with :func:`alias_moved_modules`
+Each top-level package registers its table, old dotted path -> new dotted path, with ``alias_moved_modules``
 (``import text_gym.vector`` gives the module ``text_gym.envs.vector``, the same object). A name is only looked up
 here after the normal import found nothing, so a module or package that exists under the old path wins.
 """

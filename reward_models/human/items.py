@@ -110,7 +110,7 @@ def sample_candidates(
     seed: int = 0,
 ) -> list[Candidates]:
     """Sample ``completions_per_prompt`` completions for each prompt from a causal LM (a name/folder as in
-    :func:`~reward_models.preferences.labelling.load_policy`, or a loaded ``(model, tokenizer)`` padding on the
+    ``load_policy``, or a loaded ``(model, tokenizer)`` padding on the
     left)."""
     import torch
     from tqdm.auto import tqdm

@@ -1,6 +1,6 @@
 """The label store: human judgements appended durably to a preference JSONL file, and where each labeller resumes.
 
-Every label is one row written by :class:`~reward_models.PreferenceWriter` (one ``write`` of a complete line, then
+Every label is one row written by ``PreferenceWriter`` (one ``write`` of a complete line, then
 ``fsync``) *before* the request that made it is answered, so every acknowledged label is on disk and a crash can
 leave at most a torn final line, which the loader ignores and the writer moves to ``<file>.torn`` on the next
 start. Rows:
@@ -60,7 +60,7 @@ class LabelStore:
 
     def add(self, annotator: str, item: Item, fields: dict) -> dict:
         """Append the label ``fields`` (``chosen``/``rejected`` or ``ranking``) of ``item`` by ``annotator``; return
-        the row as written. Raises :class:`LabelConflict` if ``annotator`` already labelled ``item``."""
+        the row as written. Raises ``LabelConflict`` if ``annotator`` already labelled ``item``."""
         row = {
             "prompt": item.prompt,
             **fields,

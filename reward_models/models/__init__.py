@@ -1,2 +1,2 @@
-"""The reward models: learned (:class:`HFRewardModel`, the packaged ``sentiment``), gold labellers (VADER,
+"""The reward models: learned (``HFRewardModel``, the packaged ``sentiment``), gold labellers (VADER,
 distinct-n), function rewards, reference-based and constraint rewards, and their weighted sums."""

@@ -1,6 +1,6 @@
 """Extracting a final numeric answer from generated text, and parsing reference answers.
 
-The rules, in order (:func:`extract_answer`):
+The rules, in order (``extract_answer``):
 
 1. If the text contains ``\\boxed{...}``, the answer is the last number inside the **last** ``\\boxed{}`` (braces
    may nest). A boxed answer with no number in it is no answer: the text scores as unanswered even if other

@@ -14,7 +14,7 @@ class CompositeReward(BaseRewardModel):
     """``score = Σ weight_i · reward_i(prompts, completions)``; each component is called once per batch.
 
     ``terms`` is a list of ``(weight, reward_model)``; reward models may be any ``RewardFn``. Per-prompt fields
-    reach each term that asks for them (:mod:`reward_models.fields`).
+    reach each term that asks for them (``reward_models.fields``).
     """
 
     accepts_all_fields = True

@@ -1,8 +1,8 @@
 """Verifiable instruction constraints (IFEval-style): a checker and an instruction sentence per constraint type.
 
 A constraint is a JSON-able dict ``{"type": <name>, **parameters}``, e.g. ``{"type": "word_count", "min": 10,
-"max": 40}``. :func:`check_constraint` says whether a response meets it (strict: no loosened retries);
-:func:`describe_constraint` is the instruction a prompt states for it. :class:`InstructionConstraintsReward` scores
+"max": 40}``. ``check_constraint`` says whether a response meets it (strict: no loosened retries);
+``describe_constraint`` is the instruction a prompt states for it. ``InstructionConstraintsReward`` scores
 a response by the fraction of its prompt's constraints met (or 1.0 only when all are, ``all_required=True``); it
 reads them from the per-prompt field ``constraints`` (a list of constraint dicts per prompt).
 
@@ -25,7 +25,7 @@ type                  parameters                 met when
 ``no_commas``         (none)                     no comma: neither ``,`` nor a full-width / ideographic one
                                                  (``，`` ``、`` ``､`` ``﹐``)
 ``bullet_points``     ``count``                  exactly ``count`` lines are bullets: ``*``, ``-`` or ``•``, then space
-``sentence_count``    ``min``, ``max``           ``min <= sentences <= max`` (see :func:`count_sentences`)
+``sentence_count``    ``min``, ``max``           ``min <= sentences <= max`` (see ``count_sentences``)
 ``json_keys``         ``keys`` (list)            the response (optionally in a ````` fence) is a JSON object with
                                                  every key
 ``title``             (none)                     a title in double angle brackets, ``<<like this>>``, on one line
@@ -136,7 +136,7 @@ def bullet_points(text: str, count: int) -> bool:
 
 
 def sentence_count(text: str, min: int, max: int) -> bool:
-    """Between ``min`` and ``max`` sentences (:func:`count_sentences`), inclusive."""
+    """Between ``min`` and ``max`` sentences (``count_sentences``), inclusive."""
     return min <= count_sentences(text) <= max
 
 

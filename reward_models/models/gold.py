@@ -42,7 +42,7 @@ class DistinctNGrams(BaseRewardModel):
 
     A completion with fewer than ``n`` words scores 0. Words are lower-cased ``\\w+`` runs. Reward hacking in
     text RL often shows up as repetition ("great great great ..."), which this labeller exposes; use it as a gold
-    metric next to a learned reward, or in a :class:`~reward_models.CompositeReward` as a penalty.
+    metric next to a learned reward, or in a ``CompositeReward`` as a penalty.
     """
 
     def __init__(self, n: int = 2) -> None:

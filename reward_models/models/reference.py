@@ -6,7 +6,7 @@ spec                   field            score
 ``exact-match``        ``answer``       1.0 when the normalised completion equals the normalised answer (or any of a
                                         list of answers), else 0.0; normalised = NFKC, case-folded, whitespace
                                         collapsed, surrounding whitespace and trailing ``.!?`` removed
-``numeric-match``      ``answer``       1.0 when the completion's final number (:mod:`reward_models.models.answers`:
+``numeric-match``      ``answer``       1.0 when the completion's final number (``reward_models.models.answers``:
 last
                                         ``\\boxed{}`` or last number) equals the answer, else 0.0 (no number: 0.0)
 ``answer-format``      none             1.0 when the completion gives a number in ``\\boxed{}``, else 0.0
@@ -49,7 +49,7 @@ def _references(value: object, index: int) -> list[str]:
 
 
 class ExactMatchReward(BaseRewardModel):
-    """1.0 when the normalised completion (:func:`normalize_answer`) equals the normalised ``answer``, or any of a
+    """1.0 when the normalised completion (``normalize_answer``) equals the normalised ``answer``, or any of a
     list of answers; a row whose answer is ``None`` scores 0.0."""
 
     def score(self, prompts: Sequence[str], completions: Sequence[str], answer: Sequence[object]) -> np.ndarray:
@@ -64,7 +64,7 @@ class ExactMatchReward(BaseRewardModel):
 
 
 class NumericMatchReward(BaseRewardModel):
-    """1.0 when the completion's final number (:func:`reward_models.models.answers.extract_answer`) equals ``answer``
+    """1.0 when the completion's final number (``reward_models.models.answers.extract_answer``) equals ``answer``
     (relative tolerance 1e-9), else 0.0; a completion without a number scores 0.0. An ``answer`` that is not a
     number raises ``ValueError`` naming its batch position."""
 

@@ -2,7 +2,7 @@
 
 Stands in for human annotators (the "gold" labeller of Gao et al. 2022): every pair of the k completions whose
 gold scores differ by more than ``min_gold_gap`` becomes a row ``{"prompt", "chosen", "rejected"}`` with the
-higher-scored completion as ``chosen``, appended crash-safely with :class:`~reward_models.PreferenceWriter`.
+higher-scored completion as ``chosen``, appended crash-safely with ``PreferenceWriter``.
 """
 
 from __future__ import annotations

@@ -14,12 +14,12 @@ undo row names an earlier id and the loader drops that row, so a label is retrac
 rewriting the file. Other keys (``annotator``, ``timestamp``, ``mode``, ...) are allowed and ignored. Blank lines are
 skipped.
 
-Crash safety. :class:`PreferenceWriter` writes every row as one complete ``...\\n`` line with a single ``write`` to
+Crash safety. ``PreferenceWriter`` writes every row as one complete ``...\\n`` line with a single ``write`` to
 a file opened in append mode, then flushes and ``fsync``s it. A crash can therefore only leave a *torn final line*:
 bytes of the row being written, without the closing newline. Earlier rows are never touched. The torn line is
 
-- **ignored** (with a warning) by :func:`load_preferences`, and
-- **set aside** by :class:`PreferenceWriter` when it opens the file: its bytes are appended to ``<path>.torn``
+- **ignored** (with a warning) by ``load_preferences``, and
+- **set aside** by ``PreferenceWriter`` when it opens the file: its bytes are appended to ``<path>.torn``
   (with a warning) and cut from the file, so the new rows start on a fresh line. Nothing is deleted: a torn row was
   never acknowledged as written, and any other unterminated line that is not a valid row is kept there for a person
   to look at.
@@ -143,7 +143,7 @@ def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) ->
     """The live pair and ranking rows of a preference file, in file order: undo rows applied (the rows they retract
     dropped) and themselves left out.
 
-    Errors are handled like :func:`load_preferences` does; besides schema errors, a duplicate ``id`` and an undo
+    Errors are handled like ``load_preferences`` does; besides schema errors, a duplicate ``id`` and an undo
     naming no earlier live row are errors of their line.
     """
     path = Path(path)
@@ -190,7 +190,7 @@ def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) ->
 def load_preferences(path: str | os.PathLike, skip_invalid: bool = False) -> list[PreferencePair]:
     """Read a preference JSONL file into pairs: rankings expanded, undone rows dropped (see the module docstring).
 
-    Every invalid row is reported with its 1-based line number: by raising :class:`PreferenceDataError` listing
+    Every invalid row is reported with its 1-based line number: by raising ``PreferenceDataError`` listing
     all of them (default), or with ``skip_invalid=True`` by a warning, keeping the valid rows. A torn final line
     left by a crash (no trailing newline, not parseable) is ignored with a warning either way.
     """
@@ -258,7 +258,7 @@ class PreferenceWriter:
         self._append(pair.to_json())
 
     def write_row(self, row: dict) -> None:
-        """Validate a row of any kind (pair, ranking, undo; extra keys kept) and append it like :meth:`write`."""
+        """Validate a row of any kind (pair, ranking, undo; extra keys kept) and append it like ``write``."""
         self._append(json.dumps(row, ensure_ascii=False))
 
     def _append(self, line: str) -> None:
@@ -314,7 +314,7 @@ class PreferenceWriter:
 
 
 def append_preferences(path: str | os.PathLike, pairs: Iterable[PreferencePair], fsync: bool = True) -> int:
-    """Append ``pairs`` to ``path`` with a :class:`PreferenceWriter`; returns the number of rows written."""
+    """Append ``pairs`` to ``path`` with a ``PreferenceWriter``; returns the number of rows written."""
     with PreferenceWriter(path, fsync=fsync) as writer:
         writer.write_all(pairs)
         return writer.rows_written

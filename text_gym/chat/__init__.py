@@ -1,10 +1,10 @@
 """The multi-turn chat envs and their simulated users.
 
-- ``env.py``: :class:`TextGenChatEnv` (``TextGenChat-v0``), a one-env view of the vector env.
+- ``env.py``: ``TextGenChatEnv`` (``TextGenChat-v0``), a one-env view of the vector env.
 - ``settings.py``: ``TextGenChatSettings``, the chat envs' settings (the user and turn settings added).
-- ``vector.py``: :class:`TextGenChatVectorEnv`, conversations stepped together, user turns appended as tokens.
-- ``template.py``: :class:`ChatTemplate`, a tokenizer's chat template seen token by token.
-- ``users.py``: the simulated users (:class:`ScriptedUser`, :class:`LMUser`, :class:`ReplayUser`, ``make_user``).
+- ``vector.py``: ``TextGenChatVectorEnv``, conversations stepped together, user turns appended as tokens.
+- ``template.py``: ``ChatTemplate``, a tokenizer's chat template seen token by token.
+- ``users.py``: the simulated users (``ScriptedUser``, ``LMUser``, ``ReplayUser``, ``make_user``).
 """
 
 from text_gym.chat.env import TextGenChatEnv

@@ -32,12 +32,12 @@ class TextGenChatEnv(SingleTextGenEnv):
     ``max_turn_tokens`` agent tokens; after an EOS that is not the end-of-turn token, or at ``max_turn_tokens``, the
     env writes the end-of-turn token itself. On that same step the turn is scored and, unless the episode ends, the
     user is asked for its reply, and the env appends what the chat template renders after the agent's end-of-turn
-    token: the user turn and the assistant generation prompt, as tokens (:mod:`text_gym.chat.template`). The agent's
+    token: the user turn and the assistant generation prompt, as tokens (``text_gym.chat.template``). The agent's
     own tokens are never decoded and re-encoded: the tokens it is trained on are the tokens it chose.
 
     ## Action space
 
-    ``Discrete(V)``, ``V = vocab_size`` (default ``len(tokenizer)``), as in :class:`text_gym.TextGenEnv`.
+    ``Discrete(V)``, ``V = vocab_size`` (default ``len(tokenizer)``), as in ``text_gym.TextGenEnv``.
 
     ## Observation space
 
@@ -91,11 +91,11 @@ class TextGenChatEnv(SingleTextGenEnv):
 
     ``tokenizer``, ``reward_model``, ``prompts``, ``max_new_tokens`` (default 256), ``max_prompt_tokens`` (default
     128), ``render_mode``, ``text_info``, ``system_prompt`` and the other keyword arguments of
-    :class:`text_gym.TextGenEnv` (``eos_token_ids``, ``pad_token_id``, ``vocab_size``, ``truncation``,
+    ``text_gym.TextGenEnv`` (``eos_token_ids``, ``pad_token_id``, ``vocab_size``, ``truncation``,
     ``allowed_tokens``, ``mask_top_k``, ``mask_model``) mean the same here; the chat template is always used (the
     tokenizer must have one) and ``stop_strings`` is not supported. Also:
 
-    - ``user``: the simulated user, a callable ``(conversations, fields) -> replies`` (:mod:`text_gym.chat.users`) or a
+    - ``user``: the simulated user, a callable ``(conversations, fields) -> replies`` (``text_gym.chat.users``) or a
       name for ``text_gym.chat.users.make_user``; it may be ``None`` only with ``max_turns=1``. A user that raises,
       returns the wrong number of replies, or a reply that is neither a non-empty ``str`` nor ``None`` (or contains
       the end-of-turn token's text) makes the step raise an error naming it; the step changes nothing and can be
@@ -105,7 +105,7 @@ class TextGenChatEnv(SingleTextGenEnv):
     - ``conversation_reward``: optional callable ``(conversations: list[list[Message]], **fields) -> floats``.
 
     A step that raises (bad action, user, reward model) changes nothing. Implemented as a one-env
-    :class:`text_gym.TextGenChatVectorEnv` (attribute ``vector_env``), so single and vector envs run the same code.
+    ``text_gym.TextGenChatVectorEnv`` (attribute ``vector_env``), so single and vector envs run the same code.
     The arguments are checked once into ``settings`` (a frozen ``TextGenChatSettings``, shared with ``vector_env``);
     ``rebuilt(num_envs=..., autoreset_mode=..., device=...)`` returns a ``TextGenChatVectorEnv`` of the same
     settings, task and user.

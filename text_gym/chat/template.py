@@ -78,5 +78,5 @@ class ChatTemplate:
         return after[len(self.end_of_turn_text) :]
 
     def reply_ids(self, conversation: Sequence[Message], reply: str) -> list[int]:
-        """The token ids of :meth:`reply_text` (tokenized without added special tokens such as BOS)."""
+        """The token ids of ``reply_text`` (tokenized without added special tokens such as BOS)."""
         return list(self.tokenizer(self.reply_text(conversation, reply), add_special_tokens=False)["input_ids"])

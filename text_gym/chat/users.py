@@ -3,19 +3,19 @@
 A simulated user is any callable ``user(conversations, fields) -> replies``, called once per env step with every
 conversation whose agent turn just ended (one batch across sub-envs):
 
-- ``conversations``: one list of :data:`Message` per conversation, the conversation so far (a system message if
+- ``conversations``: one list of ``Message`` per conversation, the conversation so far (a system message if
   any, the first user message, ..., the agent's turn that just ended last).
 - ``fields``: the per-prompt fields of those conversations, ``{name: [value per conversation]}`` (the columns of
   the prompt rows, as reward models get them; a scenario's persona, goal and hidden facts live there).
 - returns one item per conversation: the next user message (a non-empty ``str``), or ``None`` to end the
   conversation (goal reached, or the user gave up).
 
-Three users ship here; :func:`make_user` resolves them by name:
+Three users ship here; ``make_user`` resolves them by name:
 
-- :class:`ScriptedUser` (``"scripted"``): rule-based, driven by the fields ``facts``, ``required``, ``solution``,
-  ``patience`` and ``goal`` of the prompt rows (see :class:`Script`); deterministic, so gold metrics are exact.
-- :class:`LMUser` (``"lm"``, ``"lm:<model>"``): a causal LM prompted with a persona, roles swapped, batched.
-- :class:`ReplayUser` (``"replay:<path.jsonl>"``): fixed follow-up turns from a JSONL file.
+- ``ScriptedUser`` (``"scripted"``): rule-based, driven by the fields ``facts``, ``required``, ``solution``,
+  ``patience`` and ``goal`` of the prompt rows (see ``Script``); deterministic, so gold metrics are exact.
+- ``LMUser`` (``"lm"``, ``"lm:<model>"``): a causal LM prompted with a persona, roles swapped, batched.
+- ``ReplayUser`` (``"replay:<path.jsonl>"``): fixed follow-up turns from a JSONL file.
 """
 
 from __future__ import annotations
@@ -101,13 +101,13 @@ class Fact:
 class Script:
     """The rules of a scripted user for one conversation, read from its prompt row's fields:
 
-    - ``facts``: list of ``{"name", "value", "ask", "reply"}`` objects (:class:`Fact`); default none.
+    - ``facts``: list of ``{"name", "value", "ask", "reply"}`` objects (``Fact``); default none.
     - ``required``: names of the facts the agent must ask for before the solution counts; default all facts.
     - ``solution``: list of regular expressions that must ALL match one agent turn (case-insensitive) for it to be
       the right next step; ``{name}`` stands for the (escaped) value of fact ``name``. Default none: the user is
       never satisfied.
     - ``patience``: agent turns the user waits for the solution before giving up (int >= 1); default: the
-      :class:`ScriptedUser`'s ``patience`` (``None``: never gives up).
+      ``ScriptedUser``'s ``patience`` (``None``: never gives up).
     - ``goal``: what the user wants, in words (used in the reply to an unrelated question); optional.
     """
 
@@ -177,7 +177,7 @@ class Script:
 
 @dataclass(frozen=True)
 class Outcome:
-    """Where a scripted conversation stands after reading its agent turns (:func:`run_script`).
+    """Where a scripted conversation stands after reading its agent turns (``run_script``).
 
     ``status``: ``"success"`` (an agent turn gave the solution after every required fact had been asked for in
     an EARLIER turn, within patience), ``"gave_up"`` (``patience`` agent turns without that), or ``"open"``.
@@ -194,7 +194,7 @@ class Outcome:
 
 
 def run_script(script: Script, turns: Sequence[str]) -> Outcome:
-    """Play the script over the agent turns in order (the rules in :class:`Outcome`); pure and deterministic."""
+    """Play the script over the agent turns in order (the rules in ``Outcome``); pure and deterministic."""
     asked: list[str] = []
     revealed: tuple[Fact, ...] = ()
     premature = False
@@ -214,11 +214,11 @@ DEFAULT_NUDGES = ("Can you help me?", "I still need help with this.", "Are you s
 
 
 class ScriptedUser:
-    """A rule-based user driven by the per-prompt fields (:class:`Script`; the prompts must have a ``solution``
+    """A rule-based user driven by the per-prompt fields (``Script``; the prompts must have a ``solution``
     field); replies depend only on the conversation and the fields, never on state kept between calls, so it is
     deterministic and can serve any number of sub-envs.
 
-    After each agent turn (:func:`run_script` over all agent turns so far):
+    After each agent turn (``run_script`` over all agent turns so far):
 
     - success (right next step after the required facts were asked for) or patience used up -> ``None`` (ends);
     - the turn asks for facts -> reveals them: their ``reply`` texts, joined with spaces (again if asked again);
@@ -303,7 +303,7 @@ class LMUser:
 
     The persona (the LM's system message) is the row's ``persona`` field if the prompts have one, else
     ``persona``; then the row's ``goal`` (``"Your goal: ..."``) and ``facts`` (``"Details you know; give one only
-    when asked for it: name: value, ..."``, the :class:`Script` format) if present; then :data:`USER_INSTRUCTIONS`.
+    when asked for it: name: value, ..."``, the ``Script`` format) if present; then ``USER_INSTRUCTIONS``.
     The packaged SmolLM2-135M follows such a persona poorly (it often answers like an assistant); it is the
     offline default, and ``"lm:<hub id or folder>"`` takes a stronger instruct model.
 
@@ -516,8 +516,8 @@ USER_SPECS = ("scripted", "lm", "lm:<model id or folder>", "replay:<path.jsonl>"
 
 
 def make_user(spec: str | SimulatedUser) -> SimulatedUser:
-    """Resolve a user spec: ``"scripted"`` (:class:`ScriptedUser`), ``"lm"`` (:class:`LMUser` with the packaged
-    SmolLM2), ``"lm:<model>"`` (a hub id, folder or ``smollm2``), ``"replay:<path.jsonl>"`` (:class:`ReplayUser`);
+    """Resolve a user spec: ``"scripted"`` (``ScriptedUser``), ``"lm"`` (``LMUser`` with the packaged
+    SmolLM2), ``"lm:<model>"`` (a hub id, folder or ``smollm2``), ``"replay:<path.jsonl>"`` (``ReplayUser``);
     a callable is returned unchanged. Anything else: ``ValueError`` / ``TypeError`` listing the valid forms."""
     if callable(spec):
         return spec

@@ -71,7 +71,7 @@ def _fields_taken(fn: object) -> tuple[frozenset[str] | None, frozenset[str]]:
 
 @dataclass
 class _StepPlan:
-    """What one step does (see :meth:`TextGenChatVectorEnv._plan`); row-keyed dicts hold the rows whose turn ends."""
+    """What one step does (see ``TextGenChatVectorEnv._plan``); row-keyed dicts hold the rows whose turn ends."""
 
     turn_end: np.ndarray
     """str ``[B]``: why each sub-env's agent turn ends on this step (one of ``TURN_ENDS``), ``""`` if it does not."""
@@ -93,17 +93,17 @@ class _StepPlan:
 
 
 class TextGenChatVectorEnv(TextGenVectorEnv):
-    """``num_envs`` copies of :class:`text_gym.TextGenChatEnv` in one batch (see there for the episode, rewards and
-    arguments), token buffers in torch tensors on ``device``, autoreset like :class:`text_gym.TextGenVectorEnv`
+    """``num_envs`` copies of ``text_gym.TextGenChatEnv`` in one batch (see there for the episode, rewards and
+    arguments), token buffers in torch tensors on ``device``, autoreset like ``text_gym.TextGenVectorEnv``
     (``NEXT_STEP``, ``SAME_STEP``, ``DISABLED``), with the same seeding: ``reset(seed=s)`` gives sub-env ``i`` the
     episodes of a ``TextGenChatEnv`` reset with ``seed=s + i``.
 
-    Tensor API (for KV-cached agents): :meth:`reset_tensors` and :meth:`step_tensors` return the live device buffers
-    ``{"input_ids", "attention_mask", "agent_mask"}`` ``[B, L]``; :attr:`num_tokens` (long ``[B]``) counts the tokens
+    Tensor API (for KV-cached agents): ``reset_tensors`` and ``step_tensors`` return the live device buffers
+    ``{"input_ids", "attention_mask", "agent_mask"}`` ``[B, L]``; ``num_tokens`` (long ``[B]``) counts the tokens
     after the first prompt, inserted ones included, so after a step row ``i``'s new tokens are at
     ``[P + old_num_tokens[i], P + num_tokens[i])`` with ``P = task.max_prompt_tokens``: the first is the action, the
     rest (the end-of-turn token the env adds, the user's turn, the generation prompt) are env-inserted.
-    :attr:`ended` (host bool ``[B]``) says which episodes ended. Rewards are float32 ``[B]``.
+    ``ended`` (host bool ``[B]``) says which episodes ended. Rewards are float32 ``[B]``.
 
     Per step: one host sync of the ``B`` actions (two with a vocabulary restriction). On a step where turns end,
     the ended turns are decoded and scored in **one** reward-model call, the user is called **once** for every
@@ -407,7 +407,7 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
     def step_tensors(
         self, actions: torch.Tensor | np.ndarray
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """Like :meth:`step`, but the observation is the live device buffers (clone them to keep a copy past the
+        """Like ``step``, but the observation is the live device buffers (clone them to keep a copy past the
         next step), and rewards (float32), terminated and truncated are device tensors ``[B]``."""
         check_can_step(self._started, single=False)
         task, B = self.task, self.num_envs

@@ -1,16 +1,16 @@
 """TextGenChar-v0: a small-vocabulary TextGen task (one action per character) for DQN and small recurrent policies.
 
-- Tokenizer: :func:`char_tokenizer`, built in memory: ``<pad>``, ``<unk>``, ``<eos>``, then one id per character of
+- Tokenizer: ``char_tokenizer``, built in memory: ``<pad>``, ``<unk>``, ``<eos>``, then one id per character of
   ``CHAR_ALPHABET`` (lower-case letters, space, ``.,!?'``): 35 actions. Input is lower-cased.
-- Prompts: :func:`char_prompts`, written for this project: an instruction that names a target word, e.g.
+- Prompts: ``char_prompts``, written for this project: an instruction that names a target word, e.g.
   ``"spell with: moon"``; 16 train words, 8 held-out test words, 3 instruction frames each.
-- Reward: :class:`PromptLettersReward`: the number of completion characters that are letters of the prompt's last
+- Reward: ``PromptLettersReward``: the number of completion characters that are letters of the prompt's last
   word, divided by ``length`` (default 8, the default ``max_new_tokens``) and capped at 1. The best policy writes
   8 letters of the target word ("moonmoon" scores 1.0); a uniformly random policy scores about 0.08. Solving it
   means reading the prompt: each word has its own letter set.
 
-``gym.make("TextGenChar-v0")`` / ``gym.make_vec("TextGenChar-v0", num_envs=N)`` build a :class:`TextGenEnv` /
-:class:`TextGenVectorEnv` with these defaults; every ``TextGenEnv`` keyword can still be overridden.
+``gym.make("TextGenChar-v0")`` / ``gym.make_vec("TextGenChar-v0", num_envs=N)`` build a ``TextGenEnv`` /
+``TextGenVectorEnv`` with these defaults; every ``TextGenEnv`` keyword can still be overridden.
 """
 
 from __future__ import annotations
@@ -100,10 +100,10 @@ def _char_defaults(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def make_char_env(**kwargs: Any) -> TextGenEnv:
-    """``TextGenChar-v0``: a :class:`TextGenEnv` with the character tokenizer, prompts and reward above."""
+    """``TextGenChar-v0``: a ``TextGenEnv`` with the character tokenizer, prompts and reward above."""
     return TextGenEnv(**_char_defaults(kwargs))
 
 
 def make_char_vector_env(num_envs: int = 1, **kwargs: Any) -> TextGenVectorEnv:
-    """Vector entry point of ``TextGenChar-v0``: a :class:`TextGenVectorEnv` with the same defaults."""
+    """Vector entry point of ``TextGenChar-v0``: a ``TextGenVectorEnv`` with the same defaults."""
     return TextGenVectorEnv(num_envs, **_char_defaults(kwargs))

@@ -228,7 +228,7 @@ class TextGenTask:
     ) -> np.ndarray:
         """Score finished episodes with one reward-model call; returns float64 ``[batch]``. The reward model gets
         ``prompts`` (default: the scored prompt texts of ``prompt_indices``) and the prompts' fields it asks for as
-        keyword arguments (:mod:`reward_models.fields`).
+        keyword arguments (``reward_models.fields``).
 
         Raises ``ValueError`` naming the reward model when a score is not finite or lies outside float32's range
         ``[-MAX_REWARD, MAX_REWARD]`` (it would turn into inf in a vector env's float32 rewards)."""

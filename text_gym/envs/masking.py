@@ -101,7 +101,7 @@ def make_vocabulary_mask(
     top_k: int | None,
     model: str | os.PathLike | nn.Module | None,
 ) -> VocabularyMask | None:
-    """A :class:`VocabularyMask`, or ``None`` when no restriction is asked for."""
+    """A ``VocabularyMask``, or ``None`` when no restriction is asked for."""
     if allowed_tokens is None and top_k is None and model is None:
         return None
     return VocabularyMask(vocab_size, allowed_tokens, top_k, model)

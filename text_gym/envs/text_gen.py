@@ -36,14 +36,14 @@ class TextGenEnv(SingleTextGenEnv):
             ``"default:train|test|all"``; default: the project's train prompts. ``reset`` draws one uniformly
             from ``self.np_random`` unless ``options={"prompt_index": i}`` picks it. Prompts with per-prompt
             fields (dataset columns: a list of dicts, JSONL rows with more keys, a ``datasets.Dataset``,
-            ``"hf:<dataset id>"``, or a procedural source; :mod:`text_gym.prompts.rows`) pass those fields to a
-            reward model that asks for them, as keyword arguments (TRL's convention, :mod:`reward_models.fields`).
+            ``"hf:<dataset id>"``, or a procedural source; ``text_gym.prompts.rows``) pass those fields to a
+            reward model that asks for them, as keyword arguments (TRL's convention, ``reward_models.fields``).
         max_new_tokens: episode length limit in tokens (default 32). Reaching it ends the episode with
             ``terminated=True`` and the cut text is scored: the length limit is part of the task.
         max_prompt_tokens: prompt slots in the observation (default 64).
         render_mode: ``"ansi"`` (``render()`` returns the text), ``"human"`` (prints it) or ``"rgb_array"``
             (``render()`` returns the prompt and completion drawn as uint8 ``[256, 512, 3]``, see
-            :mod:`text_gym.envs.rendering`; for video recorders).
+            ``text_gym.envs.rendering``; for video recorders).
         text_info: ``info`` holds the text keys ``prompt``, ``completion``, ``stop_reason`` (default True); False
             keeps only the numeric keys (see Info below).
         chat_template: wrap each prompt as a user turn with the tokenizer's chat template (default False).
@@ -58,7 +58,7 @@ class TextGenEnv(SingleTextGenEnv):
             ``len(tokenizer)``. Ids ``>= len(tokenizer)`` are legal actions that decode to no text.
         truncation: a prompt longer than ``max_prompt_tokens`` raises ``ValueError`` at construction
             (``"error"``, default) or keeps its last ``max_prompt_tokens`` tokens (``"left"``).
-        allowed_tokens, mask_top_k, mask_model: vocabulary restriction, see :mod:`text_gym.envs.masking`. The mask of
+        allowed_tokens, mask_top_k, mask_model: vocabulary restriction, see ``text_gym.envs.masking``. The mask of
             the current observation is ``action_masks()`` and ``info["action_mask"]`` (bool ``[V]``); a masked
             action raises ``ValueError``.
 
@@ -68,7 +68,7 @@ class TextGenEnv(SingleTextGenEnv):
     bench env``).
 
     Observation: ``{"input_ids": int64 [L], "attention_mask": int64 [L]}``, ``L = max_prompt_tokens +
-    max_new_tokens``, see :mod:`text_gym.envs.episode` for the layout. Reward: 0 on every step but the last, then the
+    max_new_tokens``, see ``text_gym.envs.episode`` for the layout. Reward: 0 on every step but the last, then the
     reward model's score.
 
     Info: every ``info`` (``reset`` and every ``step``) has the same keys, ``EPISODE_KEYS`` (plus ``action_mask``

@@ -51,7 +51,7 @@ class _StepFlags(NamedTuple):
 
 
 class TextGenVectorEnv(VectorEnv):
-    """``num_envs`` copies of :class:`text_gym.TextGenEnv` in one batch, without one Python env per copy.
+    """``num_envs`` copies of ``text_gym.TextGenEnv`` in one batch, without one Python env per copy.
 
     Takes the same keyword arguments as ``TextGenEnv`` plus:
 
@@ -67,7 +67,7 @@ class TextGenVectorEnv(VectorEnv):
               ``info["final_info"]`` (mask ``info["_final_info"]``) holds the ended episodes' info keys, as
               Gymnasium's vector envs give it; they are also in ``info`` itself.
             - ``DISABLED``: an ended sub-env is frozen (action ignored, reward 0, terminated False) until
-              ``reset(options={"reset_mask": mask})`` resets it. :attr:`ended` says which are frozen. This is what
+              ``reset(options={"reset_mask": mask})`` resets it. ``ended`` says which are frozen. This is what
               a KV-cached rollout wants: all episodes start together and the batch ends when all have ended.
 
     Settings: the arguments are checked once into ``settings`` (a frozen ``TextGenSettings``);
@@ -83,15 +83,15 @@ class TextGenVectorEnv(VectorEnv):
     ``reset`` options: ``reset_mask`` (bool ``[B]``, which sub-envs to reset; default all) and ``prompt_index``
     (int or int ``[B]``, the prompts to use instead of random draws).
 
-    The Gymnasium API (:meth:`reset`, :meth:`step`) takes and returns NumPy arrays. Agents on a GPU use
-    :meth:`reset_tensors` and :meth:`step_tensors`, which take a token tensor ``[B]`` and return the live device
+    The Gymnasium API (``reset``, ``step``) takes and returns NumPy arrays. Agents on a GPU use
+    ``reset_tensors`` and ``step_tensors``, which take a token tensor ``[B]`` and return the live device
     buffers: the context never leaves the device. Per step there is one host sync of ``B + 2`` booleans (which
     episodes ended, whether any action was out of range or masked), the same check ``generate`` makes to stop; ended
     episodes' completion ids are then copied to the host, decoded and scored in **one** reward-model call. With
     ``stop_strings`` the last few tokens of every running episode are also copied and decoded each step.
 
-    Vocabulary restriction (``allowed_tokens``, ``mask_top_k``, ``mask_model``, see :mod:`text_gym.envs.masking`):
-    :meth:`action_masks` and ``info["action_mask"]`` hold bool ``[B, V]`` for the returned observations, and a
+    Vocabulary restriction (``allowed_tokens``, ``mask_top_k``, ``mask_model``, see ``text_gym.envs.masking``):
+    ``action_masks`` and ``info["action_mask"]`` hold bool ``[B, V]`` for the returned observations, and a
     masked action of a running sub-env raises ``ValueError``. ``reset``/``step`` give ``info["action_mask"]`` as a
     NumPy array; ``reset_tensors``/``step_tensors`` give the env's device tensor (no host copy; do not modify it).
 
@@ -100,7 +100,7 @@ class TextGenVectorEnv(VectorEnv):
     whose episode ended on this step, ``prompt`` and ``prompt_index`` for sub-envs that were reset. Unmasked entries
     are ``""`` (strings) or 0; ``text_info=False`` leaves out the text keys ``prompt``, ``completion`` and
     ``stop_reason`` (for TorchRL's ``auto_register_info_dict``, which needs numeric arrays).
-    With ``render_mode="rgb_array"``, ``render()`` returns one frame per sub-env (see :mod:`text_gym.envs.rendering`).
+    With ``render_mode="rgb_array"``, ``render()`` returns one frame per sub-env (see ``text_gym.envs.rendering``).
     Per-prompt fields (see ``TextGenEnv``'s ``prompts``): ``reset`` and every step give each field as an object
     array ``[B]`` (masked: the reset sub-envs, then all), the values of the episode each sub-env played in that
     step (with ``SAME_STEP`` autoreset, the episode that ended, like the other episode keys); ``text_info=False``
@@ -264,7 +264,7 @@ class TextGenVectorEnv(VectorEnv):
     def reset_tensors(
         self, *, seed: int | Sequence[int | None] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-        """Like :meth:`reset`, but the observation is the live device buffers ``{input_ids, attention_mask}`` and
+        """Like ``reset``, but the observation is the live device buffers ``{input_ids, attention_mask}`` and
         ``info["action_mask"]`` (with a vocabulary restriction) the env's bool ``[B, V]`` device tensor."""
         options = check_reset_options(options, ("reset_mask", "prompt_index"))
         B = self.num_envs
@@ -307,7 +307,7 @@ class TextGenVectorEnv(VectorEnv):
     def step_tensors(
         self, actions: torch.Tensor | np.ndarray
     ) -> tuple[dict[str, torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
-        """Like :meth:`step`, but observations, rewards (float32), terminated and truncated are device tensors, and
+        """Like ``step``, but observations, rewards (float32), terminated and truncated are device tensors, and
         so is ``info["action_mask"]`` (bool ``[B, V]``, with a vocabulary restriction): it is not copied to the host.
 
         The observation tensors are the env's live buffers: clone them to keep a copy past the next step. The action

@@ -1,8 +1,8 @@
 """Prompt sources: where the prompts of an episode come from.
 
 - ``lists.py``: the project's default prompt set; prompts from lists, ``.txt`` and ``.jsonl`` files.
-- ``rows.py``: :class:`PromptRows`, prompts with per-prompt fields (dataset columns passed to rewards).
-- ``generated.py``: :class:`GeneratedPrompts`, an endless reproducible source (a fresh prompt at every reset).
+- ``rows.py``: ``PromptRows``, prompts with per-prompt fields (dataset columns passed to rewards).
+- ``generated.py``: ``GeneratedPrompts``, an endless reproducible source (a fresh prompt at every reset).
 """
 
 from text_gym.prompts.generated import GeneratedPrompts

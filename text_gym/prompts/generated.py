@@ -25,7 +25,7 @@ MAX_TRIES = 1000
 
 
 class GeneratedPrompts(Sequence[str]):
-    """``len`` problem numbers; ``self[i]`` is the prompt text of problem ``i``, :meth:`row` the whole row.
+    """``len`` problem numbers; ``self[i]`` is the prompt text of problem ``i``, ``row`` the whole row.
 
     Args:
         generate: ``rng -> {"prompt": str, **fields}``, drawing everything from ``rng`` (a
@@ -58,7 +58,7 @@ class GeneratedPrompts(Sequence[str]):
         self.row = functools.lru_cache(maxsize=CACHE_SIZE)(self._generate_row)
 
     def _generate_row(self, index: int) -> dict[str, Any]:
-        """Row ``index`` (use :meth:`row`, which caches)."""
+        """Row ``index`` (use ``row``, which caches)."""
         if not 0 <= index < self.size:
             raise IndexError(f"problem number must be in [0, {self.size}), got {index}")
         rng = np.random.default_rng([self.salt, index])

@@ -1,6 +1,6 @@
 """Prompt sources with per-prompt fields (dataset columns), which reach reward functions as keyword arguments.
 
-:func:`load_prompt_source` accepts everything :func:`text_gym.load_prompts` does, plus:
+``load_prompt_source`` accepts everything ``text_gym.load_prompts`` does, plus:
 
 - a list of dicts, each with a string ``prompt`` and the same other keys (the fields), e.g.
   ``[{"prompt": "2 + 3 =", "answer": 5}, ...]``;
@@ -8,7 +8,7 @@
 - a ``datasets.Dataset`` with a ``prompt`` column (every other column is a field);
 - ``"hf:<dataset id>"`` with optional ``?split=<split>&name=<config>`` (default split ``train``): the hub dataset,
   loaded with ``datasets.load_dataset`` (needs the hub; tests use local data);
-- a :class:`~text_gym.prompts.generated.GeneratedPrompts` (a procedural source).
+- a ``GeneratedPrompts`` (a procedural source).
 
 Field names may not be one of ``reward_models.RESERVED_FIELDS`` (``prompt``, ``completion``, ``score``, ...). A row
 that lacks a field other rows have (or has an extra one) is an error naming the row and the field. A
@@ -93,7 +93,7 @@ def _dataset_rows(dataset: Any, what: str) -> PromptRows:
 
 
 def load_prompt_source(prompts: Any) -> PromptRows | GeneratedPrompts:
-    """Resolve ``prompts`` (module docstring) to a :class:`PromptRows` or a :class:`GeneratedPrompts`."""
+    """Resolve ``prompts`` (module docstring) to a ``PromptRows`` or a ``GeneratedPrompts``."""
     if isinstance(prompts, (PromptRows, GeneratedPrompts)):
         return prompts
     datasets = sys.modules.get("datasets")

@@ -1,6 +1,6 @@
 """The registered tasks: the benchmark suite and the envs configured for one job.
 
-- ``suite.py``: the task table (:data:`TASKS`, :class:`TaskSpec`), ``gold_reward_spec``, the task env factories.
+- ``suite.py``: the task table (``TASKS``, ``TaskSpec``), ``gold_reward_spec``, the task env factories.
 - ``instruct.py``: ``TextGenInstruct-v0``, instructions with verifiable constraints.
 - ``arithmetic.py``: ``TextGenArithmetic-v0``, arithmetic at five difficulty levels.
 - ``support.py``: ``TextGenSupport-v0``, the customer-support desk with a scripted customer.

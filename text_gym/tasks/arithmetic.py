@@ -11,7 +11,7 @@ level  problem                                                example
 =====  =====================================================  =========================================
 
 Each prompt ends with "Give the final answer as \\boxed{number}."; the row's fields are ``answer`` (int) and
-``level``. Answers are extracted by :func:`reward_models.extract_answer` (the last ``\\boxed{}``, else the last
+``level``. Answers are extracted by ``reward_models.extract_answer`` (the last ``\\boxed{}``, else the last
 number), so an unboxed final number still counts for the exact reward ``numeric-match``; ``answer-format`` rewards
 the boxed format (``composite:1*numeric-match+0.2*answer-format`` adds it as a bonus).
 """

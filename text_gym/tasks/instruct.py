@@ -1,15 +1,15 @@
 """``TextGenInstruct-v0``: instruction following with verifiable constraints, prompts composed at every reset.
 
 A prompt is a request about a topic ("Write a short paragraph about how to make tea.") followed by one to three
-constraint instructions drawn from :data:`reward_models.CONSTRAINTS` (16 types; the checkers and their exact rules
-are in :mod:`reward_models.models.constraints`), e.g. "Answer in at most 20 words. Do not use any commas."
+constraint instructions drawn from ``reward_models.CONSTRAINTS`` (16 types; the checkers and their exact rules
+are in ``reward_models.models.constraints``), e.g. "Answer in at most 20 words. Do not use any commas."
 Constraints that
 contradict each other (all lowercase and all capitals, a JSON answer and bullet points, ...) are never combined.
 The row's field ``constraints`` is the machine-readable list of constraint dicts, which the reward
 ``instruction-constraints`` (fraction met) and the gold ``instruction-constraints:all`` (all met) read.
 
 Topics are split 80/20 into train and held-out test topics: ``train`` is the endless procedural source over the
-train topics, ``test`` a fixed set of :data:`TEST_SIZE` prompts over the test topics.
+train topics, ``test`` a fixed set of ``TEST_SIZE`` prompts over the test topics.
 """
 
 from __future__ import annotations
@@ -139,7 +139,7 @@ def _topics(split: str) -> list[str]:
 
 
 def instruct_prompts(split: str = "train") -> GeneratedPrompts | list[dict]:
-    """``train``: endless prompts over the train topics; ``test``: :data:`TEST_SIZE` fixed prompts over the
+    """``train``: endless prompts over the train topics; ``test``: ``TEST_SIZE`` fixed prompts over the
     held-out topics."""
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test' for a procedural task, got {split!r}")

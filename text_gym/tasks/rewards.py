@@ -1,4 +1,4 @@
-"""The task rewards and their spec table :data:`TASK_REWARD_SPECS`, registered by ``import text_gym`` next to the
+"""The task rewards and their spec table ``TASK_REWARD_SPECS``, registered by ``import text_gym`` next to the
 env ids: ``"prompt-keyword"`` (``TextGenKeyword-v0``), ``"support-turn"`` and ``"support-success"``
 (``TextGenSupport-v0``'s per-turn proxy and gold)."""
 
@@ -30,7 +30,7 @@ class PromptKeywordReward(BaseRewardModel):
 
 
 class SupportSuccessReward(BaseRewardModel):
-    """:func:`text_gym.support_success` as a reward model (spec ``"support-success"``): 1 or 0 per episode of
+    """``text_gym.support_success`` as a reward model (spec ``"support-success"``): 1 or 0 per episode of
     ``TextGenSupport-v0``, from the episode's ``conversations`` (the field an agent's gold reward model gets on a chat
     env: ``agents.common.logger.gold_fields``) and the support rows' fields. The support task's gold metric."""
 

@@ -15,23 +15,23 @@ env id                   prompts (written for this project)  proxy reward (the e
 =======================  ==================================  =================================  ===============  ======
 
 ``TextGenDialogue-v0`` is single-turn: an episode is one assistant reply to one user turn (plus the system turn);
-the multi-turn chat envs are ``TextGenChat-v0`` and ``TextGenSupport-v0`` (:mod:`text_gym.chat.env`).
+the multi-turn chat envs are ``TextGenChat-v0`` and ``TextGenSupport-v0`` (``text_gym.chat.env``).
 
-Each id builds a :class:`TextGenEnv` (``gym.make``) or :class:`TextGenVectorEnv` (``gym.make_vec``) with the
-defaults of its :class:`TaskSpec`; every env keyword can still be overridden. :func:`gold_reward_spec` gives the
+Each id builds a ``TextGenEnv`` (``gym.make``) or ``TextGenVectorEnv`` (``gym.make_vec``) with the
+defaults of its ``TaskSpec``; every env keyword can still be overridden. ``gold_reward_spec`` gives the
 gold metric of an id as a reward-model spec string, ready for an agent's ``gold_reward_model=``. Every task has a
-``train`` and a held-out ``test`` prompt split (:func:`task_prompts`). The procedural tasks (instruct, arithmetic;
-:mod:`text_gym.tasks.instruct`, :mod:`text_gym.tasks.arithmetic`) draw a fresh prompt from the env's RNG at every
+``train`` and a held-out ``test`` prompt split (``task_prompts``). The procedural tasks (instruct, arithmetic;
+``text_gym.tasks.instruct``, ``text_gym.tasks.arithmetic``) draw a fresh prompt from the env's RNG at every
 reset: their
-``train`` split is endless (a :class:`~text_gym.prompts.generated.GeneratedPrompts`), ``test`` is a fixed list of
+``train`` split is endless (a ``GeneratedPrompts``), ``test`` is a fixed list of
 rows, and they have no ``all`` split. Their rewards read per-prompt fields (``constraints``, ``answer``).
 ``TextGenArithmetic-v0`` takes the env option ``levels`` (difficulty levels to draw from, default all five).
 
 
-The multi-turn support desk ``TextGenSupport-v0`` (:mod:`text_gym.tasks.support`) is not in the suite's ``TASKS``
-(its env is a chat env with its own defaults), but :func:`task_prompts` (option ``scenarios``) and
-:func:`gold_reward_spec` (``support-success``:
-:class:`~text_gym.tasks.rewards.SupportSuccessReward`) know it too (:data:`CHAT_TASKS`).
+The multi-turn support desk ``TextGenSupport-v0`` (``text_gym.tasks.support``) is not in the suite's ``TASKS``
+(its env is a chat env with its own defaults), but ``task_prompts`` (option ``scenarios``) and
+``gold_reward_spec`` (``support-success``:
+``SupportSuccessReward``) know it too (``CHAT_TASKS``).
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ TASKS: dict[str, TaskSpec] = {
 # ------------------------------------------------------------------------------------------- chat tasks
 @dataclass(frozen=True)
 class ChatTaskSpec:
-    """A multi-turn task's held-out split and gold metric: ``prompts(split, **options)`` as in :class:`TaskSpec`."""
+    """A multi-turn task's held-out split and gold metric: ``prompts(split, **options)`` as in ``TaskSpec``."""
 
     prompts: Callable[..., Any]
     gold_reward_model: str
@@ -216,7 +216,7 @@ class ChatTaskSpec:
 CHAT_TASKS: dict[str, ChatTaskSpec] = {
     "TextGenSupport-v0": ChatTaskSpec(support_rows, "support-success", options=("scenarios",)),
 }
-"""The multi-turn tasks :func:`task_prompts` and :func:`gold_reward_spec` know, by env id."""
+"""The multi-turn tasks ``task_prompts`` and ``gold_reward_spec`` know, by env id."""
 
 
 def _spec(env_id: str, chat: bool = True) -> TaskSpec | ChatTaskSpec:
@@ -236,7 +236,7 @@ def gold_reward_spec(env_id: str) -> str:
 def task_prompts(env_id: str, split: str = "train", **options: Any) -> Any:
     """The prompts of a suite task (or of ``TextGenSupport-v0``, option ``scenarios``): ``train`` (the env's
     default), held-out ``test``, or ``all`` (fixed tasks only). A list of strings, a list of rows with fields, or an
-    endless :class:`GeneratedPrompts` (procedural ``train``); any of them is a valid ``prompts=`` for the env.
+    endless ``GeneratedPrompts`` (procedural ``train``); any of them is a valid ``prompts=`` for the env.
     ``options``: the task's prompt options."""
     spec = _spec(env_id)
     unknown = sorted(set(options) - set(spec.options))
@@ -269,10 +269,10 @@ def task_defaults(env_id: str, **overrides: Any) -> dict[str, Any]:
 
 
 def make_task_env(task: str, **kwargs: Any) -> TextGenEnv:
-    """Entry point of the suite ids: a :class:`TextGenEnv` with the defaults of ``TASKS[task]``."""
+    """Entry point of the suite ids: a ``TextGenEnv`` with the defaults of ``TASKS[task]``."""
     return TextGenEnv(**task_defaults(task, **kwargs))
 
 
 def make_task_vector_env(task: str, num_envs: int = 1, **kwargs: Any) -> TextGenVectorEnv:
-    """Vector entry point of the suite ids: a :class:`TextGenVectorEnv` with the same defaults."""
+    """Vector entry point of the suite ids: a ``TextGenVectorEnv`` with the same defaults."""
     return TextGenVectorEnv(num_envs, **task_defaults(task, **kwargs))

@@ -5,13 +5,13 @@ Ten scenarios written for this project (password reset, refund, delivery delay, 
 change of address, cancelled subscription, wrong item, damaged item, company invoice). Each has templated opening
 messages, hidden facts with values drawn per variant (emails, order numbers, phone numbers...), the facts the
 agent must ask for, the right next step (regular expressions over one agent turn, which may name fact values) and
-the customer's patience. :func:`support_rows` generates the prompt rows in code (12 variants per scenario: 90
-``train`` / 30 held-out ``test`` rows); their fields are the :class:`~text_gym.chat.users.Script` format, so the
-customer is a plain :class:`~text_gym.chat.users.ScriptedUser`, and :func:`support_success` replays the same rules.
+the customer's patience. ``support_rows`` generates the prompt rows in code (12 variants per scenario: 90
+``train`` / 30 held-out ``test`` rows); their fields are the ``Script`` format, so the
+customer is a plain ``ScriptedUser``, and ``support_success`` replays the same rules.
 
-Gold (:func:`support_success`, per conversation, in {0, 1}): the customer was satisfied — some agent turn gave the
+Gold (``support_success``, per conversation, in {0, 1}): the customer was satisfied — some agent turn gave the
 right next step after every required fact had been asked for in an earlier turn, within ``patience`` agent turns.
-Proxy (:class:`SupportTurnReward`, per agent turn, RewardFn form): credit for asking for required facts not yet
+Proxy (``SupportTurnReward``, per agent turn, RewardFn form): credit for asking for required facts not yet
 revealed, for a turn that states the next step (whether or not the facts were asked for first), a small
 politeness bonus and a length penalty. It is learnable turn by turn but is not the gold: it pays a premature step,
 ignores patience, and pays the steps of a conversation that never succeeds.
@@ -73,7 +73,7 @@ class FactTemplate:
 @dataclass(frozen=True)
 class Scenario:
     """One support problem. ``openings`` and ``goal`` may use ``{item}``; ``solution`` patterns may name facts as
-    ``{name}`` (:class:`~text_gym.chat.users.Script`)."""
+    ``{name}`` (``Script``)."""
 
     name: str
     openings: tuple[str, ...]
@@ -336,7 +336,7 @@ _SCRIPT_FIELDS = ("facts", "required", "solution", "patience")
 def support_success(conversations: Sequence[Sequence[Message]], **fields: Sequence[Any]) -> np.ndarray:
     """Gold metric, one per conversation, in {0, 1}: 1 when the scripted customer of its row was satisfied (the
     right next step after every required fact was asked for in an earlier agent turn, within ``patience`` agent
-    turns; :func:`~text_gym.chat.users.run_script`), else 0. Needs the fields ``facts``, ``required``, ``solution``,
+    turns; ``run_script``), else 0. Needs the fields ``facts``, ``required``, ``solution``,
     ``patience`` (other fields are ignored)."""
     missing = [name for name in _SCRIPT_FIELDS if name not in fields]
     if missing:
@@ -366,7 +366,7 @@ class SupportTurnReward(BaseRewardModel):
     - length * max(0, words - max_words) / max_words``.
 
     A fact counts as already known when its value appears in the prompt text (the customer revealed it). Unlike
-    the gold :func:`support_success`, it pays a step given before the facts were asked for, ignores patience, and
+    the gold ``support_success``, it pays a step given before the facts were asked for, ignores patience, and
     pays every turn on its own. Needs the fields ``facts``, ``required`` and ``solution``.
     """
 
@@ -408,8 +408,8 @@ class SupportTurnReward(BaseRewardModel):
 # ----------------------------------------------------------------------------------------------------- env
 def support_defaults(**overrides: Any) -> dict[str, Any]:
     """Keyword arguments of ``TextGenSupport-v0`` (``TextGenChat-v0`` configured for the desk), ``overrides``
-    applied: the ``train`` rows, a :class:`~text_gym.chat.users.ScriptedUser`, :class:`SupportTurnReward` per turn,
-    :func:`support_success` per conversation, :data:`SUPPORT_SYSTEM_PROMPT`, ``max_turns=6`` (one more than the
+    applied: the ``train`` rows, a ``ScriptedUser``, ``SupportTurnReward`` per turn,
+    ``support_success`` per conversation, ``SUPPORT_SYSTEM_PROMPT``, ``max_turns=6`` (one more than the
     largest patience, so the customer always ends the episode: ``stop_reason="user_ended"``, satisfied or gave up),
     ``max_turn_tokens=48``, ``max_prompt_tokens=96`` (the longest first prompt is 78 SmolLM2 tokens) and
     ``max_new_tokens=448`` (5 turns of 48 agent tokens and 4 customer replies of up to about 40 tokens)."""
@@ -428,10 +428,10 @@ def support_defaults(**overrides: Any) -> dict[str, Any]:
 
 
 def make_support_env(**kwargs: Any) -> TextGenChatEnv:
-    """Entry point of ``TextGenSupport-v0``: a :class:`~text_gym.TextGenChatEnv` with :func:`support_defaults`."""
+    """Entry point of ``TextGenSupport-v0``: a ``TextGenChatEnv`` with ``support_defaults``."""
     return TextGenChatEnv(**support_defaults(**kwargs))
 
 
 def make_support_vector_env(num_envs: int = 1, **kwargs: Any) -> TextGenChatVectorEnv:
-    """Vector entry point of ``TextGenSupport-v0``: a :class:`~text_gym.TextGenChatVectorEnv`, same defaults."""
+    """Vector entry point of ``TextGenSupport-v0``: a ``TextGenChatVectorEnv``, same defaults."""
     return TextGenChatVectorEnv(num_envs, **support_defaults(**kwargs))
