@@ -18,7 +18,7 @@ from agents.common.policy import AdapterDisabledReference, LMPolicy, selective_l
 from agents.common.rollout import RolloutBuffer, collect_rollout
 from agents.ppo.ppo import PPO, PPOConfig
 from agents.reinforce import GRPO, REINFORCE, GRPOConfig, REINFORCEConfig
-from reward_models import resolve_device
+from reward_models.common import resolve_device
 from reward_models.common.moved_modules import alias_moved_modules
 
 ALGORITHMS = {

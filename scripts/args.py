@@ -21,7 +21,7 @@ from typing import Any, TypeVar, Union
 
 from transformers import HfArgumentParser
 
-from reward_models import MissingExtraError
+from reward_models.common import MissingExtraError
 
 T = TypeVar("T")
 

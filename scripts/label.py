@@ -14,7 +14,7 @@ from scripts.args import add_config_subcommands, config_from_args
 
 
 def run_serve(args: argparse.Namespace) -> int:
-    from reward_models import require_extra
+    from reward_models.common import require_extra
     from reward_models.human import LabelServerConfig, make_server, resolve_candidates, resolve_token
     from text_gym import load_prompts
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass, field
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.args import add_config_command, config_from_args
 
 

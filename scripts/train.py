@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from agents import ALGORITHMS, AlgorithmConfig
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.args import ConfigParser, config_from_args
 
 ALGORITHM_HELP = {

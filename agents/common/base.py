@@ -43,7 +43,7 @@ from agents.common.model_setup import (
 from agents.common.policy import position_ids_from_mask
 from agents.common.reward_shaping import ScoreStats
 from agents.common.updater import MinibatchUpdater
-from reward_models import resolve_dtype
+from reward_models.common import resolve_dtype
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 
 from agents.common.distributed import Reducer
-from reward_models import write_folder_atomically
+from reward_models.common import write_folder_atomically
 
 TRAINING_STATE = "training_state.pt"
 """The file a complete checkpoint ends with: ``{"num_processes": n}`` (``torch.save``)."""

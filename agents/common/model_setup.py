@@ -17,7 +17,8 @@ from agents.common.config import AlgorithmConfig
 from agents.common.kl import AdaptiveKLController, FixedKLController
 from agents.common.logger import CONVERSATIONS_FIELD
 from agents.common.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder
-from reward_models import check_fields_available, resolve_dtype
+from reward_models import check_fields_available
+from reward_models.common import resolve_dtype
 from text_gym import TextGenChatVectorEnv
 
 

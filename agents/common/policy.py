@@ -32,7 +32,7 @@ from agents.common.static_decode import (
     static_forward_kwargs,
     takes_cache_position,
 )
-from reward_models import hf_progress_bars_disabled, load_tokenizer, resolve_model_path
+from reward_models.common import hf_progress_bars_disabled, load_tokenizer, resolve_model_path
 from reward_models.common.lm import load_causal_lm, position_ids_from_mask
 
 VALUE_HEAD_FILE = "value_head.safetensors"

@@ -23,7 +23,7 @@ from agents.common.losses import clipped_policy_loss, clipped_value_loss
 from agents.common.on_policy import OnPolicyAlgorithm
 from agents.common.reward_shaping import kl_penalized_rewards
 from agents.common.rollout import RolloutBuffer
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 
 
 @dataclass

@@ -34,7 +34,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
 from agents.common.kl import KL_ESTIMATORS, KLEstimator, check_kl_coef, kl_estimate
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from reward_models.common.lm import load_causal_lm, next_token_logits
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agents.sb3.policy import _LMPolicyMixin
-from reward_models import require_extra
+from reward_models.common import require_extra
 
 _maskable = require_extra("sb3_contrib.common.maskable.policies", "sb3", "MaskableLMActorCriticPolicy (MaskablePPO)")
 

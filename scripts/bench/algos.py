@@ -38,7 +38,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.bench.cli import Benchmark, run_as_script
 from scripts.bench.report import doc_markers, finish_figure, machine_info, pyplot
 from scripts.bench.results import ResultsWriter, partial_line

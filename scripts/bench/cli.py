@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import MISSING, dataclass, fields
 from typing import Any, NoReturn
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.args import add_config_command, config_from_args
 
 BENCHMARKS = [

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.bench.cli import Benchmark, check_positive_ints
 from scripts.bench.models import zero_reward
 from scripts.bench.report import machine_line, write_rows
@@ -41,7 +41,7 @@ def run_benchmark(config: BenchEnvConfig) -> list[dict]:
     import torch
     from tqdm import tqdm
 
-    from reward_models import load_tokenizer
+    from reward_models.common import load_tokenizer
     from text_gym import TextGenEnv, TextGenVectorEnv
 
     tokenizer = load_tokenizer(config.tokenizer)

@@ -45,7 +45,7 @@ from typing import Any, get_args
 
 from agents.common.config import DTypeName
 from agents.common.static_decode import RolloutCache
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.bench.cli import Benchmark, check_positive_ints, command_line
 from scripts.bench.group import GROUP_CASES, group_table, phase_table, with_trl_ratios
 from scripts.bench.iteration import CASES
@@ -169,7 +169,7 @@ def _model_config(config: BenchGPUConfig):
     """The policy's transformers config (read from its folder; no weights loaded)."""
     from transformers import AutoConfig
 
-    from reward_models import resolve_model_path
+    from reward_models.common import resolve_model_path
 
     return AutoConfig.from_pretrained(resolve_model_path(config.policy))
 
@@ -267,7 +267,7 @@ def environment_checks(config: BenchGPUConfig) -> tuple[list[tuple[bool, str]], 
                 f"{'supports' if static_ok else 'does not support'} a StaticCache",
             )
         )
-    from reward_models import MissingExtraError
+    from reward_models.common import MissingExtraError
     from scripts.bench.trl_cases import load_trl_group_trainers, load_trl_ppo
 
     trainers = []
@@ -352,7 +352,7 @@ def _release(policy, device) -> None:
 def _prepare_policy(config: BenchGPUConfig, out: Path) -> str:
     """The policy folder every part loads: ``--policy`` itself, or (``--random-init``) a randomly initialised float32
     copy of its architecture saved with its tokenizer under ``out/policy``."""
-    from reward_models import resolve_model_path
+    from reward_models.common import resolve_model_path
 
     if not config.random_init:
         return resolve_model_path(config.policy)

@@ -45,7 +45,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from reward_models import hf_progress_bars_disabled
+from reward_models.common import hf_progress_bars_disabled
 from scripts.bench.measure import CaseSettings, measure_training
 from scripts.bench.models import reward_model_spec, textgen_env_kwargs
 from scripts.bench.phases import PHASES, PhaseClock

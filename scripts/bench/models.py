@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from reward_models import hf_progress_bars_disabled
+from reward_models.common import hf_progress_bars_disabled
 
 
 def zero_reward(prompts: list[str], completions: list[str]) -> list[float]:
@@ -67,7 +67,7 @@ def save_random_init_policy(policy: str, out: Path, seed: int) -> str:
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    from reward_models import resolve_model_path
+    from reward_models.common import resolve_model_path
 
     path = resolve_model_path(policy)
     torch.manual_seed(seed)

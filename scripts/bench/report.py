@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from reward_models import require_extra
+from reward_models.common import require_extra
 
 
 def doc_markers(name: str, command: str | None = None) -> tuple[str, str]:

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.bench.cli import Benchmark, check_positive_ints, run_as_script
 from scripts.bench.models import zero_reward
 from scripts.bench.report import machine_line, write_rows

@@ -13,7 +13,7 @@ import platform
 import time
 from dataclasses import dataclass, field
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.bench.cli import Benchmark
 from scripts.bench.report import write_rows
 
@@ -58,7 +58,7 @@ def _make(case: str, n_envs: int):
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from agents.sb3 import LMActorCriticPolicy, LSTMTokenExtractor, SB3VecEnv
-    from reward_models import require_extra
+    from reward_models.common import require_extra
     from text_gym import char_tokenizer
 
     if case.startswith("maskable-ppo"):

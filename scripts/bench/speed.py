@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from scripts.bench.cli import Benchmark, check_positive_ints
 from scripts.bench.group import (
     GROUP_CASES,
@@ -360,7 +360,7 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
     from tqdm import tqdm
 
     from agents import resolve_device
-    from reward_models import resolve_model_path
+    from reward_models.common import resolve_model_path
     from scripts.bench.trl_cases import load_trl_group_trainers, load_trl_ppo
 
     # Fail before the long rollout part when a TRL case cannot run with the installed trl.

@@ -17,7 +17,7 @@ import os
 from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
-from reward_models import MissingExtraError
+from reward_models.common import MissingExtraError
 
 if TYPE_CHECKING:
     from scripts.bench.group import GroupSettings

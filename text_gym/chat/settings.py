@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from text_gym.chat.users import SimulatedUser
 from text_gym.envs.settings import TextGenSettings
 

@@ -29,7 +29,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-from reward_models import check_positive_int, load_tokenizer
+from reward_models.common import check_positive_int, load_tokenizer
 from reward_models.common.jsonl import read_jsonl_objects
 from reward_models.common.lm import load_causal_lm
 

@@ -23,7 +23,7 @@ import numpy as np
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 from transformers import PreTrainedTokenizerFast
 
-from reward_models import check_positive_int
+from reward_models.common import check_positive_int
 from text_gym.envs.text_gen import TextGenEnv
 from text_gym.envs.vector import TextGenVectorEnv
 

@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 
-from reward_models import call_reward, check_fields_available, check_scores, load_tokenizer, make_reward_model
+from reward_models import call_reward, check_fields_available, check_scores, make_reward_model
+from reward_models.common import load_tokenizer
 from text_gym.envs.masking import make_vocabulary_mask
 from text_gym.prompts.generated import CACHE_SIZE, GeneratedPrompts, LazyColumn
 from text_gym.prompts.rows import load_prompt_source

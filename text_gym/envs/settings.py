@@ -19,7 +19,8 @@ import numpy as np
 import torch
 from gymnasium.vector import AutoresetMode
 
-from reward_models import RewardFn, check_positive_int
+from reward_models import RewardFn
+from reward_models.common import check_positive_int
 from text_gym.envs.masking import check_mask_options
 
 RENDER_MODES = ("ansi", "human", "rgb_array")

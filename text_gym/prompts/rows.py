@@ -25,7 +25,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from reward_models import RESERVED_FIELDS, require_extra
+from reward_models import RESERVED_FIELDS
+from reward_models.common import require_extra
 from text_gym.prompts.generated import GeneratedPrompts
 from text_gym.prompts.lists import load_prompts, read_prompt_rows
 
