@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -75,7 +76,7 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
 
     rows = results["iterations"]
     assert [(r["model"], r["case"]) for r in rows] == [
-        ("tiny_policy0", "ours"),
+        (Path(tiny_policy_dir).name, "ours"),
         ("tiny-gpt2", "ours"),
         ("tiny-gpt2", "sb3"),
     ]
