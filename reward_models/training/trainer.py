@@ -222,9 +222,17 @@ def _add_lora_adapters(model: nn.Module, config: RewardTrainerConfig) -> nn.Modu
             f"{type(model).__name__} has no classification head named 'classifier' or 'score' for peft to train "
             "in full; train it with lora_r=0 (full fine-tuning)"
         )
-    # the adapter names its base as the user did ("minilm" resolves offline on any machine; a folder stays a path)
-    peft_model.peft_config["default"].base_model_name_or_path = config.model
     return peft_model
+
+
+def _name_adapter_base(folder: Path, model: str) -> None:
+    """Name the adapter's base as the user did: ``"minilm"`` then resolves offline on any machine, where the
+    resolved folder (peft's default, which its save checks for ``config.json``) is this machine's path."""
+    from peft import PeftConfig
+
+    adapter = PeftConfig.from_pretrained(str(folder))
+    adapter.base_model_name_or_path = model
+    adapter.save_pretrained(str(folder))
 
 
 def _load_backbone(config: RewardTrainerConfig, device: torch.device) -> HFRewardModel:
@@ -376,8 +384,9 @@ def train_reward_model(
         reward_model.fit_normalization([p for p, _ in reference], [c for _, c in reference])
     reward_model.normalize = config.normalize
     reward_model.save_pretrained(output_dir)
-    if config.lora_r:  # the classifier's config (num_labels, pad token) beside the adapter, for loading it
-        reward_model.model.get_base_model().config.save_pretrained(output_dir)
+    if config.lora_r:
+        _name_adapter_base(output_dir, config.model)
+        reward_model.model.get_base_model().config.save_pretrained(output_dir)  # num_labels, pad token: for loading
     steps = trainer.state.global_step
     (output_dir / "train_results.json").write_text(
         json.dumps(
