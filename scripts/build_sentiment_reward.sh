@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Rebuilds the default "sentiment" reward model (the peft adapter folder reward_models/data/sentiment-minilm/) and
-# measures its held-out agreement with VADER, as reported in docs/reward_models.md. About 25 minutes on a 2-core
-# CPU shared with other jobs (labelling about 16, training about 8).
+# measures its held-out agreement with VADER, as reported in docs/reward_models.md. About 22 minutes on a 2-core
+# CPU shared with other jobs (labelling about 13, training about 9).
 #   usage: bash scripts/build_sentiment_reward.sh [work folder, default runs/sentiment-rm]
 # OMP_NUM_THREADS=1 avoids thread oversubscription when the machine is shared; drop it on an idle machine.
 set -euo pipefail
@@ -21,7 +21,7 @@ text-gym reward label --prompts default:train --output "$WORK/train.jsonl" --com
 # 2. Bradley-Terry training: MiniLM with rank-8 peft LoRA adapters on every Linear layer + a scalar head trained in
 #    full (modules_to_save), completion only; the best checkpoint is saved as a peft adapter folder.
 text-gym reward train --model minilm --train-file "$WORK/train.jsonl" --eval-fraction 0.1 --output-dir "$WORK/rm" \
-    --no-include-prompt --max-length 256 --lora-r 8 --lora-alpha 16 --learning-rate 5e-4 --num-train-epochs 2 \
+    --no-include-prompt --max-length 256 --lora-r 8 --lora-alpha 16 --learning-rate 5e-4 --num-train-epochs 3 \
     --batch-size 32 --eval-steps 60 --device cpu --seed 0
 
 # 3. Ship the adapter folder without the tokenizer (the base's, MiniLM's, is used) and with the adapter weights in

@@ -246,6 +246,27 @@ def test_lora_settings_are_validated(backbone, tmp_path):
     assert not (tmp_path / "rm").exists()  # a failed run writes nothing
 
 
+def test_training_without_held_out_pairs_saves_the_last_model(backbone, tmp_path):
+    config = RewardTrainerConfig(
+        model=backbone,
+        output_dir=str(tmp_path / "rm"),
+        eval_fraction=0.0,
+        num_train_epochs=2,
+        batch_size=25,
+        learning_rate=1e-3,
+        device="cpu",
+    )
+    result = train_reward_model(config, synthetic_pairs(100, seed=0))
+    assert result.steps == 8 and result.history == [] and result.best_metrics == {}
+    pairs = synthetic_pairs(20, seed=1)
+    prompts, completions = [p.prompt for p in pairs], [p.chosen for p in pairs]
+    np.testing.assert_allclose(
+        HFRewardModel(result.output_dir)(prompts, completions), result.reward_model(prompts, completions), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="early_stopping_patience=2 needs held-out pairs"):
+        train_reward_model(RewardTrainerConfig(**{**config.__dict__, "early_stopping_patience": 2}), pairs)
+
+
 def test_split_by_prompt_holds_out_whole_prompts():
     pairs = synthetic_pairs(300, seed=0)
     train, held_out = split_by_prompt(pairs, 0.25, seed=0)
