@@ -19,13 +19,9 @@ import tempfile
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
-from transformers import Trainer, TrainerCallback
 
 from reward_models.common.devices import resolve_device
 from reward_models.common.packaged import load_tokenizer, resolve_model_path
@@ -33,16 +29,8 @@ from reward_models.common.quiet import hf_progress_bars_disabled
 from reward_models.models.hf import HFRewardModel
 from reward_models.preferences.pairs import PreferencePair, load_preferences
 from reward_models.training.config import ALL_LINEAR, RewardTrainerConfig
-from reward_models.training.losses import bradley_terry_loss, preference_metrics
 
-__all__ = [
-    "BradleyTerryTrainer",
-    "PreferenceCollator",
-    "RewardTrainResult",
-    "RewardTrainerConfig",
-    "split_by_prompt",
-    "train_reward_model",
-]
+__all__ = ["RewardTrainResult", "RewardTrainerConfig", "split_by_prompt", "train_reward_model"]
 
 _EVAL_METRICS = ("loss", "accuracy", "margin", "num_pairs")
 
@@ -73,116 +61,6 @@ def split_by_prompt(
         )
     held_out = set(prompts[:count])
     return [p for p in pairs if p.prompt not in held_out], [p for p in pairs if p.prompt in held_out]
-
-
-@dataclass
-class PreferenceCollator:
-    """Batch preference pairs for :class:`BradleyTerryTrainer`.
-
-    Returns ``{"margin": [batch], "inputs": encoded [2 * batch, seq]}``: the chosen completions' rows first, then
-    the rejected ones', tokenized the way ``reward_model`` scores (one forward pass for both); ``margin`` holds the
-    rows' margins when ``use_margin`` (missing margins count 0), else zeros.
-    """
-
-    reward_model: HFRewardModel
-    use_margin: bool = False
-
-    def __call__(self, pairs: list[PreferencePair]) -> dict[str, Any]:
-        margins = [(p.margin or 0.0) if self.use_margin else 0.0 for p in pairs]
-        completions = [p.chosen for p in pairs] + [p.rejected for p in pairs]
-        return {
-            "margin": torch.tensor(margins, dtype=torch.float32),
-            "inputs": self.reward_model.encode([p.prompt for p in pairs] * 2, completions),
-        }
-
-
-class BradleyTerryTrainer(Trainer):
-    """A ``transformers.Trainer`` whose loss is :func:`~reward_models.bradley_terry_loss` on collated pairs.
-
-    Args:
-        reward_model: reads the reward from the model's logits (``HFRewardModel.head_output``).
-        center_rewards_coefficient: weight of the centering term ``mean((r⁺ + r⁻)²)`` (None: off).
-        *args, **kwargs: ``Trainer``'s; the data collator must be a :class:`PreferenceCollator`.
-
-    Evaluation predictions are the rewards ``[num_pairs, 2]`` (chosen, rejected), for :func:`compute_metrics`.
-    """
-
-    def __init__(
-        self, *args: Any, reward_model: HFRewardModel, center_rewards_coefficient: float | None, **kwargs: Any
-    ) -> None:
-        super().__init__(*args, **kwargs)
-        self.reward_model = reward_model
-        self.center_rewards_coefficient = center_rewards_coefficient
-
-    def compute_loss(
-        self,
-        model: nn.Module,
-        inputs: dict[str, Any],
-        return_outputs: bool = False,
-        num_items_in_batch: torch.Tensor | None = None,
-    ) -> torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Mean Bradley–Terry loss of the batch; with ``return_outputs`` also ``{"rewards": [batch, 2]}``."""
-        rewards = self.reward_model.head_output(model(**inputs["inputs"]).logits).float()
-        chosen, rejected = rewards.chunk(2)
-        loss = bradley_terry_loss(chosen, rejected, inputs["margin"], self.center_rewards_coefficient)
-        return (loss, {"rewards": torch.stack([chosen, rejected], dim=1)}) if return_outputs else loss
-
-    def prediction_step(
-        self,
-        model: nn.Module,
-        inputs: dict[str, Any],
-        prediction_loss_only: bool,
-        ignore_keys: list[str] | None = None,
-    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
-        """Loss, rewards ``[batch, 2]`` and placeholder labels ``[batch]`` (the label is "chosen wins")."""
-        inputs = self._prepare_inputs(inputs)
-        with torch.no_grad():
-            loss, outputs = self.compute_loss(model, inputs, return_outputs=True)
-        if prediction_loss_only:
-            return loss.detach(), None, None
-        rewards = outputs["rewards"].detach()
-        return loss.detach(), rewards, torch.ones(len(rewards), device=rewards.device)
-
-
-def compute_metrics(prediction: Any) -> dict[str, float]:
-    """``accuracy``, ``margin`` (:func:`~reward_models.preference_metrics`) and ``num_pairs`` of evaluation
-    rewards ``[num_pairs, 2]`` (an ``EvalPrediction``; ``Trainer`` adds ``loss``)."""
-    rewards = torch.as_tensor(np.asarray(prediction.predictions))
-    return {**preference_metrics(rewards[:, 0], rewards[:, 1]), "num_pairs": float(len(rewards))}
-
-
-class _ConsoleProgress(TrainerCallback):
-    """The console output of a run: one progress bar, a line per evaluation, a line when stopping early."""
-
-    def __init__(self, metric: str, patience: int | None) -> None:
-        self.metric, self.patience, self.bar, self.best = metric, patience, None, None
-
-    def on_train_begin(self, args, state, control, **kwargs) -> None:
-        self.bar = tqdm(total=state.max_steps, desc="reward model", unit="step")
-
-    def on_step_end(self, args, state, control, **kwargs) -> None:
-        self.bar.update(state.global_step - self.bar.n)
-
-    def on_log(self, args, state, control, logs=None, **kwargs) -> None:
-        if logs and "loss" in logs:
-            self.bar.set_postfix(epoch=f"{state.epoch:.2f}", loss=f"{logs['loss']:.3f}")
-
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs) -> None:
-        value = metrics[f"eval_{self.metric}"]
-        improved = self.best is None or (value > self.best if args.greater_is_better else value < self.best)
-        self.best = value if improved else self.best
-        tqdm.write(
-            f"step {state.global_step}: eval loss {metrics['eval_loss']:.4f}  accuracy {metrics['eval_accuracy']:.4f}"
-            f"  margin {metrics['eval_margin']:.3f}{'  (best)' if improved else ''}"
-        )
-
-    def on_train_end(self, args, state, control, **kwargs) -> None:
-        self.bar.close()
-        if state.global_step < state.max_steps:
-            tqdm.write(
-                f"early stopping at step {state.global_step}: no better eval {self.metric} in {self.patience} "
-                "evaluations"
-            )
 
 
 def _load_pairs(name: str, path: str) -> list[PreferencePair]:
@@ -321,8 +199,15 @@ def train_reward_model(
         trained model.
     """
     from torch.utils.tensorboard import SummaryWriter
-    from transformers import EarlyStoppingCallback, PrinterCallback, set_seed
+    from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback, set_seed
     from transformers.integrations import TensorBoardCallback
+
+    from reward_models.training.bradley_terry_trainer import (
+        BradleyTerryTrainer,
+        ConsoleProgress,
+        PreferenceCollator,
+        compute_metrics,
+    )
 
     set_seed(config.seed)
     if train_pairs is None:
@@ -345,16 +230,17 @@ def train_reward_model(
     if config.lora_r:
         reward_model.model = _add_lora_adapters(reward_model.model, config)
     output_dir = Path(config.output_dir)
-    callbacks: list[TrainerCallback] = [
-        TensorBoardCallback(SummaryWriter(config.logging_dir or str(output_dir / "runs"))),
-        _ConsoleProgress(config.metric_for_best_model, config.early_stopping_patience),
-    ]
-    if config.early_stopping_patience is not None:
-        callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
     with tempfile.TemporaryDirectory(prefix="reward-checkpoints-") as checkpoints:
+        args = _training_arguments(config, checkpoints, device, evaluate=bool(eval_pairs))
+        callbacks: list[TrainerCallback] = [
+            TensorBoardCallback(SummaryWriter(config.logging_dir or str(output_dir / "runs"))),
+            ConsoleProgress(config.metric_for_best_model, config.early_stopping_patience),
+        ]
+        if config.early_stopping_patience is not None:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
         trainer = BradleyTerryTrainer(
             model=reward_model.model,
-            args=_training_arguments(config, checkpoints, device, evaluate=bool(eval_pairs)),
+            args=args,
             data_collator=PreferenceCollator(reward_model, config.use_margin),
             train_dataset=train_pairs,
             eval_dataset=eval_pairs or None,
@@ -363,7 +249,7 @@ def train_reward_model(
             reward_model=reward_model,
             center_rewards_coefficient=config.center_rewards_coefficient,
         )
-        trainer.remove_callback(PrinterCallback)  # it prints every log dict; _ConsoleProgress is our console
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict; ConsoleProgress is our console
         trainer.train()  # ends with the best checkpoint's weights loaded into reward_model.model (if evaluated)
     history = [
         {
