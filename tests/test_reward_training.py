@@ -192,7 +192,7 @@ def test_seeded_runs_reproduce_their_weights(backbone, tmp_path):
 
 def test_lora_rank_is_a_deprecated_alias_of_lora_r():
     from scripts.args import config_from_args
-    from scripts.cli import build_parser
+    from scripts.cli import build_parser, main
 
     with pytest.warns(DeprecationWarning, match="lora_rank"):
         config = RewardTrainerConfig(lora_rank=4)
@@ -206,6 +206,8 @@ def test_lora_rank_is_a_deprecated_alias_of_lora_r():
         warnings.simplefilter("error")
         new = config_from_args(RewardTrainerConfig, parse(["reward", "train", "--lora-r", "4"]))
     assert old == new and new.lora_r == 4
+    with pytest.warns(DeprecationWarning, match="--lora-rank"):  # the command shows it (a bad file then stops it)
+        assert main(["reward", "train", "--lora-rank", "4", "--train-file", "missing.jsonl"]) == 1
 
 
 def test_lora_target_modules_limit_the_adapted_layers(backbone, tmp_path):
