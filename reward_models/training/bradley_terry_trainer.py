@@ -22,7 +22,7 @@ from reward_models.training.losses import bradley_terry_loss, preference_metrics
 
 @dataclass
 class PreferenceCollator:
-    """Batch preference pairs for :class:`BradleyTerryTrainer`.
+    """Batch preference pairs for ``BradleyTerryTrainer``.
 
     Returns ``{"margin": [batch], "inputs": encoded [2 * batch, seq]}``: the chosen completions' rows first, then
     the rejected ones', tokenized the way ``reward_model`` scores (one forward pass for both); ``margin`` holds the
@@ -42,14 +42,14 @@ class PreferenceCollator:
 
 
 class BradleyTerryTrainer(Trainer):
-    """A ``transformers.Trainer`` whose loss is :func:`~reward_models.bradley_terry_loss` on collated pairs.
+    """A ``transformers.Trainer`` whose loss is ``reward_models.bradley_terry_loss`` on collated pairs.
 
     Args:
         reward_model: reads the reward from the model's logits (``HFRewardModel.head_output``).
         center_rewards_coefficient: weight of the centering term ``mean((r⁺ + r⁻)²)`` (None: off).
-        *args, **kwargs: ``Trainer``'s; the data collator must be a :class:`PreferenceCollator`.
+        *args, **kwargs: ``Trainer``'s; the data collator must be a ``PreferenceCollator``.
 
-    Evaluation predictions are the rewards ``[num_pairs, 2]`` (chosen, rejected), for :func:`compute_metrics`.
+    Evaluation predictions are the rewards ``[num_pairs, 2]`` (chosen, rejected), for ``compute_metrics``.
     """
 
     def __init__(
@@ -90,7 +90,7 @@ class BradleyTerryTrainer(Trainer):
 
 
 def compute_metrics(prediction: Any) -> dict[str, float]:
-    """``accuracy``, ``margin`` (:func:`~reward_models.preference_metrics`) and ``num_pairs`` of evaluation
+    """``accuracy``, ``margin`` (``reward_models.preference_metrics``) and ``num_pairs`` of evaluation
     rewards ``[num_pairs, 2]`` (an ``EvalPrediction``; ``Trainer`` adds ``loss``)."""
     rewards = torch.as_tensor(np.asarray(prediction.predictions))
     return {**preference_metrics(rewards[:, 0], rewards[:, 1]), "num_pairs": float(len(rewards))}
