@@ -20,7 +20,7 @@ from reward_models.models.constraints import (
 )
 from reward_models.models.function_rewards import KeywordReward, LengthReward, RegexReward
 from reward_models.models.gold import DistinctNGrams, VaderSentiment
-from reward_models.models.hf import REWARD_CONFIG_NAME, HFRewardModel
+from reward_models.models.hf import ADAPTER_CONFIG_NAME, REWARD_CONFIG_NAME, HFRewardModel, load_adapter_classifier
 from reward_models.models.reference import (
     AnswerFormatReward,
     ExactMatchReward,
@@ -48,10 +48,10 @@ from reward_models.registry import (
     registered_reward_models,
 )
 from reward_models.specs import BUILTIN_SPECS
-from reward_models.training.delta import load_delta_model, save_delta
+from reward_models.training.config import RewardTrainerConfig
 from reward_models.training.evaluation import evaluate_preferences, score_pairs
 from reward_models.training.losses import bradley_terry_loss, preference_metrics
-from reward_models.training.trainer import RewardTrainerConfig, RewardTrainResult, train_reward_model
+from reward_models.training.trainer import RewardTrainResult, train_reward_model
 
 register_reward_models(BUILTIN_SPECS)
 
@@ -81,6 +81,7 @@ alias_moved_modules(
 )
 
 __all__ = [
+    "ADAPTER_CONFIG_NAME",
     "BUILTIN_SPECS",
     "CONSTRAINTS",
     "RESERVED_FIELDS",
@@ -122,7 +123,7 @@ __all__ = [
     "extract_answer",
     "hf_progress_bars_disabled",
     "label_preferences",
-    "load_delta_model",
+    "load_adapter_classifier",
     "load_preferences",
     "load_tokenizer",
     "make_reward_model",
@@ -139,7 +140,6 @@ __all__ = [
     "resolve_device",
     "resolve_dtype",
     "resolve_model_path",
-    "save_delta",
     "score_pairs",
     "sentiment_model_path",
     "sentiment_reward_model",

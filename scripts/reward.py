@@ -1,13 +1,14 @@
-"""``text-gym reward label|train|eval|pack``: preference data, Bradley–Terry training and evaluation of reward models.
+"""``text-gym reward label|train|eval``: preference data, Bradley–Terry training and evaluation of reward models.
 
-Thin wrappers: every flag is a field of :class:`reward_models.LabelConfig`, :class:`~reward_models.RewardTrainerConfig`,
-:class:`~reward_models.training.evaluation.EvalConfig` or :class:`~reward_models.training.delta.PackConfig`.
+Thin wrappers: every flag is a field of ``reward_models.LabelConfig``, ``reward_models.RewardTrainerConfig`` or
+``reward_models.training.evaluation.EvalConfig``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import warnings
 
 from scripts.args import add_config_subcommands, config_from_args
 
@@ -25,7 +26,10 @@ def run_label(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from reward_models import RewardTrainerConfig, train_reward_model
 
-    result = train_reward_model(config_from_args(RewardTrainerConfig, args))
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DeprecationWarning)  # a deprecated flag (--lora-rank) says so on the console
+        config = config_from_args(RewardTrainerConfig, args)
+    result = train_reward_model(config)
     print(
         f"saved reward model to {result.output_dir} after {result.steps} steps; best held-out metrics: "
         f"{json.dumps(result.best_metrics)}"
@@ -49,29 +53,8 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_pack(args: argparse.Namespace) -> int:
-    from reward_models import HFRewardModel, resolve_model_path, save_delta
-    from reward_models.training.delta import PackConfig
-
-    config = config_from_args(PackConfig, args)
-    reward_model = HFRewardModel(config.model)
-    stats = save_delta(
-        reward_model.model,
-        resolve_model_path(config.base),
-        config.output,
-        config.rank,
-        settings=reward_model.settings(),
-    )
-    print(
-        f"wrote {config.output}: {stats['bytes'] / 1e6:.2f} MB, max relative error of the low-rank deltas "
-        f"{stats['max_relative_error']:.2e}"
-    )
-    return 0
-
-
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from reward_models import LabelConfig, RewardTrainerConfig
-    from reward_models.training.delta import PackConfig
     from reward_models.training.evaluation import EvalConfig
 
     parser = subparsers.add_parser(
@@ -89,6 +72,5 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             ),
             ("train", RewardTrainerConfig, run_train, "train a Bradley-Terry reward model on preference pairs"),
             ("eval", EvalConfig, run_eval, "evaluate a reward model on a preference file"),
-            ("pack", PackConfig, run_pack, "store a trained reward model as a small delta against its base"),
         ],
     )

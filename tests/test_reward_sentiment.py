@@ -1,6 +1,7 @@
-"""The offline default reward model "sentiment": built from the shipped delta on the packaged MiniLM, quickly, with
-a normalised scale and the held-out agreement with VADER that docs/reward_models.md reports (on the build script's
-held-out pairs, stored in tests/data; the slow test re-samples them)."""
+"""The offline default reward model "sentiment": the shipped peft adapter folder loaded onto the packaged MiniLM,
+quickly and without writing anything, with a normalised scale and the held-out agreement with VADER that
+docs/reward_models.md reports (on the build script's held-out pairs, stored in tests/data; the slow test
+re-samples them)."""
 
 import time
 from pathlib import Path
@@ -9,7 +10,7 @@ import numpy as np
 import pytest
 
 from reward_models import HFRewardModel, VaderSentiment, evaluate_preferences, load_preferences, make_reward_model
-from reward_models.models.sentiment import SENTIMENT_DELTA
+from reward_models.models.sentiment import SENTIMENT_ADAPTER
 
 POSITIVE = [
     " a wonderful evening, I loved every minute of it.",
@@ -23,13 +24,20 @@ NEGATIVE = [
 ]
 
 
-CLEAR_AGREEMENT, ALL_AGREEMENT, HELD_OUT_LOSS = 0.945, 0.822, 0.430
+CLEAR_AGREEMENT, ALL_AGREEMENT, HELD_OUT_LOSS = 0.937, 0.822, 0.419
 HELD_OUT_PAIRS = Path(__file__).parent / "data" / "sentiment_heldout_pairs.jsonl"
 """`test.jsonl` of scripts/build_sentiment_reward.sh: VADER-ranked SmolLM2 completions of the 96 test prompts."""
 
 
-def test_shipped_delta_is_small():
-    assert SENTIMENT_DELTA.stat().st_size < 2_000_000
+def test_shipped_default_is_a_small_peft_adapter_folder_on_minilm():
+    from peft import PeftConfig
+
+    files = {p.name: p.stat().st_size for p in SENTIMENT_ADAPTER.iterdir()}
+    assert set(files) == {"adapter_config.json", "adapter_model.safetensors", "config.json", "reward_model.json"}
+    assert sum(files.values()) < 1_000_000  # float16 rank-8 adapters and the head; the MiniLM encoder is 90 MB
+    adapter = PeftConfig.from_pretrained(str(SENTIMENT_ADAPTER))
+    assert adapter.base_model_name_or_path == "minilm" and adapter.r == 8  # resolved offline to the packaged MiniLM
+    assert "classifier" in adapter.modules_to_save
 
 
 def test_sentiment_default_builds_offline_fast_and_orders_clear_sentiment(tmp_path, monkeypatch):
@@ -42,7 +50,7 @@ def test_sentiment_default_builds_offline_fast_and_orders_clear_sentiment(tmp_pa
     assert scores[:3].min() > scores[3:].max()
     assert np.all(np.abs(scores) < 6)  # normalised: training completions have mean 0, std 1
     assert (model.mean, model.std) != (0.0, 1.0)
-    assert list(tmp_path.glob("sentiment-minilm-*/reward_model.json"))
+    assert not list(tmp_path.iterdir())  # loaded from the package: nothing assembled into the cache
 
 
 def test_env_default_prompts_with_sentiment_reward():

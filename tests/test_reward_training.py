@@ -1,8 +1,10 @@
-"""Bradley–Terry training with tiny models: learning a separable rule, best checkpoint, peft LoRA (only adapters and
-head train, merged save/reload, target modules, bad settings) + delta packing,
-save/reload, the env end to end with a trained reward model, and the ``text-gym reward`` CLI."""
+"""Bradley–Terry training on transformers.Trainer with tiny models: learning a separable rule, seeded runs
+reproduce, best checkpoint and early stopping, peft LoRA (only adapters and head train, the adapter folder
+reloads with the trained scores, target modules, bad settings, the deprecated lora_rank name), save/reload, the
+env end to end with a trained reward model, and the ``text-gym reward`` CLI."""
 
 import json
+import warnings
 
 import numpy as np
 import pytest
@@ -16,11 +18,9 @@ from reward_models import (
     RewardTrainerConfig,
     append_preferences,
     evaluate_preferences,
-    load_delta_model,
-    save_delta,
+    make_reward_model,
     train_reward_model,
 )
-from reward_models.training.delta import delta_settings
 from reward_models.training.trainer import split_by_prompt
 
 
@@ -103,7 +103,7 @@ def lora_trained(backbone, tmp_path_factory):
         num_train_epochs=3,
         batch_size=16,
         learning_rate=3e-3,
-        lora_rank=4,
+        lora_r=4,
         lora_dropout=0.1,
         device="cpu",
     )
@@ -131,13 +131,83 @@ def test_lora_training_changes_only_adapters_and_head(lora_trained, backbone):
         assert singular[3] > 0 and singular[4:].max() < 1e-4 * singular[0], name
 
 
-def test_lora_model_saves_and_reloads_with_identical_scores(lora_trained):
-    # the best held-out loss was measured on the peft model (adapters unmerged, dropout off in eval); the merged,
-    # saved and reloaded model scores the same pairs identically
-    reloaded = evaluate_preferences(HFRewardModel(lora_trained.output_dir).raw_score, synthetic_pairs(100, seed=1))
+def test_lora_run_saves_a_peft_adapter_folder_that_scores_like_the_trained_model(lora_trained, backbone):
+    from peft import PeftConfig
+
+    folder = lora_trained.output_dir
+    assert {"adapter_config.json", "adapter_model.safetensors", "config.json", "reward_model.json"} <= {
+        p.name for p in folder.iterdir()
+    }
+    assert not (folder / "model.safetensors").exists()  # only the adapters and the head, not the backbone
+    adapter = PeftConfig.from_pretrained(str(folder))
+    assert adapter.base_model_name_or_path == backbone and adapter.r == 4
+    assert "classifier" in adapter.modules_to_save  # the head, trained in full
+    # the in-memory trained peft model (adapters unmerged) and the adapter folder loaded by HFRewardModel (peft,
+    # merged) give the same scores, and so does the reward-model spec "hf:<folder>"
+    pairs = synthetic_pairs(60, seed=4)
+    prompts, completions = [p.prompt for p in pairs], [p.chosen for p in pairs[:30]] + [p.rejected for p in pairs[30:]]
+    trained = lora_trained.reward_model(prompts, completions)
+    np.testing.assert_allclose(HFRewardModel(folder)(prompts, completions), trained, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(make_reward_model(f"hf:{folder}")(prompts, completions), trained, rtol=1e-5, atol=1e-5)
+    # the best held-out metrics were measured during training on the same model
+    reloaded = evaluate_preferences(HFRewardModel(folder).raw_score, synthetic_pairs(100, seed=1))
     assert reloaded["loss"] == pytest.approx(lora_trained.best_metrics["loss"], rel=1e-5)
     assert reloaded["accuracy"] == lora_trained.best_metrics["accuracy"]
     assert reloaded["margin"] == pytest.approx(lora_trained.best_metrics["margin"], rel=1e-5)
+
+
+def test_adapter_folder_without_a_tokenizer_uses_its_base_tokenizer(lora_trained, tmp_path):
+    import shutil
+
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    for name in ("adapter_config.json", "adapter_model.safetensors", "config.json", "reward_model.json"):
+        shutil.copy(lora_trained.output_dir / name, folder / name)
+    pairs = synthetic_pairs(20, seed=5)
+    prompts, completions = [p.prompt for p in pairs], [p.chosen for p in pairs]
+    np.testing.assert_allclose(
+        HFRewardModel(folder)(prompts, completions), lora_trained.reward_model(prompts, completions), atol=1e-5
+    )
+
+
+def test_seeded_runs_reproduce_their_weights(backbone, tmp_path):
+    def weights(seed: int, name: str) -> dict[str, torch.Tensor]:
+        config = RewardTrainerConfig(
+            model=backbone,
+            output_dir=str(tmp_path / name),
+            num_train_epochs=2,
+            batch_size=16,
+            learning_rate=1e-3,
+            device="cpu",
+            seed=seed,
+            normalize=False,
+        )
+        train_reward_model(config, synthetic_pairs(64, seed=0), synthetic_pairs(16, seed=1))
+        return HFRewardModel(tmp_path / name).model.state_dict()
+
+    first, again, other = weights(0, "a"), weights(0, "b"), weights(1, "c")
+    assert all(torch.equal(first[name], again[name]) for name in first)
+    assert not torch.equal(first["classifier.weight"], other["classifier.weight"])  # the seed does matter
+
+
+def test_lora_rank_is_a_deprecated_alias_of_lora_r():
+    from scripts.args import config_from_args
+    from scripts.cli import build_parser, main
+
+    with pytest.warns(DeprecationWarning, match="lora_rank"):
+        config = RewardTrainerConfig(lora_rank=4)
+    assert config.lora_r == 4 and config.lora_rank is None
+    with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
+        RewardTrainerConfig(lora_r=2, lora_rank=4)
+    parse = build_parser().parse_args
+    with pytest.warns(DeprecationWarning, match="--lora-r"):
+        old = config_from_args(RewardTrainerConfig, parse(["reward", "train", "--lora-rank", "4"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        new = config_from_args(RewardTrainerConfig, parse(["reward", "train", "--lora-r", "4"]))
+    assert old == new and new.lora_r == 4
+    with pytest.warns(DeprecationWarning, match="--lora-rank"):  # the command shows it (a bad file then stops it)
+        assert main(["reward", "train", "--lora-rank", "4", "--train-file", "missing.jsonl"]) == 1
 
 
 def test_lora_target_modules_limit_the_adapted_layers(backbone, tmp_path):
@@ -147,7 +217,7 @@ def test_lora_target_modules_limit_the_adapted_layers(backbone, tmp_path):
         num_train_epochs=1,
         batch_size=50,
         learning_rate=3e-3,
-        lora_rank=2,
+        lora_r=2,
         lora_target_modules=["query", "value"],
         device="cpu",
         normalize=False,
@@ -161,36 +231,42 @@ def test_lora_target_modules_limit_the_adapted_layers(backbone, tmp_path):
 
 def test_lora_settings_are_validated(backbone, tmp_path):
     with pytest.raises(ValueError, match="lora_dropout must be in"):
-        RewardTrainerConfig(lora_rank=4, lora_dropout=1.0)
+        RewardTrainerConfig(lora_r=4, lora_dropout=1.0)
     with pytest.raises(ValueError, match="only apply to LoRA"):
-        RewardTrainerConfig(lora_dropout=0.1)  # lora_rank=0: full fine-tuning
+        RewardTrainerConfig(lora_dropout=0.1)  # lora_r=0: full fine-tuning
     with pytest.raises(ValueError, match="only apply to LoRA"):
         RewardTrainerConfig(lora_target_modules=["query"])
     with pytest.raises(ValueError, match="either"):
-        RewardTrainerConfig(lora_rank=4, lora_target_modules=["all-linear", "query"])
+        RewardTrainerConfig(lora_r=4, lora_target_modules=["all-linear", "query"])
     with pytest.raises(ValueError, match="non-empty"):
-        RewardTrainerConfig(lora_rank=4, lora_target_modules=[])
+        RewardTrainerConfig(lora_r=4, lora_target_modules=[])
     config = RewardTrainerConfig(
-        model=backbone, output_dir=str(tmp_path / "rm"), lora_rank=4, lora_target_modules=["qkv_proj"], device="cpu"
+        model=backbone, output_dir=str(tmp_path / "rm"), lora_r=4, lora_target_modules=["qkv_proj"], device="cpu"
     )
     with pytest.raises(ValueError, match="qkv_proj"):
         train_reward_model(config, synthetic_pairs(20, seed=0), synthetic_pairs(10, seed=1))
     assert not (tmp_path / "rm").exists()  # a failed run writes nothing
 
 
-def test_lora_model_packs_into_an_exact_small_delta(lora_trained, backbone, tmp_path):
-    trained = HFRewardModel(lora_trained.output_dir)
-    stats = save_delta(trained.model, backbone, tmp_path / "delta.safetensors", rank=4, settings=trained.settings())
-    assert stats["max_relative_error"] < 5e-3  # LoRA deltas have rank 4: the factorisation is exact up to fp16
-    assert stats["bytes"] < 0.5 * sum(p.numel() * 4 for p in trained.model.parameters())
-    rebuilt = HFRewardModel(
-        load_delta_model(backbone, tmp_path / "delta.safetensors"),
-        trained.tokenizer,
-        **delta_settings(tmp_path / "delta.safetensors"),
+def test_training_without_held_out_pairs_saves_the_last_model(backbone, tmp_path):
+    config = RewardTrainerConfig(
+        model=backbone,
+        output_dir=str(tmp_path / "rm"),
+        eval_fraction=0.0,
+        num_train_epochs=2,
+        batch_size=25,
+        learning_rate=1e-3,
+        device="cpu",
     )
-    pairs = synthetic_pairs(40, seed=4)
-    prompts, completions = [p.prompt for p in pairs], [p.rejected for p in pairs]
-    np.testing.assert_allclose(rebuilt(prompts, completions), trained(prompts, completions), atol=2e-2)
+    result = train_reward_model(config, synthetic_pairs(100, seed=0))
+    assert result.steps == 8 and result.history == [] and result.best_metrics == {}
+    pairs = synthetic_pairs(20, seed=1)
+    prompts, completions = [p.prompt for p in pairs], [p.chosen for p in pairs]
+    np.testing.assert_allclose(
+        HFRewardModel(result.output_dir)(prompts, completions), result.reward_model(prompts, completions), atol=1e-5
+    )
+    with pytest.raises(ValueError, match="early_stopping_patience=2 needs held-out pairs"):
+        train_reward_model(RewardTrainerConfig(**{**config.__dict__, "early_stopping_patience": 2}), pairs)
 
 
 def test_split_by_prompt_holds_out_whole_prompts():
@@ -296,26 +372,3 @@ def test_cli_train_and_eval(backbone, tmp_path, capsys):
     assert metrics["num_pairs"] == 60 and metrics["gold_accuracy"] == 1.0
     assert metrics["num_clear_pairs"] == 60 and metrics["clear_accuracy"] == metrics["accuracy"]
     assert metrics["accuracy"] >= 0.8
-    assert (
-        main(
-            [
-                "reward",
-                "pack",
-                "--model",
-                str(tmp_path / "rm"),
-                "--base",
-                backbone,
-                "--rank",
-                "4",
-                "--output",
-                str(tmp_path / "delta.safetensors"),
-            ]
-        )
-        == 0
-    )
-    rebuilt = HFRewardModel(
-        load_delta_model(backbone, tmp_path / "delta.safetensors"),
-        HFRewardModel(tmp_path / "rm").tokenizer,
-        **delta_settings(tmp_path / "delta.safetensors"),
-    )
-    assert rebuilt.settings() == HFRewardModel(tmp_path / "rm").settings()

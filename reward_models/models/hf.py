@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,9 @@ from reward_models.common.validation import check_positive_int
 REWARD_CONFIG_NAME = "reward_model.json"
 """File in a reward-model folder holding how to score with it: head, prompt use, max length, normalisation."""
 
+ADAPTER_CONFIG_NAME = "adapter_config.json"
+"""peft's adapter settings file: a folder holding it is a peft adapter folder (LoRA-trained reward models)."""
+
 _SETTINGS = ("label_index", "negative_label_index", "include_prompt", "max_length", "mean", "std")
 
 
@@ -27,9 +31,11 @@ class HFRewardModel(BaseRewardModel):
     """Score (prompt, completion) pairs with a sequence classifier, ``max_batch_size`` pairs per forward pass.
 
     Args:
-        model: hub id, local folder, ``"minilm"`` (packaged), or a loaded ``PreTrainedModel``.
+        model: hub id, local folder, ``"minilm"`` (packaged), a peft adapter folder (see
+            ``load_adapter_classifier``), or a loaded ``PreTrainedModel``.
         tokenizer: the reward model's own tokenizer (hub id, folder or object); default: the one in ``model``'s
-            folder. It never needs to match the policy's tokenizer: scoring works on text.
+            folder (an adapter folder without one: its base model's). It never needs to match the policy's
+            tokenizer: scoring works on text.
         label_index: which logit is the reward. Default: the only one for a scalar head (``num_labels == 1``);
             required when the head has several labels.
         negative_label_index: if set, the reward is ``logit[label_index] - logit[negative_label_index]`` (e.g. a
@@ -77,9 +83,13 @@ class HFRewardModel(BaseRewardModel):
             config_file = Path(path) / REWARD_CONFIG_NAME
             if config_file.is_file():
                 stored = json.loads(config_file.read_text(encoding="utf-8"))
-            with hf_progress_bars_disabled():
-                self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=resolve_dtype(dtype))
-            tokenizer = path if tokenizer is None else tokenizer
+            if (Path(path) / ADAPTER_CONFIG_NAME).is_file():
+                self.model, own_tokenizer = load_adapter_classifier(path, dtype)
+            else:
+                with hf_progress_bars_disabled():
+                    self.model = AutoModelForSequenceClassification.from_pretrained(path, dtype=resolve_dtype(dtype))
+                own_tokenizer = path
+            tokenizer = own_tokenizer if tokenizer is None else tokenizer
         self.model.to(self.device, dtype=resolve_dtype(dtype)).eval()
         self.tokenizer = load_tokenizer(tokenizer)
         if self.tokenizer.pad_token is None:
@@ -186,3 +196,42 @@ class HFRewardModel(BaseRewardModel):
         self.tokenizer.save_pretrained(folder)
         (folder / REWARD_CONFIG_NAME).write_text(json.dumps(self.settings(), indent=2) + "\n", encoding="utf-8")
         return folder
+
+
+def load_adapter_classifier(folder: str | os.PathLike, dtype: str | torch.dtype | None = None):
+    """A sequence classifier saved as a peft adapter folder, merged into its base; and its tokenizer's location.
+
+    The base is the adapter's ``base_model_name_or_path`` (a hub id, a folder, or a packaged name such as
+    ``"minilm"``, resolved offline), loaded with the folder's ``config.json`` when there is one (its ``num_labels``
+    head); peft then loads the adapters and the trained head (``modules_to_save``) and merges them, so the result
+    is a plain ``PreTrainedModel``. The tokenizer is the folder's own if it has one, else the base's.
+
+    Returns:
+        ``(model, tokenizer location)``.
+
+    Raises:
+        ValueError: the adapter names no base model.
+    """
+    from peft import PeftConfig, PeftModel
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+    from transformers.utils import logging
+
+    folder = Path(folder)
+    base_name = PeftConfig.from_pretrained(str(folder)).base_model_name_or_path
+    if not base_name:
+        raise ValueError(f"the peft adapter in {folder} names no base model (base_model_name_or_path is empty)")
+    base = resolve_model_path(base_name)
+    config = AutoConfig.from_pretrained(str(folder) if (folder / "config.json").is_file() else base)
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()  # the base has no trained head (reported as newly initialised); the adapter has it
+    try:
+        with hf_progress_bars_disabled(), warnings.catch_warnings():
+            # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` alias (a FutureWarning)
+            warnings.filterwarnings(
+                "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
+            )
+            model = AutoModelForSequenceClassification.from_pretrained(base, config=config, dtype=resolve_dtype(dtype))
+            model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
+    finally:
+        logging.set_verbosity(verbosity)
+    return model, str(folder) if (folder / "tokenizer_config.json").is_file() else base

@@ -1,2 +1,2 @@
-"""Training and evaluating reward models on preference pairs: the Bradley–Terry loss, the trainer, evaluation
-and the small-delta format of the packaged reward model."""
+"""Training and evaluating reward models on preference pairs: the Bradley–Terry loss, the trainer's config, the
+``transformers.Trainer``-based trainer, and evaluation."""

@@ -1,169 +1,50 @@
-"""Bradley–Terry reward-model training on preference pairs, readable top to bottom (one config dataclass).
+"""Bradley–Terry reward-model training on preference pairs with ``transformers.Trainer``.
 
-Loss per pair: ``-log σ(r(prompt, chosen) − r(prompt, rejected) − margin)`` (+ optional reward centering). The
-model is any ``AutoModelForSequenceClassification`` backbone with a fresh scalar head (``num_labels=1``), fully
-fine-tuned, or frozen with ``peft`` LoRA adapters trained on its linear layers and the head trained in full (merged
-into the weights before saving). Every ``eval_steps`` (default: each epoch) it is scored on a held-out split;
-the best checkpoint (``metric_for_best_model``: highest held-out accuracy, then lowest loss; or lowest loss) is
-kept, training stops early after ``early_stopping_patience`` evaluations without improvement, and the best model
-is saved as a Hugging Face folder that :class:`~reward_models.HFRewardModel` loads, with its scoring settings and
-normalisation in ``reward_model.json``.
+Loss per pair: ``-log σ(r(prompt, chosen) − r(prompt, rejected) − margin)`` (+ optional reward centering, TRL's
+``center_rewards_coefficient``). The model is any ``AutoModelForSequenceClassification`` backbone with a fresh
+scalar head (``num_labels=1``), fully fine-tuned, or frozen with ``peft`` LoRA adapters on its linear layers and
+the head trained in full (peft's ``modules_to_save``). ``transformers.Trainer`` runs the loop: seeding, AdamW with
+a linear decay to 0, gradient clipping, evaluation every ``eval_steps`` (default: each epoch, and always at the
+end), the best checkpoint by ``metric_for_best_model`` (``load_best_model_at_end``), ``EarlyStoppingCallback``
+and ``TensorBoardCallback``. The best model is saved as a Hugging Face folder (full fine-tuning) or a peft adapter
+folder (LoRA), either of which ``HFRewardModel`` loads, with its scoring settings and normalisation in
+``reward_model.json`` and the run in ``train_results.json``.
 """
 
 from __future__ import annotations
 
 import json
 import random
+import tempfile
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
 from reward_models.common.devices import resolve_device
 from reward_models.common.packaged import load_tokenizer, resolve_model_path
-from reward_models.common.validation import check_positive_int
+from reward_models.common.quiet import hf_progress_bars_disabled
 from reward_models.models.hf import HFRewardModel
 from reward_models.preferences.pairs import PreferencePair, load_preferences
-from reward_models.training.evaluation import evaluate_preferences
-from reward_models.training.losses import bradley_terry_loss, preference_metrics
+from reward_models.training.config import ALL_LINEAR, RewardTrainerConfig
 
-ALL_LINEAR = "all-linear"
-"""``lora_target_modules`` value meaning every linear layer but the head (peft's shorthand)."""
+__all__ = ["RewardTrainResult", "RewardTrainerConfig", "split_by_prompt", "train_reward_model"]
 
-
-@dataclass
-class RewardTrainerConfig:
-    """Bradley–Terry reward-model training (names follow TRL's RewardConfig where one exists)."""
-
-    model: str = field(
-        default="minilm",
-        metadata={
-            "help": "backbone: hub id, local folder or 'minilm' (packaged); loaded as a sequence classifier with a new "
-            "scalar head"
-        },
-    )
-    train_file: str = field(default="preferences.jsonl", metadata={"help": "preference JSONL file to train on"})
-    eval_file: str | None = field(
-        default=None,
-        metadata={"help": "held-out preference file; default: split eval_fraction of the train file's prompts off"},
-    )
-    eval_fraction: float = field(
-        default=0.1,
-        metadata={
-            "help": "fraction of prompts held out when eval_file is None (split by prompt, so no prompt is in both)"
-        },
-    )
-    output_dir: str = field(default="reward_model", metadata={"help": "where the trained HF folder is saved"})
-    include_prompt: bool = field(
-        default=True,
-        metadata={"help": "score the (prompt, completion) text pair; --no-include-prompt scores the completion alone"},
-    )
-    max_length: int = field(default=256, metadata={"help": "tokens per scored text (longer inputs are truncated)"})
-    num_train_epochs: int = field(default=3, metadata={"help": "passes over the training pairs"})
-    batch_size: int = field(default=16, metadata={"help": "preference pairs per optimisation step"})
-    learning_rate: float = field(
-        default=5e-5, metadata={"help": "AdamW learning rate, decayed linearly to 0 over training"}
-    )
-    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay"})
-    max_grad_norm: float = field(default=1.0, metadata={"help": "gradient-norm clipping threshold"})
-    center_rewards_coefficient: float | None = field(
-        default=None,
-        metadata={
-            "help": "weight of the reward-centering loss mean((r+ + r-)^2) (TRL's name; None: off; ~0.01 is typical)"
-        },
-    )
-    use_margin: bool = field(
-        default=False, metadata={"help": "subtract each row's 'margin' inside the loss: -log sigmoid(r+ - r- - margin)"}
-    )
-    lora_rank: int = field(
-        default=0,
-        metadata={
-            "help": "0: full fine-tuning; > 0: freeze the backbone and train rank-r peft LoRA adapters on "
-            "lora_target_modules plus the whole head (adapters merged on save)"
-        },
-    )
-    lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scale numerator (scale = lora_alpha / lora_rank)"})
-    lora_dropout: float = field(
-        default=0.0, metadata={"help": "dropout on the LoRA adapters' input while training (needs lora_rank > 0)"}
-    )
-    lora_target_modules: list[str] = field(
-        default_factory=lambda: [ALL_LINEAR],
-        metadata={
-            "help": "modules that get LoRA adapters: 'all-linear' (every Linear layer except the head) or module "
-            "names / name suffixes such as 'query value' (needs lora_rank > 0)"
-        },
-    )
-    eval_steps: int | None = field(
-        default=None, metadata={"help": "evaluate every this many steps (None: once per epoch)"}
-    )
-    metric_for_best_model: Literal["accuracy", "loss"] = field(
-        default="accuracy",
-        metadata={
-            "help": "held-out metric that picks the saved checkpoint: highest accuracy (ties: lowest loss) "
-            "or lowest loss"
-        },
-    )
-    early_stopping_patience: int | None = field(
-        default=None,
-        metadata={
-            "help": "stop after this many evaluations without a better metric_for_best_model (None: never stop early)"
-        },
-    )
-    normalize: bool = field(
-        default=True,
-        metadata={
-            "help": "store mean/std so saved scores have mean 0, std 1 on a reference sample of training completions"
-        },
-    )
-    normalization_samples: int = field(
-        default=1024, metadata={"help": "training completions in the normalisation reference sample"}
-    )
-    logging_steps: int = field(default=10, metadata={"help": "log train metrics to tensorboard every this many steps"})
-    logging_dir: str | None = field(default=None, metadata={"help": "tensorboard folder (default: <output_dir>/runs)"})
-    device: str = field(default="auto", metadata={"help": "'cpu', 'cuda' or 'auto'"})
-    seed: int = field(default=0, metadata={"help": "seed for the split, shuffling and head initialisation"})
-
-    def __post_init__(self) -> None:
-        if not 0 <= self.eval_fraction < 1:
-            raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
-        for name in ("max_length", "num_train_epochs", "batch_size", "logging_steps", "normalization_samples"):
-            check_positive_int(name, getattr(self, name))
-        for name in ("eval_steps", "early_stopping_patience"):
-            if getattr(self, name) is not None:
-                check_positive_int(name, getattr(self, name))
-        if self.lora_rank < 0:
-            raise ValueError(f"lora_rank must be >= 0 (0 = full fine-tuning), got {self.lora_rank}")
-        if not 0 <= self.lora_dropout < 1:
-            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout}")
-        if not self.lora_target_modules or not all(self.lora_target_modules):
-            raise ValueError(f"lora_target_modules must be non-empty module names, got {self.lora_target_modules!r}")
-        if ALL_LINEAR in self.lora_target_modules and len(self.lora_target_modules) > 1:
-            raise ValueError(
-                f"lora_target_modules is either ['{ALL_LINEAR}'] or a list of module names, got "
-                f"{self.lora_target_modules!r}"
-            )
-        if self.lora_rank == 0 and (self.lora_dropout or self.lora_target_modules != [ALL_LINEAR]):
-            raise ValueError(
-                f"lora_dropout={self.lora_dropout} and lora_target_modules={self.lora_target_modules!r} only apply "
-                "to LoRA training; set lora_rank > 0 or leave them at their defaults"
-            )
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+_EVAL_METRICS = ("loss", "accuracy", "margin", "num_pairs")
 
 
 @dataclass
 class RewardTrainResult:
-    """What training produced: the saved folder, the best held-out metrics, and every evaluation."""
+    """What training produced: the saved folder, the best held-out metrics, every evaluation, the steps run, and
+    the trained model as it was saved (for a LoRA run the peft model, adapters unmerged)."""
 
     output_dir: Path
     best_metrics: dict[str, float]
     history: list[dict[str, float]]
     steps: int
+    reward_model: HFRewardModel
 
 
 def split_by_prompt(
@@ -190,14 +71,14 @@ def _load_pairs(name: str, path: str) -> list[PreferencePair]:
 
 
 def _add_lora_adapters(model: nn.Module, config: RewardTrainerConfig) -> nn.Module:
-    """Wrap a sequence classifier in a ``peft`` LoRA model: the backbone frozen, rank-``lora_rank`` adapters on
+    """Wrap a sequence classifier in a ``peft`` LoRA model: the backbone frozen, rank-``lora_r`` adapters on
     ``lora_target_modules`` and the whole classification head (``classifier`` / ``score``) trainable."""
     from peft import LoraConfig, TaskType, get_peft_model
 
     targets = config.lora_target_modules
     lora = LoraConfig(
         task_type=TaskType.SEQ_CLS,
-        r=config.lora_rank,
+        r=config.lora_r,
         lora_alpha=config.lora_alpha,
         lora_dropout=config.lora_dropout,
         target_modules=ALL_LINEAR if targets == [ALL_LINEAR] else list(targets),
@@ -217,25 +98,88 @@ def _add_lora_adapters(model: nn.Module, config: RewardTrainerConfig) -> nn.Modu
     if not any("modules_to_save" in name for name, p in peft_model.named_parameters() if p.requires_grad):
         raise ValueError(
             f"{type(model).__name__} has no classification head named 'classifier' or 'score' for peft to train "
-            "in full; train it with lora_rank=0 (full fine-tuning)"
+            "in full; train it with lora_r=0 (full fine-tuning)"
         )
     return peft_model
 
 
-def _load_backbone(config: RewardTrainerConfig) -> HFRewardModel:
+def _name_adapter_base(folder: Path, model: str) -> None:
+    """Name the adapter's base as the user did: ``"minilm"`` then resolves offline on any machine, where the
+    resolved folder (peft's default, which its save checks for ``config.json``) is this machine's path."""
+    from peft import PeftConfig
+
+    adapter = PeftConfig.from_pretrained(str(folder))
+    adapter.base_model_name_or_path = model
+    adapter.save_pretrained(str(folder))
+
+
+def _load_backbone(config: RewardTrainerConfig, device: torch.device) -> HFRewardModel:
     from transformers import AutoModelForSequenceClassification
+    from transformers.utils import logging
 
     path = resolve_model_path(config.model)
-    model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, ignore_mismatched_sizes=True)
+    verbosity = logging.get_verbosity()
+    logging.set_verbosity_error()  # the new scalar head is reported as newly initialised: that is the point here
+    try:
+        with hf_progress_bars_disabled():
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=1, ignore_mismatched_sizes=True)
+    finally:
+        logging.set_verbosity(verbosity)
     return HFRewardModel(
         model,
         load_tokenizer(path),
         include_prompt=config.include_prompt,
         max_length=config.max_length,
         max_batch_size=2 * config.batch_size,
-        device=resolve_device(config.device),
+        device=device,
         normalize=False,
     )
+
+
+def _training_arguments(config: RewardTrainerConfig, checkpoints: str, device: torch.device, evaluate: bool):
+    """``TrainingArguments`` for ``config``: checkpoints (model only, the best and the latest) in ``checkpoints``,
+    evaluation and checkpointing at the same times (none when not ``evaluate``), transformers' console silent."""
+    from transformers import TrainingArguments
+
+    if not evaluate:
+        strategy, every = "no", {}
+    elif config.eval_steps is None:
+        strategy, every = "epoch", {}
+    else:
+        strategy, every = "steps", {"eval_steps": config.eval_steps, "save_steps": config.eval_steps}
+    args = TrainingArguments(
+        output_dir=checkpoints,
+        num_train_epochs=config.num_train_epochs,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        learning_rate=config.learning_rate,
+        lr_scheduler_type="linear",
+        weight_decay=config.weight_decay,
+        max_grad_norm=config.max_grad_norm,
+        optim="adamw_torch",
+        eval_strategy=strategy,
+        save_strategy=strategy,
+        **every,
+        save_only_model=True,
+        save_total_limit=1,
+        load_best_model_at_end=evaluate,
+        metric_for_best_model=config.metric_for_best_model,
+        logging_steps=config.logging_steps,
+        report_to="none",  # tensorboard: the TensorBoardCallback added in train_reward_model, into logging_dir
+        disable_tqdm=True,
+        log_level="warning",
+        label_names=[],
+        remove_unused_columns=False,
+        dataloader_pin_memory=False,  # the collator's tensors are already on the training device
+        use_cpu=device.type == "cpu",
+        seed=config.seed,
+        data_seed=config.seed,
+    )
+    if args.device.type != device.type or device.index not in (None, args.device.index):
+        raise ValueError(
+            f"device={config.device!r} is not a device transformers.Trainer trains on here ({args.device})"
+        )
+    return args
 
 
 def train_reward_model(
@@ -245,13 +189,27 @@ def train_reward_model(
 ) -> RewardTrainResult:
     """Train a reward model per ``config`` and save it to ``config.output_dir``.
 
-    ``train_pairs``/``eval_pairs`` override ``config.train_file``/``config.eval_file`` (e.g. data built in code).
+    Args:
+        config: the run's settings.
+        train_pairs, eval_pairs: override ``config.train_file`` / ``config.eval_file`` (e.g. data built in code).
+
+    Returns:
+        The saved folder, the best evaluation's metrics (``loss``, ``accuracy``, ``margin``, ``num_pairs``, ``step``,
+        ``epoch``; empty without held-out pairs), every evaluation's, the number of optimisation steps run, and the
+        trained model.
     """
     from torch.utils.tensorboard import SummaryWriter
+    from transformers import EarlyStoppingCallback, PrinterCallback, TrainerCallback, set_seed
+    from transformers.integrations import TensorBoardCallback
 
-    random.seed(config.seed)
-    np.random.seed(config.seed)
-    torch.manual_seed(config.seed)
+    from reward_models.training.bradley_terry_trainer import (
+        BradleyTerryTrainer,
+        ConsoleProgress,
+        PreferenceCollator,
+        compute_metrics,
+    )
+
+    set_seed(config.seed)
     if train_pairs is None:
         train_pairs = _load_pairs("train_file", config.train_file)
     if eval_pairs is None:
@@ -261,100 +219,49 @@ def train_reward_model(
             train_pairs, eval_pairs = split_by_prompt(train_pairs, config.eval_fraction, config.seed)
     if not train_pairs:
         raise ValueError("no training pairs")
+    if not eval_pairs and config.early_stopping_patience is not None:
+        raise ValueError(
+            f"early_stopping_patience={config.early_stopping_patience} needs held-out pairs: pass eval_file or "
+            "set eval_fraction > 0"
+        )
 
-    reward_model = _load_backbone(config)
-    if config.lora_rank:
+    device = resolve_device(config.device)
+    reward_model = _load_backbone(config, device)
+    if config.lora_r:
         reward_model.model = _add_lora_adapters(reward_model.model, config)
-    model = reward_model.model
-    trainable = {name: p for name, p in model.named_parameters() if p.requires_grad}
-    parameters = list(trainable.values())
-    optimizer = torch.optim.AdamW(parameters, lr=config.learning_rate, weight_decay=config.weight_decay)
-    steps_per_epoch = -(-len(train_pairs) // config.batch_size)
-    total_steps = steps_per_epoch * config.num_train_epochs
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 - step / total_steps)
-    eval_steps = config.eval_steps or steps_per_epoch
     output_dir = Path(config.output_dir)
-    writer = SummaryWriter(config.logging_dir or str(output_dir / "runs"))
+    with tempfile.TemporaryDirectory(prefix="reward-checkpoints-") as checkpoints:
+        args = _training_arguments(config, checkpoints, device, evaluate=bool(eval_pairs))
+        callbacks: list[TrainerCallback] = [
+            TensorBoardCallback(SummaryWriter(config.logging_dir or str(output_dir / "runs"))),
+            ConsoleProgress(config.metric_for_best_model, config.early_stopping_patience),
+        ]
+        if config.early_stopping_patience is not None:
+            callbacks.append(EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience))
+        trainer = BradleyTerryTrainer(
+            model=reward_model.model,
+            args=args,
+            data_collator=PreferenceCollator(reward_model, config.use_margin),
+            train_dataset=train_pairs,
+            eval_dataset=eval_pairs or None,
+            compute_metrics=compute_metrics,
+            callbacks=callbacks,
+            reward_model=reward_model,
+            center_rewards_coefficient=config.center_rewards_coefficient,
+        )
+        trainer.remove_callback(PrinterCallback)  # it prints every log dict; ConsoleProgress is our console
+        trainer.train()  # ends with the best checkpoint's weights loaded into reward_model.model (if evaluated)
+    history = [
+        {
+            **{name: float(entry[f"eval_{name}"]) for name in _EVAL_METRICS},
+            "step": float(entry["step"]),
+            "epoch": float(entry["epoch"]),
+        }
+        for entry in trainer.state.log_history
+        if "eval_loss" in entry
+    ]
+    best_metrics = next((h for h in history if h["step"] == trainer.state.best_global_step), {})
 
-    best_key, best_state, best_metrics, history = None, None, {}, []
-    evaluations_since_best, step, stop = 0, 0, False
-    generator = torch.Generator().manual_seed(config.seed)
-    bar = tqdm(total=total_steps, desc="reward model", unit="step")
-    for epoch in range(config.num_train_epochs):
-        order = torch.randperm(len(train_pairs), generator=generator).tolist()
-        for start in range(0, len(order), config.batch_size):
-            batch = [train_pairs[i] for i in order[start : start + config.batch_size]]
-            model.train()
-            prompts = [p.prompt for p in batch] * 2
-            completions = [p.chosen for p in batch] + [p.rejected for p in batch]
-            rewards = reward_model.forward(reward_model.encode(prompts, completions)).float()
-            chosen, rejected = rewards[: len(batch)], rewards[len(batch) :]
-            margin = (
-                torch.tensor([p.margin or 0.0 for p in batch], device=rewards.device) if config.use_margin else None
-            )
-            loss = bradley_terry_loss(chosen, rejected, margin, config.center_rewards_coefficient)
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(parameters, config.max_grad_norm)
-            optimizer.step()
-            scheduler.step()
-            step += 1
-            train_metrics = {"loss": loss.item(), **preference_metrics(chosen, rejected)}
-            bar.update(1)
-            bar.set_postfix(epoch=epoch, loss=f"{train_metrics['loss']:.3f}", acc=f"{train_metrics['accuracy']:.2f}")
-            if step % config.logging_steps == 0:
-                for name, value in train_metrics.items():
-                    writer.add_scalar(f"train/{name}", value, step)
-                writer.add_scalar("train/learning_rate", scheduler.get_last_lr()[0], step)
-
-            if eval_pairs and (step % eval_steps == 0 or step == total_steps):
-                model.eval()
-                metrics = evaluate_preferences(
-                    reward_model.raw_score,
-                    eval_pairs,
-                    use_margin=config.use_margin,
-                    center_rewards_coefficient=config.center_rewards_coefficient,
-                )
-                metrics.update(step=float(step), epoch=epoch + (start + len(batch)) / len(order))
-                history.append(metrics)
-                for name in ("loss", "accuracy", "margin"):
-                    writer.add_scalar(f"eval/{name}", metrics[name], step)
-                key = (
-                    (metrics["accuracy"], -metrics["loss"])
-                    if config.metric_for_best_model == "accuracy"
-                    else (-metrics["loss"],)
-                )
-                improved = best_key is None or key > best_key
-                tqdm.write(
-                    f"step {step}: eval loss {metrics['loss']:.4f}  accuracy {metrics['accuracy']:.4f}  "
-                    f"margin {metrics['margin']:.3f}{'  (best)' if improved else ''}"
-                )
-                if improved:
-                    best_key, best_metrics, evaluations_since_best = key, metrics, 0
-                    best_state = {name: p.detach().clone() for name, p in trainable.items()}
-                else:
-                    evaluations_since_best += 1
-                    stop = (
-                        config.early_stopping_patience is not None
-                        and evaluations_since_best >= config.early_stopping_patience
-                    )
-            if stop:
-                tqdm.write(
-                    f"early stopping at step {step}: no better eval {config.metric_for_best_model} in "
-                    f"{config.early_stopping_patience} evaluations"
-                )
-                break
-        if stop:
-            break
-    bar.close()
-    writer.close()
-
-    if best_state is not None:
-        with torch.no_grad():
-            for name, value in best_state.items():
-                trainable[name].copy_(value)
-    if config.lora_rank:
-        reward_model.model = model.merge_and_unload()
     reward_model.model.eval()
     if config.normalize:
         completions = sorted({(p.prompt, c) for p in train_pairs for c in (p.chosen, p.rejected)})
@@ -363,11 +270,14 @@ def train_reward_model(
         reward_model.fit_normalization([p for p, _ in reference], [c for _, c in reference])
     reward_model.normalize = config.normalize
     reward_model.save_pretrained(output_dir)
-    result = RewardTrainResult(output_dir, best_metrics, history, step)
+    if config.lora_r:
+        _name_adapter_base(output_dir, config.model)
+        reward_model.model.get_base_model().config.save_pretrained(output_dir)  # num_labels, pad token: for loading
+    steps = trainer.state.global_step
     (output_dir / "train_results.json").write_text(
         json.dumps(
-            {"config": asdict(config), "best_metrics": best_metrics, "history": history, "steps": step}, indent=2
+            {"config": asdict(config), "best_metrics": best_metrics, "history": history, "steps": steps}, indent=2
         )
         + "\n"
     )
-    return result
+    return RewardTrainResult(output_dir, best_metrics, history, steps, reward_model)
