@@ -46,11 +46,11 @@ class HFRewardModel(BaseRewardModel):
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"`` (default ``"cpu"``).
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or ``None`` (the checkpoint's dtype).
         mean, std: normalisation; scores are ``(raw - mean) / std``. Default: the values stored in the folder's
-            ``reward_model.json``, else 0 and 1. :meth:`fit_normalization` sets them from a reference sample.
+            ``reward_model.json``, else 0 and 1. ``fit_normalization`` sets them from a reference sample.
         normalize: apply ``mean``/``std`` (default True); ``False`` returns raw head outputs.
 
-    Unset scoring settings are read from ``reward_model.json`` in the folder (written by :meth:`save_pretrained`
-    and by :func:`reward_models.train_reward_model`), so a trained folder scores the way it was trained.
+    Unset scoring settings are read from ``reward_model.json`` in the folder (written by ``save_pretrained``
+    and by ``reward_models.train_reward_model``), so a trained folder scores the way it was trained.
     Scores are float64 ``[batch]``; the model is in ``eval()`` mode (dropout off) and runs under
     ``torch.inference_mode``.
     """
