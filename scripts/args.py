@@ -16,6 +16,7 @@ import dataclasses
 import sys
 import types
 import typing
+import warnings
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar, Union
 
@@ -114,9 +115,13 @@ class ConfigParser(HfArgumentParser):
 
 
 def config_from_args(cls: type[T], args: argparse.Namespace, **fixed: Any) -> T:
-    """Build ``cls`` from the parsed flags of its fields (fields without a flag keep their defaults) and ``fixed``."""
+    """Build ``cls`` from the parsed flags of its fields (fields without a flag keep their defaults) and ``fixed``.
+    A deprecated flag's ``DeprecationWarning`` is shown on the console (Python hides it by default outside
+    ``__main__``)."""
     values = {f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if f.init and hasattr(args, f.name)}
-    return cls(**{**values, **fixed})
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", DeprecationWarning)
+        return cls(**{**values, **fixed})
 
 
 def add_config_command(

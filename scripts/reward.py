@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import warnings
 
 from scripts.args import add_config_subcommands, config_from_args
 
@@ -26,9 +25,7 @@ def run_label(args: argparse.Namespace) -> int:
 def run_train(args: argparse.Namespace) -> int:
     from reward_models import RewardTrainerConfig, train_reward_model
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("always", DeprecationWarning)  # a deprecated flag (--lora-rank) says so on the console
-        config = config_from_args(RewardTrainerConfig, args)
+    config = config_from_args(RewardTrainerConfig, args)
     result = train_reward_model(config)
     print(
         f"saved reward model to {result.output_dir} after {result.steps} steps; best held-out metrics: "

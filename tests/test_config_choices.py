@@ -31,7 +31,8 @@ def test_every_literal_value_is_accepted():
 
 @pytest.mark.parametrize(("alias", "field"), [("dtype", "compute_dtype"), ("torch_dtype", "weight_dtype")])
 def test_the_old_dtype_names_warn_and_set_the_new_fields(alias, field):
-    with pytest.warns(DeprecationWarning, match=rf"{alias} is deprecated; use {field}"):
+    flags = rf"\(--{alias.replace('_', '-')}\) is deprecated; use {field} \(--{field.replace('_', '-')}\)"
+    with pytest.warns(DeprecationWarning, match=rf"^{alias} {flags}"):
         config = PPOConfig(**{alias: "bfloat16"})
     assert getattr(config, field) == "bfloat16" and getattr(config, alias) is None
     assert PPOConfig(**{alias: "bfloat16"}) == PPOConfig(**{field: "bfloat16"})
@@ -47,7 +48,7 @@ def test_the_old_dtype_names_warn_and_set_the_new_fields(alias, field):
 def test_a_saved_record_with_the_old_dtype_names_loads_without_a_warning():
     import warnings
 
-    from agents.common.config import without_deprecated_aliases
+    from reward_models.common.deprecation import without_deprecated_aliases
 
     old = {"dtype": "bfloat16", "torch_dtype": "float16", "lora_r": 4}
     with warnings.catch_warnings():

@@ -197,7 +197,8 @@ def test_lora_rank_is_a_deprecated_alias_of_lora_r():
     with pytest.warns(DeprecationWarning, match="lora_rank"):
         config = RewardTrainerConfig(lora_rank=4)
     assert config.lora_r == 4 and config.lora_rank is None
-    with pytest.raises(ValueError, match="disagree"), pytest.warns(DeprecationWarning):
+    disagree = pytest.raises(ValueError, match="is a deprecated alias of lora_r, which is 2")
+    with disagree, pytest.warns(DeprecationWarning):
         RewardTrainerConfig(lora_r=2, lora_rank=4)
     parse = build_parser().parse_args
     with pytest.warns(DeprecationWarning, match="--lora-r"):

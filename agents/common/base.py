@@ -26,7 +26,7 @@ import torch
 
 from agents.common.action_masks import check_action_masks, mask_logprobs, vocabulary_restriction
 from agents.common.checkpoint import prune_checkpoints, read_checkpoint_processes, write_checkpoint
-from agents.common.config import AlgorithmConfig, without_deprecated_aliases
+from agents.common.config import AlgorithmConfig
 from agents.common.distributed import Reducer, make_accelerator
 from agents.common.envs import make_vector_env
 from agents.common.generators import ProcessGenerators
@@ -44,6 +44,7 @@ from agents.common.policy import position_ids_from_mask
 from agents.common.reward_shaping import ScoreStats
 from agents.common.updater import MinibatchUpdater
 from reward_models.common import resolve_dtype
+from reward_models.common.deprecation import without_deprecated_aliases
 from text_gym import TextGenVectorEnv
 
 AGENT_FILE = "text_gym_agent.json"

@@ -14,15 +14,12 @@ compute dtype, so the plain name would mean opposite things to the two audiences
 
 from __future__ import annotations
 
-import dataclasses
-import sys
-import warnings
 from dataclasses import dataclass, field, fields
-from pathlib import Path
-from typing import Any, Literal, get_args, get_origin, get_type_hints
+from typing import Literal, get_args, get_origin, get_type_hints
 
 from agents.common.kl import KLEstimator, check_kl_coef
 from agents.common.static_decode import RolloutCache
+from reward_models.common.deprecation import apply_deprecated_aliases
 
 DTypeName = Literal["float32", "bfloat16", "float16"]
 """Names of the float dtypes an agent computes or stores its base weights in."""
@@ -38,57 +35,6 @@ def check_literal_fields(config: object) -> None:
     for name, hint in get_type_hints(type(config)).items():
         if get_origin(hint) is Literal and getattr(config, name) not in get_args(hint):
             raise ValueError(f"{name} must be one of {get_args(hint)}, got {getattr(config, name)!r}")
-
-
-_AGENTS_DIR = str(Path(__file__).resolve().parents[1])
-
-
-def _user_stacklevel() -> int:
-    """The ``warnings.warn`` ``stacklevel`` (for its caller) of the first frame outside this package and the
-    dataclasses' generated ``__init__``: the user's line that built the config."""
-    level, frame = 2, sys._getframe(2)  # level 1: the function that warns (our caller), 2: its caller
-    while frame is not None and (
-        frame.f_code.co_filename == "<string>"
-        or frame.f_code.co_filename.startswith(_AGENTS_DIR)
-        or frame.f_code.co_filename == dataclasses.__file__
-    ):
-        frame, level = frame.f_back, level + 1
-    return level
-
-
-def apply_deprecated_aliases(config: object) -> None:
-    """Move the value of each deprecated alias field (``metadata["deprecated_alias_of"]``) that is not None to the
-    field it names, with a ``DeprecationWarning``, and reset the alias to None. ``ValueError`` when that field was
-    also set, to another value than its default and the alias's."""
-    by_name = {f.name: f for f in fields(config)}
-    for alias in by_name.values():
-        target, value = alias.metadata.get("deprecated_alias_of"), getattr(config, alias.name)
-        if target is None or value is None:
-            continue
-        warnings.warn(
-            f"{alias.name} is deprecated; use {target} (the same setting: {target}={value!r})",
-            DeprecationWarning,
-            stacklevel=_user_stacklevel(),
-        )
-        current = getattr(config, target)
-        if current not in (by_name[target].default, value):
-            raise ValueError(
-                f"{alias.name}={value!r} is a deprecated alias of {target}, which is {current!r}; pass {target} only"
-            )
-        setattr(config, target, value)
-        setattr(config, alias.name, None)
-
-
-def without_deprecated_aliases(cls: type, values: dict[str, Any]) -> dict[str, Any]:
-    """``values`` (keyword arguments of the config dataclass ``cls``, e.g. a saved agent's record) with each
-    deprecated alias's value moved to the field it names, silently (what an older version wrote is not the
-    reader's doing)."""
-    values = dict(values)
-    for f in fields(cls):
-        target = f.metadata.get("deprecated_alias_of")
-        if target is not None and values.get(f.name) is not None:
-            values[target] = values.pop(f.name)
-    return values
 
 
 @dataclass

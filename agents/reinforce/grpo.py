@@ -14,7 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from agents.common.config import AlgorithmConfig, without_deprecated_aliases
+from agents.common.config import AlgorithmConfig
 from agents.reinforce.reinforce import (
     REINFORCE,
     check_group_fields,
@@ -23,6 +23,7 @@ from agents.reinforce.reinforce import (
     normalize_advantage_field,
     num_iterations_field,
 )
+from reward_models.common.deprecation import without_deprecated_aliases
 
 
 @dataclass

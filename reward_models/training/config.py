@@ -6,10 +6,10 @@ flags (``lora_r``, ``lora_alpha``, ``lora_dropout``).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 from typing import Literal
 
+from reward_models.common.deprecation import apply_deprecated_aliases
 from reward_models.common.validation import check_positive_int
 
 ALL_LINEAR = "all-linear"
@@ -71,7 +71,7 @@ class RewardTrainerConfig:
         },
     )
     lora_rank: int | None = field(
-        default=None, metadata={"help": "deprecated alias of lora_r (--lora-rank: use --lora-r)"}
+        default=None, metadata={"help": "deprecated alias of lora_r", "deprecated_alias_of": "lora_r"}
     )
     lora_alpha: float = field(default=16.0, metadata={"help": "LoRA scale numerator (scale = lora_alpha / lora_r)"})
     lora_dropout: float = field(
@@ -115,17 +115,7 @@ class RewardTrainerConfig:
     seed: int = field(default=0, metadata={"help": "seed for the split, shuffling and head initialisation"})
 
     def __post_init__(self) -> None:
-        if self.lora_rank is not None:
-            warnings.warn(
-                "RewardTrainerConfig(lora_rank=...) / --lora-rank is deprecated; use lora_r / --lora-r",
-                DeprecationWarning,
-                stacklevel=3,
-            )
-            if self.lora_r not in (0, self.lora_rank):
-                raise ValueError(
-                    f"lora_rank={self.lora_rank} (deprecated alias) and lora_r={self.lora_r} disagree; pass lora_r only"
-                )
-            self.lora_r, self.lora_rank = self.lora_rank, None
+        apply_deprecated_aliases(self)
         if not 0 <= self.eval_fraction < 1:
             raise ValueError(f"eval_fraction must be in [0, 1), got {self.eval_fraction}")
         for name in ("max_length", "num_train_epochs", "batch_size", "logging_steps", "normalization_samples"):
