@@ -74,7 +74,6 @@ alias_moved_modules(
         "reward_models.answers": "reward_models.models.answers",
         "reward_models.losses": "reward_models.training.losses",
         "reward_models.trainer": "reward_models.training.trainer",
-        "reward_models.delta": "reward_models.training.delta",
         "reward_models.evaluation": "reward_models.training.evaluation",
         "reward_models.labelling": "reward_models.preferences.labelling",
     }

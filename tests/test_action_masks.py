@@ -343,6 +343,11 @@ def test_predict_under_a_top_k_env_and_under_explicit_action_masks():
     assert bare.predict(obs, action_masks=per_row)[0].tolist() == [3, 6, 9, 14]
     with pytest.raises(ValueError, match="action_masks"):
         bare.predict(obs, action_masks=np.ones((3, V), dtype=bool))
+    wide = PPO(tiny_model(vocab_size=64), tiny_env(4, vocab_size=V), seed=0)  # LM head wider than the env
+    beyond = np.zeros(64, dtype=bool)
+    beyond[V + 3] = True  # only an id the env has no action for
+    with pytest.raises(ValueError, match=rf"V <= {V} \(the env's number of actions\)"):
+        wide.predict(obs, action_masks=beyond)
 
 
 # ------------------------------------------------------------------ unmasked envs

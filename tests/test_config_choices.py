@@ -22,6 +22,13 @@ def test_a_value_outside_the_literal_is_refused_naming_field_and_choices(cls, fi
         cls(**{field: value})
 
 
+def test_a_config_of_another_algorithm_is_refused():
+    from agents import REINFORCE, GRPOConfig
+
+    with pytest.raises(TypeError, match="config must be a REINFORCEConfig, got a GRPOConfig"):
+        REINFORCE("unused", "TextGen-v0", config=GRPOConfig())
+
+
 def test_every_literal_value_is_accepted():
     for estimator in ("k1", "k3"):
         assert PPOConfig(kl_estimator=estimator).kl_estimator == estimator

@@ -35,6 +35,7 @@ def test_an_old_module_path_is_the_new_module_and_warns(old, new):
     with pytest.warns(DeprecationWarning, match=rf"{old} moved to {new}; import it from there"):
         module = importlib.import_module(old)
     assert module is importlib.import_module(new)
+    assert module.__name__ == module.__spec__.name == new  # the module keeps its own identity (reload works)
 
 
 def test_from_old_path_import_a_name_gives_the_same_object():

@@ -87,7 +87,8 @@ def mask_positions(mask: torch.Tensor, begin: int, end: int) -> torch.Tensor:
 
 
 def check_action_masks(action_masks: Any, batch_size: int, width: int, device: torch.device) -> torch.Tensor:
-    """``action_masks`` (bool ``[V]`` or ``[B, V]``, an array or tensor, ``V <= width``) as a bool device tensor.
+    """``action_masks`` (bool ``[V]`` or ``[B, V]``, an array or tensor, ``V <= width``, the env's number of
+    actions) as a bool device tensor.
 
     Raises:
         ValueError: not bool, a wrong shape, or a row that allows no token.
@@ -95,8 +96,8 @@ def check_action_masks(action_masks: Any, batch_size: int, width: int, device: t
     array = action_masks.cpu().numpy() if isinstance(action_masks, torch.Tensor) else np.asarray(action_masks)
     if array.dtype != bool or array.ndim not in (1, 2) or array.shape[-1] > width:
         raise ValueError(
-            f"action_masks must be a bool array [V] or [{batch_size}, V] with V <= {width} (the policy's LM-head "
-            f"size), got dtype {array.dtype} and shape {array.shape}"
+            f"action_masks must be a bool array [V] or [{batch_size}, V] with V <= {width} (the env's number of "
+            f"actions), got dtype {array.dtype} and shape {array.shape}"
         )
     if array.ndim == 2 and array.shape[0] != batch_size:
         raise ValueError(f"action_masks has {array.shape[0]} rows for {batch_size} observations")

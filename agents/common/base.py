@@ -167,12 +167,13 @@ class BaseAlgorithm:
 
     def set_env(self, env: str | gym.Env) -> None:
         """Use ``env`` for training (see the class docstring for what it can be)."""
-        self.env = self.make_env(env)
-        if self.env.device.type != self.device.type:
+        env = self.make_env(env)
+        if env.device.type != self.device.type:
             raise ValueError(
-                f"the env keeps its tokens on {self.env.device} but the agent runs on {self.device}; "
+                f"the env keeps its tokens on {env.device} but the agent runs on {self.device}; "
                 f"build the env with device={str(self.device)!r}"
             )
+        self.env = env
         self.policy.num_actions = int(self.env.single_action_space.n)
         if self.ref_policy is not None:
             self.ref_policy.num_actions = self.policy.num_actions
@@ -212,7 +213,7 @@ class BaseAlgorithm:
         ids, mask = ids.view(-1, ids.shape[-1]), mask.view(-1, mask.shape[-1])
         restriction = vocabulary_restriction(self.env)
         if action_masks is not None:
-            action_masks = check_action_masks(action_masks, ids.shape[0], self.policy.vocab_size, self.device)
+            action_masks = check_action_masks(action_masks, ids.shape[0], self.policy.num_actions, self.device)
         elif restriction is not None:
             action_masks = restriction(ids, mask)  # on the env's layout of the observation
         # Attended tokens only (the layout pads inside the row); the last one predicts the next token.

@@ -26,7 +26,9 @@ def merged_config(
     config_class: type[AlgorithmConfig], config: AlgorithmConfig | None, overrides: dict[str, Any]
 ) -> AlgorithmConfig:
     """``config`` (default: ``config_class()``) with the keyword ``overrides`` of its fields (SB3 style); a
-    ``TypeError`` names unknown fields and lists the valid ones."""
+    ``TypeError`` names unknown fields and lists the valid ones, or a config of another class."""
+    if config is not None and not isinstance(config, config_class):
+        raise TypeError(f"config must be a {config_class.__name__}, got a {type(config).__name__}")
     unknown = set(overrides) - config_class.field_names()
     if unknown:
         raise TypeError(

@@ -22,6 +22,7 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def __init__(self) -> None:
         self.moved: dict[str, str] = {}
+        self._specs: dict[str, importlib.machinery.ModuleSpec] = {}  # new path -> its spec, while importing
 
     def find_spec(self, fullname: str, path: object, target: object = None) -> importlib.machinery.ModuleSpec | None:
         if fullname not in self.moved:
@@ -31,10 +32,14 @@ class _MovedModuleFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType:
         new = self.moved[spec.name]
         warnings.warn(f"{spec.name} moved to {new}; import it from there", DeprecationWarning, stacklevel=2)
-        return importlib.import_module(new)
+        module = importlib.import_module(new)
+        self._specs[module.__name__] = module.__spec__
+        return module
 
     def exec_module(self, module: ModuleType) -> None:
-        """Nothing to run: the module was imported under its new path."""
+        """Nothing to run (the module was imported under its new path); give it back the spec of its new path,
+        which the import system replaced by the old path's."""
+        module.__spec__ = self._specs.pop(module.__name__)
 
 
 _FINDER = _MovedModuleFinder()
