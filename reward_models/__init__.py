@@ -51,6 +51,7 @@ from reward_models.specs import BUILTIN_SPECS
 from reward_models.training.config import RewardTrainerConfig
 from reward_models.training.evaluation import evaluate_preferences, score_pairs
 from reward_models.training.losses import bradley_terry_loss, preference_metrics
+from reward_models.training.pack import PackConfig, PackResult, pack_reward_model
 from reward_models.training.trainer import RewardTrainResult, train_reward_model
 
 register_reward_models(BUILTIN_SPECS)
@@ -97,6 +98,8 @@ __all__ = [
     "LengthReward",
     "MissingExtraError",
     "NumericMatchReward",
+    "PackConfig",
+    "PackResult",
     "PreferenceDataError",
     "PreferencePair",
     "PreferenceWriter",
@@ -127,6 +130,7 @@ __all__ = [
     "load_tokenizer",
     "make_reward_model",
     "no_argument",
+    "pack_reward_model",
     "parse_row",
     "preference_metrics",
     "rank_pairs",

@@ -1,7 +1,8 @@
-"""``text-gym reward label|train|eval``: preference data, Bradley–Terry training and evaluation of reward models.
+"""``text-gym reward label|train|eval|pack``: preference data, Bradley–Terry training, evaluation and packing of
+reward models.
 
-Thin wrappers: every flag is a field of ``reward_models.LabelConfig``, ``reward_models.RewardTrainerConfig`` or
-``reward_models.training.evaluation.EvalConfig``.
+Thin wrappers: every flag is a field of ``reward_models.LabelConfig``, ``reward_models.RewardTrainerConfig``,
+``reward_models.training.evaluation.EvalConfig`` or ``reward_models.PackConfig``.
 """
 
 from __future__ import annotations
@@ -50,12 +51,25 @@ def run_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_pack(args: argparse.Namespace) -> int:
+    from reward_models import PackConfig, pack_reward_model
+
+    config = config_from_args(PackConfig, args)
+    result = pack_reward_model(config)
+    print(
+        f"wrote {result.output}: {result.adapter_bytes / 1e6:.2f} MB of adapter weights ({config.dtype}; "
+        f"{len(result.low_rank_modules)} modules as rank-{config.rank} factors, {len(result.full_modules)} in full), "
+        f"max relative error of the low-rank factors {result.max_relative_error:.2e}"
+    )
+    return 0
+
+
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from reward_models import LabelConfig, RewardTrainerConfig
+    from reward_models import LabelConfig, PackConfig, RewardTrainerConfig
     from reward_models.training.evaluation import EvalConfig
 
     parser = subparsers.add_parser(
-        "reward", help="label preference data, train and evaluate reward models", description=__doc__
+        "reward", help="label preference data, train, evaluate and pack reward models", description=__doc__
     )
     add_config_subcommands(
         parser,
@@ -69,5 +83,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
             ),
             ("train", RewardTrainerConfig, run_train, "train a Bradley-Terry reward model on preference pairs"),
             ("eval", EvalConfig, run_eval, "evaluate a reward model on a preference file"),
+            (
+                "pack",
+                PackConfig,
+                run_pack,
+                "store a trained reward model as a small peft LoRA adapter folder against its base",
+            ),
         ],
     )
