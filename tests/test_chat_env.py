@@ -357,7 +357,7 @@ def test_every_step_has_the_same_info_keys():
             ValueError,
             r"max_turn_tokens must be an integer in \[1, max_new_tokens=24\], got 25",
         ),
-        ({"max_turn_tokens": True}, ValueError, r"max_turn_tokens must be None or an integer in \[1, 24\]"),
+        ({"max_turn_tokens": True}, TypeError, r"max_turn_tokens must be None or an integer in \[1, 24\]"),
         ({"max_prompt_tokens": 4}, ValueError, r"prompts\[0\] has \d+ tokens, more than max_prompt_tokens=4"),
         ({"user": None}, ValueError, r"user is None, but max_turns=3 needs a simulated user"),
         ({"user": 3}, TypeError, r"user must be a callable .* got int 3"),

@@ -195,7 +195,7 @@ def test_from_settings_refuses_a_source_of_other_settings():
         2, tokenizer=make_tiny_tokenizer(), reward_model=count_good, prompts=PROMPTS, max_prompt_tokens=6
     )
     other = dataclasses.replace(env.settings, max_new_tokens=3)
-    with pytest.raises(ValueError, match="source must be an env of the same settings"):
+    with pytest.raises(ValueError, match=r"source must be an env of the same settings .* it differs in \['"):
         TextGenVectorEnv.from_settings(other, source=env)
     with pytest.raises(TypeError, match="TextGenChatVectorEnv takes TextGenChatSettings, got TextGenSettings"):
         TextGenChatVectorEnv.from_settings(env.settings)
@@ -210,8 +210,30 @@ def test_from_settings_refuses_a_source_of_other_settings():
         ({"render_mode": "rgb"}, ValueError, "render_mode must be None, 'ansi', 'human' or 'rgb_array', got 'rgb'"),
         ({"allowed_tokens": []}, ValueError, "allowed_tokens must be a non-empty list"),
         ({"mask_model": "smollm2"}, ValueError, "mask_top_k and mask_model go together"),
+        ({"chat_template": "no"}, TypeError, "chat_template must be True or False, got 'no'"),
+        (
+            {"eos_token_ids": [2.5]},
+            ValueError,
+            r"eos_token_ids must be None or token ids \(integers >= 0\), got \(2.5,\)",
+        ),
+        ({"eos_token_ids": [-1]}, ValueError, "eos_token_ids must be None or token ids"),
     ],
 )
 def test_bad_settings_are_refused_before_anything_is_loaded(kwargs, error, match):
     with pytest.raises(error, match=match):
         TextGenSettings(tokenizer="no/such-tokenizer", **kwargs)
+
+
+def test_a_wrapped_single_env_is_run_unwrapped_with_a_warning_naming_the_wrappers():
+    import warnings
+
+    from gymnasium.wrappers import TransformReward
+
+    kwargs = dict(tokenizer=make_tiny_tokenizer(), reward_model=count_good, prompts=PROMPTS, max_new_tokens=4)
+    made = gym.make("TextGen-v0", max_prompt_tokens=6, **kwargs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # gym.make's own wrappers are no reason to warn
+        assert make_vector_env(made, n_envs=2, vocab_size=40, device="cpu").num_envs == 2
+    wrapped = TransformReward(made, lambda reward: 2 * reward)
+    with pytest.warns(UserWarning, match=r"env is wrapped \(TransformReward\); .* without the wrappers"):
+        assert make_vector_env(wrapped, n_envs=2, vocab_size=40, device="cpu").num_envs == 2

@@ -1,6 +1,6 @@
 """The env's action masks in our agents (the NLPO idea of RL4LMs, Ramamurthy et al. 2023): the rollout samples
 from the policy's distribution renormalised over the tokens the env allows, and the update computes log-probs,
-ratios, entropy and KL (policy and reference) under the same masks.
+ratios and KL (policy and reference) and the rollout's entropy metric under the same masks.
 
 A vocabulary-restricted env (``allowed_tokens``, ``mask_top_k`` with ``mask_model``; see
 text_gym/envs/masking.py) gives the mask of each observation as ``info["action_mask"]`` (bool ``[B, V]``, a device

@@ -20,9 +20,7 @@ from typing import Literal, get_args, get_origin, get_type_hints
 from agents.common.kl import KLEstimator, check_kl_coef
 from agents.common.static_decode import RolloutCache
 from reward_models.common.deprecation import apply_deprecated_aliases
-
-DTypeName = Literal["float32", "bfloat16", "float16"]
-"""Names of the float dtypes an agent computes or stores its base weights in."""
+from reward_models.common.devices import DTypeName
 
 
 def _help(text: str) -> dict:

@@ -15,7 +15,7 @@ import torch
 from reward_models.common.devices import resolve_device
 
 MIXED_PRECISION = {"float32": "no", "bfloat16": "bf16", "float16": "fp16"}
-"""The agents' ``dtype`` names -> accelerate's ``mixed_precision``."""
+"""The agents' ``compute_dtype`` names -> accelerate's ``mixed_precision``."""
 
 
 def make_accelerator(device: str, dtype: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import gymnasium as gym
@@ -45,6 +46,14 @@ def make_vector_env(
     elif env_kwargs:
         raise ValueError("env_kwargs can only be given with an env id")
     elif isinstance(env, gym.Env) and isinstance(env.unwrapped, SingleTextGenEnv):
+        wrappers = _user_wrappers(env)
+        if wrappers:
+            warnings.warn(
+                f"env is wrapped ({', '.join(wrappers)}); the agents run its unwrapped env's settings with "
+                f"{n_envs} sub-envs, without the wrappers",
+                UserWarning,
+                stacklevel=3,
+            )
         env = env.unwrapped.rebuilt(num_envs=n_envs, autoreset_mode=AutoresetMode.DISABLED, device=device)
     elif isinstance(env, TextGenVectorEnv) and env.autoreset_mode != AutoresetMode.DISABLED:
         # gym.make_vec's default NEXT_STEP mode: all episodes of a rollout start together.
@@ -65,3 +74,13 @@ def make_vector_env(
             f"has {vocab_size}; build the env with vocab_size={vocab_size}"
         )
     return env
+
+
+def _user_wrappers(env: gym.Env) -> list[str]:
+    """The names of ``env``'s wrappers other than those ``gym.make`` adds by itself."""
+    names = []
+    while isinstance(env, gym.Wrapper):
+        if not isinstance(env, (gym.wrappers.OrderEnforcing, gym.wrappers.PassiveEnvChecker)):
+            names.append(type(env).__name__)
+        env = env.env
+    return names

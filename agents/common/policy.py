@@ -34,6 +34,7 @@ from agents.common.static_decode import (
 )
 from reward_models.common import hf_progress_bars_disabled, load_tokenizer, resolve_model_path
 from reward_models.common.lm import load_causal_lm, position_ids_from_mask
+from reward_models.common.quiet import peft_checkpointing_warning_silenced
 
 VALUE_HEAD_FILE = "value_head.safetensors"
 CRITIC_FILE = "critic.safetensors"
@@ -476,7 +477,8 @@ def _looks_like_hub_id(name: str) -> bool:
 def _with_adapters(model: nn.Module, peft_config: Any) -> nn.Module:
     from peft import get_peft_model
 
-    return get_peft_model(model, peft_config)
+    with peft_checkpointing_warning_silenced():
+        return get_peft_model(model, peft_config)
 
 
 def _load_adapter_folder(folder: Path, dtype: torch.dtype) -> nn.Module:
@@ -485,4 +487,5 @@ def _load_adapter_folder(folder: Path, dtype: torch.dtype) -> nn.Module:
     base_name = json.loads((folder / ADAPTER_CONFIG_FILE).read_text())["base_model_name_or_path"]
     base_path = folder / base_name if (folder / base_name).is_dir() else resolve_model_path(base_name)
     base = load_causal_lm(base_path, dtype=dtype, trainable=True)
-    return PeftModel.from_pretrained(base, folder, is_trainable=True)
+    with peft_checkpointing_warning_silenced():
+        return PeftModel.from_pretrained(base, folder, is_trainable=True)

@@ -45,7 +45,8 @@ class RolloutBuffer:
     - ``response_attention_mask`` (long): 1 on every token after the prompt (the agent's and the env's), 0 on
       padding.
     - ``response_mask`` (float): 1.0 on the agent's tokens (its actions), 0.0 on env-inserted tokens and padding.
-      Only these tokens are trained on: the policy loss, ratios, KL, entropy, values and value loss use this mask.
+      Only these tokens are trained on: the policy loss, ratios, KL, the entropy metric, values and value loss use
+      this mask.
     - ``logprobs`` / ``values`` / ``ref_logprobs``: of the agent's tokens, 0 elsewhere (``values``: the value of the
       state each action was taken in).
     - ``rewards`` (float): the env's reward of each step at that step's agent token (a single-turn env: the

@@ -134,8 +134,8 @@ class _LMPolicyMixin:
 
     def lm_policy(self) -> LMPolicy:
         """The same LM (shared modules, no copy) as an ``agents.LMPolicy`` over the env's ``action_space.n``
-        actions, without the value head: the unmasked action distribution of this policy, which
-        ``agents.collect_rollout`` / ``agents.evaluate_lm`` sample with a KV cache."""
+        actions, without the value head: this policy's action distribution, which ``agents.collect_rollout`` /
+        ``agents.evaluate_lm`` sample with a KV cache (under the env's action masks, as MaskablePPO does)."""
         return LMPolicy(self.lm, num_actions=self.action_space.n)
 
 

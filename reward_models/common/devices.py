@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 import torch
 
-_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+DTypeName = Literal["float32", "bfloat16", "float16"]
+"""The float dtype names every config accepts (compute dtypes, weight dtypes, reward-model dtypes)."""
+_DTYPES = {name: getattr(torch, name) for name in get_args(DTypeName)}
 
 
 def resolve_device(device: str | torch.device) -> torch.device:

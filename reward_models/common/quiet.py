@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import warnings
 from collections.abc import Iterator
 
 
@@ -19,3 +20,13 @@ def hf_progress_bars_disabled() -> Iterator[None]:
     finally:
         if enabled:
             hf_logging.enable_progress_bar()
+
+
+@contextlib.contextmanager
+def peft_checkpointing_warning_silenced() -> Iterator[None]:
+    """Without the one FutureWarning peft 0.21 triggers while it wraps or loads a model: it reads transformers'
+    deprecated ``is_gradient_checkpointing`` alias (transformers 5), which nothing a caller passes avoids. Every
+    other warning still shows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+        yield

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import torch
 from reward_models.base import BaseRewardModel
 from reward_models.common.devices import resolve_device, resolve_dtype
 from reward_models.common.packaged import load_tokenizer, resolve_model_path
-from reward_models.common.quiet import hf_progress_bars_disabled
+from reward_models.common.quiet import hf_progress_bars_disabled, peft_checkpointing_warning_silenced
 from reward_models.common.validation import check_positive_int
 
 REWARD_CONFIG_NAME = "reward_model.json"
@@ -43,7 +42,8 @@ class HFRewardModel(BaseRewardModel):
         include_prompt: score the text pair (prompt, completion) (default) or the completion alone.
         max_length: tokens per scored text; longer inputs are truncated (default: the tokenizer's limit, ≤ 512).
         max_batch_size: most pairs per forward pass (default 32). Inputs are sorted by length before batching.
-        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"auto"`` (default ``"cpu"``).
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ``"mps"``, ``"auto"`` (CUDA, else MPS, else CPU; default
+            ``"cpu"``).
         dtype: ``"float32"``, ``"bfloat16"``, ``"float16"`` or ``None`` (the checkpoint's dtype).
         mean, std: normalisation; scores are ``(raw - mean) / std``. Default: the values stored in the folder's
             ``reward_model.json``, else 0 and 1. ``fit_normalization`` sets them from a reference sample.
@@ -225,11 +225,7 @@ def load_adapter_classifier(folder: str | os.PathLike, dtype: str | torch.dtype 
     verbosity = logging.get_verbosity()
     logging.set_verbosity_error()  # the base has no trained head (reported as newly initialised); the adapter has it
     try:
-        with hf_progress_bars_disabled(), warnings.catch_warnings():
-            # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` alias (a FutureWarning)
-            warnings.filterwarnings(
-                "ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning
-            )
+        with hf_progress_bars_disabled(), peft_checkpointing_warning_silenced():
             model = AutoModelForSequenceClassification.from_pretrained(base, config=config, dtype=resolve_dtype(dtype))
             model = PeftModel.from_pretrained(model, str(folder)).merge_and_unload()
     finally:

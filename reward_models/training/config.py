@@ -111,7 +111,7 @@ class RewardTrainerConfig:
     )
     logging_steps: int = field(default=10, metadata={"help": "log train metrics to tensorboard every this many steps"})
     logging_dir: str | None = field(default=None, metadata={"help": "tensorboard folder (default: <output_dir>/runs)"})
-    device: str = field(default="auto", metadata={"help": "'cpu', 'cuda' or 'auto'"})
+    device: str = field(default="auto", metadata={"help": "'auto' (cuda, else mps, else cpu), 'cpu', 'cuda' or 'mps'"})
     seed: int = field(default=0, metadata={"help": "seed for the split, shuffling and head initialisation"})
 
     def __post_init__(self) -> None:

@@ -29,7 +29,7 @@ from torch import nn
 
 from reward_models.common.atomic_folder import write_folder_atomically
 from reward_models.common.packaged import resolve_model_path
-from reward_models.common.quiet import hf_progress_bars_disabled
+from reward_models.common.quiet import hf_progress_bars_disabled, peft_checkpointing_warning_silenced
 from reward_models.common.validation import check_positive_int
 from reward_models.models.hf import ADAPTER_CONFIG_NAME, REWARD_CONFIG_NAME, HFRewardModel
 
@@ -233,7 +233,8 @@ def pack_reward_model(config: PackConfig) -> PackResult:
     with warnings.catch_warnings():
         # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` alias (a FutureWarning)
         warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
-        peft_model = get_peft_model(base_model, lora)
+        with peft_checkpointing_warning_silenced():
+            peft_model = get_peft_model(base_model, lora)
     inner, modules = peft_model.get_base_model(), dict(tuned_model.named_modules())
     with torch.no_grad():
         for name in low_rank:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import random
 import tempfile
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,7 +24,7 @@ from torch import nn
 
 from reward_models.common.devices import resolve_device
 from reward_models.common.packaged import load_tokenizer, resolve_model_path
-from reward_models.common.quiet import hf_progress_bars_disabled
+from reward_models.common.quiet import hf_progress_bars_disabled, peft_checkpointing_warning_silenced
 from reward_models.models.hf import HFRewardModel
 from reward_models.preferences.pairs import PreferencePair, load_preferences
 from reward_models.training.config import ALL_LINEAR, RewardTrainerConfig
@@ -90,10 +89,7 @@ def _add_lora_adapters(model: nn.Module, config: RewardTrainerConfig) -> nn.Modu
             f"lora_target_modules={targets!r} matches no module of {type(model).__name__}; its Linear layers are "
             f"named {linear_names} (or use '{ALL_LINEAR}')"
         )
-    with warnings.catch_warnings():
-        # peft 0.21 reads transformers' deprecated `is_gradient_checkpointing` alias in PeftModel.__init__ (a
-        # FutureWarning under transformers 5); nothing we pass avoids it, and the flag it reads is not ours to set
-        warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
+    with peft_checkpointing_warning_silenced():
         peft_model = get_peft_model(model, lora)
     if not any("modules_to_save" in name for name, p in peft_model.named_parameters() if p.requires_grad):
         raise ValueError(
@@ -104,12 +100,13 @@ def _add_lora_adapters(model: nn.Module, config: RewardTrainerConfig) -> nn.Modu
 
 
 def _name_adapter_base(folder: Path, model: str) -> None:
-    """Name the adapter's base as the user did: ``"minilm"`` then resolves offline on any machine, where the
-    resolved folder (peft's default, which its save checks for ``config.json``) is this machine's path."""
+    """Name the adapter's base as the user did: ``"minilm"`` (or a hub id) then resolves offline on any machine,
+    where the resolved folder (peft's default, which its save checks for ``config.json``) is this machine's path; a
+    local folder is named by its absolute path, so the adapter loads from any working directory."""
     from peft import PeftConfig
 
     adapter = PeftConfig.from_pretrained(str(folder))
-    adapter.base_model_name_or_path = model
+    adapter.base_model_name_or_path = str(Path(model).resolve()) if Path(model).is_dir() else model
     adapter.save_pretrained(str(folder))
 
 

@@ -43,9 +43,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, get_args
 
-from agents.common.config import DTypeName
 from agents.common.static_decode import RolloutCache
 from reward_models.common import check_positive_int
+from reward_models.common.devices import DTypeName
 from scripts.bench.cli import Benchmark, check_positive_ints, command_line
 from scripts.bench.group import GROUP_CASES, group_table, phase_table, with_trl_ratios
 from scripts.bench.iteration import CASES

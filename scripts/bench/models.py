@@ -38,16 +38,18 @@ def save_reward_model(policy_dir: str, out: Path, seed: int) -> str:
 
 
 def save_tiny_policy(policy_dir: str, out: Path, new_tokens: int, seed: int) -> str:
-    """A 2-layer, 64-wide GPT-2 with the policy's tokenizer (long enough for 64 prompt + ``new_tokens`` tokens),
-    saved to ``out``; returns the folder."""
+    """A 2-layer, 64-wide GPT-2 with the policy's tokenizer (long enough for the env's default prompt width +
+    ``new_tokens`` tokens), saved to ``out``; returns the folder."""
     import torch
     from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    from text_gym import TextGenSettings
 
     tokenizer = AutoTokenizer.from_pretrained(policy_dir)
     torch.manual_seed(seed)
     config = GPT2Config(
         vocab_size=len(tokenizer),
-        n_positions=64 + new_tokens,
+        n_positions=TextGenSettings.max_prompt_tokens + new_tokens,
         n_embd=64,
         n_layer=2,
         n_head=2,

@@ -14,13 +14,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import get_args
 
 from reward_models.common import check_positive_int
+from reward_models.common.devices import DTypeName
 from scripts.bench.cli import Benchmark, check_positive_ints, run_as_script
 from scripts.bench.models import zero_reward
 from scripts.bench.report import machine_line, write_rows
 
-DTYPES = ("float32", "bfloat16", "float16")
+DTYPES = get_args(DTypeName)
 
 
 @dataclass

@@ -494,7 +494,7 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
             "",
             group_table(results["group"]),
             "",
-            "Where the time goes (median seconds per iteration; scripts/bench/group.py defines the phases):",
+            "Where the time goes (median seconds per iteration; scripts/bench/phases.py defines the phases):",
             "",
             phase_table(results["group"]),
             "",

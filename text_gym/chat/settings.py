@@ -53,7 +53,7 @@ class TextGenChatSettings(TextGenSettings):
         if max_turn_tokens is None:
             max_turn_tokens = N
         if isinstance(max_turn_tokens, bool) or not isinstance(max_turn_tokens, (int, np.integer)):
-            raise ValueError(f"max_turn_tokens must be None or an integer in [1, {N}], got {max_turn_tokens!r}")
+            raise TypeError(f"max_turn_tokens must be None or an integer in [1, {N}], got {max_turn_tokens!r}")
         if not 1 <= max_turn_tokens <= N:
             raise ValueError(f"max_turn_tokens must be an integer in [1, max_new_tokens={N}], got {max_turn_tokens}")
         set_field("max_turn_tokens", int(max_turn_tokens))

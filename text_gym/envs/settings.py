@@ -88,7 +88,7 @@ class TextGenSettings:
         if self.render_mode is not None and self.render_mode not in RENDER_MODES:
             raise ValueError(f"render_mode must be None, 'ansi', 'human' or 'rgb_array', got {self.render_mode!r}")
         set_field("text_info", check_bool("text_info", self.text_info))
-        set_field("chat_template", bool(self.chat_template))
+        set_field("chat_template", check_bool("chat_template", self.chat_template))
         if self.truncation not in TRUNCATION_MODES:
             raise ValueError(f"truncation must be one of {TRUNCATION_MODES}, got {self.truncation!r}")
         stop_strings = tuple(self.stop_strings or ())
@@ -96,7 +96,10 @@ class TextGenSettings:
             raise ValueError(f"stop_strings must be non-empty strings, got {self.stop_strings!r}")
         set_field("stop_strings", stop_strings)
         if self.eos_token_ids is not None:
-            set_field("eos_token_ids", tuple(int(i) for i in self.eos_token_ids))
+            ids = tuple(self.eos_token_ids)
+            if any(isinstance(i, bool) or not isinstance(i, (int, np.integer)) or i < 0 for i in ids):
+                raise ValueError(f"eos_token_ids must be None or token ids (integers >= 0), got {ids!r}")
+            set_field("eos_token_ids", tuple(int(i) for i in ids))
         set_field("allowed_tokens", check_mask_options(self.allowed_tokens, self.mask_top_k, self.mask_model))
         set_field("device", torch.device(self.device))
         try:

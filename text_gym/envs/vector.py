@@ -155,8 +155,14 @@ class TextGenVectorEnv(VectorEnv):
                 autoreset_mode=settings.autoreset_mode,
                 device=settings.device,
             )
-            if kept != settings:
-                raise ValueError("source must be an env of the same settings but num_envs, autoreset_mode and device")
+            differing = [
+                f.name for f in dataclasses.fields(settings) if getattr(kept, f.name) != getattr(settings, f.name)
+            ]
+            if differing:
+                raise ValueError(
+                    "source must be an env of the same settings but num_envs, autoreset_mode and device; "
+                    f"it differs in {differing}"
+                )
         env = cls.__new__(cls)
         env._setup(settings, source)
         return env
