@@ -318,3 +318,21 @@ def test_evaluate_policy_reports_the_env_scores():
         )
     assert len(rewards) == 12 and rewards == pytest.approx(scores) and lengths == num_tokens
     assert all(1 <= n <= 4 for n in lengths) and len(set(rewards)) > 1
+
+
+def test_kl_callback_under_maskable_ppo_is_zero_for_an_unchanged_policy():
+    """MaskablePPO's sampling log-probs are renormalised over the allowed actions; the reference must be too, or an
+    unchanged policy would pay log Z_mask > 0 per token."""
+    env = make_env(4, allowed_tokens=[EOS, *GOOD_IDS[:2]])
+    algo = MaskablePPO(
+        MaskableLMActorCriticPolicy,
+        env,
+        n_steps=8,
+        batch_size=32,
+        n_epochs=1,
+        seed=0,
+        policy_kwargs={"model": tiny_gpt2()},
+    )
+    kl_callback = KLPenaltyCallback(kl_coef=0.1)  # the reference: a copy of the policy's LM at the start
+    algo.learn(8 * 4, callback=kl_callback)  # one rollout: the KL is measured before the first update
+    assert kl_callback.last_kl is not None and np.abs(kl_callback.last_kl).max() < 1e-5

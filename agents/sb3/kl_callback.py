@@ -33,6 +33,7 @@ from stable_baselines3.common.buffers import DictRolloutBuffer
 from stable_baselines3.common.callbacks import BaseCallback
 from torch import nn
 
+from agents.common.action_masks import masked_token_logprobs
 from agents.common.kl import KL_ESTIMATORS, KLEstimator, check_kl_coef, kl_estimate
 from reward_models.common import check_positive_int
 from reward_models.common.lm import load_causal_lm, next_token_logits
@@ -81,8 +82,12 @@ class KLPenaltyCallback(BaseCallback):
         return True
 
     @torch.no_grad()
-    def reference_logprobs(self, observations: dict[str, np.ndarray], actions: np.ndarray) -> torch.Tensor:
-        """``log pi_ref(a | s)`` ``[N]`` for observations ``{key: [N, L]}`` and actions ``[N]``."""
+    def reference_logprobs(
+        self, observations: dict[str, np.ndarray], actions: np.ndarray, action_masks: np.ndarray | None = None
+    ) -> torch.Tensor:
+        """``log pi_ref(a | s)`` ``[N]`` for observations ``{key: [N, L]}`` and actions ``[N]``; with
+        ``action_masks`` (bool ``[N, V]``, MaskablePPO's) the reference is renormalised over each step's allowed
+        actions, as the policy's sampling log-probs are, so an unchanged policy has KL 0."""
         num_actions = self.model.action_space.n
         out = []
         for start in range(0, len(actions), self.batch_size):
@@ -92,7 +97,11 @@ class KLPenaltyCallback(BaseCallback):
             }
             logits = next_token_logits(self.ref_model, chunk["input_ids"], chunk["attention_mask"])[:, :num_actions]
             chosen = torch.as_tensor(actions[start : start + self.batch_size], device=logits.device).long()
-            out.append(torch.log_softmax(logits, dim=-1).gather(1, chosen.view(-1, 1)).squeeze(1))
+            if action_masks is None:
+                out.append(torch.log_softmax(logits, dim=-1).gather(1, chosen.view(-1, 1)).squeeze(1))
+            else:
+                mask = torch.as_tensor(action_masks[start : start + self.batch_size], device=logits.device).bool()
+                out.append(masked_token_logprobs(logits, chosen, mask))
         return torch.cat(out).cpu()
 
     def _on_rollout_end(self) -> None:
@@ -104,7 +113,9 @@ class KLPenaltyCallback(BaseCallback):
             )
         n_steps, n_envs = buffer.rewards.shape
         observations = {key: value.reshape(n_steps * n_envs, -1) for key, value in buffer.observations.items()}
-        ref_logprobs = self.reference_logprobs(observations, buffer.actions.reshape(-1))
+        masks = getattr(buffer, "action_masks", None)  # sb3-contrib's MaskableDictRolloutBuffer
+        masks = None if masks is None else masks.reshape(n_steps * n_envs, -1)
+        ref_logprobs = self.reference_logprobs(observations, buffer.actions.reshape(-1), masks)
         kl = kl_estimate(torch.as_tensor(buffer.log_probs.reshape(-1)), ref_logprobs, self.estimator)
         kl = kl.numpy().reshape(n_steps, n_envs).astype(np.float32)
         buffer.rewards -= self.kl_coef * kl
