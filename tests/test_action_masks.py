@@ -12,7 +12,7 @@ from stable_baselines3.common.callbacks import BaseCallback
 from tiny_chat import tiny_chat_tokenizer
 from tiny_lm import PROMPTS, positive_fraction, tiny_env, tiny_model, tiny_tokenizer
 
-from agents import PPO, REINFORCE, AdapterDisabledReference, LMPolicy, collect_rollout
+from agents import GRPO, PPO, REINFORCE, AdapterDisabledReference, LMPolicy, collect_rollout
 from agents.common.action_masks import (
     RolloutMasks,
     allowed_ids,
@@ -299,7 +299,7 @@ def test_top_k_env_through_env_kwargs_trains_with_ppo():
 
 
 def test_masked_vector_env_object_trains():
-    agent = REINFORCE(tiny_model(), tiny_env(8, allowed_tokens=ALLOWED), seed=0, baseline="grpo", group_size=2)
+    agent = GRPO(tiny_model(), tiny_env(8, allowed_tokens=ALLOWED), seed=0, group_size=2)
     _train_and_check(agent, 2, lambda buffer: _allowed())
 
 

@@ -9,7 +9,7 @@ from gymnasium.vector import AutoresetMode
 from tiny_chat import fixed_user, tiny_chat_tokenizer
 from tiny_lm import PROMPTS, positive_fraction, tiny_env, tiny_model
 
-from agents import PPO, REINFORCE, LMPolicy, collect_rollout, evaluate
+from agents import GRPO, PPO, REINFORCE, LMPolicy, collect_rollout, evaluate
 from agents.common.advantages import gae
 from text_gym import TextGenChatEnv, TextGenChatVectorEnv
 
@@ -192,7 +192,7 @@ class _RecordingPolicy(torch.nn.Module):
 
 @pytest.mark.parametrize(
     ("cls", "config"),
-    [(PPO, {"n_epochs": 1}), (REINFORCE, {"baseline": "rloo", "group_size": 4}), (REINFORCE, {"baseline": "grpo"})],
+    [(PPO, {"n_epochs": 1}), (REINFORCE, {"baseline": "rloo", "group_size": 4}), (GRPO, {})],
 )
 def test_env_written_tokens_carry_no_loss_and_no_kl(cls, config):
     agent = cls(chat_model(), chat_env(8), seed=0, kl_coef=0.5, minibatch_size=8, **config)

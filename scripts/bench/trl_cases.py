@@ -18,6 +18,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from reward_models.common import MissingExtraError
+from reward_models.common.quiet import peft_checkpointing_warning_silenced
 
 if TYPE_CHECKING:
     from scripts.bench.group import GroupSettings
@@ -125,15 +126,16 @@ def group_trainer(s: GroupSettings, lora: bool, out_dir: str, callbacks: list[An
         logging_strategy="no",
         **({"loss_type": "dapo"} if s.algorithm == "grpo" else {}),
     )
-    return Trainer(
-        model=policy,
-        reward_funcs=s.reward_dir,
-        args=args,
-        train_dataset=Dataset.from_dict({"prompt": default_prompts("train")}),
-        processing_class=tokenizer,
-        peft_config=peft_config,
-        callbacks=callbacks,
-    )
+    with peft_checkpointing_warning_silenced():  # TRL wraps the LoRA policy with peft
+        return Trainer(
+            model=policy,
+            reward_funcs=s.reward_dir,
+            args=args,
+            train_dataset=Dataset.from_dict({"prompt": default_prompts("train")}),
+            processing_class=tokenizer,
+            peft_config=peft_config,
+            callbacks=callbacks,
+        )
 
 
 def ppo_trainer(s: IterationSettings, out_dir: str, callbacks: list[Any]) -> Any:
@@ -191,6 +193,7 @@ def ppo_trainer(s: IterationSettings, out_dir: str, callbacks: list[Any]) -> Any
 
 
 def train_quietly(trainer: Any) -> None:
-    """``trainer.train()`` without the metrics TRL prints every step."""
-    with contextlib.redirect_stdout(io.StringIO()):
+    """``trainer.train()`` without the metrics TRL prints every step, nor peft's FutureWarning at every LoRA
+    generation."""
+    with contextlib.redirect_stdout(io.StringIO()), peft_checkpointing_warning_silenced():
         trainer.train()
