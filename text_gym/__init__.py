@@ -32,6 +32,7 @@ from text_gym.envs.vector import TextGenVectorEnv
 from text_gym.prompts.generated import GeneratedPrompts
 from text_gym.prompts.lists import default_prompts, load_prompts
 from text_gym.prompts.rows import PromptRows, load_prompt_source
+from text_gym.tasks.demonstrations import DEMONSTRATION_ENV_IDS, task_demonstrations
 from text_gym.tasks.rewards import TASK_REWARD_SPECS
 from text_gym.tasks.suite import TASKS, TaskSpec, gold_reward_spec, task_prompts
 from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, support_success
@@ -83,6 +84,7 @@ alias_moved_modules(
 )
 
 __all__ = [
+    "DEMONSTRATION_ENV_IDS",
     "SCENARIOS",
     "TASKS",
     "TASK_REWARD_SPECS",
@@ -113,5 +115,6 @@ __all__ = [
     "make_user",
     "support_rows",
     "support_success",
+    "task_demonstrations",
     "task_prompts",
 ]

@@ -1,4 +1,4 @@
-"""Reading JSONL files whose every non-blank line must be one JSON object.
+"""Reading JSONL files whose every non-blank line must be one JSON object, and writing them atomically.
 
 Lines end at ``"\\n"`` only (a ``"\\r"`` before it is dropped): JSON strings may hold U+2028, U+2029, U+0085 and
 other characters ``str.splitlines`` would split at, and ``json.dumps(..., ensure_ascii=False)`` writes them raw.
@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 # A lone surrogate can only come from a \\uD800-\\uDFFF escape, or from a str built in Python.
@@ -94,3 +95,21 @@ def read_jsonl_objects(path: str | os.PathLike, what: str = "JSONL file") -> Ite
         except ValueError as error:
             raise ValueError(f"{what} {path}, line {number}: {error}") from None
         yield number, row
+
+
+def write_jsonl_objects(path: str | os.PathLike, rows: Iterable[dict]) -> Path:
+    """Write ``rows`` as a JSONL file, one JSON object a line (UTF-8, ``ensure_ascii=False``), atomically: to a
+    temporary file beside ``path``, then renamed into place, so a reader never sees half a file and a failed write
+    leaves what was at ``path`` intact. Returns ``path``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as file:
+            for row in rows:
+                file.write(json.dumps(row, ensure_ascii=False) + "\n")
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path

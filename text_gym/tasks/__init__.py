@@ -3,9 +3,11 @@
 - ``suite.py``: the task table (``TASKS``, ``TaskSpec``), ``gold_reward_spec``, the task env factories.
 - ``instruct.py``: ``TextGenInstruct-v0``, instructions with verifiable constraints.
 - ``arithmetic.py``: ``TextGenArithmetic-v0``, arithmetic at five difficulty levels.
-- ``support.py``: ``TextGenSupport-v0``, the customer-support desk with a scripted customer.
+- ``support.py``: ``TextGenSupport-v0``, the customer-support desk with a scripted customer (and a scripted agent).
+- ``demonstrations.py``: demonstration conversations from the tasks' own rules, for supervised fine-tuning.
 """
 
+from text_gym.tasks.demonstrations import DEMONSTRATION_ENV_IDS, IMPERFECTIONS, task_demonstrations
 from text_gym.tasks.rewards import TASK_REWARD_SPECS, PromptKeywordReward, SupportSuccessReward
 from text_gym.tasks.suite import (
     CHAT_TASKS,
@@ -21,15 +23,18 @@ from text_gym.tasks.suite import (
     task_defaults,
     task_prompts,
 )
-from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, support_success
+from text_gym.tasks.support import SCENARIOS, SupportAgent, SupportTurnReward, support_rows, support_success
 
 __all__ = [
     "CHAT_TASKS",
+    "DEMONSTRATION_ENV_IDS",
+    "IMPERFECTIONS",
     "SCENARIOS",
     "TASKS",
     "TASK_REWARD_SPECS",
     "ChatTaskSpec",
     "PromptKeywordReward",
+    "SupportAgent",
     "SupportSuccessReward",
     "SupportTurnReward",
     "TaskSpec",
@@ -42,5 +47,6 @@ __all__ = [
     "support_rows",
     "support_success",
     "task_defaults",
+    "task_demonstrations",
     "task_prompts",
 ]

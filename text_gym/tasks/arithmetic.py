@@ -18,6 +18,9 @@ the boxed format (``composite:1*numeric-match+0.2*answer-format`` adds it as a b
 
 from __future__ import annotations
 
+import ast
+import operator
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -135,3 +138,70 @@ def arithmetic_prompts(split: str = "train", levels: Sequence[int] = LEVELS) -> 
     return GeneratedPrompts(
         lambda rng: arithmetic_problem(rng, levels), ("answer", "level"), salt=TRAIN_SALT, exclude=test_prompts
     )
+
+
+# ------------------------------------------------------------------------------------------ worked answers
+_OPERATIONS: dict[type, tuple[str, Callable[[int, int], int]]] = {
+    ast.Add: ("+", operator.add),
+    ast.Sub: ("-", operator.sub),
+    ast.Mult: ("×", operator.mul),
+    ast.Div: ("÷", operator.floordiv),  # the generated divisions are exact
+}
+_WORD_PROBLEM = re.compile(
+    r"has (\d+) \w+\. \w+ buys (\d+) packs of (\d+) \w+ and then gives (\d+) \w+ to a friend\. How many"
+)
+_EXPRESSION = re.compile(r"^What is ([\d +\-×÷()]+)\?")
+
+
+def _expression(prompt: str) -> str:
+    """The arithmetic expression of a generated problem (the word problem of level 5 written as one)."""
+    word = _WORD_PROBLEM.search(prompt)
+    if word:
+        start, packs, per_pack, given = word.groups()
+        return f"{start} + {packs} × {per_pack} - {given}"
+    plain = _EXPRESSION.match(prompt)
+    if plain is None:
+        raise ValueError(f"not a problem of TextGenArithmetic-v0's generators: {prompt!r}")
+    return plain.group(1)
+
+
+def _steps(node: ast.expr, steps: list[tuple[int, str, int, int]]) -> int:
+    """Evaluate ``node``, appending each operation as ``(left, symbol, right, result)`` in the order done."""
+    if isinstance(node, ast.Constant):
+        return int(node.value)
+    left, right = _steps(node.left, steps), _steps(node.right, steps)
+    symbol, operation = _OPERATIONS[type(node.op)]
+    result = operation(left, right)
+    steps.append((left, symbol, right, result))
+    return result
+
+
+def worked_answers(prompt: str, final: int | None = None) -> list[str]:
+    """Worked answers to a generated problem, most detailed first: every step spaced (``"12 + 7 = 19, 19 × 3 =
+    \\boxed{57}"``), every step compact (``"12+7=19, 19×3=\\boxed{57}"``), the compact last steps (all but the
+    first, ..., the last one) and the boxed answer alone. Each ends in ``\\boxed{answer}``, the format
+    ``numeric-match`` and ``answer-format`` accept.
+
+    Args:
+        prompt: a problem text of ``arithmetic_problem``.
+        final: the answer to write in the box and as the last step's result; default the right one (another value
+            makes a wrong answer whose last step is the slip).
+
+    Raises:
+        ValueError: when ``prompt`` is not a generated problem.
+    """
+    tree = ast.parse(_expression(prompt).replace("×", "*").replace("÷", "/"), mode="eval")
+    steps: list[tuple[int, str, int, int]] = []
+    result = _steps(tree.body, steps)
+    final = result if final is None else final
+    steps[-1] = (*steps[-1][:3], final)
+
+    def written(step: tuple[int, str, int, int], space: str, last: bool) -> str:
+        left, symbol, right, value = step
+        return space.join([str(left), symbol, str(right), "=", f"\\boxed{{{value}}}" if last else str(value)])
+
+    def chain(chosen: list[tuple[int, str, int, int]], space: str) -> str:
+        return ", ".join(written(step, space, i == len(chosen) - 1) for i, step in enumerate(chosen))
+
+    compact = [chain(steps[-count:], "") for count in range(len(steps), 0, -1)]
+    return [chain(steps, " "), *compact, f"\\boxed{{{final}}}"]

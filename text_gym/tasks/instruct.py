@@ -10,15 +10,20 @@ The row's field ``constraints`` is the machine-readable list of constraint dicts
 
 Topics are split 80/20 into train and held-out test topics: ``train`` is the endless procedural source over the
 train topics, ``test`` a fixed set of ``TEST_SIZE`` prompts over the test topics.
+
+``constrained_answer`` builds an answer that meets a row's constraints (or misses exactly one), for the
+demonstrations of ``text_gym.tasks.demonstrations``.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
-from reward_models import CONSTRAINTS, describe_constraint
+from reward_models import CONSTRAINTS, check_constraint, describe_constraint
 from text_gym.prompts.generated import GeneratedPrompts
 
 TEST_SIZE = 48
@@ -148,3 +153,114 @@ def instruct_prompts(split: str = "train") -> GeneratedPrompts | list[dict]:
         lambda rng: instruct_row(rng, topics), ("constraints",), salt=TRAIN_SALT if split == "train" else TEST_SALT
     )
     return source if split == "train" else source.sample(TEST_SIZE, seed=TEST_SALT)
+
+
+# ------------------------------------------------------------------------------------------ built answers
+_OPENING = ("Here is what I think about {topic}.", "Let me say a few words about {topic}.", "I like {topic}.")
+_FILLERS = (
+    "Start small.",
+    "Take your time with it.",
+    "It helps to plan ahead.",
+    "Small steps add up.",
+    "Ask others for tips.",
+    "Try it once to see how it feels.",
+    "Patience pays off.",
+    "Keep notes as you go.",
+    "Everyone can learn it.",
+    "It is worth the effort.",
+)
+_WORDS = "It makes me think of {words}."
+_EXCLUDED_USES = {
+    "very": "It is very calm.",
+    "really": "It really helps.",
+    "good": "It is good for you.",
+    "nice": "It is nice to try.",
+    "thing": "It is one thing to try.",
+    "and": "Try it and see.",
+    "just": "Just try it.",
+    "lot": "It helps a lot.",
+}
+_POSTSCRIPT = "Thanks for asking."
+
+
+def _request_and_topic(prompt: str) -> tuple[str, str]:
+    """The request sentence that opens a generated prompt, and its topic."""
+    for request in _REQUESTS:
+        head, tail = request.split("{topic}")
+        end = prompt.find(tail, len(head))
+        if prompt.startswith(head) and end > len(head):
+            return prompt[: end + len(tail)], prompt[len(head) : end]
+    raise ValueError(f"not a prompt of TextGenInstruct-v0's generator: {prompt!r}")
+
+
+def _built(
+    prompt: str, constraints: Sequence[dict[str, Any]], missed: str | None, fillers: Sequence[str], opening: str
+) -> str:
+    """One answer: ``opening``, the words to include, ``fillers``, shaped by every constraint but ``missed`` (which
+    is broken where a plain answer would meet it by chance)."""
+    request, topic = _request_and_topic(prompt)
+    kept = {c["type"]: c for c in constraints if c["type"] != missed}
+    required = [*kept.get("include_words", {}).get("words", [])]
+    if "keyword_frequency" in kept:
+        required += [kept["keyword_frequency"]["word"]] * kept["keyword_frequency"]["min"]
+    sentences = [opening.format(topic=topic), *([_WORDS.format(words=" or ".join(required))] if required else [])]
+    sentences += fillers
+    if missed == "exclude_words":
+        excluded = next(c for c in constraints if c["type"] == missed)["words"][0]
+        sentences.append(_EXCLUDED_USES[excluded])
+    if missed == "no_commas":
+        sentences[0] = "Well, " + sentences[0][0].lower() + sentences[0][1:]
+    bullets = "bullet_points" in kept
+    text = "\n".join(f"* {s}" for s in sentences) if bullets else " ".join(sentences)
+    if "title" in kept:
+        text = f"<<{topic[0].upper()}{topic[1:]}>>\n{text}"
+    if "repeat_request" in kept:
+        text = request + ("\n" if bullets or "title" in kept else " ") + text
+    if "start_with" in kept:
+        text = f"{kept['start_with']['phrase']}: {text}"
+    if "end_with" in kept:
+        text += ("\n" if bullets else " ") + kept["end_with"]["phrase"]
+    if "postscript" in kept:
+        text += f"\n{kept['postscript']['marker']} {_POSTSCRIPT}"
+    if "json_keys" in kept:
+        first, *others = kept["json_keys"]["keys"]
+        text = json.dumps({first: topic, **{key: text for key in others}}, ensure_ascii=False)
+    if "quotation" in kept:
+        text = f'"{text}"'
+    if "lowercase" in kept:
+        text = text.lower()
+    if "uppercase" in kept:
+        text = text.upper()
+    return text
+
+
+def constrained_answer(
+    row: dict[str, Any],
+    rng: np.random.Generator,
+    missed: int | None = None,
+    fits: Callable[[str], bool] = lambda text: True,
+) -> str | None:
+    """An answer to an instruct prompt row built to meet its constraints (checked by ``check_constraint``), or
+    None when no answer of the builder meets them and ``fits`` (some combinations cannot be met: a JSON object
+    without commas, JSON keys in capitals).
+
+    The answer is an opening sentence about the topic, a sentence with the words to include, and as few filler
+    sentences as the length constraints need, then shaped by the other constraints (bullets, title, start or end
+    phrase, postscript, repeated request, JSON, quotes, case). ``rng`` draws the opening and the fillers' order.
+
+    Args:
+        row: a row of ``instruct_prompts`` (``prompt``, ``constraints``).
+        rng: draws the wording.
+        missed: the index of one constraint the answer must miss (all others met); default none.
+        fits: whether an answer is short enough (e.g. fits the env's token budget).
+    """
+    constraints = row["constraints"]
+    missed_type = None if missed is None else constraints[missed]["type"]
+    opening = _OPENING[int(rng.integers(len(_OPENING)))]
+    fillers = [_FILLERS[i] for i in rng.permutation(len(_FILLERS))]
+    for count in range(len(fillers) + 1):
+        text = _built(row["prompt"], constraints, missed_type, fillers[:count], opening)
+        met = [check_constraint(text, c) for c in constraints]
+        if met == [index != missed for index in range(len(constraints))] and fits(text):
+            return text
+    return None

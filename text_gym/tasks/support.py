@@ -15,6 +15,11 @@ Proxy (``SupportTurnReward``, per agent turn, RewardFn form): credit for asking 
 revealed, for a turn that states the next step (whether or not the facts were asked for first), a small
 politeness bonus and a length penalty. It is learnable turn by turn but is not the gold: it pays a premature step,
 ignores patience, and pays the steps of a conversation that never succeeds.
+
+The scripted support agent (``SupportAgent``) plays the desk from the rules: it asks for the required facts in
+words the customer's fact rules recognise (``FACT_QUESTIONS``) and then gives the scenario's next step
+(``NEXT_STEPS``) with the values the customer revealed; optionally it skips a required fact or gives the step
+before asking (the demonstrations of ``text_gym.tasks.demonstrations``).
 """
 
 from __future__ import annotations
@@ -435,3 +440,143 @@ def make_support_env(**kwargs: Any) -> TextGenChatEnv:
 def make_support_vector_env(num_envs: int = 1, **kwargs: Any) -> TextGenChatVectorEnv:
     """Vector entry point of ``TextGenSupport-v0``: a ``TextGenChatVectorEnv``, same defaults."""
     return TextGenChatVectorEnv(num_envs, **support_defaults(**kwargs))
+
+
+# ---------------------------------------------------------------------------------------- scripted agent
+FACT_QUESTIONS: dict[str, tuple[str, ...]] = {
+    "email": ("your email address", "the email address on your account"),
+    "username": ("your username", "the username you log in with"),
+    "order_number": ("your order number", "the order number"),
+    "reason": ("the reason for it", "the reason, if you don't mind"),
+    "postcode": ("your postcode", "the postcode of the delivery address"),
+    "card_last_four": ("the last four digits of your card", "the last 4 digits of the card you paid with"),
+    "charge_date": ("the date of the charges", "the date you were charged"),
+    "phone": ("the phone number on your account", "your mobile number"),
+    "new_address": ("your new address", "the new address"),
+    "received_item": ("which item you received", "what item you got instead"),
+    "photo": ("a photo of the damage", "a picture of the damaged item"),
+    "company_name": ("your company name", "the name of your company"),
+}
+"""Noun phrases the scripted agent asks for each fact with (each matches the fact's ``ask`` rule), by fact name."""
+
+NEXT_STEPS: dict[str, tuple[str, ...]] = {
+    "password_reset": (
+        "I have sent a password reset link to {email}.",
+        "A link to reset your password is on its way to {email}.",
+    ),
+    "refund": (
+        "I have started a refund for order {order_number}.",
+        "Your refund for order {order_number} is on its way.",
+    ),
+    "delivery_delay": (
+        "I have opened an investigation to trace order {order_number}.",
+        "I will track order {order_number} with the courier and get back to you today.",
+    ),
+    "double_charge": (
+        "I have issued a refund for the duplicate charge.",
+        "The second charge will be refunded within five days.",
+    ),
+    "account_locked": (
+        "I have sent an unlock code to {phone}.",
+        "A code to unlock your account is on its way to {phone}.",
+    ),
+    "change_address": (
+        "I have updated your delivery address to {new_address}.",
+        "Your delivery address is now changed to {new_address}.",
+    ),
+    "cancel_subscription": (
+        "I have cancelled the subscription for {email}.",
+        "The subscription for {email} is cancelled; no more payments will be taken.",
+    ),
+    "wrong_item": (
+        "I have sent you a free return label, and we will ship a replacement today.",
+        "Please send it back with the return label; we will exchange it for the right item.",
+    ),
+    "damaged_item": (
+        "We will send a replacement for order {order_number} today.",
+        "I have arranged a full refund for order {order_number}.",
+    ),
+    "company_invoice": (
+        "I have issued an invoice to {company_name} for your order.",
+        "An invoice made out to {company_name} is on its way to you.",
+    ),
+}
+"""The scripted agent's phrasings of each scenario's next step (each matches the scenario's ``solution`` once the
+``{fact}`` values are filled in, and asks for no fact), by scenario name."""
+
+UNKNOWN_VALUES = {
+    "email": "your account",
+    "order_number": "your order",
+    "phone": "your number",
+    "new_address": "your new home",
+    "company_name": "your firm",
+}
+"""What the agent writes for a fact value a step names when the customer has not revealed it (imperfect agent)."""
+
+_OPENERS = ("Sorry to hear that.", "Thanks for getting in touch.", "I can help with that.", "Happy to help.")
+_ASKS = ("Could you tell me {}?", "Could you give me {}, please?", "Please send me {}.")
+_THANKS = ("Thank you.", "Thanks.", "Thanks for that.")
+_CLOSINGS = ("", " Is there anything else I can help with?", " Have a nice day!")
+_RESTATE = ("As I said, ", "To confirm, ")
+SUPPORT_IMPERFECTIONS = ("skipped_fact", "premature_step")
+"""The ways a ``SupportAgent`` can be imperfect."""
+
+
+class SupportAgent:
+    """The scripted support agent of one conversation: ``agent(context) -> the next agent turn``.
+
+    It asks for the required facts not yet asked for, one or two per turn (``FACT_QUESTIONS``), then gives the
+    scenario's next step (``NEXT_STEPS``) with the values the customer revealed (a value counts as revealed once it
+    appears in the conversation text, as ``SupportTurnReward`` counts it). One agent per conversation: it
+    remembers what it asked. Wording is
+    drawn from ``rng``. Imperfect agents (the customer never counts them a success):
+
+    - ``"skipped_fact"``: never asks for one required fact (drawn from ``rng``), gives the step after the others
+      and restates it until the customer ends the conversation;
+    - ``"premature_step"``: gives the step in its first turn, before asking for anything, and restates it.
+
+    Args:
+        row: a support prompt row (``support_rows``).
+        rng: draws the wording and the skipped fact.
+        imperfection: ``None`` (a perfect agent) or one of ``SUPPORT_IMPERFECTIONS``.
+    """
+
+    def __init__(self, row: dict[str, Any], rng: np.random.Generator, imperfection: str | None = None) -> None:
+        if imperfection is not None and imperfection not in SUPPORT_IMPERFECTIONS:
+            raise ValueError(f"imperfection must be None or one of {SUPPORT_IMPERFECTIONS}, got {imperfection!r}")
+        self.row = row
+        self.rng = rng
+        self.imperfection = imperfection
+        required = list(row["required"])
+        if imperfection == "skipped_fact":
+            required.pop(int(rng.integers(len(required))))
+        elif imperfection == "premature_step":
+            required = []
+        self.to_ask = required
+        self.step_phrasing = int(rng.integers(len(NEXT_STEPS[row["scenario"]])))
+        self.asked: set[str] = set()
+        self.turns = 0
+        self.stepped = False
+
+    def _choice(self, options: Sequence[str]) -> str:
+        return options[int(self.rng.integers(len(options)))]
+
+    def _step(self, revealed: dict[str, str]) -> str:
+        return NEXT_STEPS[self.row["scenario"]][self.step_phrasing].format(**{**UNKNOWN_VALUES, **revealed})
+
+    def __call__(self, context: str) -> str:
+        """The next agent turn after ``context``, the conversation so far as text (what the env shows the agent)."""
+        first = not self.turns
+        self.turns += 1
+        revealed = {fact["name"]: fact["value"] for fact in self.row["facts"] if fact["value"] in context}
+        missing = [name for name in self.to_ask if name not in self.asked]
+        if missing:
+            asked = missing[: 1 + int(len(missing) > 1 and self.rng.random() < 0.5)]
+            self.asked.update(asked)
+            question = self._choice(_ASKS).format(" and ".join(self._choice(FACT_QUESTIONS[name]) for name in asked))
+            return f"{self._choice(_OPENERS if first else _THANKS)} {question}"
+        step = self._step(revealed)
+        if self.stepped:  # only an imperfect agent gets here: the customer ended a perfect one's conversation
+            return self._choice(_RESTATE) + step[0].lower() + step[1:]
+        self.stepped = True
+        return f"{self._choice(_OPENERS if first else _THANKS)} {step}{self._choice(_CLOSINGS)}"
