@@ -1,5 +1,6 @@
 """Property tests (hypothesis) of the JSONL readers and writers: any string round-trips, a torn tail at any byte
-offset loses no acknowledged row, and a write that fails at any point leaves exactly the acknowledged rows."""
+offset loses no acknowledged row, a write that fails at any point leaves exactly the acknowledged rows, and an
+atomic whole-file write that fails leaves the old file."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ import warnings
 from pathlib import Path
 from unittest import mock
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from reward_models import PreferencePair, PreferenceWriter, load_preferences
+from reward_models.common.jsonl import read_jsonl_objects, write_jsonl_objects
 from reward_models.human.items import Candidates, load_candidates, save_candidates
 from text_gym.prompts.lists import load_prompts
 
@@ -119,3 +122,22 @@ def test_injected_write_failures_leave_exactly_the_acknowledged_rows(rows, outco
                     acknowledged.append(row)
             writer.write(rows[0])  # the disk works again: the writer still appends cleanly
         assert load_preferences(path) == [*acknowledged, rows[0]]
+
+
+@SETTINGS
+@given(rows=st.lists(st.dictionaries(texts, texts, max_size=3), max_size=5), fail_at=st.integers(0, 5))
+def test_write_jsonl_objects_round_trips_and_a_failed_write_leaves_the_old_file(rows, fail_at):
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "rows.jsonl"
+        assert write_jsonl_objects(path, rows) == path
+        assert [row for _, row in read_jsonl_objects(path)] == rows
+
+        def failing():
+            yield from rows[:fail_at]
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        before = path.read_bytes()
+        with pytest.raises(OSError, match="No space left"):
+            write_jsonl_objects(path, failing())
+        assert path.read_bytes() == before
+        assert os.listdir(folder) == ["rows.jsonl"]  # no temporary file left
