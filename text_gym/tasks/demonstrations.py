@@ -151,6 +151,7 @@ def _procedural_maker(env_id: str, tokenizer: Any) -> Maker:
     """Demonstration ``number`` of a procedural task: a train problem and the expert's answer."""
     source = task_prompts(env_id, "train")
     budget = TASKS[env_id].max_new_tokens - 1  # room for the end-of-turn token
+    system = [{"role": "system", "content": TASKS[env_id].system_prompt}] if TASKS[env_id].system_prompt else []
 
     def fits(text: str) -> bool:
         return len(tokenizer(text, add_special_tokens=False)["input_ids"]) <= budget
@@ -170,7 +171,7 @@ def _procedural_maker(env_id: str, tokenizer: Any) -> Maker:
             row = source.row(problem)
             text = answer(row, rng, kind)
             if text is not None:
-                messages = [{"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": text}]
+                messages = [*system, {"role": "user", "content": row["prompt"]}, {"role": "assistant", "content": text}]
                 fields = {name: row[name] for name in source.field_names}
                 return messages, problem, fields
         raise RuntimeError(

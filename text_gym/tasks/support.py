@@ -528,8 +528,8 @@ class SupportAgent:
     It asks for the required facts not yet asked for, one or two per turn (``FACT_QUESTIONS``), then gives the
     scenario's next step (``NEXT_STEPS``) with the values the customer revealed (a value counts as revealed once it
     appears in the conversation text, as ``SupportTurnReward`` counts it). One agent per conversation: it
-    remembers what it asked. Wording is
-    drawn from ``rng``. Imperfect agents (the customer never counts them a success):
+    remembers what it asked. Wording is drawn from ``rng``. Imperfect agents (the customer never counts them a
+    success):
 
     - ``"skipped_fact"``: never asks for one required fact (drawn from ``rng``), gives the step after the others
       and restates it until the customer ends the conversation;
