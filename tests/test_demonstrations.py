@@ -139,6 +139,27 @@ def test_instruct_demos_meet_their_constraints_or_miss_exactly_one(tokenizer):
     assert len({d["row"] for d in demos}) == 120
 
 
+@pytest.mark.parametrize("env_id", ["TextGenArithmetic-v0", "TextGenInstruct-v0"])
+def test_procedural_demos_play_through_their_env_token_for_token(env_id, tokenizer):
+    demos = task_demonstrations(env_id, 8, seed=7, imperfect=0.5, tokenizer=tokenizer)
+    env = gym.make(env_id, tokenizer=tokenizer)
+    end = tokenizer.convert_tokens_to_ids("<|im_end|>")
+    for demo in demos:
+        obs, _ = env.reset(options={"prompt_index": demo["row"]})
+        for action in [*tokenizer(demo["messages"][-1]["content"], add_special_tokens=False)["input_ids"], end]:
+            obs, reward, terminated, truncated, info = env.step(action)
+        assert (terminated, truncated, info["stop_reason"]) == (True, False, "eos")  # within the env's budget
+        assert info["prompt"] == demo["messages"][-2]["content"]
+        if env_id == "TextGenArithmetic-v0":
+            assert reward == demo["gold"]  # the env's reward is the exact numeric match
+        else:  # the env's reward is the fraction of constraints met: all, or all but one
+            k = len(instruct_prompts("train").row(demo["row"])["constraints"])
+            assert reward == pytest.approx(1.0 if demo["imperfection"] is None else (k - 1) / k)
+        context = obs["input_ids"][obs["attention_mask"] == 1].tolist()
+        rendered = tokenizer.apply_chat_template(demo["messages"], tokenize=True, return_dict=False)
+        assert context == rendered[: len(rendered) - rendered[::-1].index(end)]
+
+
 # ------------------------------------------------------------------------------------------ determinism, errors
 def test_demonstrations_are_deterministic(tokenizer):
     def run(seed):
