@@ -10,7 +10,8 @@
 The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``
 and the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in
 ``text_gym.tasks.suite``. Prompts with per-prompt fields (dataset columns passed to rewards):
-``text_gym.prompts.rows``, ``text_gym.prompts.generated``.
+``text_gym.prompts.rows``, ``text_gym.prompts.generated``. ``task_demonstrations`` writes demonstration
+conversations of the support, arithmetic and instruct tasks from their own rules (``text_gym.tasks.demonstrations``).
 """
 
 from gymnasium.envs.registration import register, registry

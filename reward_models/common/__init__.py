@@ -6,7 +6,7 @@ they import nothing else of the project.
 - ``packaged.py``: the offline packaged models (``"smollm2"``, ``"minilm"``), the cache folder, tokenizer loading.
 - ``lm.py``: the one causal-LM loader and the last-token readers of a causal LM.
 - ``atomic_folder.py``: folders written atomically.
-- ``jsonl.py``: strict JSONL reading.
+- ``jsonl.py``: strict JSONL reading, atomic JSONL writing.
 - ``quiet.py``: third-party progress bars off while weights load.
 - ``extras.py``: optional dependencies and the error naming their extra.
 """
