@@ -4,7 +4,8 @@
 follow SB3's surface
 (``learn``, ``predict``, ``save``, ``load``); the rollout acts one token per env step with a KV-cached policy.
 ``peft_config=peft.LoraConfig(...)`` (or ``lora_r=...``) trains LoRA adapters; under ``accelerate launch`` /
-``torchrun`` the agents train data-parallel (docs/agents.md, "Scaling").
+``torchrun`` the agents train data-parallel (docs/agents.md, "Scaling"). ``train_sft(SFTConfig(...))`` fine-tunes a
+policy on conversations first (supervised, the loss on the assistant's tokens; docs/agents.md, "SFT").
 """
 
 from agents.common.advantages import explained_variance, gae, group_advantages, masked_mean, masked_var, whiten
@@ -18,6 +19,7 @@ from agents.common.policy import AdapterDisabledReference, LMPolicy, selective_l
 from agents.common.rollout import RolloutBuffer, collect_rollout
 from agents.ppo.ppo import PPO, PPOConfig
 from agents.reinforce import GRPO, REINFORCE, GRPOConfig, REINFORCEConfig
+from agents.sft import SFTConfig, SFTResult, assistant_labels, load_conversations, train_sft
 from reward_models.common import resolve_device
 from reward_models.common.moved_modules import alias_moved_modules
 
@@ -66,6 +68,9 @@ __all__ = [
     "PPOConfig",
     "REINFORCEConfig",
     "RolloutBuffer",
+    "SFTConfig",
+    "SFTResult",
+    "assistant_labels",
     "check_kl_coef",
     "clipped_policy_loss",
     "clipped_value_loss",
@@ -76,11 +81,13 @@ __all__ = [
     "gae",
     "group_advantages",
     "kl_estimate",
+    "load_conversations",
     "masked_mean",
     "masked_var",
     "reinforce_loss",
     "resolve_device",
     "selective_logprobs",
     "token_mean",
+    "train_sft",
     "whiten",
 ]

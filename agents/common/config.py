@@ -15,7 +15,7 @@ compute dtype, so the plain name would mean opposite things to the two audiences
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from typing import Literal, get_args, get_origin, get_type_hints
+from typing import Any, Literal, get_args, get_origin, get_type_hints
 
 from agents.common.kl import KLEstimator, check_kl_coef
 from agents.common.static_decode import RolloutCache
@@ -210,14 +210,7 @@ class AlgorithmConfig:
             if not getattr(self, name) > 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)!r}")
         check_kl_coef(self.kl_coef)
-        if isinstance(self.lora_r, bool) or not isinstance(self.lora_r, int) or self.lora_r < 0:
-            raise ValueError(f"lora_r must be an integer >= 0 (0: full fine-tuning), got {self.lora_r!r}")
-        if not self.lora_alpha > 0:
-            raise ValueError(f"lora_alpha must be > 0, got {self.lora_alpha!r}")
-        if not 0 <= self.lora_dropout < 1:
-            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
-        if not self.lora_target_modules:
-            raise ValueError("lora_target_modules must name at least one module (or 'all-linear')")
+        check_lora_fields(self)
         if self.minibatch_size % self.gradient_accumulation_steps:
             raise ValueError(
                 f"minibatch_size={self.minibatch_size} must be a multiple of "
@@ -227,19 +220,58 @@ class AlgorithmConfig:
 
     def lora_config(self):
         """The ``peft.LoraConfig`` of the ``lora_*`` fields (causal LM task), or None when ``lora_r`` is 0."""
-        if self.lora_r == 0:
-            return None
-        from peft import LoraConfig
-
-        targets = self.lora_target_modules
-        return LoraConfig(
-            task_type="CAUSAL_LM",
-            r=self.lora_r,
-            lora_alpha=self.lora_alpha,
-            lora_dropout=self.lora_dropout,
-            target_modules="all-linear" if list(targets) == ["all-linear"] else list(targets),
-        )
+        return lora_config_of(self)
 
     @classmethod
     def field_names(cls) -> set[str]:
         return {f.name for f in fields(cls)}
+
+
+LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
+"""The LoRA fields every config that trains a policy has (``AlgorithmConfig``, ``agents.SFTConfig``): same names,
+defaults, help and checks (``check_lora_fields``)."""
+
+
+def field_like(cls: type, name: str) -> Any:
+    """A new dataclass field with the default and metadata (help) of ``cls``'s field ``name``: how another config
+    declares a field it shares with ``cls`` without repeating it."""
+    original = cls.__dataclass_fields__[name]
+    return field(default=original.default, default_factory=original.default_factory, metadata=original.metadata)
+
+
+def check_lora_fields(config: Any) -> None:
+    """Raise ``ValueError`` naming the field, the value and the valid range for a bad ``lora_*`` field of
+    ``config`` (``LORA_FIELDS``)."""
+    if isinstance(config.lora_r, bool) or not isinstance(config.lora_r, int) or config.lora_r < 0:
+        raise ValueError(f"lora_r must be an integer >= 0 (0: full fine-tuning), got {config.lora_r!r}")
+    if not config.lora_alpha > 0:
+        raise ValueError(f"lora_alpha must be > 0, got {config.lora_alpha!r}")
+    if not 0 <= config.lora_dropout < 1:
+        raise ValueError(f"lora_dropout must be in [0, 1), got {config.lora_dropout!r}")
+    if not config.lora_target_modules:
+        raise ValueError("lora_target_modules must name at least one module (or 'all-linear')")
+
+
+def lora_config_of(config: Any) -> Any:
+    """The ``peft.LoraConfig`` (causal LM task) of ``config``'s ``lora_*`` fields, or None when ``lora_r`` is 0."""
+    if config.lora_r == 0:
+        return None
+    from peft import LoraConfig
+
+    targets = config.lora_target_modules
+    return LoraConfig(
+        task_type="CAUSAL_LM",
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules="all-linear" if list(targets) == ["all-linear"] else list(targets),
+    )
+
+
+def check_weight_dtype(weight_dtype: str, lora: bool) -> None:
+    """``ValueError`` for a non-float32 ``weight_dtype`` without LoRA (``lora``: the policy trains adapters)."""
+    if not lora and weight_dtype != "float32":
+        raise ValueError(
+            f"weight_dtype={weight_dtype!r} needs LoRA (lora_r > 0, peft_config or a LoRA policy folder): full "
+            "fine-tuning keeps float32 weights; use compute_dtype='bfloat16' to compute in bfloat16"
+        )

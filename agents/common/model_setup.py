@@ -13,7 +13,7 @@ from typing import Any
 
 import torch
 
-from agents.common.config import AlgorithmConfig
+from agents.common.config import AlgorithmConfig, check_weight_dtype
 from agents.common.kl import AdaptiveKLController, FixedKLController
 from agents.common.logger import CONVERSATIONS_FIELD
 from agents.common.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder
@@ -61,11 +61,7 @@ def load_policy(
         separate_critic=getattr(config, "separate_critic", False),
         rollout_cache=config.rollout_cache,
     )
-    if not module.is_peft and config.weight_dtype != "float32":
-        raise ValueError(
-            f"weight_dtype={config.weight_dtype!r} needs LoRA (lora_r > 0 or peft_config): full fine-tuning keeps "
-            "float32 weights; use compute_dtype='bfloat16' to compute in bfloat16"
-        )
+    check_weight_dtype(config.weight_dtype, module.is_peft)
     if config.gradient_checkpointing:  # active in train mode only: the update, not the rollout
         lm = module.causal_lm
         # transformers 5.x renamed it (the old name warns); earlier versions have only the old one

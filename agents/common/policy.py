@@ -269,6 +269,8 @@ class LMPolicy(nn.Module):
                     # A copy without the LoRA layers (the model's own modules keep theirs).
                     copy.deepcopy(self.model).unload().save_pretrained(folder / BASE_MODEL_FOLDER)
                     name = BASE_MODEL_FOLDER
+                elif Path(name).is_dir():
+                    name = str(Path(name).resolve())  # loads from any working directory
                 self.model.save_pretrained(folder)
                 config_path = folder / ADAPTER_CONFIG_FILE
                 adapter_config = json.loads(config_path.read_text())
