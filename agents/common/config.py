@@ -154,6 +154,14 @@ class AlgorithmConfig:
         default_factory=lambda: ["all-linear"],
         metadata=_help("module names that get adapters; 'all-linear': every linear layer except the LM head"),
     )
+    merge_lora_for_rollout: bool = field(
+        default=True,
+        metadata=_help(
+            "with LoRA: sample rollouts and evaluations with the adapters merged into the base weights (one matmul "
+            "per linear layer instead of three), restored bit for bit before the reference forward and the update "
+            "(a transient copy of the adapted base weights while merged); no effect without LoRA"
+        ),
+    )
     rollout_cache: RolloutCache = field(
         default="dynamic",
         metadata=_help(
