@@ -132,3 +132,18 @@ def test_resume_from_a_checkpoint_reproduces_the_uninterrupted_run(tmp_path):
     assert resumed.n_updates == full.n_updates == 3
     for p, q in zip(full.policy.parameters(), resumed.policy.parameters(), strict=True):
         assert torch.equal(p, q)
+
+
+def test_a_non_finite_loss_steps_nothing_and_warns():
+    agent = REINFORCE(tiny_model(), tiny_env(4), seed=0, max_grad_norm=INF, optimizer_in_backward=True)
+    before = [p.detach().clone() for p in agent.policy.parameters()]
+    evaluate = agent.policy.forward
+
+    def poisoned(*args, **kwargs):
+        logprobs, values = evaluate(*args, **kwargs)
+        return logprobs * float("nan"), values
+
+    agent.policy.forward = poisoned
+    with pytest.warns(RuntimeWarning, match="non-finite loss"):
+        agent.learn(4 * 4, progress_bar=False)
+    assert all(torch.equal(p, q) for p, q in zip(agent.policy.parameters(), before, strict=True))
