@@ -10,7 +10,8 @@
   ``advantages.py``: GAE, group advantages, whitening; ``losses.py``: the policy and value losses; ``kl.py``: KL
   estimators and controllers.
 - ``updater.py``: ``MinibatchUpdater`` (minibatches, gradient accumulation, non-finite skip, metrics);
-  ``schedules.py``: the LR schedule.
+  ``schedules.py``: the LR schedule; ``optimizer_in_backward.py``: the optimizer step inside backward.
+- ``merged_adapters.py``: a LoRA policy's adapters merged into its base weights for rollouts and evaluation.
 - ``checkpoint.py``: atomic checkpoint folders (accelerate's ``save_state``); ``generators.py``: the per-process
   random generators.
 - ``logger.py``: SB3 logger, episode buffer, samples table, gold score; ``callbacks.py``: SB3 callbacks;

@@ -32,11 +32,11 @@ from agents.common.envs import make_vector_env
 from agents.common.generators import ProcessGenerators
 from agents.common.logger import TrainingLogger
 from agents.common.model_setup import (
-    adamw,
     check_gold_fields,
     kl_controller,
     load_policy,
     merged_config,
+    optimizer_for,
     peft_config_for,
     reference_for,
 )
@@ -105,7 +105,7 @@ class BaseAlgorithm:
         torch.manual_seed(cfg.seed)
         self.policy = load_policy(policy, cfg, peft_config, self.uses_values).to(self.device)
         self.ref_policy = reference_for(self.policy, cfg)
-        optimizer = adamw(self.policy.trainable_parameters(), cfg.learning_rate, cfg.adam_eps, cfg.weight_decay)
+        optimizer = optimizer_for(self.policy.trainable_parameters(), cfg, self.num_processes)
         self.model, self.optimizer = self.accelerator.prepare(self.policy, optimizer)
 
     def _setup_training(self) -> None:

@@ -66,6 +66,15 @@ class AlgorithmConfig:
         metadata=_help("micro-batches per minibatch (each of minibatch_size / gradient_accumulation_steps episodes)"),
     )
     max_grad_norm: float = field(default=1.0, metadata=_help("gradient clipping by global norm"))
+    optimizer_in_backward: bool = field(
+        default=False,
+        metadata=_help(
+            "step each parameter's AdamW inside the backward pass as soon as its gradient is ready, then free it "
+            "(the update never holds every gradient: up to 4 bytes per trainable weight less peak memory); needs "
+            "gradient_accumulation_steps=1, max_grad_norm=inf (no global-norm clipping), no float16 compute_dtype "
+            "and one process"
+        ),
+    )
     kl_coef: float = field(default=0.05, metadata=_help("KL penalty coefficient beta (initial value if adaptive)"))
     kl_estimator: KLEstimator = field(
         default="k1",
@@ -154,6 +163,14 @@ class AlgorithmConfig:
         default_factory=lambda: ["all-linear"],
         metadata=_help("module names that get adapters; 'all-linear': every linear layer except the LM head"),
     )
+    merge_lora_for_rollout: bool = field(
+        default=True,
+        metadata=_help(
+            "with LoRA: sample rollouts and evaluations with the adapters merged into the base weights (one matmul "
+            "per linear layer instead of three), restored bit for bit before the reference forward and the update "
+            "(a transient copy of the adapted base weights while merged); no effect without LoRA"
+        ),
+    )
     rollout_cache: RolloutCache = field(
         default="dynamic",
         metadata=_help(
@@ -217,6 +234,29 @@ class AlgorithmConfig:
                 f"gradient_accumulation_steps={self.gradient_accumulation_steps}"
             )
         check_literal_fields(self)
+        self._check_optimizer_in_backward()
+
+    def _check_optimizer_in_backward(self) -> None:
+        """``ValueError`` for what cannot wait for an optimizer step taken inside backward (see
+        agents/common/optimizer_in_backward.py); the one-process rule is checked when the optimizer is built."""
+        if not self.optimizer_in_backward:
+            return
+        if self.gradient_accumulation_steps != 1:
+            raise ValueError(
+                "optimizer_in_backward=True steps every parameter during each backward pass, so gradients cannot "
+                f"accumulate over micro-batches: set gradient_accumulation_steps=1, got "
+                f"{self.gradient_accumulation_steps}"
+            )
+        if self.max_grad_norm != float("inf"):
+            raise ValueError(
+                "optimizer_in_backward=True steps each parameter before the global gradient norm is known, so it "
+                f"cannot clip by it: set max_grad_norm=inf (no clipping), got {self.max_grad_norm!r}"
+            )
+        if self.compute_dtype == "float16":
+            raise ValueError(
+                "optimizer_in_backward=True cannot use float16 loss scaling (unscaling and the overflow check need "
+                "every gradient before any step): use compute_dtype 'bfloat16' or 'float32', got 'float16'"
+            )
 
     def lora_config(self):
         """The ``peft.LoraConfig`` of the ``lora_*`` fields (causal LM task), or None when ``lora_r`` is 0."""

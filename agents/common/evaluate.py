@@ -11,6 +11,7 @@ import torch
 from tqdm.auto import tqdm
 
 from agents.common.logger import gold_fields
+from agents.common.merged_adapters import merged_adapters
 from agents.common.policy import LMPolicy
 from agents.common.rollout import collect_rollout
 from reward_models import RewardFn, call_reward, make_reward_model
@@ -53,6 +54,7 @@ def evaluate(
         agent.config.temperature,
         agent.autocast,
         progress_bar,
+        agent.config.merge_lora_for_rollout,
     )
 
 
@@ -64,6 +66,7 @@ def evaluate_lm(
     temperature: float = 1.0,
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext,
     progress_bar: bool = False,
+    merge_adapters: bool = True,
 ) -> EvalResult:
     """``evaluate`` for a bare ``agents.LMPolicy`` (e.g. the LM of an SB3 policy,
     ``LMActorCriticPolicy.lm_policy()``).
@@ -72,7 +75,9 @@ def evaluate_lm(
     ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
     ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``. On a
     chat env the gold reward model also gets the conversations (field ``conversations``; ``agents.common.logger.
-    gold_fields``), e.g. ``"support-success"``.
+    gold_fields``), e.g. ``"support-success"``. A LoRA policy samples with its adapters merged into its base
+    weights when ``merge_adapters`` (``agents.common.merged_adapters``; the same tokens to float rounding, the
+    base restored bit for bit afterwards).
     """
     if not isinstance(env.task.prompts, list):
         raise ValueError(
@@ -84,16 +89,17 @@ def evaluate_lm(
     generator = torch.Generator(policy.device).manual_seed(seed)
     prompts, completions, scores, indices, conversations = [], [], [], [], []
     policy.eval()
-    for begin in tqdm(range(0, count, B), desc="evaluate", disable=not progress_bar):
-        index = np.minimum(np.arange(begin, begin + B), count - 1)  # the last batch repeats the last prompt
-        keep = min(B, count - begin)
-        with autocast():
-            buffer = collect_rollout(policy, env, index, generator, temperature)
-        prompts += buffer.prompts[:keep]
-        indices += index[:keep].tolist()
-        completions += buffer.completions[:keep]
-        conversations += buffer.conversations[:keep]
-        scores.append(buffer.scores[:keep].double().cpu().numpy())
+    with merged_adapters(policy, merge_adapters):
+        for begin in tqdm(range(0, count, B), desc="evaluate", disable=not progress_bar):
+            index = np.minimum(np.arange(begin, begin + B), count - 1)  # the last batch repeats the last prompt
+            keep = min(B, count - begin)
+            with autocast():
+                buffer = collect_rollout(policy, env, index, generator, temperature)
+            prompts += buffer.prompts[:keep]
+            indices += index[:keep].tolist()
+            completions += buffer.completions[:keep]
+            conversations += buffer.conversations[:keep]
+            scores.append(buffer.scores[:keep].double().cpu().numpy())
     if gold is not None:
         fields = gold_fields(env.task.prompt_fields(indices), conversations)
         gold_scores = np.asarray(call_reward(gold, prompts, completions, fields, "gold_reward_model"), np.float64)

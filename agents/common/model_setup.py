@@ -2,12 +2,13 @@
 
 ``BaseAlgorithm._setup_model`` calls them in this order: ``merged_config``, ``peft_config_for``, the
 accelerator (``agents.common.distributed.make_accelerator``), ``load_policy``, ``reference_for``,
-``adamw``, ``accelerator.prepare``; after the env, ``kl_controller`` and ``check_gold_fields``.
+``optimizer_for`` (``adamw``), ``accelerator.prepare``; after the env, ``kl_controller`` and ``check_gold_fields``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from typing import Any
 
@@ -16,6 +17,7 @@ import torch
 from agents.common.config import AlgorithmConfig, check_weight_dtype
 from agents.common.kl import AdaptiveKLController, FixedKLController
 from agents.common.logger import CONVERSATIONS_FIELD
+from agents.common.optimizer_in_backward import OptimizerInBackward
 from agents.common.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder
 from reward_models import check_fields_available
 from reward_models.common import resolve_dtype
@@ -87,6 +89,23 @@ def adamw(params: list[torch.nn.Parameter], lr: float, eps: float, weight_decay:
         return torch.optim.AdamW(params, lr=lr, eps=eps, weight_decay=weight_decay, fused=True)
     except RuntimeError:  # "`fused=True` requires all the params to be floating point Tensors of supported devices"
         return torch.optim.AdamW(params, lr=lr, eps=eps, weight_decay=weight_decay)
+
+
+def optimizer_for(
+    params: list[torch.nn.Parameter], config: AlgorithmConfig, num_processes: int
+) -> torch.optim.Optimizer:
+    """The optimizer of ``params``: ``adamw`` with the config's hyperparameters, or with ``optimizer_in_backward``
+    one per parameter stepped inside the backward pass (``OptimizerInBackward``; ``ValueError`` with several
+    processes, where the step would come before DDP's gradient all-reduce)."""
+    make = functools.partial(adamw, lr=config.learning_rate, eps=config.adam_eps, weight_decay=config.weight_decay)
+    if not config.optimizer_in_backward:
+        return make(params)
+    if num_processes > 1:
+        raise ValueError(
+            f"optimizer_in_backward=True needs one process (got {num_processes}): each parameter would be stepped "
+            "before DDP averages its gradient over the processes"
+        )
+    return OptimizerInBackward(params, make)
 
 
 def kl_controller(config: AlgorithmConfig) -> FixedKLController:

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from agents.common.base import BaseAlgorithm
 from agents.common.callbacks import init_callback
+from agents.common.merged_adapters import merged_adapters
 from agents.common.reward_shaping import (
     kl_penalized_rewards,
     missing_eos_penalty,
@@ -48,9 +49,11 @@ class OnPolicyAlgorithm(BaseAlgorithm):
         """One batch of this process's episodes, with reference log-probs (and values if the algorithm uses them).
 
         The reference forward runs without gradients, after the rollout; at ``kl_coef=0`` (not adaptive) it runs
-        only with ``measure_kl`` (``ref_logprobs`` is None otherwise)."""
+        only with ``measure_kl`` (``ref_logprobs`` is None otherwise). With LoRA and ``merge_lora_for_rollout``
+        the episodes are sampled with the adapters merged into the base weights
+        (``agents.common.merged_adapters``), restored bit for bit before the reference forward."""
         self.policy.eval()
-        with self.autocast():
+        with self.autocast(), merged_adapters(self.policy, self.config.merge_lora_for_rollout):
             return collect_rollout(
                 self.policy,
                 self.env,

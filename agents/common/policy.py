@@ -25,6 +25,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from agents.common.action_masks import mask_positions, masked_token_logprobs
+from agents.common.merged_adapters import restore_adapters
 from agents.common.static_decode import (
     RolloutCache,
     StaticRolloutCache,
@@ -448,6 +449,7 @@ class AdapterDisabledReference:
         temperature: float = 1.0,
         action_mask: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, None]:
+        restore_adapters(self.policy)  # a merged rollout's adapters: the reference needs the bare base weights
         was_training = self.policy.training
         self.policy.eval()
         try:

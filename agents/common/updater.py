@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from agents.common.distributed import Reducer
+from agents.common.optimizer_in_backward import OptimizerInBackward
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], tuple[torch.Tensor, dict[str, torch.Tensor]]]
 """``loss_fn(indices, token_count) -> (loss, metrics)``: see ``MinibatchUpdater.run``."""
@@ -111,10 +112,18 @@ class MinibatchUpdater:
             # process's share of the minibatch's token mean.
             for key, value in {"loss": loss, **micro_metrics}.items():
                 metrics[key] = metrics.get(key, 0.0) + value.detach().float()
-        grad_norm = self.accelerator.clip_grad_norm_(self.parameters, self.max_grad_norm)
+        grad_norm = self._clipped_grad_norm()
         values = self.reducer.mean_floats({key: float(value) for key, value in metrics.items()})
         values["grad_norm"] = float(grad_norm)
         return values
+
+    def _clipped_grad_norm(self) -> torch.Tensor:
+        """Clip the gradients by their global norm and return it (before clipping); with an
+        ``OptimizerInBackward`` the norm of the gradients it already stepped (it cannot clip)."""
+        optimizer = getattr(self.optimizer, "optimizer", self.optimizer)  # inside accelerate's wrapper
+        if isinstance(optimizer, OptimizerInBackward):
+            return optimizer.grad_norm()
+        return self.accelerator.clip_grad_norm_(self.parameters, self.max_grad_norm)
 
     def _skip(self, update: int, values: dict[str, float]) -> None:
         """Drop a non-finite step's gradients (float16: and shrink the loss scale), with a warning."""
