@@ -12,7 +12,14 @@ import sys
 
 from scripts.args import ConfigParser, run_command
 
-SUBCOMMANDS = ["scripts.rollout", "scripts.bench.cli", "scripts.reward", "scripts.train", "scripts.label"]
+SUBCOMMANDS = [
+    "scripts.rollout",
+    "scripts.bench.cli",
+    "scripts.reward",
+    "scripts.train",
+    "scripts.label",
+    "scripts.serve",
+]
 
 
 def build_parser() -> ConfigParser:

@@ -10,10 +10,10 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.common.logger import gold_fields
 from agents.common.policy import LMPolicy
 from agents.common.rollout import collect_rollout
 from reward_models import RewardFn, call_reward, make_reward_model
+from text_gym.chat.gold import gold_fields
 
 
 @dataclass
@@ -71,8 +71,8 @@ def evaluate_lm(
     ``env`` is a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode (``agents.common.envs.make_vector_env``); its
     ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
     ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``. On a
-    chat env the gold reward model also gets the conversations (field ``conversations``; ``agents.common.logger.
-    gold_fields``), e.g. ``"support-success"``.
+    chat env the gold reward model also gets the conversations (field ``conversations``;
+    ``text_gym.chat.gold.gold_fields``), e.g. ``"support-success"``.
     """
     if not isinstance(env.task.prompts, list):
         raise ValueError(
