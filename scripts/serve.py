@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
 
     import text_gym  # noqa: F401  (registers the envs)
-    from text_gym.serving import make_openenv_app
+    from text_gym.serving import make_openenv_app, quiet_closed_sessions
 
     config = config_from_args(ServeConfig, args)
     app = make_openenv_app(
@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
         gold_reward_model=config.gold_reward_model,
         max_sessions=config.max_sessions,
     )
+    quiet_closed_sessions()
     uvicorn.run(app, host=config.host, port=config.port, log_level="warning")
     return 0
 

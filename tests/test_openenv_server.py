@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import socket
 import threading
 import time
@@ -182,3 +183,21 @@ def test_bad_settings_are_refused(monkeypatch):
     monkeypatch.setattr("text_gym.serving.app.require_extra", missing)
     with pytest.raises(MissingExtraError, match=r"text-gym\[openenv\]"):
         make_openenv_app(SUPPORT)
+
+
+def test_a_session_the_client_closed_logs_no_traceback():
+    from starlette.websockets import WebSocketDisconnect
+
+    from text_gym.serving.app import _ClosedSessionFilter
+
+    def record(error: BaseException | None) -> logging.LogRecord:
+        info = (type(error), error, None) if error is not None else None
+        return logging.LogRecord("uvicorn.error", logging.ERROR, __file__, 1, "Exception in ASGI application", (), info)
+
+    chained = WebSocketDisconnect(code=1006)
+    chained.__context__ = ConnectionResetError()
+    closed_after = RuntimeError("wrapped")
+    closed_after.__context__ = WebSocketDisconnect(code=1006)
+    keep = _ClosedSessionFilter()
+    assert not keep.filter(record(chained)) and not keep.filter(record(closed_after))
+    assert keep.filter(record(ValueError("a real failure"))) and keep.filter(record(None))

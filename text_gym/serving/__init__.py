@@ -2,7 +2,7 @@
 server, ``TextGymEnvironment`` is one session's env, ``MessageAction`` / ``ConversationObservation`` /
 ``ConversationState`` are the wire types. ``text-gym serve`` runs it."""
 
-from text_gym.serving.app import TASK_GOLD, make_openenv_app, task_gold
+from text_gym.serving.app import TASK_GOLD, make_openenv_app, quiet_closed_sessions, task_gold
 from text_gym.serving.environment import EpisodeError, TextGymEnvironment
 from text_gym.serving.messages import ConversationObservation, ConversationState, MessageAction
 
@@ -14,5 +14,6 @@ __all__ = [
     "MessageAction",
     "TextGymEnvironment",
     "make_openenv_app",
+    "quiet_closed_sessions",
     "task_gold",
 ]

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import gymnasium as gym
@@ -72,3 +73,27 @@ def make_openenv_app(
         return responses.JSONResponse(status_code=422, content={"detail": str(error)})
 
     return app
+
+
+class _ClosedSessionFilter(logging.Filter):
+    """Drops uvicorn's "Exception in ASGI application" record for a WebSocket the client already closed.
+
+    OpenEnv's ``/ws`` handler closes the socket again after a client's ``close`` message; the client is gone by then,
+    so starlette raises ``WebSocketDisconnect`` (or uvicorn ``ClientDisconnected``) from that second close and
+    uvicorn logs a traceback for a session that ended normally. Every other record passes.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        while error is not None:
+            if type(error).__name__ in ("WebSocketDisconnect", "ClientDisconnected"):
+                return False
+            error = error.__context__
+        return True
+
+
+def quiet_closed_sessions() -> None:
+    """Install ``_ClosedSessionFilter`` on uvicorn's error logger (once)."""
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _ClosedSessionFilter) for f in logger.filters):
+        logger.addFilter(_ClosedSessionFilter())
