@@ -19,6 +19,7 @@ SUBCOMMANDS = [
     "scripts.train",
     "scripts.label",
     "scripts.sft",
+    "scripts.serve",
 ]
 
 

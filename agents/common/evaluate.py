@@ -10,11 +10,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from agents.common.logger import gold_fields
 from agents.common.merged_adapters import merged_adapters
 from agents.common.policy import LMPolicy
 from agents.common.rollout import collect_rollout
 from reward_models import RewardFn, call_reward, make_reward_model
+from text_gym.chat.gold import gold_fields
 
 
 @dataclass
@@ -74,10 +74,10 @@ def evaluate_lm(
     ``env`` is a ``TextGenVectorEnv`` in ``DISABLED`` autoreset mode (``agents.common.envs.make_vector_env``); its
     ``num_envs`` prompts are sampled per batch at ``temperature`` with a generator seeded by ``seed``, under
     ``autocast()``. The completions depend only on the LM's weights, ``env``, ``seed`` and ``temperature``. On a
-    chat env the gold reward model also gets the conversations (field ``conversations``; ``agents.common.logger.
-    gold_fields``), e.g. ``"support-success"``. A LoRA policy samples with its adapters merged into its base
-    weights when ``merge_adapters`` (``agents.common.merged_adapters``; the same tokens to float rounding, the
-    base restored bit for bit afterwards).
+    chat env the gold reward model also gets the conversations (field ``conversations``;
+    ``text_gym.chat.gold.gold_fields``), e.g. ``"support-success"``. A LoRA policy samples with its adapters
+    merged into its base weights when ``merge_adapters`` (``agents.common.merged_adapters``; the same tokens to
+    float rounding, the base restored bit for bit afterwards).
     """
     if not isinstance(env.task.prompts, list):
         raise ValueError(

@@ -15,23 +15,7 @@ import numpy as np
 from agents.common.distributed import Reducer
 from agents.common.rollout import RolloutBuffer
 from reward_models import call_reward, make_reward_model
-
-CONVERSATIONS_FIELD = "conversations"
-"""The field a gold reward model of a chat env gets the episodes' conversations in (lists of ``{"role",
-"content"}`` messages, one per episode), next to the per-prompt fields: e.g. ``support-success``."""
-
-
-def gold_fields(fields: dict[str, list], conversations: list) -> dict[str, list]:
-    """``fields`` (per-prompt, one value per episode) plus ``CONVERSATIONS_FIELD`` when the episodes are
-    conversations (a chat env's; ``None`` entries: single-turn episodes, no field added)."""
-    if any(conversation is None for conversation in conversations):
-        return fields
-    if CONVERSATIONS_FIELD in fields:
-        raise ValueError(
-            f"the prompts have a field named {CONVERSATIONS_FIELD!r}, which a chat env's gold reward model gets the "
-            "episodes' conversations in; rename that field"
-        )
-    return {**fields, CONVERSATIONS_FIELD: list(conversations)}
+from text_gym.chat.gold import gold_fields
 
 
 def markdown_table(rows: list[tuple[str, str, float]]) -> str:

@@ -16,12 +16,12 @@ import torch
 
 from agents.common.config import AlgorithmConfig, check_weight_dtype
 from agents.common.kl import AdaptiveKLController, FixedKLController
-from agents.common.logger import CONVERSATIONS_FIELD
 from agents.common.optimizer_in_backward import OptimizerInBackward
 from agents.common.policy import AdapterDisabledReference, LMPolicy, is_adapter_folder
 from reward_models import check_fields_available
 from reward_models.common import resolve_dtype
 from text_gym import TextGenChatVectorEnv
+from text_gym.chat.gold import CONVERSATIONS_FIELD
 
 
 def merged_config(

@@ -247,8 +247,8 @@ def _episode_scores(gold: Any, task: Any):
     import numpy as np
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from agents.common.logger import gold_fields
     from reward_models import call_reward
+    from text_gym.chat.gold import gold_fields
 
     class _EpisodeScores(BaseCallback):
         def _on_rollout_start(self) -> None:

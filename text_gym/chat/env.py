@@ -165,6 +165,12 @@ class TextGenChatEnv(SingleTextGenEnv):
         """The chat template's end-of-turn token id."""
         return self.vector_env.end_of_turn_id
 
+    @property
+    def conversation(self) -> list[dict[str, str]]:
+        """The conversation so far (a copy): system message (if any), the first user message, then the finished
+        agent and user turns, as ``{"role", "content"}`` messages (the episode's ``conversation`` info, mid-episode)."""
+        return [dict(m) for m in self.vector_env._conversations[0]]
+
     def _obs(self) -> dict[str, np.ndarray]:
         vector = self.vector_env
         return {key: value[0].cpu().numpy().copy() for key, value in vector._obs().items()}

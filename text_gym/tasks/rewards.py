@@ -32,7 +32,7 @@ class PromptKeywordReward(BaseRewardModel):
 class SupportSuccessReward(BaseRewardModel):
     """``text_gym.support_success`` as a reward model (spec ``"support-success"``): 1 or 0 per episode of
     ``TextGenSupport-v0``, from the episode's ``conversations`` (the field an agent's gold reward model gets on a chat
-    env: ``agents.common.logger.gold_fields``) and the support rows' fields. The support task's gold metric."""
+    env: ``text_gym.chat.gold.gold_fields``) and the support rows' fields. The support task's gold metric."""
 
     def score(
         self,
