@@ -34,6 +34,7 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
         policy=tiny_policy_dir,
         batch_sizes=[1, 2],
         new_tokens=[2, 4],
+        repeats=2,
         grpo_cases=["ours", "trl"],
         rloo_cases=[],
         kl_coefs=[0.04],
@@ -63,11 +64,19 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
         assert math.isclose(row["ratio"], row["env_tokens_per_s"] / row["generate_tokens_per_s"])
     assert [(g["batch"], g["short"], g["long"]) for g in results["per_token_growth"]] == [(1, 2, 4), (2, 2, 4)]
 
+    runs = results["group_runs"]
+    assert [r["case"] for r in runs] == ["ours", "trl", "trl", "ours"]  # alternating order (ABBA)
+    for run in runs:
+        assert len(run["iteration_s"]) == 2 and run["median_s"] == run["iteration_s"][1] > 0
+        assert 0 < run["peak_memory_gib"] <= run["peak_rss_gib"]
     group = results["group"]
     assert [(r["algorithm"], r["kl_coef"], r["case"]) for r in group] == [("grpo", 0.04, "ours"), ("grpo", 0.04, "trl")]
     for row in group:
-        assert len(row["iteration_s"]) == 2 and row["median_s"] == row["iteration_s"][1] > 0
-        assert 0 < row["peak_memory_gib"] <= row["peak_rss_gib"]
+        processes = [r for r in runs if r["case"] == row["case"]]
+        medians = sorted(r["median_s"] for r in processes)
+        assert row["processes"] == 2 and row["median_s_range"] == medians
+        assert math.isclose(row["median_s"], sum(medians) / 2)
+        assert math.isclose(row["peak_memory_gib"], sum(r["peak_memory_gib"] for r in processes) / 2)
         assert set(row["phase_median_s"]) == set(PHASES) and row["phase_median_s"]["reference"] > 0
     ours, trl = group
     assert trl["time_vs_trl"] == 1.0 and trl["memory_vs_trl"] == 1.0
@@ -91,7 +100,7 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
 
     out = tmp_path / "out"
     assert json.loads((out / "results.json").read_text())["iterations"][0]["case"] == "ours"
-    for name in ("speed_rollout.png", "speed_iteration.png"):
+    for name in ("speed_rollout.png", "speed_group.png", "speed_iteration.png"):
         assert (out / name).stat().st_size > 10_000
         assert (tmp_path / name).exists()  # copied beside the doc
     text = doc.read_text()
@@ -99,7 +108,8 @@ def test_bench_speed_writes_every_comparison_and_the_doc_section(tiny_policy_dir
     assert "old results" not in text and text.count(begin) == 1
     section = text.split(begin)[1].split(end)[0]
     assert "| 2 | 4 |" in section and "| tiny-gpt2 | sb3 |" in section
-    assert f"| GRPO | 0.04 | ours | {ours['median_s']:.2f} | {ours['time_vs_trl']:.2f} |" in section
+    spread = f"{ours['median_s_range'][0]:.2f}–{ours['median_s_range'][1]:.2f}"
+    assert f"| GRPO | 0.04 | ours | 2 | {ours['median_s']:.2f} | {spread} | {ours['time_vs_trl']:.2f} |" in section
     assert "| GRPO | 0.04 | trl |" in section and "| algorithm | KL coef | case | generation |" in section
     assert f"- GRPO ours, KL 0.04: iteration ≤ 0.7× TRL's time: {ours['time_vs_trl']:.2f}×" in section
     assert "![speed_rollout](speed_rollout.png)" in section

@@ -47,7 +47,7 @@ from agents.common.static_decode import RolloutCache
 from reward_models.common import check_positive_int
 from reward_models.common.devices import DTypeName
 from scripts.bench.cli import Benchmark, check_positive_ints, command_line
-from scripts.bench.group import GROUP_CASES, group_table, phase_table, with_trl_ratios
+from scripts.bench.group import GROUP_CASES, group_table, merge_processes, phase_table, with_trl_ratios
 from scripts.bench.iteration import CASES
 from scripts.bench.models import save_random_init_policy, save_reward_model, zero_reward
 from scripts.bench.report import machine_info
@@ -612,7 +612,7 @@ def report(results: dict[str, Any]) -> str:
             "",
         ]
     if results["grpo"]:
-        rows = with_trl_ratios([dict(r) for r in results["grpo"]])
+        rows = with_trl_ratios(merge_processes(results["grpo"]))
         lines += [
             f"**One GRPO iteration** (generation + one optimizer step; scripts/bench/group.py, each case in a fresh "
             f"process, the matched settings of `text-gym bench speed`'s GRPO comparison): "

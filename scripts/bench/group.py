@@ -145,6 +145,34 @@ def run_group_case_in_subprocess(case: str, settings: GroupSettings, out_dir: st
     return row
 
 
+def merge_processes(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One row per ``(algorithm, kl_coef, case)`` from the rows of its processes (``run_group_case_in_subprocess``,
+    one per repeat), in first-run order: ``median_s`` the median of the processes' medians, ``median_s_range``
+    their ``[min, max]``, ``peak_memory_gib`` the median of their peaks (``peak_memory_range`` ``[min, max]``),
+    ``phase_median_s`` the median over the processes of each phase's median, ``processes`` how many ran."""
+    keyed: dict[tuple[str, float, str], list[dict[str, Any]]] = {}
+    for run in runs:
+        keyed.setdefault((run["algorithm"], run["kl_coef"], run["case"]), []).append(run)
+    rows = []
+    for group in keyed.values():
+        medians = [r["median_s"] for r in group]
+        peaks = [r["peak_memory_gib"] for r in group]
+        rows.append(
+            {
+                **group[0],
+                "median_s": statistics.median(medians),
+                "median_s_range": [min(medians), max(medians)],
+                "peak_memory_gib": statistics.median(peaks),
+                "peak_memory_range": [min(peaks), max(peaks)],
+                "phase_median_s": {
+                    phase: statistics.median(r["phase_median_s"][phase] for r in group) for phase in PHASES
+                },
+                "processes": len(group),
+            }
+        )
+    return rows
+
+
 # ------------------------------------------------------------------------------------------------- reporting
 def with_trl_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Adds ``time_vs_trl`` / ``memory_vs_trl`` to each GRPO / RLOO row: its median iteration time and peak memory
@@ -171,14 +199,17 @@ def ratio_cell(value: float | None) -> str:
 
 
 def group_table(rows: list[dict[str, Any]]) -> str:
-    """Markdown: median iteration time and peak memory of each GRPO / RLOO case, and the ratios to TRL's."""
+    """Markdown: median iteration time (and the range of the processes' medians) and peak memory of each GRPO /
+    RLOO case, and the ratios to TRL's."""
     lines = [
-        "| algorithm | KL coef | case | iteration (s, median) | vs TRL | peak memory (GiB) | vs TRL |",
-        "|---|---:|---|---:|---:|---:|---:|",
+        "| algorithm | KL coef | case | processes | iteration (s, median) | range (s) | vs TRL | peak memory (GiB) "
+        "| vs TRL |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['algorithm'].upper()} | {r['kl_coef']:g} | {r['case']} | {r['median_s']:.2f} "
-        f"| {ratio_cell(r['time_vs_trl'])} | {r['peak_memory_gib']:.2f} | {ratio_cell(r['memory_vs_trl'])} |"
+        f"| {r['algorithm'].upper()} | {r['kl_coef']:g} | {r['case']} | {r['processes']} | {r['median_s']:.2f} "
+        f"| {r['median_s_range'][0]:.2f}–{r['median_s_range'][1]:.2f} | {ratio_cell(r['time_vs_trl'])} "
+        f"| {r['peak_memory_gib']:.2f} | {ratio_cell(r['memory_vs_trl'])} |"
         for r in rows
     ]
     return "\n".join(lines)

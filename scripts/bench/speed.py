@@ -15,7 +15,7 @@
 
 Writes ``results.json`` (config, machine, versions, every timing) and ``results.md`` to ``--output-dir`` after
 every case (a run stopped part-way, at a time limit, leaves what it measured, marked partial), and at the end
-``speed_rollout.png`` / ``speed_iteration.png``; ``--doc`` also replaces the generated ``bench-speed`` section of
+``speed_rollout.png`` / ``speed_group.png`` / ``speed_iteration.png``; ``--doc`` also replaces the generated ``bench-speed`` section of
 that markdown file (after every case too) and copies the plots beside it. Iteration times are the median over the
 timed iterations (the first iteration of each case is a warm-up and is not counted).
 """
@@ -33,6 +33,7 @@ from scripts.bench.group import (
     GROUP_CASES,
     GroupSettings,
     group_table,
+    merge_processes,
     phase_table,
     ratio_cell,
     run_group_case_in_subprocess,
@@ -72,7 +73,13 @@ class BenchSpeedConfig:
         default_factory=lambda: [16, 32, 64, 128],
         metadata={"help": "rollout: completion lengths (the per-token growth compares the longest with the shortest)"},
     )
-    repeats: int = field(default=1, metadata={"help": "rollout: timed runs of each side per setting (best kept)"})
+    repeats: int = field(
+        default=3,
+        metadata={
+            "help": "rollout: timed runs of each side per setting (best kept); GRPO / RLOO: processes per case, "
+            "the cases run in alternating order (ABBA: reversed on every other repeat), the median kept"
+        },
+    )
     grpo_cases: list[str] = field(
         default_factory=lambda: list(GROUP_CASES),
         metadata={
@@ -185,14 +192,16 @@ class BenchSpeedConfig:
 
 
 def _group_jobs(config: BenchSpeedConfig) -> list[tuple[str, float, str]]:
-    """``(algorithm, kl_coef, case)`` of every GRPO / RLOO case, in run order (ours and TRL's alternate, in the
-    order of the case lists)."""
-    return [
+    """``(algorithm, kl_coef, case)`` of every GRPO / RLOO process, in run order: ``repeats`` rounds of every case
+    (in the order of the case lists), every other round reversed (ABBA), so a machine that drifts over the run
+    weighs on ours and TRL's alike."""
+    cases = [
         (algorithm, kl_coef, case)
         for kl_coef in config.kl_coefs
-        for algorithm, cases in (("grpo", config.grpo_cases), ("rloo", config.rloo_cases))
-        for case in cases
+        for algorithm, names in (("grpo", config.grpo_cases), ("rloo", config.rloo_cases))
+        for case in names
     ]
+    return [job for repeat in range(config.repeats) for job in (cases if repeat % 2 == 0 else cases[::-1])]
 
 
 def per_token_growth(rollout: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -348,10 +357,36 @@ def plot_iterations(rows: list[dict[str, Any]], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_group(rows: list[dict[str, Any]], path: Path) -> None:
+    """Median GRPO / RLOO iteration time (the bars span the processes' range) and peak memory per case, one panel
+    pair per algorithm and KL coefficient."""
+    plt = pyplot()
+
+    settings = list(dict.fromkeys((r["algorithm"], r["kl_coef"]) for r in rows))
+    fig, axes = plt.subplots(1, 2 * len(settings), figsize=(4.2 * len(settings), 3.8), squeeze=False)
+    for m, (algorithm, kl_coef) in enumerate(settings):
+        group = [r for r in rows if (r["algorithm"], r["kl_coef"]) == (algorithm, kl_coef)]
+        names = [r["case"] for r in group]
+        colours = [f"C{GROUP_CASES.index(n)}" for n in names]
+        spread = [[r["median_s"] - r["median_s_range"][0] for r in group]]
+        spread.append([r["median_s_range"][1] - r["median_s"] for r in group])
+        time_axis, memory_axis = axes[0, 2 * m], axes[0, 2 * m + 1]
+        time_axis.bar(names, [r["median_s"] for r in group], color=colours, yerr=spread, capsize=3)
+        memory_axis.bar(names, [r["peak_memory_gib"] for r in group], color=colours)
+        for ax, label in ((time_axis, "iteration (s)"), (memory_axis, "peak memory (GiB)")):
+            ax.set_title(f"{algorithm.upper()}, KL {kl_coef:g}\n{label}", fontsize=9)
+            ax.tick_params(axis="x", labelrotation=20, labelsize=8)
+            ax.grid(alpha=0.3, axis="y")
+    fig.suptitle("One GRPO / RLOO iteration (generation + update), ours vs TRL")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def _derive(results: dict[str, Any]) -> None:
     """Refresh what ``results`` computes from its rows: the per-token growth and every ratio."""
     results["per_token_growth"] = per_token_growth(results["rollout"])
-    with_trl_ratios(results["group"])
+    results["group"] = with_trl_ratios(merge_processes(results["group_runs"]))
     _with_ratios(_with_ratios(_with_ratios(results["iterations"], "trl"), "sb3"), "ours")
 
 
@@ -379,6 +414,7 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
         "targets": TARGETS,
         "rollout": [],
         "per_token_growth": [],
+        "group_runs": [],
         "group": [],
         "iterations": [],
     }
@@ -417,7 +453,7 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
             kl_coef=kl_coef,
         )
         row = run_group_case_in_subprocess(case, settings, str(out / "trl_group"))
-        writer.add("group", {"model": Path(policy_dir).name, **row})
+        writer.add("group_runs", {"model": Path(policy_dir).name, **row})
     ppo = IterationSettings(
         **shared,
         batch=config.ppo_batch,
@@ -444,12 +480,14 @@ def run_benchmark(config: BenchSpeedConfig) -> dict[str, Any]:
         for case in tqdm(cases, desc=f"PPO iteration ({model})", unit="case"):
             row = run_case_in_subprocess(case, settings, str(out / f"trl_{model}"))
             writer.add("iterations", {"model": model, "median_s": statistics.median(row["iteration_s"][1:]), **row})
-    writer.plots = [out / "speed_rollout.png", out / "speed_iteration.png"]
+    writer.plots = [out / "speed_rollout.png"]
     plot_rollout(results["rollout"], writer.plots[0])
+    if results["group"]:
+        writer.plots.append(out / "speed_group.png")
+        plot_group(results["group"], writer.plots[-1])
     if results["iterations"]:
-        plot_iterations(results["iterations"], writer.plots[1])
-    else:
-        writer.plots.pop()
+        writer.plots.append(out / "speed_iteration.png")
+        plot_iterations(results["iterations"], writer.plots[-1])
     writer.write()
     return results
 
@@ -488,9 +526,10 @@ def report(results: dict[str, Any], plots: list[Path]) -> str:
             f"**One GRPO / RLOO iteration vs TRL** (trl {m['trl']} `GRPOTrainer` / `RLOOTrainer`; generation + "
             f"one AdamW step): {c['group_prompts']} prompts × {c['group_size']} completions × "
             f"{c['group_new_tokens']} tokens on the policy, full fine-tuning and LoRA (r={c['lora_r']}, alpha "
-            f"{2 * c['lora_r']}, all linear layers) on both sides; {c['group_iterations']} iterations per case, "
-            f"first not counted; memory: {first['memory_kind']}; ratios are ours / TRL's at the same algorithm, KL "
-            "coefficient and fine-tuning.",
+            f"{2 * c['lora_r']}, all linear layers) on both sides; {c['group_iterations']} iterations per process, "
+            f"first not counted; {c['repeats']} process(es) per case, run in alternating order (ABBA), the median "
+            f"of their medians and its range shown; memory: {first['memory_kind']}; ratios are ours / TRL's at the "
+            "same algorithm, KL coefficient and fine-tuning.",
             "",
             group_table(results["group"]),
             "",
