@@ -15,9 +15,10 @@
 
 Writes ``results.json`` (config, machine, versions, every timing) and ``results.md`` to ``--output-dir`` after
 every case (a run stopped part-way, at a time limit, leaves what it measured, marked partial), and at the end
-``speed_rollout.png`` / ``speed_group.png`` / ``speed_iteration.png``; ``--doc`` also replaces the generated ``bench-speed`` section of
-that markdown file (after every case too) and copies the plots beside it. Iteration times are the median over the
-timed iterations (the first iteration of each case is a warm-up and is not counted).
+``speed_rollout.png`` / ``speed_group.png`` / ``speed_iteration.png``; ``--doc`` also replaces the generated
+``bench-speed`` section of that markdown file (after every case too) and copies the plots beside it. Iteration
+times are the median over the timed iterations (the first iteration of each case is a warm-up and is not counted);
+each GRPO / RLOO case runs in ``--repeats`` processes, in alternating order.
 """
 
 from __future__ import annotations
