@@ -3,9 +3,11 @@
 - ``suite.py``: the task table (``TASKS``, ``TaskSpec``), ``gold_reward_spec``, the task env factories.
 - ``instruct.py``: ``TextGenInstruct-v0``, instructions with verifiable constraints.
 - ``arithmetic.py``: ``TextGenArithmetic-v0``, arithmetic at five difficulty levels.
+- ``reasoning.py``: ``TextGenReasoning-v0``, reasoning-gym's procedural datasets (the ``reasoning`` extra).
 - ``support.py``: ``TextGenSupport-v0``, the customer-support desk with a scripted customer.
 """
 
+from text_gym.tasks.reasoning import ReasoningGymReward, dataset_names, reasoning_prompts
 from text_gym.tasks.rewards import TASK_REWARD_SPECS, PromptKeywordReward, SupportSuccessReward
 from text_gym.tasks.suite import (
     CHAT_TASKS,
@@ -30,14 +32,17 @@ __all__ = [
     "TASK_REWARD_SPECS",
     "ChatTaskSpec",
     "PromptKeywordReward",
+    "ReasoningGymReward",
     "SupportSuccessReward",
     "SupportTurnReward",
     "TaskSpec",
+    "dataset_names",
     "dialogue_prompts",
     "gold_reward_spec",
     "keyword_prompts",
     "make_task_env",
     "make_task_vector_env",
+    "reasoning_prompts",
     "story_prompts",
     "support_rows",
     "support_success",
