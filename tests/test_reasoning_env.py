@@ -4,6 +4,7 @@ score_answer as the reward, a held-out split from generator seeds never drawn fo
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
@@ -240,6 +241,11 @@ def test_unknown_dataset_and_bad_options_are_named():
 
 
 def test_a_missing_extra_names_the_install_command(monkeypatch):
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert extras["reasoning"] == ["reasoning-gym>=0.1.25"] and ",reasoning]" in extras["all"][0]
     monkeypatch.setitem(sys.modules, "reasoning_gym", None)  # as if reasoning-gym were not installed
     message = r'TextGenReasoning-v0 \(reasoning-gym datasets\) needs .*pip install "text-gym\[reasoning\]"'
     with pytest.raises(MissingExtraError, match=message):

@@ -9,14 +9,15 @@ keywords pick the generators:
   ``CompositeDataset``), ``dataset_kwargs={"leg_counting": {"max_animals": 3}}`` the config of each dataset that
   needs one;
 - ``dataset_seed`` (default 0) and ``dataset_size`` (default ``DEFAULT_SIZE``): the generator seed and the number
-  of items (reasoning-gym's ``seed`` and ``size``, which ``dataset_kwargs`` therefore may not set); the ``i``-th
-  dataset of a mix gets seed ``dataset_seed + i + 1``.
+  of items (reasoning-gym's ``seed`` and ``size``, which ``dataset_kwargs`` therefore may not set); dataset ``i``
+  (0 for a single dataset) gets seed ``dataset_seed + i + 1``.
 
 Items ``0 .. test_size - 1`` (default ``TEST_SIZE``) are the fixed held-out ``test`` split; a training reset draws
 an item number from ``test_size .. dataset_size - 1`` with the env's RNG (``GeneratedPrompts``) and skips items
-whose question is a test question. reasoning-gym builds item ``j`` from a generator seeded by ``seed + j``, so the
-two splits come from disjoint generator seeds by construction, and the question check keeps a small question space
-(e.g. one-digit sums) from leaking test questions into training.
+whose question is a test question. Most reasoning-gym datasets build item ``j`` from a generator seeded by
+``seed + j``, so the two splits come from disjoint generator seeds by construction (the few that draw all items up
+front from one generator, e.g. ``acre``, give disjoint item positions); the question check keeps a small question
+space (e.g. one-digit sums) from leaking test questions into training.
 
 A row's prompt is the question, shown as the user turn of the chat template after ``REASONING_SYSTEM_PROMPT``
 (reasoning-gym's own convention: the final answer between ``<answer>`` and ``</answer>``, in the format the question
