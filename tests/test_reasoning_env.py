@@ -125,10 +125,10 @@ def test_a_small_question_space_keeps_test_questions_out_of_training():
     drawn = [train[i] for i in range(400)]
     assert len(set(drawn)) > 20 and not test_questions & set(drawn)
     # without the question check, training items repeat test questions: the check does something
-    from text_gym.tasks.reasoning import _options_key, _row
+    from text_gym.tasks.reasoning import _source
 
-    key = _options_key(options["dataset"], options["dataset_kwargs"], 0, 20_000, 40)
-    assert test_questions & {_row(key, j)["prompt"] for j in range(40, 440)}
+    source = _source(options["dataset"], options["dataset_kwargs"], 0, 20_000, 40)
+    assert test_questions & {source.row(j)["prompt"] for j in range(40, 440)}
 
 
 def test_a_weighted_mix_draws_each_dataset_with_its_config():
@@ -155,6 +155,19 @@ def test_a_weighted_mix_draws_each_dataset_with_its_config():
     env = gym.make(ENV_ID, tokenizer=tokenizer(), **options)
     _, info = env.reset(seed=3)
     assert info["dataset"]["name"] in options["dataset"]
+
+
+def test_config_values_that_are_not_plain_json_reach_the_dataset_and_its_scorer():
+    from reasoning_gym.algorithmic.word_sorting import TextTransformation
+
+    kwargs = {"transformation": TextTransformation.UPPERCASE, "max_words": 4}
+    rows = reasoning_prompts("test", dataset="word_sorting", dataset_kwargs=kwargs, test_size=5)
+    assert all(row["entry"]["answer"] == row["entry"]["answer"].upper() for row in rows)
+    assert rows[0]["dataset"]["config"]["transformation"] is TextTransformation.UPPERCASE
+    fields = {"entry": [row["entry"] for row in rows], "dataset": [row["dataset"] for row in rows]}
+    right = [answer_completion(row["entry"]) for row in rows]
+    scores = call_reward(make_reward_model("reasoning-gym"), [row["prompt"] for row in rows], right, fields)
+    np.testing.assert_array_equal(scores, np.ones(len(rows)))
 
 
 def test_env_defaults_prompts_and_system_prompt():

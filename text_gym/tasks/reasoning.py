@@ -29,7 +29,6 @@ dataset's ``score_answer``; it is exact, so it is its own gold metric.
 
 from __future__ import annotations
 
-import functools
 import json
 import numbers
 from collections.abc import Mapping, Sequence
@@ -130,14 +129,42 @@ def _configs(
     return configs
 
 
-def _options_key(
+def _key(value: Any) -> str:
+    """A cache key of ``value`` (configs may hold enums or tuples: their ``repr`` stands in for them)."""
+    return json.dumps(value, sort_keys=True, default=repr)
+
+
+class _Source:
+    """The ``CompositeDataset`` of one set of checked options, each dataset's ``{"name", "config"}`` (the exact
+    keyword arguments it was built with) and the held-out rows."""
+
+    def __init__(self, specs: list[dict[str, Any]], seed: int, size: int, test_size: int) -> None:
+        from reasoning_gym.composite import CompositeConfig, CompositeDataset, DatasetSpec
+
+        datasets = [DatasetSpec(spec["name"], spec["weight"], spec["config"]) for spec in specs]
+        self.composite = CompositeDataset(CompositeConfig(size=size, seed=seed, datasets=datasets))
+        self.sources = {spec["name"]: {"name": spec["name"], "config": spec["config"]} for spec in specs}
+        self.test = tuple(self.row(index) for index in range(test_size))
+
+    def row(self, index: int) -> dict[str, Any]:
+        """Item ``index`` as a prompt row."""
+        entry = self.composite[index]
+        source = self.sources[entry["metadata"]["source_dataset"]]
+        return {"prompt": entry["question"], "entry": entry, "dataset": source}
+
+
+_SOURCES: dict[str, _Source] = {}
+_MAX_SOURCES = 8
+
+
+def _source(
     dataset: str | Mapping[str, float],
     dataset_kwargs: Mapping[str, Any] | None,
     dataset_seed: int,
     dataset_size: int,
     test_size: int,
-) -> str:
-    """The checked options as one hashable JSON string (the cache key of the dataset and its test rows)."""
+) -> _Source:
+    """The checked options' ``_Source``, built once per process and options (the last ``_MAX_SOURCES`` kept)."""
     check_positive_int("dataset_seed", dataset_seed, minimum=0)
     check_positive_int("test_size", test_size)
     check_positive_int("dataset_size", dataset_size, minimum=test_size + 1)
@@ -147,34 +174,12 @@ def _options_key(
         {"name": name, "weight": weight, "config": {**config, "seed": dataset_seed + i + 1, "size": dataset_size}}
         for i, ((name, weight), config) in enumerate(zip(mix.items(), configs.values(), strict=True))
     ]
-    try:
-        return json.dumps({"seed": dataset_seed, "size": dataset_size, "test_size": test_size, "specs": specs})
-    except TypeError as error:
-        raise ValueError(f"dataset_kwargs must hold plain values (numbers, strings, lists, dicts): {error}") from error
-
-
-@functools.lru_cache(maxsize=8)
-def _source(key: str) -> tuple[Any, dict[str, dict[str, Any]]]:
-    """The ``CompositeDataset`` of the options ``key`` and each dataset's ``{"name", "config"}`` (built once per
-    process and options)."""
-    from reasoning_gym.composite import CompositeConfig, CompositeDataset, DatasetSpec
-
-    options = json.loads(key)
-    specs = [DatasetSpec(spec["name"], spec["weight"], spec["config"]) for spec in options["specs"]]
-    composite = CompositeDataset(CompositeConfig(size=options["size"], seed=options["seed"], datasets=specs))
-    return composite, {spec["name"]: {"name": spec["name"], "config": spec["config"]} for spec in options["specs"]}
-
-
-def _row(key: str, index: int) -> dict[str, Any]:
-    """Item ``index`` of the options ``key`` as a prompt row."""
-    composite, sources = _source(key)
-    entry = composite[index]
-    return {"prompt": entry["question"], "entry": entry, "dataset": sources[entry["metadata"]["source_dataset"]]}
-
-
-@functools.lru_cache(maxsize=8)
-def _test_rows(key: str) -> tuple[dict[str, Any], ...]:
-    return tuple(_row(key, index) for index in range(json.loads(key)["test_size"]))
+    key = _key([specs, dataset_seed, dataset_size, test_size])
+    if key not in _SOURCES:
+        if len(_SOURCES) >= _MAX_SOURCES:
+            del _SOURCES[next(iter(_SOURCES))]
+        _SOURCES[key] = _Source(specs, dataset_seed, dataset_size, test_size)
+    return _SOURCES[key]
 
 
 def reasoning_prompts(
@@ -198,15 +203,14 @@ def reasoning_prompts(
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test' for a procedural task, got {split!r}")
-    key = _options_key(dataset, dataset_kwargs, dataset_seed, dataset_size, test_size)
-    test = _test_rows(key)
+    source = _source(dataset, dataset_kwargs, dataset_seed, dataset_size, test_size)
     if split == "test":
-        return [dict(row) for row in test]
+        return [dict(row) for row in source.test]
     return GeneratedPrompts(
-        lambda rng: _row(key, int(rng.integers(test_size, dataset_size))),
+        lambda rng: source.row(int(rng.integers(test_size, dataset_size))),
         FIELD_NAMES,
         salt=TRAIN_SALT,
-        exclude={row["prompt"] for row in test},
+        exclude={row["prompt"] for row in source.test},
     )
 
 
@@ -226,7 +230,7 @@ class ReasoningGymReward(BaseRewardModel):
         self._scorers: dict[str, Any] = {}
 
     def _scorer(self, dataset: Mapping[str, Any]) -> Any:
-        key = json.dumps(dataset, sort_keys=True)
+        key = _key(dataset)
         if key not in self._scorers:
             self._scorers[key] = self._reasoning_gym.create_dataset(dataset["name"], **dataset["config"])
         return self._scorers[key]
