@@ -302,8 +302,8 @@ def test_a_reasoning_gym_task_trains_on_its_train_items_and_evaluates_on_its_hel
     tokenizer = make_tiny_tokenizer(WORDS)
     tokenizer.chat_template = CHAT_TEMPLATE
     config = toy_config(tmp_path, algos=["grpo"], tasks=[task], seeds=[0], max_new_tokens=None, total_timesteps=16)
-    kwargs = {"tokenizer": tokenizer, "max_prompt_tokens": 40, "truncation": "left"}
-    results = run_benchmark(config, lambda seed: tiny_model(len(WORDS) + 3, seed=seed, n_positions=64), kwargs)
+    kwargs = {"tokenizer": tokenizer, "truncation": "left"}
+    results = run_benchmark(config, lambda seed: tiny_model(len(WORDS) + 3, seed=seed, n_positions=144), kwargs)
     (run,) = results["runs"]
     assert run["task"] == task and run["updates"] == 1
     assert 4 * 4 < run["tokens"] <= 4 * REASONING_MAX_NEW_TOKENS  # episodes of the reasoning tasks' length

@@ -24,7 +24,8 @@ proxy = the per-turn ``support-turn`` reward only (the env's conversation reward
 off), gold = ``support-success`` (1 when the scripted customer was satisfied) over the episodes' conversations.
 
 The tasks ``TextGenReasoning-v0:<dataset>`` (``REASONING_TASKS``) are ``TextGenReasoning-v0`` on one small
-reasoning-gym configuration each, ``REASONING_MAX_NEW_TOKENS`` tokens per episode unless ``--max-new-tokens``.
+reasoning-gym configuration each, ``REASONING_MAX_NEW_TOKENS`` tokens per episode unless ``--max-new-tokens``, and
+``REASONING_MAX_PROMPT_TOKENS`` prompt slots.
 """
 
 from __future__ import annotations
@@ -74,7 +75,10 @@ REASONING_TASKS: dict[str, dict[str, Any]] = {
 """The reasoning-gym benchmark tasks: name -> ``TextGenReasoning-v0``'s prompt options (one-step problems with a
 short numeric answer, a size a small policy on a CPU can move)."""
 REASONING_MAX_NEW_TOKENS = 16
-"""Episode length of the reasoning tasks: ``<answer>...</answer>`` around a short number is about 8 SmolLM2 tokens."""
+"""Episode length of the reasoning tasks: ``<answer>...</answer>`` around their answers is 7-9 SmolLM2 tokens."""
+REASONING_MAX_PROMPT_TOKENS = 128
+"""Prompt slots of the reasoning tasks (the env's default is 512): their test prompts, with the chat template and the
+system turn, are 55-94 SmolLM2 tokens."""
 BEFORE_EVAL_NOTE = (
     "computed once per (task, seed) with the initial policy and eval seed = seed, on the task's "
     "held-out test prompts, and shared by every algorithm of that (task, seed)"
@@ -377,7 +381,10 @@ def _task_kwargs(config: BenchAlgosConfig, task: str) -> dict[str, Any]:
             "conversation_reward": None,
         }
     if task in REASONING_TASKS:
-        return {"max_new_tokens": config.max_new_tokens or REASONING_MAX_NEW_TOKENS}
+        return {
+            "max_new_tokens": config.max_new_tokens or REASONING_MAX_NEW_TOKENS,
+            "max_prompt_tokens": REASONING_MAX_PROMPT_TOKENS,
+        }
     return {} if config.max_new_tokens is None else {"max_new_tokens": config.max_new_tokens}
 
 
