@@ -291,3 +291,23 @@ def test_bench_algos_on_the_support_desk_scores_conversations_in_its_short_confi
     assert result.gold_scores.tolist() == expected.tolist()
     (before,) = results["before_eval"]["evals"]
     assert (before["proxy"], before["gold"]) == (result.score_mean, result.gold_mean)
+
+
+def test_a_reasoning_gym_task_trains_on_its_train_items_and_evaluates_on_its_held_out_ones(tmp_path):
+    from test_tasks import CHAT_TEMPLATE
+
+    from scripts.bench.algos import REASONING_MAX_NEW_TOKENS, REASONING_TASKS
+
+    task = "TextGenReasoning-v0:leg_counting"
+    tokenizer = make_tiny_tokenizer(WORDS)
+    tokenizer.chat_template = CHAT_TEMPLATE
+    config = toy_config(tmp_path, algos=["grpo"], tasks=[task], seeds=[0], max_new_tokens=None, total_timesteps=16)
+    kwargs = {"tokenizer": tokenizer, "truncation": "left"}
+    results = run_benchmark(config, lambda seed: tiny_model(len(WORDS) + 3, seed=seed, n_positions=144), kwargs)
+    (run,) = results["runs"]
+    assert run["task"] == task and run["updates"] == 1
+    assert 4 * 4 < run["tokens"] <= 4 * REASONING_MAX_NEW_TOKENS  # episodes of the reasoning tasks' length
+    assert run["proxy_after"] == run["gold_after"]  # exact task: proxy = gold
+    assert REASONING_TASKS[task]["test_size"] == 50
+    with pytest.raises(ValueError, match="TextGenReasoning-v0:gcd"):
+        toy_config(tmp_path, tasks=["TextGenReasoning-v0:nope"])

@@ -10,7 +10,14 @@ from reward_models import MissingExtraError, require_extra
 from scripts.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
-EXTRAS = {"flask": "label", "matplotlib": "plot", "vaderSentiment": "vader", "gguf": "gguf", "sb3_contrib": "sb3"}
+EXTRAS = {
+    "flask": "label",
+    "matplotlib": "plot",
+    "vaderSentiment": "vader",
+    "gguf": "gguf",
+    "sb3_contrib": "sb3",
+    "reasoning_gym": "reasoning",
+}
 
 
 def test_core_dependencies_leave_the_optional_packages_to_extras():

@@ -185,6 +185,19 @@ def test_single_env_gets_fields_in_reward_and_in_every_info():
         assert env.step(EOS)[1] == 0.0
 
 
+def test_dict_fields_reach_each_info_as_a_fresh_copy():
+    from gymnasium.utils.env_checker import check_env
+
+    rows = [{"prompt": "the movie was", "meta": {"answer": "good", "tags": ["a"]}}]
+    env = make(prompts=rows, reward=lambda prompts, completions: [0.0] * len(completions))
+    _, first = env.reset(seed=0)
+    first["meta"]["tags"].append("changed")  # what a user keeping infos may do
+    _, _, _, _, info = env.step(EOS)
+    assert info["meta"] == {"answer": "good", "tags": ["a"]} and info["meta"] is not first["meta"]
+    assert env.unwrapped.task.prompt_fields([0])["meta"] == [{"answer": "good", "tags": ["a"]}]
+    check_env(env.unwrapped, skip_render_check=True)  # no two infos share an object
+
+
 @pytest.mark.parametrize("mode", ["vector_entry_point", "sync"])
 def test_vector_env_rewards_are_aligned_with_each_episodes_fields_across_autoresets(mode):
     envs = make(vector=True, num_envs=4, vectorization_mode=mode)

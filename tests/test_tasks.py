@@ -62,6 +62,7 @@ def test_suite_ids_are_registered_with_documented_defaults():
         "TextGenDialogue-v0",
         "TextGenInstruct-v0",
         "TextGenArithmetic-v0",
+        "TextGenReasoning-v0",
     }
     for env_id in text_gym.TASKS:
         assert env_id in gym.registry
@@ -88,8 +89,11 @@ def test_each_task_makes_offline_and_passes_check_env(env_id):
     assert vec.num_envs == 3 and vec.task.max_new_tokens == spec.max_new_tokens
 
 
-@pytest.mark.parametrize("env_id", sorted(set(text_gym.TASKS) - {"TextGenInstruct-v0", "TextGenArithmetic-v0"}))
-def test_train_and_test_prompts_are_disjoint(env_id):  # the procedural tasks: test_verifiable_tasks.py
+PROCEDURAL = {"TextGenInstruct-v0", "TextGenArithmetic-v0", "TextGenReasoning-v0"}
+
+
+@pytest.mark.parametrize("env_id", sorted(set(text_gym.TASKS) - PROCEDURAL))
+def test_train_and_test_prompts_are_disjoint(env_id):  # procedural: test_verifiable_tasks.py, test_reasoning_env.py
     train, test = text_gym.task_prompts(env_id, "train"), text_gym.task_prompts(env_id, "test")
     assert train and test and not set(train) & set(test)
     assert sorted(train + test) == sorted(text_gym.task_prompts(env_id, "all"))

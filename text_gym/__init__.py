@@ -8,10 +8,11 @@
 ``TextGenSupport-v0`` is it configured as a customer-support desk with a scripted customer
 (``text_gym.tasks.support``).
 The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``
-and the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in
-``text_gym.tasks.suite``. Prompts with per-prompt fields (dataset columns passed to rewards):
-``text_gym.prompts.rows``, ``text_gym.prompts.generated``. ``task_demonstrations`` writes demonstration
-conversations of the support, arithmetic and instruct tasks from their own rules (``text_gym.tasks.demonstrations``).
+and the procedural verifiable-reward tasks ``TextGenInstruct-v0``, ``TextGenArithmetic-v0`` and
+``TextGenReasoning-v0`` (reasoning-gym's datasets, ``text_gym.tasks.reasoning``) is in ``text_gym.tasks.suite``.
+Prompts with per-prompt fields (dataset columns passed to rewards): ``text_gym.prompts.rows``,
+``text_gym.prompts.generated``. ``task_demonstrations`` writes demonstration conversations of the support,
+arithmetic and instruct tasks from their own rules (``text_gym.tasks.demonstrations``).
 """
 
 from gymnasium.envs.registration import register, registry
@@ -34,6 +35,7 @@ from text_gym.prompts.generated import GeneratedPrompts
 from text_gym.prompts.lists import default_prompts, load_prompts
 from text_gym.prompts.rows import PromptRows, load_prompt_source
 from text_gym.tasks.demonstrations import DEMONSTRATION_ENV_IDS, task_demonstrations
+from text_gym.tasks.reasoning import ReasoningGymReward, reasoning_prompts
 from text_gym.tasks.rewards import TASK_REWARD_SPECS
 from text_gym.tasks.suite import TASKS, TaskSpec, gold_reward_spec, task_prompts
 from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, support_success
@@ -94,6 +96,7 @@ __all__ = [
     "LMUser",
     "PromptLettersReward",
     "PromptRows",
+    "ReasoningGymReward",
     "ReplayUser",
     "ScriptedUser",
     "SupportTurnReward",
@@ -114,6 +117,7 @@ __all__ = [
     "load_prompt_source",
     "load_prompts",
     "make_user",
+    "reasoning_prompts",
     "support_rows",
     "support_success",
     "task_demonstrations",

@@ -22,6 +22,10 @@ copies the plots next to it.
 tokens, the scenarios ``--support-scenarios`` (default all ten; train rows to train, held-out test rows to evaluate),
 proxy = the per-turn ``support-turn`` reward only (the env's conversation reward, which is the gold, is switched
 off), gold = ``support-success`` (1 when the scripted customer was satisfied) over the episodes' conversations.
+
+The tasks ``TextGenReasoning-v0:<dataset>`` (``REASONING_TASKS``) are ``TextGenReasoning-v0`` on one small
+reasoning-gym configuration each, ``REASONING_MAX_NEW_TOKENS`` tokens per episode unless ``--max-new-tokens``, and
+``REASONING_MAX_PROMPT_TOKENS`` prompt slots.
 """
 
 from __future__ import annotations
@@ -50,6 +54,31 @@ SUPPORT_TASK = "TextGenSupport-v0"
 SUPPORT_REPLY_TOKENS = 64
 """Context budget per customer reply in the short support configuration (the longest replies, with the chat
 template's turn markers, are about 40 SmolLM2 tokens)."""
+REASONING_ENV = "TextGenReasoning-v0"
+REASONING_TASKS: dict[str, dict[str, Any]] = {
+    f"{REASONING_ENV}:basic_arithmetic": {
+        "dataset": "basic_arithmetic",
+        "dataset_kwargs": {"min_terms": 2, "max_terms": 2, "min_digits": 1, "max_digits": 1, "operators": ["+", "-"]},
+        "test_size": 50,
+    },
+    f"{REASONING_ENV}:leg_counting": {
+        "dataset": "leg_counting",
+        "dataset_kwargs": {"min_animals": 1, "max_animals": 2, "max_instances": 3},
+        "test_size": 50,
+    },
+    f"{REASONING_ENV}:gcd": {
+        "dataset": "gcd",
+        "dataset_kwargs": {"min_numbers": 2, "max_numbers": 2, "max_value": 50},
+        "test_size": 50,
+    },
+}
+"""The reasoning-gym benchmark tasks: name -> ``TextGenReasoning-v0``'s prompt options (one-step problems with a
+short numeric answer, a size a small policy on a CPU can move)."""
+REASONING_MAX_NEW_TOKENS = 16
+"""Episode length of the reasoning tasks: ``<answer>...</answer>`` around their answers is 7-9 SmolLM2 tokens."""
+REASONING_MAX_PROMPT_TOKENS = 128
+"""Prompt slots of the reasoning tasks (the env's default is 512): their test prompts, with the chat template and the
+system turn, are 55-94 SmolLM2 tokens."""
 BEFORE_EVAL_NOTE = (
     "computed once per (task, seed) with the initial policy and eval seed = seed, on the task's "
     "held-out test prompts, and shared by every algorithm of that (task, seed)"
@@ -76,8 +105,12 @@ class BenchAlgosConfig:
             "TextGenInstruct-v0",
             "TextGenArithmetic-v0",
             SUPPORT_TASK,
+            *REASONING_TASKS,
         ],
-        metadata={"help": "suite env ids (text_gym.TASKS) and TextGenSupport-v0 (the --support-* configuration)"},
+        metadata={
+            "help": "suite env ids (text_gym.TASKS), TextGenSupport-v0 (the --support-* configuration) and the "
+            f"reasoning-gym tasks {', '.join(REASONING_TASKS)}"
+        },
     )
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "seeds; one run per seed"})
     policy: str = field(default="smollm2", metadata={"help": "hub id, local folder or 'smollm2'"})
@@ -121,7 +154,7 @@ class BenchAlgosConfig:
         from agents import ALGORITHMS
         from text_gym import SCENARIOS, TASKS
 
-        tasks = [*TASKS, SUPPORT_TASK]
+        tasks = [*TASKS, SUPPORT_TASK, *REASONING_TASKS]
         for name, values, valid in (("algos", self.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", self.tasks, tasks)):
             unknown = [v for v in values if v not in valid]
             if unknown or not values or len(set(values)) < len(values):
@@ -193,6 +226,11 @@ def _curve(rows: list[dict[str, float]], kl_key: str) -> dict[str, list[float]]:
     return {name: [row[key] for row in rows] for name, key in keys.items()}
 
 
+def _env_id(task: str) -> str:
+    """The env id a benchmark task runs on (``TextGenReasoning-v0`` for the ``REASONING_TASKS``)."""
+    return REASONING_ENV if task in REASONING_TASKS else task
+
+
 def _tensorboard_dir(config: BenchAlgosConfig, task: str) -> str:
     return str(Path(config.output_dir) / "tensorboard" / task)
 
@@ -215,12 +253,12 @@ def _train_agent(
     overrides = {} if config.kl_coef is None else {"kl_coef": config.kl_coef, "measure_kl": True}
     agent = cls(
         policy,
-        task,
+        _env_id(task),
         env_kwargs=env_kwargs,
         seed=seed,
         n_envs=config.n_envs,
         device=config.device,
-        gold_reward_model=gold_reward_spec(task),
+        gold_reward_model=gold_reward_spec(_env_id(task)),
         tensorboard_log=_tensorboard_dir(config, task),
         **fixed,
         **overrides,
@@ -293,7 +331,7 @@ def _train_sb3_ppo(
     from text_gym import TextGenChatVectorEnv
 
     cfg = PPOConfig() if config.kl_coef is None else PPOConfig(kl_coef=config.kl_coef)
-    env = SB3VecEnv(task, config.n_envs, device=str(resolve_device(config.device)), **env_kwargs)
+    env = SB3VecEnv(_env_id(task), config.n_envs, device=str(resolve_device(config.device)), **env_kwargs)
     chat = isinstance(env.env, TextGenChatVectorEnv)
     n_steps = env.env.max_turns * env.env.max_turn_tokens if chat else env.env.task.max_new_tokens
     model = PPO(
@@ -342,6 +380,11 @@ def _task_kwargs(config: BenchAlgosConfig, task: str) -> dict[str, Any]:
             "max_new_tokens": turns * turn_tokens + (turns - 1) * SUPPORT_REPLY_TOKENS,
             "conversation_reward": None,
         }
+    if task in REASONING_TASKS:
+        return {
+            "max_new_tokens": config.max_new_tokens or REASONING_MAX_NEW_TOKENS,
+            "max_prompt_tokens": REASONING_MAX_PROMPT_TOKENS,
+        }
     return {} if config.max_new_tokens is None else {"max_new_tokens": config.max_new_tokens}
 
 
@@ -371,18 +414,19 @@ def _run_group(
     if policy.tokenizer is not None:
         kwargs.setdefault("tokenizer", policy.tokenizer)
     scenarios = config.support_scenarios if task == SUPPORT_TASK else []
-    prompt_options = {"scenarios": scenarios} if scenarios else {}
+    prompt_options = {"scenarios": scenarios} if scenarios else REASONING_TASKS.get(task, {})
+    env_id = _env_id(task)
     if prompt_options:
-        kwargs["prompts"] = task_prompts(task, "train", **prompt_options)
+        kwargs["prompts"] = task_prompts(env_id, "train", **prompt_options)
     eval_env = make_vector_env(
-        task,
+        env_id,
         config.n_envs,
         policy.vocab_size,
         str(device),
-        {**kwargs, "prompts": task_prompts(task, "test", **prompt_options)},
+        {**kwargs, "prompts": task_prompts(env_id, "test", **prompt_options)},
     )
     kwargs["reward_model"] = eval_env.task.reward_model  # one proxy model instance for every env of the group
-    gold = make_reward_model(gold_reward_spec(task))
+    gold = make_reward_model(gold_reward_spec(env_id))
     before = evaluate_lm(policy, eval_env, gold, seed=seed)
     before_record = {
         "task": task,

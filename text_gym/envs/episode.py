@@ -14,6 +14,7 @@ index ``max_prompt_tokens`` and token ``t`` of the completion at ``max_prompt_to
 
 from __future__ import annotations
 
+import copy
 import functools
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -221,8 +222,9 @@ class TextGenTask:
         return self.prompt_source.fields(prompt_indices)
 
     def fields_of(self, prompt_index: int) -> dict[str, Any]:
-        """The per-prompt fields of one prompt, ``{field: value}`` (what a single env's ``info`` holds)."""
-        return {name: values[0] for name, values in self.prompt_fields([prompt_index]).items()}
+        """The per-prompt fields of one prompt, ``{field: value}`` (what a single env's ``info`` holds): a deep
+        copy, so two infos never share a mutable value (a dict field) with each other or with the prompt source."""
+        return copy.deepcopy({name: values[0] for name, values in self.prompt_fields([prompt_index]).items()})
 
     def score(
         self, prompt_indices: Sequence[int], completions: Sequence[str], prompts: Sequence[str] | None = None

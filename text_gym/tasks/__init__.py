@@ -3,11 +3,13 @@
 - ``suite.py``: the task table (``TASKS``, ``TaskSpec``), ``gold_reward_spec``, the task env factories.
 - ``instruct.py``: ``TextGenInstruct-v0``, instructions with verifiable constraints.
 - ``arithmetic.py``: ``TextGenArithmetic-v0``, arithmetic at five difficulty levels.
+- ``reasoning.py``: ``TextGenReasoning-v0``, reasoning-gym's procedural datasets (the ``reasoning`` extra).
 - ``support.py``: ``TextGenSupport-v0``, the customer-support desk with a scripted customer (and a scripted agent).
 - ``demonstrations.py``: demonstration conversations from the tasks' own rules, for supervised fine-tuning.
 """
 
 from text_gym.tasks.demonstrations import DEMONSTRATION_ENV_IDS, IMPERFECTIONS, task_demonstrations
+from text_gym.tasks.reasoning import ReasoningGymReward, dataset_names, reasoning_prompts
 from text_gym.tasks.rewards import TASK_REWARD_SPECS, PromptKeywordReward, SupportSuccessReward
 from text_gym.tasks.suite import (
     CHAT_TASKS,
@@ -34,15 +36,18 @@ __all__ = [
     "TASK_REWARD_SPECS",
     "ChatTaskSpec",
     "PromptKeywordReward",
+    "ReasoningGymReward",
     "SupportAgent",
     "SupportSuccessReward",
     "SupportTurnReward",
     "TaskSpec",
+    "dataset_names",
     "dialogue_prompts",
     "gold_reward_spec",
     "keyword_prompts",
     "make_task_env",
     "make_task_vector_env",
+    "reasoning_prompts",
     "story_prompts",
     "support_rows",
     "support_success",

@@ -1,6 +1,6 @@
 """The task rewards and their spec table ``TASK_REWARD_SPECS``, registered by ``import text_gym`` next to the
 env ids: ``"prompt-keyword"`` (``TextGenKeyword-v0``), ``"support-turn"`` and ``"support-success"``
-(``TextGenSupport-v0``'s per-turn proxy and gold)."""
+(``TextGenSupport-v0``'s per-turn proxy and gold), ``"reasoning-gym"`` (``TextGenReasoning-v0``)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from reward_models import BaseRewardModel, RewardFn, no_argument
+from text_gym.tasks.reasoning import ReasoningGymReward
 from text_gym.tasks.support import SupportTurnReward, support_success
 
 _QUOTED = re.compile(r"'([^']+)'")
@@ -51,5 +52,6 @@ TASK_REWARD_SPECS: dict[str, Callable[[str | None], RewardFn]] = {
     "prompt-keyword": no_argument("prompt-keyword", PromptKeywordReward),
     "support-turn": no_argument("support-turn", SupportTurnReward),
     "support-success": no_argument("support-success", SupportSuccessReward),
+    "reasoning-gym": no_argument("reasoning-gym", ReasoningGymReward),
 }
 """The task rewards' spec table, name -> factory."""

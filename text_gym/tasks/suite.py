@@ -12,6 +12,9 @@ env id                   prompts (written for this project)  proxy reward (the e
                          at every reset, chat template       (fraction of constraints met)      constraints:all``
 ``TextGenArithmetic-v0`` arithmetic problem, drawn at every  ``numeric-match`` (exact, 0/1)     the same reward  24
                          reset (levels 1-5), chat template
+``TextGenReasoning-v0``  a reasoning-gym item (any dataset   ``reasoning-gym`` (the dataset's   the same reward  64
+                         or mix), drawn at every reset, chat ``score_answer``, in [0, 1])
+                         template
 =======================  ==================================  =================================  ===============  ======
 
 ``TextGenDialogue-v0`` is single-turn: an episode is one assistant reply to one user turn (plus the system turn);
@@ -26,6 +29,8 @@ reset: their
 ``train`` split is endless (a ``GeneratedPrompts``), ``test`` is a fixed list of
 rows, and they have no ``all`` split. Their rewards read per-prompt fields (``constraints``, ``answer``).
 ``TextGenArithmetic-v0`` takes the env option ``levels`` (difficulty levels to draw from, default all five).
+``TextGenReasoning-v0`` (``text_gym.tasks.reasoning``, the ``reasoning`` extra) takes ``dataset``,
+``dataset_kwargs``, ``dataset_seed``, ``dataset_size`` and ``test_size``.
 
 
 The multi-turn support desk ``TextGenSupport-v0`` (``text_gym.tasks.support``) is not in the suite's ``TASKS``
@@ -45,6 +50,7 @@ from text_gym.envs.vector import TextGenVectorEnv
 from text_gym.prompts.lists import SPLITS, default_prompts
 from text_gym.tasks.arithmetic import arithmetic_prompts
 from text_gym.tasks.instruct import instruct_prompts
+from text_gym.tasks.reasoning import REASONING_SYSTEM_PROMPT, reasoning_prompts
 from text_gym.tasks.support import support_rows
 
 
@@ -198,6 +204,16 @@ TASKS: dict[str, TaskSpec] = {
         max_prompt_tokens=96,
         chat_template=True,
         options=("levels",),
+    ),
+    "TextGenReasoning-v0": TaskSpec(
+        reasoning_prompts,
+        "reasoning-gym",
+        "reasoning-gym",
+        64,
+        max_prompt_tokens=512,
+        chat_template=True,
+        system_prompt=REASONING_SYSTEM_PROMPT,
+        options=("dataset", "dataset_kwargs", "dataset_seed", "dataset_size", "test_size"),
     ),
 }
 """The benchmark suite, by env id."""
