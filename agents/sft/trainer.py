@@ -199,7 +199,7 @@ def checkpoint_to_resume(checkpoints: Path, record: dict[str, Any]) -> Path | No
             "rerun with those settings to resume it, or pass another output_dir"
         )
     for folder in set(folders) - set(complete):
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)
     return max(complete, key=_step_of)
 
 
