@@ -295,6 +295,14 @@ def test_lora_writes_an_adapter_folder_that_round_trips(base_dir, tmp_path, monk
     assert torch.allclose(logits(model), expected, atol=1e-6)
 
 
+def test_bfloat16_compute_trains_under_autocast_and_the_result_computes_as_its_saved_folder(base_dir, tmp_path):
+    result = train_sft(config(base_dir, tmp_path / "out", compute_dtype="bfloat16"), CONVERSATIONS)
+    reference = train_sft(config(base_dir, tmp_path / "fp32"), CONVERSATIONS)
+    assert result.loss_history[0]["loss"] != reference.loss_history[0]["loss"]  # the forward ran in bfloat16
+    assert result.loss_history[-1]["loss"] < 0.5 * result.loss_history[0]["loss"]
+    assert torch.equal(logits(result.policy.model), logits(LMPolicy.from_pretrained(result.output_dir).model))
+
+
 def test_a_conversation_over_max_length_is_refused_or_cut(base_dir, tmp_path):
     long = conversation(None, "the movie was", "good good", "so", "great great great")  # 6 + 3 + 4 + 4 tokens
     with pytest.raises(ValueError, match=r"conversations\[0\]: the conversation has 17 tokens, more than max_len"):
@@ -369,3 +377,26 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(base_dir, tm
 
 def flags(fields: dict) -> list[str]:
     return [item for name, value in fields.items() for item in (f"--{name.replace('_', '-')}", str(value))]
+
+
+def test_another_module_adds_an_sft_action_through_the_hook(monkeypatch):
+    import dataclasses
+    import types
+
+    import scripts.sft
+    from scripts.args import add_config_command, config_from_args
+    from scripts.cli import build_parser
+
+    @dataclasses.dataclass
+    class DemoConfig:
+        count: int = dataclasses.field(default=3, metadata={"help": "how many"})
+
+    module = types.ModuleType("demo_action")
+    module.add_parser = lambda actions: add_config_command(
+        actions, "demos", DemoConfig, lambda args: config_from_args(DemoConfig, args).count, "write demos"
+    )
+    monkeypatch.setitem(sys.modules, "demo_action", module)
+    monkeypatch.setattr(scripts.sft, "SFT_SUBCOMMANDS", ["demo_action"])
+    args = build_parser().parse_args(["sft", "demos", "--count", "5"])
+    assert args.func(args) == 5
+    assert build_parser().parse_args(["sft", "train", "--lora-r", "8"]).lora_r == 8

@@ -185,7 +185,12 @@ def checkpoint_to_resume(checkpoints: Path, record: dict[str, Any]) -> Path | No
     if not complete:
         return None
     path = checkpoints / RUN_RECORD
-    saved = json.loads(path.read_text()) if path.is_file() else {"config": {}, "data_sha256": None}
+    if not path.is_file():
+        raise ValueError(
+            f"{checkpoints} holds checkpoints that text-gym sft did not write (no {RUN_RECORD}); pass another "
+            "output_dir"
+        )
+    saved = json.loads(path.read_text())
     if saved != record:
         differences = [
             f"{name}: {saved['config'].get(name)!r} there, {value!r} here"
@@ -260,6 +265,7 @@ def train_sft(
             a conversation too long (``max_length``), or checkpoints in ``output_dir`` of a run with other settings.
             Nothing is written before the data and the checkpoints are checked.
     """
+    from accelerate.utils import extract_model_from_parallel
     from torch.utils.tensorboard import SummaryWriter
     from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
     from transformers.integrations import TensorBoardCallback
@@ -307,6 +313,8 @@ def train_sft(
         trainer.add_callback(LossProgressCallback())
     with hf_progress_bars_disabled():
         run = trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
+    # Mixed precision patched the model's forward with autocast; the returned policy computes as its saved folder.
+    extract_model_from_parallel(policy.model, keep_fp32_wrapper=False)
     final = output / FINAL
     history = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     result = SFTResult(
