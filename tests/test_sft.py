@@ -186,6 +186,7 @@ def test_a_missing_data_file_is_refused(tmp_path):
         ({"learning_rate": 0.0}, "learning_rate must be > 0, got 0.0"),
         ({"max_length": 0}, "max_length must be an integer >= 1, got 0"),
         ({"per_device_train_batch_size": 2.5}, "per_device_train_batch_size must be an integer >= 1, got 2.5"),
+        ({"merge_lora": True}, "merge_lora needs a LoRA run"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field_value_and_range(fields, match):
@@ -275,7 +276,7 @@ def test_full_fine_tuning_lowers_the_loss_and_its_output_loads_as_a_policy(base_
 
 def test_lora_writes_an_adapter_folder_that_round_trips(base_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(Path(base_dir).parent)  # the base named by a relative path: the adapter names it absolutely
-    cfg = config(Path(base_dir).name, tmp_path / "out", lora_r=4, lora_alpha=8)
+    cfg = config(Path(base_dir).name, tmp_path / "out", lora_r=4, lora_alpha=8, merge_lora=True)
     result = train_sft(cfg, conversations=CONVERSATIONS)
     losses = [entry["loss"] for entry in result.loss_history]
     assert losses[-1] < 0.92 * losses[0]  # a 4k-parameter adapter on a random 32-wide model: from 3.82 to 3.38
@@ -293,6 +294,11 @@ def test_lora_writes_an_adapter_folder_that_round_trips(base_dir, tmp_path, monk
     assert agent.policy.is_peft and torch.equal(logits(agent.policy.model), expected)
     model, _ = load_policy(str(final), torch.device("cpu"))
     assert torch.allclose(logits(model), expected, atol=1e-6)
+    merged = result.merged_dir  # a plain HF folder: RL from it with new adapters has the SFT policy as KL reference
+    assert merged == tmp_path / "out" / "final-merged" and not (merged / "adapter_config.json").exists()
+    agent = PPO(str(merged), chat_env(), n_envs=2, minibatch_size=2, lora_r=4)
+    with agent.policy.model.disable_adapter():
+        assert torch.allclose(logits(agent.policy.model), expected, atol=1e-5)
 
 
 def test_bfloat16_compute_trains_under_autocast_and_the_result_computes_as_its_saved_folder(base_dir, tmp_path):
