@@ -4,9 +4,10 @@ doc markers (``scripts.bench.report.doc_markers`` / ``write_doc``).
 
 docs/agents.md gets ``AlgorithmConfig``'s fields, then, for each config class that ``agents.ALGORITHMS`` names,
 the fields it adds to (or whose default it changes from) the documented config it extends; docs/reward_models.md
-gets ``RewardTrainerConfig``'s. A field whose metadata has ``"deprecated_alias_of"`` (the name to use instead) is listed
-among the deprecated aliases, not with the others. The flag column comes from the real ``text-gym`` parser, so a
-field without a flag (fixed by the algorithm's name, set from ``--output-dir``, unused by an algorithm) says so.
+gets ``RewardTrainerConfig``'s, and docs/agents.md's SFT section ``SFTConfig``'s. A field whose metadata has
+``"deprecated_alias_of"`` (the name to use instead) is listed among the deprecated aliases, not with the others. The
+flag column comes from the real ``text-gym`` parser, so a field without a flag (fixed by the algorithm's name, set
+from ``--output-dir``, unused by an algorithm) says so.
 ``--check`` only compares: exit status 1 and the stale sections' names when the docs differ (tests/test_config_docs.py
 runs the same comparison).
 """
@@ -26,6 +27,7 @@ from scripts.bench.report import doc_markers, write_doc
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 AGENTS_SECTION = "agents-config"
 REWARD_SECTION = "reward-config"
+SFT_SECTION = "sft-config"
 HEADER = "| field | flag | default | meaning |\n| --- | --- | --- | --- |"
 
 
@@ -143,6 +145,14 @@ def reward_markdown(parser: argparse.ArgumentParser) -> str:
     return "\n".join([_rows(_current(fields), commands, {})] + (["", deprecated] if deprecated else []))
 
 
+def sft_markdown(parser: argparse.ArgumentParser) -> str:
+    """The ``SFTConfig`` table of docs/agents.md's SFT section (``text-gym sft train``)."""
+    from agents import SFTConfig
+
+    commands = {"sft train": _subcommand(parser, "sft", "train")}
+    return _rows(_init_fields(SFTConfig), commands, {})
+
+
 def sections() -> list[tuple[str, str, str]]:
     """``(doc file under docs/, section name, markdown)`` of every generated config table."""
     from scripts.cli import build_parser
@@ -151,6 +161,7 @@ def sections() -> list[tuple[str, str, str]]:
     return [
         ("agents.md", AGENTS_SECTION, agents_markdown(parser)),
         ("reward_models.md", REWARD_SECTION, reward_markdown(parser)),
+        ("agents.md", SFT_SECTION, sft_markdown(parser)),
     ]
 
 

@@ -29,10 +29,11 @@ def run_train(args: argparse.Namespace) -> int:
     config = config_from_args(SFTConfig, args)
     result = train_sft(config)
     resumed = "" if result.resumed_from is None else f" (resumed from {result.resumed_from})"
+    merged = "" if result.merged_dir is None else f" and the merged model to {result.merged_dir}"
     print(
-        f"saved the SFT policy to {result.output_dir} after {result.steps} steps{resumed} on "
+        f"saved the SFT policy to {result.output_dir}{merged} after {result.steps} steps{resumed} on "
         f"{result.num_conversations} conversations ({result.num_labelled_tokens} assistant tokens); train it further "
-        f"with: text-gym train ppo --policy {result.output_dir}"
+        f"with: text-gym train ppo --policy {result.merged_dir or result.output_dir}"
     )
     return 0
 

@@ -186,6 +186,7 @@ def test_a_missing_data_file_is_refused(tmp_path):
         ({"learning_rate": 0.0}, "learning_rate must be > 0, got 0.0"),
         ({"max_length": 0}, "max_length must be an integer >= 1, got 0"),
         ({"per_device_train_batch_size": 2.5}, "per_device_train_batch_size must be an integer >= 1, got 2.5"),
+        ({"merge_lora": True}, "merge_lora needs a LoRA run"),
     ],
 )
 def test_bad_settings_are_refused_naming_the_field_value_and_range(fields, match):
@@ -275,7 +276,7 @@ def test_full_fine_tuning_lowers_the_loss_and_its_output_loads_as_a_policy(base_
 
 def test_lora_writes_an_adapter_folder_that_round_trips(base_dir, tmp_path, monkeypatch):
     monkeypatch.chdir(Path(base_dir).parent)  # the base named by a relative path: the adapter names it absolutely
-    cfg = config(Path(base_dir).name, tmp_path / "out", lora_r=4, lora_alpha=8)
+    cfg = config(Path(base_dir).name, tmp_path / "out", lora_r=4, lora_alpha=8, merge_lora=True)
     result = train_sft(cfg, conversations=CONVERSATIONS)
     losses = [entry["loss"] for entry in result.loss_history]
     assert losses[-1] < 0.92 * losses[0]  # a 4k-parameter adapter on a random 32-wide model: from 3.82 to 3.38
@@ -293,6 +294,19 @@ def test_lora_writes_an_adapter_folder_that_round_trips(base_dir, tmp_path, monk
     assert agent.policy.is_peft and torch.equal(logits(agent.policy.model), expected)
     model, _ = load_policy(str(final), torch.device("cpu"))
     assert torch.allclose(logits(model), expected, atol=1e-6)
+    merged = result.merged_dir  # a plain HF folder: RL from it with new adapters has the SFT policy as KL reference
+    assert merged == tmp_path / "out" / "final-merged" and not (merged / "adapter_config.json").exists()
+    agent = PPO(str(merged), chat_env(), n_envs=2, minibatch_size=2, lora_r=4)
+    with agent.policy.model.disable_adapter():
+        assert torch.allclose(logits(agent.policy.model), expected, atol=1e-5)
+
+
+def test_bfloat16_compute_trains_under_autocast_and_the_result_computes_as_its_saved_folder(base_dir, tmp_path):
+    result = train_sft(config(base_dir, tmp_path / "out", compute_dtype="bfloat16"), CONVERSATIONS)
+    reference = train_sft(config(base_dir, tmp_path / "fp32"), CONVERSATIONS)
+    assert result.loss_history[0]["loss"] != reference.loss_history[0]["loss"]  # the forward ran in bfloat16
+    assert result.loss_history[-1]["loss"] < 0.5 * result.loss_history[0]["loss"]
+    assert torch.equal(logits(result.policy.model), logits(LMPolicy.from_pretrained(result.output_dir).model))
 
 
 def test_a_conversation_over_max_length_is_refused_or_cut(base_dir, tmp_path):
@@ -369,3 +383,26 @@ def test_a_run_killed_with_sigkill_resumes_from_its_last_checkpoint(base_dir, tm
 
 def flags(fields: dict) -> list[str]:
     return [item for name, value in fields.items() for item in (f"--{name.replace('_', '-')}", str(value))]
+
+
+def test_another_module_adds_an_sft_action_through_the_hook(monkeypatch):
+    import dataclasses
+    import types
+
+    import scripts.sft
+    from scripts.args import add_config_command, config_from_args
+    from scripts.cli import build_parser
+
+    @dataclasses.dataclass
+    class DemoConfig:
+        count: int = dataclasses.field(default=3, metadata={"help": "how many"})
+
+    module = types.ModuleType("demo_action")
+    module.add_parser = lambda actions: add_config_command(
+        actions, "demos", DemoConfig, lambda args: config_from_args(DemoConfig, args).count, "write demos"
+    )
+    monkeypatch.setitem(sys.modules, "demo_action", module)
+    monkeypatch.setattr(scripts.sft, "SFT_SUBCOMMANDS", ["demo_action"])
+    args = build_parser().parse_args(["sft", "demos", "--count", "5"])
+    assert args.func(args) == 5
+    assert build_parser().parse_args(["sft", "train", "--lora-r", "8"]).lora_r == 8

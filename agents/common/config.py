@@ -267,11 +267,6 @@ class AlgorithmConfig:
         return {f.name for f in fields(cls)}
 
 
-LORA_FIELDS = ("lora_r", "lora_alpha", "lora_dropout", "lora_target_modules")
-"""The LoRA fields every config that trains a policy has (``AlgorithmConfig``, ``agents.SFTConfig``): same names,
-defaults, help and checks (``check_lora_fields``)."""
-
-
 def field_like(cls: type, name: str) -> Any:
     """A new dataclass field with the default and metadata (help) of ``cls``'s field ``name``: how another config
     declares a field it shares with ``cls`` without repeating it."""
@@ -280,8 +275,9 @@ def field_like(cls: type, name: str) -> Any:
 
 
 def check_lora_fields(config: Any) -> None:
-    """Raise ``ValueError`` naming the field, the value and the valid range for a bad ``lora_*`` field of
-    ``config`` (``LORA_FIELDS``)."""
+    """Raise ``ValueError`` naming the field, the value and the valid range for a bad ``lora_r``, ``lora_alpha``,
+    ``lora_dropout`` or ``lora_target_modules`` of ``config`` (the LoRA fields of every config that trains a policy:
+    ``AlgorithmConfig``, ``agents.SFTConfig``)."""
     if isinstance(config.lora_r, bool) or not isinstance(config.lora_r, int) or config.lora_r < 0:
         raise ValueError(f"lora_r must be an integer >= 0 (0: full fine-tuning), got {config.lora_r!r}")
     if not config.lora_alpha > 0:

@@ -87,6 +87,13 @@ class SFTConfig:
     logging_steps: int = field(
         default=10, metadata=_help("log the training loss (tensorboard, progress bar) every N optimizer steps")
     )
+    merge_lora: bool = field(
+        default=False,
+        metadata=_help(
+            "LoRA runs: also write the merged full model to <output_dir>/final-merged (RL from it with LoRA keeps the "
+            "SFT policy as the KL reference; from final/ the reference is the base without the SFT adapters)"
+        ),
+    )
     progress_bar: bool = field(default=True, metadata=_help("show the progress bar"))
     device: str = field_like(AlgorithmConfig, "device")
     compute_dtype: DTypeName = field_like(AlgorithmConfig, "compute_dtype")
@@ -114,7 +121,10 @@ class SFTConfig:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
         check_lora_fields(self)
         check_literal_fields(self)
-        check_weight_dtype(self.weight_dtype, lora=self.lora_r > 0 or is_adapter_folder(self.policy))
+        lora = self.lora_r > 0 or is_adapter_folder(self.policy)
+        check_weight_dtype(self.weight_dtype, lora=lora)
+        if self.merge_lora and not lora:
+            raise ValueError("merge_lora needs a LoRA run (lora_r > 0, or an adapter folder as the policy)")
 
     def lora_config(self):
         """The ``peft.LoraConfig`` of the ``lora_*`` fields (causal LM task), or None when ``lora_r`` is 0."""

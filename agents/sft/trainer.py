@@ -11,12 +11,14 @@ logs the loss to ``<output_dir>/tensorboard``. Rerun with the same ``output_dir`
 a killed run resumes from its last complete checkpoint: weights, optimizer, schedule, data order and random
 state, the global step continuing. The trained policy is written atomically to ``<output_dir>/final``: a plain HF
 folder (full fine-tuning) or a peft adapter folder naming its base by absolute path or hub id (LoRA), either of
-which loads wherever a policy is asked for (``--policy``, ``PPO(path, env)``, the labelling page).
+which loads wherever a policy is asked for (``--policy``, ``PPO(path, env)``, the labelling page); with
+``merge_lora`` also the merged full model in ``<output_dir>/final-merged``.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import shutil
@@ -40,12 +42,13 @@ from text_gym.chat.users import Message
 
 CHECKPOINTS = "checkpoints"
 FINAL = "final"
+MERGED = "final-merged"
 TENSORBOARD = "tensorboard"
 SUMMARY = "summary.json"
 RUN_RECORD = "sft_run.json"
 """In ``<output_dir>/checkpoints``: the settings and data digest of the run the checkpoints belong to (a resumed
 run must match them)."""
-_NOT_RECORDED = ("output_dir", "data", "progress_bar")  # the data is recorded by its digest
+_NOT_RECORDED = ("output_dir", "data", "progress_bar", "merge_lora")  # the data is recorded by its digest
 
 
 @dataclass
@@ -54,6 +57,7 @@ class SFTResult:
 
     Attributes:
         output_dir: the trained policy's folder (``<output_dir>/final``).
+        merged_dir: with ``merge_lora``, the merged full model's folder (``<output_dir>/final-merged``); else None.
         steps: optimizer steps of the whole run (a resumed run counts the steps before the kill too).
         train_loss: Trainer's ``training_loss``: the mean training loss over the steps this call ran.
         loss_history: ``{"step", "loss"}`` of every logged step of the whole run.
@@ -64,6 +68,7 @@ class SFTResult:
     """
 
     output_dir: Path
+    merged_dir: Path | None
     steps: int
     train_loss: float
     loss_history: list[dict[str, float]]
@@ -185,7 +190,12 @@ def checkpoint_to_resume(checkpoints: Path, record: dict[str, Any]) -> Path | No
     if not complete:
         return None
     path = checkpoints / RUN_RECORD
-    saved = json.loads(path.read_text()) if path.is_file() else {"config": {}, "data_sha256": None}
+    if not path.is_file():
+        raise ValueError(
+            f"{checkpoints} holds checkpoints that text-gym sft did not write (no {RUN_RECORD}); pass another "
+            "output_dir"
+        )
+    saved = json.loads(path.read_text())
     if saved != record:
         differences = [
             f"{name}: {saved['config'].get(name)!r} there, {value!r} here"
@@ -199,7 +209,7 @@ def checkpoint_to_resume(checkpoints: Path, record: dict[str, Any]) -> Path | No
             "rerun with those settings to resume it, or pass another output_dir"
         )
     for folder in set(folders) - set(complete):
-        shutil.rmtree(folder)
+        shutil.rmtree(folder, ignore_errors=True)
     return max(complete, key=_step_of)
 
 
@@ -260,6 +270,7 @@ def train_sft(
             a conversation too long (``max_length``), or checkpoints in ``output_dir`` of a run with other settings.
             Nothing is written before the data and the checkpoints are checked.
     """
+    from accelerate.utils import extract_model_from_parallel
     from torch.utils.tensorboard import SummaryWriter
     from transformers import PrinterCallback, ProgressCallback, Trainer, set_seed
     from transformers.integrations import TensorBoardCallback
@@ -307,10 +318,13 @@ def train_sft(
         trainer.add_callback(LossProgressCallback())
     with hf_progress_bars_disabled():
         run = trainer.train(resume_from_checkpoint=None if resume is None else str(resume))
+    # Mixed precision patched the model's forward with autocast; the returned policy computes as its saved folder.
+    extract_model_from_parallel(policy.model, keep_fp32_wrapper=False)
     final = output / FINAL
     history = [{"step": e["step"], "loss": e["loss"]} for e in trainer.state.log_history if "loss" in e]
     result = SFTResult(
         output_dir=final,
+        merged_dir=output / MERGED if config.merge_lora else None,
         steps=trainer.state.global_step,
         train_loss=float(run.training_loss),
         loss_history=history,
@@ -321,8 +335,11 @@ def train_sft(
     )
     if trainer.is_world_process_zero():
         write_folder_atomically(final, policy.save_pretrained)
+        if result.merged_dir is not None:
+            write_folder_atomically(result.merged_dir, functools.partial(policy.save_pretrained, merge_adapters=True))
         summary = {
             "saved_to": str(final),
+            "merged_to": None if result.merged_dir is None else str(result.merged_dir),
             "steps": result.steps,
             "train_loss": result.train_loss,
             "resumed_from": None if resume is None else str(resume),
