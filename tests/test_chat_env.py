@@ -617,3 +617,14 @@ def test_trajectories_are_token_exact_and_render_like_the_template(
     # whitespace-normalised: the word-level tokenizer drops the template's double space around an empty turn
     assert context.split() == rendered_up_to_last_turn(TOKENIZER, info["conversation"], "<|end|>").split()
     assert info["num_turns"] == sum(m["role"] == "assistant" for m in info["conversation"]) <= max_turns
+
+
+def test_the_scripted_user_on_prompts_without_script_fields():
+    """Plain prompts: the generic script; rows with script fields but no ``solution``: one line naming it."""
+    steps = play(make_env(user="scripted", max_turns=2), [GOOD, END, GOOD, END])
+    assert steps[-1][4]["conversation"][-2] == {"role": "user", "content": "Can you say more about that?"}
+    env = make_env(user="scripted", prompts=[{"prompt": "the movie was", "goal": "eat"}])
+    env.reset(seed=0)
+    with pytest.raises(RuntimeError, match=r"the script field\(s\) \['goal'\] but no 'solution'") as error:
+        env.step(END)
+    assert "\n" not in str(error.value)
