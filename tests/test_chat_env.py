@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 from tiny_chat import echo_user, fixed_user, tiny_chat_tokenizer
 
-import text_gym  # noqa: F401  (registers TextGenChat-v0)
+import text_gym  # registers TextGenChat-v0
 from text_gym import TextGenChatEnv, TextGenChatVectorEnv
 
 PROMPTS = ["the movie was", "my day was very", "the food is", "i love this"]
@@ -617,6 +617,31 @@ def test_trajectories_are_token_exact_and_render_like_the_template(
     # whitespace-normalised: the word-level tokenizer drops the template's double space around an empty turn
     assert context.split() == rendered_up_to_last_turn(TOKENIZER, info["conversation"], "<|end|>").split()
     assert info["num_turns"] == sum(m["role"] == "assistant" for m in info["conversation"]) <= max_turns
+
+
+def word_count(prompts, completions):
+    return [float(len(c.split())) for c in completions]
+
+
+def test_the_chat_id_needs_no_user_or_prompts():
+    """``gym.make("TextGenChat-v0")``: SmolLM2's tokenizer, the dialogue user turns as first messages and the
+    scripted user's generic follow-ups (only the reward is swapped here, for speed)."""
+    from text_gym.chat.users import GENERIC_FOLLOW_UPS
+    from text_gym.tasks.suite import dialogue_prompts
+
+    env = gym.make("TextGenChat-v0", reward_model=word_count)
+    _, info = env.reset(seed=0)
+    assert info["prompt"] in dialogue_prompts("train") and env.unwrapped.settings.max_turns == 3
+    tokenizer, end = env.unwrapped.task.tokenizer, env.unwrapped.end_of_turn_id
+    turn = tokenizer("Sure, here is one idea.", add_special_tokens=False)["input_ids"]
+    steps = play(env.unwrapped, [*turn, end] * 3, seed=0)
+    info = steps[-1][4]
+    assert info["stop_reason"] == "max_turns" and info["score"] == 3 * 5.0
+    assert [m["content"] for m in info["conversation"][2::2]] == list(GENERIC_FOLLOW_UPS[:2])
+    envs = gym.make_vec("TextGenChat-v0", num_envs=2, reward_model=word_count)
+    assert isinstance(envs, TextGenChatVectorEnv) and envs.task.prompts == dialogue_prompts("train")
+    assert text_gym.gold_reward_spec("TextGenChat-v0") == "vader"
+    assert text_gym.task_prompts("TextGenChat-v0", "test") == dialogue_prompts("test")
 
 
 def test_the_scripted_user_on_prompts_without_script_fields():
