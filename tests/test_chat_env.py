@@ -484,13 +484,13 @@ def test_stock_sb3_ppo_trains_on_the_chat_env_with_per_turn_rewards():
     class Record(BaseCallback):
         def __init__(self):
             super().__init__()
-            self.rewards, self.episodes = [], []
+            self.rewards, self.episodes, self.turns = [], [], []
 
         def _on_step(self) -> bool:
             self.rewards.append(np.asarray(self.locals["rewards"]).copy())
-            self.episodes += [
-                (len(self.rewards) - 1, row, info) for row, info in enumerate(self.locals["infos"]) if info
-            ]
+            step, infos = len(self.rewards) - 1, self.locals["infos"]
+            self.episodes += [(step, row, info) for row, info in enumerate(infos) if "episode" in info]
+            self.turns += [(step, row, info) for row, info in enumerate(infos) if "turn" in info]
             return True
 
     torch.manual_seed(0)
@@ -516,6 +516,11 @@ def test_stock_sb3_ppo_trains_on_the_chat_env_with_per_turn_rewards():
         assert info["TimeLimit.truncated"] == (info["stop_reason"] == "context_full") and info["conversation"]
         assert info["episode"]["l"] == step + 1 - starts[row] < info["num_tokens"]  # steps; user turns not counted
         starts[row] = step + 1
+    # every turn's info reaches SB3 on the step that ends the turn, not only the final one
+    assert len(record.turns) > len(record.episodes)
+    for step, row, info in record.turns:  # no conversation reward: a step's reward is its turn's
+        assert info["turn_reward"] == rewards[step, row] == len(info["turn_text"].split())
+        assert info["turn_end"] in ("end_of_turn", "eos", "max_turn_tokens", "context_full") and info["prompt"]
 
 
 def test_a_user_name_is_resolved_by_make_user(monkeypatch):
