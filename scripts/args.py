@@ -1,12 +1,13 @@
 """Command-line parsers built from config dataclasses by ``transformers.HfArgumentParser``.
 
-Every init field of a config dataclass becomes one flag ``--field-name`` (HfArgumentParser also accepts
-``--field_name``) with the field's ``metadata["help"]``, its type (``Literal`` fields become choices, ``list``
-fields take several values, ``bool`` fields take ``--x`` / ``--x false`` and ``--no-x`` when on by default) and its
-default, which ``--help`` shows. ``ConfigParser`` adds what HfArgumentParser does not do: ``none`` sets an
-optional field to None, a command can leave out fields it fixes itself, a refused flag is named with the sibling
-command that takes it, ``--no-x`` gets its own help line, and usage errors are one line instead of the whole usage
-block. ``run_command`` turns a bad value found while running into one line too.
+Every init field of a config dataclass becomes one flag ``--field-name`` (``--field_name`` is accepted too; usage,
+``--help`` and errors show the dash spelling only) with the field's ``metadata["help"]``, its type (``Literal``
+fields become choices, ``list`` fields take several values, ``bool`` fields take ``--x`` / ``--x false`` and
+``--no-x`` when on by default) and its default, which ``--help`` shows. ``ConfigParser`` adds what
+HfArgumentParser does not do: ``none`` sets an optional field to None, a command can leave out fields it fixes
+itself, a refused flag is named with the sibling command that takes it, ``--no-x`` gets its own help line, and
+usage errors are one line instead of the whole usage block. ``run_command`` turns a bad value found while running
+into one line too.
 """
 
 from __future__ import annotations
@@ -94,10 +95,15 @@ class ConfigParser(HfArgumentParser):
     def __init__(self, configs: Iterable[type] = (), exclude: Iterable[str] = (), **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__([cli_fields(cls, exclude) for cls in configs], **kwargs)
-        for action in self._actions:  # HfArgumentParser's --no-x flags repeat --x's help and show a wrong default
+        for action in self._actions:
+            # HfArgumentParser's --no-x flags repeat --x's help and show a wrong default
             if isinstance(action, argparse._StoreFalseAction) and action.option_strings[0].startswith("--no_"):
                 action.help = f"same as --{action.dest.replace('_', '-')} false"
                 action.default = argparse.SUPPRESS
+            # usage, help and errors name the dash spelling only; the underscore one still parses
+            dashed = [flag for flag in action.option_strings if "_" not in flag]
+            if dashed and len(dashed) < len(action.option_strings):
+                action.option_strings = dashed
         self.set_defaults(command_prog=self.prog)  # the innermost (sub)command's name, for run_command's errors
         self.flag_owners: dict[str, str] = {}
         """Flags this command refuses that a sibling command takes: flag -> the sibling (named in the error)."""

@@ -78,7 +78,7 @@ class TrainArgs:
         default="test",
         metadata={
             "help": "held-out prompts scored before and after training: 'test' (the env's held-out split: "
-            "text_gym.task_prompts(env, 'test') for the suite tasks and TextGenSupport-v0, default:test otherwise), "
+            "text_gym.task_prompts(env, 'test') for the suite tasks and the chat envs, default:test otherwise), "
             "a file, default:<split>, or none (no evaluation)"
         },
     )
@@ -96,7 +96,7 @@ class TrainArgs:
         default=None,
         metadata={
             "help": "chat envs only: the simulated user (scripted, lm, lm:<model>, replay:<path.jsonl>); none: the "
-            "env's own (TextGenSupport-v0: scripted; TextGenChat-v0 needs one)"
+            "env's own (scripted on TextGenSupport-v0 and TextGenChat-v0)"
         },
     )
     max_turns: int | None = field(
@@ -176,7 +176,7 @@ def _eval_prompts(env_id: str, eval_prompts: str) -> Any:
         return eval_prompts
     try:
         return task_prompts(env_id, "test")
-    except ValueError:  # TextGen-v0, TextGenChat-v0...: the default prompts' test split
+    except ValueError:  # TextGen-v0, TextGenChar-v0: the default prompts' test split
         return "default:test"
 
 

@@ -54,7 +54,7 @@ def test_help_shows_the_true_defaults(capsys):
         "{a,b} a or b (default: a)",
         "several values (default: [1, 2])",
         "talk (default: True)",
-        "--no_verbose, --no-verbose same as --verbose false",
+        "--no-verbose same as --verbose false",
     ):
         assert expected in text
     assert "--fixed" not in text
@@ -75,6 +75,19 @@ def test_usage_errors_are_one_line(argv, start, capsys):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2 and err.startswith(start) and err.endswith(" (see tool toy --help)\n")
     assert err.count("\n") == 1
+
+
+def test_usage_and_help_show_dashes_and_both_spellings_parse():
+    root, command = toy_command()
+    assert config_from_args(Toy, root.parse_args(["toy", "--count", "4", "--no_verbose"])) == Toy(4, verbose=False)
+    assert config_from_args(Toy, root.parse_args(["toy", "--count", "4", "--no-verbose"])) == Toy(4, verbose=False)
+    assert "_" not in "".join(flag for action in command._actions for flag in action.option_strings)
+    train = next(leaf for leaf in _leaf_parsers(build_parser()) if leaf.prog == "text-gym train ppo")
+    text = train.format_usage() + train.format_help()
+    assert "--total-timesteps TOTAL_TIMESTEPS" in text and "--no-progress-bar" in text
+    assert "--total_timesteps" not in text and "--no_progress_bar" not in text
+    assert train.parse_args(["--total_timesteps", "7"]).total_timesteps == 7
+    assert train.parse_args(["--total-timesteps", "7"]).total_timesteps == 7
 
 
 def test_a_refused_flag_names_the_command_that_takes_it(capsys):

@@ -94,6 +94,22 @@ def test_vec_env_terminal_observations_infos_and_episode_stats():
     np.testing.assert_array_equal(infos[2]["terminal_observation"]["input_ids"][4:], [good] * 4)
 
 
+def test_vec_env_forwards_the_per_prompt_fields_on_every_step_and_reset():
+    rows = [{"prompt": prompt, "topic": f"t{k}", "tags": [k, k + 1]} for k, prompt in enumerate(PROMPTS)]
+    env = make_env(2, prompts=rows)
+    env.set_options({"prompt_index": 1})
+    env.reset()
+    assert env.reset_infos == [{"prompt": PROMPTS[1], "prompt_index": 1, "topic": "t1", "tags": [1, 2]}] * 2
+    good = TOKENIZER.convert_tokens_to_ids("good")
+    _, _, dones, infos = env.step(np.array([EOS, good]))
+    assert dones.tolist() == [True, False]
+    assert infos[1] == {"topic": "t1", "tags": [1, 2]}  # a running episode's fields, on every step
+    assert infos[0]["topic"] == "t1" and infos[0]["prompt_index"] == 1  # the finished episode's, not the next one's
+    quiet = make_env(2, prompts=rows, text_info=False)
+    quiet.reset()
+    assert quiet.step(np.array([good, good]))[3] == [{}, {}]
+
+
 def test_episode_statistics_come_from_stock_vec_monitor():
     env = make_env(2)
     assert isinstance(env, VecMonitor) and isinstance(env.venv, VecEnv) and not isinstance(env.venv, VecMonitor)

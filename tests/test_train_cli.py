@@ -90,7 +90,7 @@ def test_train_cli_evaluates_saves_checkpoints_logs_and_resumes(tmp_path, capsys
         (["reinforce", "--group-size", "3"], "--group-size (a flag of rloo, grpo)"),
         (["ppo", "--baseline", "rloo"], "unrecognized arguments: --baseline rloo"),
         (["rloo", "--baseline", "grpo"], "unrecognized arguments: --baseline grpo"),
-        (["ppo", "--n-envs", "x"], "argument --n_envs/--n-envs: invalid int value: 'x'"),
+        (["ppo", "--n-envs", "x"], "argument --n-envs: invalid int value: 'x'"),
         (["ppo", "--lr-schedule", "cosine"], "invalid choice: 'cosine'"),
     ],
 )
@@ -126,10 +126,10 @@ def test_train_cli_help_shows_true_defaults(capsys):
         main(["train", "grpo", "--help"])
     text = " ".join(capsys.readouterr().out.split())
     assert "logged as rollout/gold_score_mean; 'env': the env's gold metric" in text and "(default: env)" in text
-    assert "--max_new_tokens MAX_NEW_TOKENS, --max-new-tokens MAX_NEW_TOKENS tokens per episode" in text
+    assert "--max-new-tokens MAX_NEW_TOKENS tokens per episode" in text
     assert "none: the env's own (TextGen-v0: 32, suite tasks: theirs, TextGenSupport-v0: 448) (default: None)" in text
-    assert "--group_size GROUP_SIZE, --group-size GROUP_SIZE samples per prompt" in text
-    assert "--num_iterations NUM_ITERATIONS, --num-iterations NUM_ITERATIONS passes over each rollout" in text
+    assert "--group-size GROUP_SIZE samples per prompt" in text
+    assert "--num-iterations NUM_ITERATIONS passes over each rollout" in text
     for foreign in ("--baseline ", "--baseline-decay", "--n-epochs", "--checkpoint-dir", "--tensorboard-log"):
         assert foreign not in text
 

@@ -9,6 +9,7 @@ import torch
 from conftest import TINY_WORDS, make_tiny_tokenizer
 
 from text_gym.chat.users import (
+    GENERIC_FOLLOW_UPS,
     USER_INSTRUCTIONS,
     LMUser,
     ReplayUser,
@@ -114,8 +115,20 @@ def test_scripted_user_rejects_bad_conversations_and_prompts_without_rules():
         ScriptedUser()([conversation("hi")[:-1]], fields_of(ROW))
     with pytest.raises(ValueError, match="field 'goal' has 2 values for 1 conversations"):
         ScriptedUser()([conversation("hi")], fields_of(ROW, ROW))
-    with pytest.raises(ValueError, match=r"ScriptedUser needs the per-prompt field 'solution'.*the fields \['goal'\]"):
-        ScriptedUser()([conversation("hi")], {"goal": ["x"]})
+    with pytest.raises(ValueError, match=r"the script field\(s\) \['facts', 'goal'\] but no 'solution'"):
+        ScriptedUser()([conversation("hi")], {"goal": ["x"], "facts": [[]], "topic": ["y"]})
+
+
+def test_scripted_user_on_prompts_without_script_fields_asks_generic_follow_ups():
+    """No script field (plain prompts, or unrelated fields only): the generic script, whatever the agent says."""
+    batch = [conversation("hi"), conversation("a", "b ?"), conversation("a", "b", "c"), conversation(*"abcd")]
+    assert ScriptedUser()(batch, {}) == [*GENERIC_FOLLOW_UPS, GENERIC_FOLLOW_UPS[0]]
+    assert ScriptedUser()(batch[:2], {"topic": ["x", "y"]}) == list(GENERIC_FOLLOW_UPS[:2])
+    assert ScriptedUser(patience=2, follow_ups=["more?"])(batch, {}) == ["more?", None, None, None]
+    with pytest.raises(ValueError, match=r"follow_ups must be a non-empty list of non-empty strings, got \[''\]"):
+        ScriptedUser(follow_ups=[""])
+    with pytest.raises(ValueError, match=r"must end with the agent's \(assistant\) turn"):
+        ScriptedUser()([conversation("hi")[:-1]], {})
 
 
 # ------------------------------------------------------------------------------------------------ LM user

@@ -44,7 +44,7 @@ from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, s
 _ENVS = {
     "TextGen-v0": ("text_gym.envs.text_gen:TextGenEnv", "text_gym.envs.vector:TextGenVectorEnv", {}),
     "TextGenChar-v0": ("text_gym.envs.char_level:make_char_env", "text_gym.envs.char_level:make_char_vector_env", {}),
-    "TextGenChat-v0": ("text_gym.chat.env:TextGenChatEnv", "text_gym.chat.vector:TextGenChatVectorEnv", {}),
+    "TextGenChat-v0": ("text_gym.tasks.suite:make_chat_env", "text_gym.tasks.suite:make_chat_vector_env", {}),
     "TextGenSupport-v0": (
         "text_gym.tasks.support:make_support_env",
         "text_gym.tasks.support:make_support_vector_env",

@@ -4,9 +4,13 @@
 SB3 does not take Gymnasium vector envs; the adapter (``SB3VecEnv(...).venv``) runs the native vector env in
 ``SAME_STEP`` autoreset mode, which is SB3's convention: a sub-env whose episode ends is reset in the same step,
 ``dones[i]`` is True, the returned observation is the new prompt's, and ``infos[i]["terminal_observation"]`` is the
-final one. ``infos[i]`` of a finished episode holds the env's episode info (``prompt``, ``completion``, ``score``,
-``prompt_index``, ``num_tokens``, ``stop_reason``; the chat envs add ``conversation``, ``num_turns`` and their last
-turn's keys). With a vocabulary restriction every ``infos[i]["action_mask"]`` is set, and ``action_masks`` serves
+final one. ``infos[i]`` holds, on every step, the env info the vector env marks for sub-env ``i`` on that step:
+the episode's per-prompt fields (with ``text_info``), on a chat env ``prompt``, ``prompt_index``, ``num_tokens``,
+``num_turns`` and, on a step that ends an agent turn, the turn keys (``turn``, ``turn_reward``, ``turn_text``,
+``turn_end``); at a finished episode its episode info (``prompt``, ``completion``, ``score``, ``prompt_index``,
+``num_tokens``, ``stop_reason``; the chat envs add ``conversation``). Those of a finished episode describe that
+episode, not the one the reset started. ``reset_infos[i]`` holds ``prompt``, ``prompt_index`` and the fields of the
+episode drawn. With a vocabulary restriction every ``infos[i]["action_mask"]`` is set, and ``action_masks`` serves
 ``MaskablePPO``.
 
 ``SB3VecEnv`` is stock ``VecMonitor`` over that adapter: it adds ``infos[i]["episode"] = {"r": return, "l": steps,
@@ -77,6 +81,8 @@ class _TextGenVecEnvAdapter(VecEnv):
         self.env = env
         super().__init__(env.num_envs, env.single_observation_space, env.single_action_space)
         self._actions: np.ndarray | None = None
+        self._info_keys = (*env.info_dtypes, *env.task.field_names, "action_mask")
+        """The vector env's info keys passed on per sub-env (not ``final_obs`` / ``final_info``)."""
 
     def reset(self) -> dict[str, np.ndarray]:
         seeds = None if all(s is None for s in self._seeds) else list(self._seeds)
@@ -92,9 +98,7 @@ class _TextGenVecEnvAdapter(VecEnv):
         obs, info = self.env.reset(seed=seeds, options=options)
         self._reset_seeds()
         self._reset_options()
-        self.reset_infos = [
-            self._row_info(info, i, ("prompt", "prompt_index", "action_mask")) for i in range(self.num_envs)
-        ]
+        self.reset_infos = [self._row_info(info, i, self._info_keys) for i in range(self.num_envs)]
         return obs
 
     @staticmethod
@@ -111,10 +115,9 @@ class _TextGenVecEnvAdapter(VecEnv):
         obs, rewards, terminated, truncated, info = self.env.step(self._actions)
         self._actions = None
         dones = terminated | truncated
-        infos = [self._row_info(info, i, ("action_mask",)) for i in range(self.num_envs)]
+        infos = [self._row_info(info, i, self._info_keys) for i in range(self.num_envs)]
         for row in np.flatnonzero(dones):
             row_info = infos[row]
-            row_info.update(self._row_info(info, row, tuple(self.env.info_dtypes)))
             row_info["terminal_observation"] = info["final_obs"][row]
             row_info["TimeLimit.truncated"] = bool(truncated[row] and not terminated[row])
         return obs, rewards, dones, infos

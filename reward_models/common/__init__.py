@@ -7,7 +7,7 @@ they import nothing else of the project.
 - ``lm.py``: the one causal-LM loader and the last-token readers of a causal LM.
 - ``atomic_folder.py``: folders written atomically.
 - ``jsonl.py``: strict JSONL reading, atomic JSONL writing.
-- ``quiet.py``: third-party progress bars off while weights load.
+- ``quiet.py``: third-party progress bars, expected load reports and peft's FutureWarning off while weights load.
 - ``extras.py``: optional dependencies and the error naming their extra.
 """
 

@@ -1,8 +1,10 @@
-"""Keep the console to text-gym's own progress bars and messages while transformers loads or writes weights."""
+"""Keep the console to text-gym's own progress bars and messages while transformers loads or writes weights: its
+progress bars, peft's ``is_gradient_checkpointing`` FutureWarning, and the "LOAD REPORT" of an expected new head."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
 from collections.abc import Iterator
 
@@ -30,3 +32,22 @@ def peft_checkpointing_warning_silenced() -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
         yield
+
+
+class _LoadReportFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "LOAD REPORT" not in record.getMessage()
+
+
+@contextlib.contextmanager
+def expected_load_report_silenced() -> Iterator[None]:
+    """Without transformers' "LOAD REPORT" table (a warning listing missing / unexpected weights) for the loads
+    inside the block, for a caller that expects those weights to differ (a new scalar head on a causal LM's
+    backbone). Only that record is dropped; every other transformers warning still shows."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    report_filter = _LoadReportFilter()
+    logger.addFilter(report_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(report_filter)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reward_models.common import hf_progress_bars_disabled
+from reward_models.common.quiet import expected_load_report_silenced
 
 
 def zero_reward(prompts: list[str], completions: list[str]) -> list[float]:
@@ -20,19 +21,13 @@ def save_reward_model(policy_dir: str, out: Path, seed: int) -> str:
     ``out``; returns the folder."""
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     tokenizer = AutoTokenizer.from_pretrained(policy_dir)
     torch.manual_seed(seed)
-    verbosity = hf_logging.get_verbosity()
-    hf_logging.set_verbosity_error()  # the new score head's "MISSING" load report is expected
-    try:
-        with hf_progress_bars_disabled():
-            model = AutoModelForSequenceClassification.from_pretrained(policy_dir, num_labels=1)
-    finally:
-        hf_logging.set_verbosity(verbosity)
-    model.config.pad_token_id = tokenizer.pad_token_id
-    model.save_pretrained(out)
+    with hf_progress_bars_disabled(), expected_load_report_silenced():  # the new score head is reported missing
+        model = AutoModelForSequenceClassification.from_pretrained(policy_dir, num_labels=1)
+        model.config.pad_token_id = tokenizer.pad_token_id
+        model.save_pretrained(out)
     tokenizer.save_pretrained(out)
     return str(out)
 

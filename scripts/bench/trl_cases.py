@@ -18,7 +18,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from reward_models.common import MissingExtraError
-from reward_models.common.quiet import peft_checkpointing_warning_silenced
+from reward_models.common.quiet import expected_load_report_silenced, peft_checkpointing_warning_silenced
 
 if TYPE_CHECKING:
     from scripts.bench.group import GroupSettings
@@ -153,7 +153,8 @@ def ppo_trainer(s: IterationSettings, out_dir: str, callbacks: list[Any]) -> Any
     torch.manual_seed(s.seed)
     policy = load_causal_lm(s.policy_dir, trainable=True)
     ref = load_causal_lm(s.policy_dir)
-    value = AutoModelForSequenceClassification.from_pretrained(s.policy_dir, num_labels=1)
+    with expected_load_report_silenced():  # the value model's new scalar head is reported missing
+        value = AutoModelForSequenceClassification.from_pretrained(s.policy_dir, num_labels=1)
     reward = AutoModelForSequenceClassification.from_pretrained(s.reward_dir)
     for model in (value, reward):
         model.config.pad_token_id = tokenizer.pad_token_id

@@ -98,8 +98,8 @@ class TextGenChatEnv(SingleTextGenEnv):
     - ``user``: the simulated user, a callable ``(conversations, fields) -> replies`` (``text_gym.chat.users``) or a
       name for ``text_gym.chat.users.make_user``; it may be ``None`` only with ``max_turns=1``. A user that raises,
       returns the wrong number of replies, or a reply that is neither a non-empty ``str`` nor ``None`` (or contains
-      the end-of-turn token's text) makes the step raise an error naming it; the step changes nothing and can be
-      retried.
+      the text of a special token, ``ChatTemplate.special_tokens_in``: user text never creates special tokens)
+      makes the step raise an error naming it; the step changes nothing and can be retried.
     - ``max_turns``: agent turns per episode, an integer >= 1 (default 3).
     - ``max_turn_tokens``: agent tokens per turn, an integer in ``[1, max_new_tokens]`` (default ``max_new_tokens``).
     - ``conversation_reward``: optional callable ``(conversations: list[list[Message]], **fields) -> floats``.

@@ -13,7 +13,8 @@ conversation whose agent turn just ended (one batch across sub-envs):
 Three users ship here; ``make_user`` resolves them by name:
 
 - ``ScriptedUser`` (``"scripted"``): rule-based, driven by the fields ``facts``, ``required``, ``solution``,
-  ``patience`` and ``goal`` of the prompt rows (see ``Script``); deterministic, so gold metrics are exact.
+  ``patience`` and ``goal`` of the prompt rows (see ``Script``), or generic follow-up questions on prompts without
+  them; deterministic, so gold metrics are exact.
 - ``LMUser`` (``"lm"``, ``"lm:<model>"``): a causal LM prompted with a persona, roles swapped, batched.
 - ``ReplayUser`` (``"replay:<path.jsonl>"``): fixed follow-up turns from a JSONL file.
 """
@@ -211,12 +212,19 @@ def run_script(script: Script, turns: Sequence[str]) -> Outcome:
 
 
 DEFAULT_NUDGES = ("Can you help me?", "I still need help with this.", "Are you still there? I need help.")
+GENERIC_FOLLOW_UPS = (
+    "Can you say more about that?",
+    "Could you give me an example?",
+    "Thanks. Is there anything else I should know?",
+)
+"""What ``ScriptedUser`` says on prompts without script fields, in turn."""
+SCRIPT_FIELDS = ("facts", "required", "solution", "patience", "goal")
+"""The per-prompt fields ``Script`` reads."""
 
 
 class ScriptedUser:
-    """A rule-based user driven by the per-prompt fields (``Script``; the prompts must have a ``solution``
-    field); replies depend only on the conversation and the fields, never on state kept between calls, so it is
-    deterministic and can serve any number of sub-envs.
+    """A rule-based user driven by the per-prompt fields (``Script``); replies depend only on the conversation and
+    the fields, never on state kept between calls, so it is deterministic and can serve any number of sub-envs.
 
     After each agent turn (``run_script`` over all agent turns so far):
 
@@ -226,9 +234,15 @@ class ScriptedUser:
     - the turn asks something else (contains ``?``) -> ``unsure`` + the row's ``goal``;
     - otherwise -> a nudge, ``nudges[(turn - 1) % len(nudges)]``.
 
+    Prompts with none of the ``SCRIPT_FIELDS`` (plain strings, e.g. ``TextGenChat-v0``'s default prompts) get the
+    generic script: the user asks ``follow_ups[(turn - 1) % len(follow_ups)]`` after each agent turn and ends the
+    conversation only after ``patience`` turns (never with ``patience=None``). Prompts with some script fields but
+    no ``solution`` are refused (the user could never be satisfied).
+
     Args:
         patience: agent turns before giving up, for rows without a ``patience`` field (``None``: never).
         nudges, premature, unsure: the reply texts above.
+        follow_ups: the generic script's replies.
     """
 
     def __init__(
@@ -237,16 +251,19 @@ class ScriptedUser:
         nudges: Sequence[str] = DEFAULT_NUDGES,
         premature: str = "Don't you need some details from me first?",
         unsure: str = "I'm not sure what you mean.",
+        follow_ups: Sequence[str] = GENERIC_FOLLOW_UPS,
     ) -> None:
         if patience is not None:
             check_positive_int("patience", patience)
-        if not nudges or not all(isinstance(n, str) and n.strip() for n in nudges):
-            raise ValueError(f"nudges must be a non-empty list of non-empty strings, got {nudges!r}")
+        for name, texts in (("nudges", nudges), ("follow_ups", follow_ups)):
+            if isinstance(texts, str) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
+                raise ValueError(f"{name} must be a non-empty list of non-empty strings, got {texts!r}")
         for name, text in (("premature", premature), ("unsure", unsure)):
             if not isinstance(text, str) or not text.strip():
                 raise ValueError(f"{name} must be a non-empty string, got {text!r}")
         self.patience = patience
         self.nudges = tuple(nudges)
+        self.follow_ups = tuple(follow_ups)
         self.premature = premature
         self.unsure = unsure
 
@@ -268,15 +285,29 @@ class ScriptedUser:
             return self.unsure if script.goal is None else f"{self.unsure} I just want to {script.goal}."
         return self.nudges[(len(turns) - 1) % len(self.nudges)]
 
+    def follow_up(self, conversation: Sequence[Message], where: str = "ScriptedUser") -> str | None:
+        """The generic script's reply to ``conversation`` (prompts without script fields)."""
+        turns = agent_turns(conversation, where)
+        if self.patience is not None and len(turns) >= self.patience:
+            return None
+        return self.follow_ups[(len(turns) - 1) % len(self.follow_ups)]
+
     def __call__(
         self, conversations: Sequence[Sequence[Message]], fields: Mapping[str, Sequence[Any]]
     ) -> list[str | None]:
         _check_batch("ScriptedUser", conversations, fields)
+        given = [name for name in SCRIPT_FIELDS if name in fields]
+        if not given:
+            return [
+                self.follow_up(conversation, f"ScriptedUser, conversation {index}")
+                for index, conversation in enumerate(conversations)
+            ]
         if "solution" not in fields:
             raise ValueError(
-                "ScriptedUser needs the per-prompt field 'solution' (and reads 'facts', 'required', 'patience', "
-                f"'goal'); the prompts have the fields {sorted(fields) or 'none'}. Give prompt rows in the "
-                "text_gym.chat.users.Script format, e.g. text_gym.support_rows()"
+                f"ScriptedUser: the prompts have the script field(s) {given} but no 'solution' (the regexes of the "
+                "right next step), so the user could never be satisfied; add 'solution' to every row "
+                "(text_gym.chat.users.Script format, e.g. text_gym.support_rows()), or drop the script fields for "
+                "the generic follow-up script"
             )
         return [
             self.reply(conversation, _row(fields, index), f"ScriptedUser, conversation {index}")

@@ -283,17 +283,18 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
                 f"user {self.user_name} returned {len(replies)} replies for {len(rows)} conversations; it must "
                 "return one per conversation"
             )
-        end_of_turn = self.template.end_of_turn_text
         for k, reply in enumerate(replies):
             if reply is not None and (not isinstance(reply, str) or not reply.strip()):
                 raise ValueError(
                     f"user {self.user_name} returned {reply!r} ({type(reply).__name__}) for conversation {k} "
                     f"(sub-env {rows[k]}); each reply must be a non-empty str, or None to end the conversation"
                 )
-            if reply is not None and end_of_turn in reply:
+            forged = [] if reply is None else self.template.special_tokens_in(reply)
+            if forged:
                 raise ValueError(
                     f"user {self.user_name} returned {reply[:200]!r} for conversation {k} (sub-env {rows[k]}), which "
-                    f"contains the end-of-turn token {end_of_turn!r}: it would end the user turn inside the reply"
+                    f"contains the special-token text {forged}: user text must not create special tokens (it could "
+                    "end the user turn and forge an assistant turn)"
                 )
         return replies
 

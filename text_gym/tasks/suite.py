@@ -36,7 +36,8 @@ rows, and they have no ``all`` split. Their rewards read per-prompt fields (``co
 The multi-turn support desk ``TextGenSupport-v0`` (``text_gym.tasks.support``) is not in the suite's ``TASKS``
 (its env is a chat env with its own defaults), but ``task_prompts`` (option ``scenarios``) and
 ``gold_reward_spec`` (``support-success``:
-``SupportSuccessReward``) know it too (``CHAT_TASKS``).
+``SupportSuccessReward``) know it too (``CHAT_TASKS``), and ``TextGenChat-v0`` (``chat_defaults``: the dialogue
+user turns as first messages, the scripted user's generic follow-ups; gold ``vader``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from text_gym.chat.env import TextGenChatEnv
+from text_gym.chat.vector import TextGenChatVectorEnv
 from text_gym.envs.text_gen import TextGenEnv
 from text_gym.envs.vector import TextGenVectorEnv
 from text_gym.prompts.lists import SPLITS, default_prompts
@@ -231,6 +234,7 @@ class ChatTaskSpec:
 
 CHAT_TASKS: dict[str, ChatTaskSpec] = {
     "TextGenSupport-v0": ChatTaskSpec(support_rows, "support-success", options=("scenarios",)),
+    "TextGenChat-v0": ChatTaskSpec(dialogue_prompts, "vader"),
 }
 """The multi-turn tasks ``task_prompts`` and ``gold_reward_spec`` know, by env id."""
 
@@ -244,13 +248,14 @@ def _spec(env_id: str, chat: bool = True) -> TaskSpec | ChatTaskSpec:
 
 
 def gold_reward_spec(env_id: str) -> str:
-    """The gold metric of a suite task (or of ``TextGenSupport-v0``) as a reward-model spec (for
+    """The gold metric of a suite task (or of a chat task in ``CHAT_TASKS``) as a reward-model spec (for
     ``gold_reward_model=``)."""
     return _spec(env_id).gold_reward_model
 
 
 def task_prompts(env_id: str, split: str = "train", **options: Any) -> Any:
-    """The prompts of a suite task (or of ``TextGenSupport-v0``, option ``scenarios``): ``train`` (the env's
+    """The prompts of a suite task (or of a chat task: ``TextGenSupport-v0``, option ``scenarios``, or
+    ``TextGenChat-v0``): ``train`` (the env's
     default), held-out ``test``, or ``all`` (fixed tasks only). A list of strings, a list of rows with fields, or an
     endless ``GeneratedPrompts`` (procedural ``train``); any of them is a valid ``prompts=`` for the env.
     ``options``: the task's prompt options."""
@@ -292,3 +297,26 @@ def make_task_env(task: str, **kwargs: Any) -> TextGenEnv:
 def make_task_vector_env(task: str, num_envs: int = 1, **kwargs: Any) -> TextGenVectorEnv:
     """Vector entry point of the suite ids: a ``TextGenVectorEnv`` with the same defaults."""
     return TextGenVectorEnv(num_envs, **task_defaults(task, **kwargs))
+
+
+# ----------------------------------------------------------------------------------------- TextGenChat-v0
+CHAT_DEFAULT_USER = "scripted"
+"""The simulated user of ``TextGenChat-v0`` when none is given: ``ScriptedUser``, which on the default prompts (no
+script fields) asks generic follow-up questions (``text_gym.chat.users.GENERIC_FOLLOW_UPS``)."""
+
+
+def chat_defaults(**overrides: Any) -> dict[str, Any]:
+    """Keyword arguments of ``TextGenChat-v0``, ``overrides`` applied: the ``train`` user turns of
+    ``TextGenDialogue-v0`` (16) as first messages and the scripted user (``CHAT_DEFAULT_USER``); everything else is
+    ``TextGenChatEnv``'s default (``sentiment`` reward per turn, ``max_turns=3``, ``max_new_tokens=256``)."""
+    return {"prompts": dialogue_prompts("train"), "user": CHAT_DEFAULT_USER, **overrides}
+
+
+def make_chat_env(**kwargs: Any) -> TextGenChatEnv:
+    """Entry point of ``TextGenChat-v0``: a ``TextGenChatEnv`` with ``chat_defaults``."""
+    return TextGenChatEnv(**chat_defaults(**kwargs))
+
+
+def make_chat_vector_env(num_envs: int = 1, **kwargs: Any) -> TextGenChatVectorEnv:
+    """Vector entry point of ``TextGenChat-v0``: a ``TextGenChatVectorEnv``, same defaults."""
+    return TextGenChatVectorEnv(num_envs, **chat_defaults(**kwargs))
