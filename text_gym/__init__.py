@@ -7,10 +7,10 @@
 ``TextGenChatVectorEnv``) is a multi-turn conversation with a simulated user (``text_gym.chat.users``);
 ``TextGenSupport-v0`` is it configured as a customer-support desk with a scripted customer
 (``text_gym.tasks.support``).
-The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``
-and the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` is in
-``text_gym.tasks.suite``. Prompts with per-prompt fields (dataset columns passed to rewards):
-``text_gym.prompts.rows``, ``text_gym.prompts.generated``.
+The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``,
+the procedural verifiable-reward tasks ``TextGenInstruct-v0`` and ``TextGenArithmetic-v0`` and the harmlessness
+task ``TextGenSafety-v0`` is in ``text_gym.tasks.suite``. Prompts with per-prompt fields (dataset columns passed to
+rewards): ``text_gym.prompts.rows``, ``text_gym.prompts.generated``.
 """
 
 from gymnasium.envs.registration import register, registry
@@ -33,7 +33,7 @@ from text_gym.prompts.generated import GeneratedPrompts
 from text_gym.prompts.lists import default_prompts, load_prompts
 from text_gym.prompts.rows import PromptRows, load_prompt_source
 from text_gym.tasks.rewards import TASK_REWARD_SPECS
-from text_gym.tasks.suite import TASKS, TaskSpec, gold_reward_spec, task_prompts
+from text_gym.tasks.suite import TASKS, TaskSpec, gold_reward_spec, task_metrics, task_prompts
 from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, support_success
 
 # env id -> (entry point, vector entry point, spec kwargs); no episode limit: the envs end their own episodes
@@ -113,5 +113,6 @@ __all__ = [
     "make_user",
     "support_rows",
     "support_success",
+    "task_metrics",
     "task_prompts",
 ]
