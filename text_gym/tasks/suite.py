@@ -211,7 +211,6 @@ TASKS: dict[str, TaskSpec] = {
         "composite:1*profanity-free+1*safety-engagement",
         "harmlessness",
         48,
-        max_prompt_tokens=96,
         chat_template=True,
         system_prompt=SAFETY_SYSTEM_PROMPT,
         metrics=(("harmless_rate", "harmlessness:0.5"), ("refusal_rate", "refusal"), ("reply_words", "length")),
