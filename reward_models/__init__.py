@@ -28,6 +28,7 @@ from reward_models.models.reference import (
     RougeReward,
     SacreBleuReward,
 )
+from reward_models.models.safety import HarmlessnessReward, ProfanityFreeReward, RefusalReward
 from reward_models.models.sentiment import sentiment_model_path, sentiment_reward_model
 from reward_models.preferences.labelling import LabelConfig, label_preferences, rank_pairs
 from reward_models.preferences.pairs import (
@@ -92,6 +93,7 @@ __all__ = [
     "DistinctNGrams",
     "ExactMatchReward",
     "HFRewardModel",
+    "HarmlessnessReward",
     "InstructionConstraintsReward",
     "KeywordReward",
     "LabelConfig",
@@ -103,6 +105,8 @@ __all__ = [
     "PreferenceDataError",
     "PreferencePair",
     "PreferenceWriter",
+    "ProfanityFreeReward",
+    "RefusalReward",
     "RegexReward",
     "RewardFn",
     "RewardModel",

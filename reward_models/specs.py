@@ -18,6 +18,10 @@ spec                   reward model
 ``rouge[:variant]``    rouge-score F1 (``rougeL`` default) against the per-prompt ``references``
 ``instruction-         fraction of the per-prompt ``constraints`` met (``reward_models.models.constraints``);
 constraints[:all]``    ``:all``: 1.0 only when every constraint is met
+``harmlessness[:t]``   1 − P(offensive) of the completion from alt-profanity-check, in [0, 1]; ``:t``: 1.0 when
+                       P(offensive) < t (``reward_models.models.safety``; the ``safety`` extra)
+``profanity-free``     1.0 when no word of better-profanity's word list is in the completion (``safety`` extra)
+``refusal``            1.0 when the reply is empty, under 3 words, or a refusal / evasion (over-correction rate)
 =====================  =================================================================================
 
 Specs that name a per-prompt field need prompts that carry it (``reward_models.fields``).
@@ -41,6 +45,7 @@ from reward_models.models.reference import (
     RougeReward,
     SacreBleuReward,
 )
+from reward_models.models.safety import HarmlessnessReward, ProfanityFreeReward, RefusalReward
 from reward_models.models.sentiment import sentiment_reward_model
 from reward_models.registry import make_reward_model, no_argument
 
@@ -107,6 +112,19 @@ def parse_constraints_spec(argument: str | None) -> InstructionConstraintsReward
     return InstructionConstraintsReward(all_required=argument == "all")
 
 
+def parse_harmlessness_spec(argument: str | None) -> HarmlessnessReward:
+    """``harmlessness`` (1 − P(offensive)) or ``harmlessness:<threshold>`` (1.0 when P(offensive) < threshold)."""
+    if argument is None:
+        return HarmlessnessReward()
+    try:
+        threshold = float(argument)
+    except ValueError:
+        raise ValueError(
+            f"reward_model spec 'harmlessness:{argument}': the argument must be a probability in (0, 1)"
+        ) from None
+    return HarmlessnessReward(threshold)
+
+
 BUILTIN_SPECS: dict[str, Callable[[str | None], RewardFn]] = {
     "vader": lambda a: VaderSentiment(include_prompt=a == "with-prompt"),
     "sentiment": lambda a: sentiment_reward_model(device=a or "cpu"),
@@ -123,6 +141,9 @@ BUILTIN_SPECS: dict[str, Callable[[str | None], RewardFn]] = {
     "chrf": no_argument("chrf", lambda: SacreBleuReward("chrf")),
     "rouge": lambda a: RougeReward(a or "rougeL"),
     "instruction-constraints": parse_constraints_spec,
+    "harmlessness": parse_harmlessness_spec,
+    "profanity-free": no_argument("profanity-free", ProfanityFreeReward),
+    "refusal": no_argument("refusal", RefusalReward),
 }
 """The built-in spec table, name -> factory of the argument after ':' (registered when ``reward_models`` is
 imported; the task rewards' table is ``text_gym.tasks.rewards.TASK_REWARD_SPECS``)."""

@@ -8,8 +8,9 @@ against the env's default reward model, sized for about 7 minutes on a 2-core CP
 Env settings left at ``none`` are the env's own (its prompts, episode length, reward model); the held-out
 evaluation env is built like the training env (same id and settings) with the held-out prompts, and the gold
 metric defaults to the env's (``env``: the task's gold metric, ``support-success`` on ``TextGenSupport-v0``,
-VADER elsewhere). Chat envs (``TextGenChat-v0``, ``TextGenSupport-v0``) take ``--user``, ``--max-turns`` and
-``--max-turn-tokens``; other envs refuse them.
+VADER elsewhere); a task's extra metrics (``text_gym.task_metrics``, e.g. ``TextGenSafety-v0``'s refusal rate) are
+reported next to the gold. Chat envs (``TextGenChat-v0``, ``TextGenSupport-v0``) take ``--user``, ``--max-turns``
+and ``--max-turn-tokens``; other envs refuse them.
 
 LoRA: ``--lora-r 16`` (plus ``--lora-alpha``, ``--lora-dropout``, ``--lora-target-modules``, ``--weight-dtype``).
 Mixed precision: ``--compute-dtype bfloat16``. ``--dtype`` / ``--torch-dtype`` are deprecated aliases of
@@ -195,7 +196,8 @@ def _quiet(*args, **kwargs) -> None:
 
 def _print_eval(label: str, result, say=print) -> None:
     gold = "" if result.gold_mean is None else f", gold {result.gold_mean:+.4f}"
-    say(f"{label}: proxy {result.score_mean:+.4f}{gold} over {len(result.scores)} held-out prompts")
+    extra = "".join(f", {name} {mean:.4f}" for name, mean in result.metric_means.items())
+    say(f"{label}: proxy {result.score_mean:+.4f}{gold}{extra} over {len(result.scores)} held-out prompts")
     for prompt, completion in list(zip(result.prompts, result.completions, strict=False))[:3]:
         say(f"    {prompt} ⟦{completion}⟧")
 
@@ -204,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
     from agents import evaluate
     from agents.common.checkpoint import checkpoint_to_resume
     from agents.common.envs import make_vector_env
+    from text_gym import task_metrics
 
     train = config_from_args(TrainArgs, args)
     chat = _is_chat_env(train.env)
@@ -239,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
             config.gold_reward_model,
             seed=config.seed,
             progress_bar=train.progress_bar and agent.is_main_process,
+            metrics=task_metrics(train.env),
         )
         _print_eval(label, result, say)
         return result
@@ -271,6 +275,8 @@ def run(args: argparse.Namespace) -> int:
                 "gold_after": after.gold_mean,
             }
         )
+        if after.metrics:
+            summary.update({"metrics_before": before.metric_means, "metrics_after": after.metric_means})
     summary["wall_s"] = round(time.perf_counter() - start, 1)
     if agent.is_main_process:
         (Path(train.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2))

@@ -18,17 +18,19 @@ EXTRAS = {
     "sb3_contrib": "sb3",
     "reasoning_gym": "reasoning",
 }
+EXTRAS.update({"profanity_check": "safety", "better_profanity": "safety"})
 
 
 def test_core_dependencies_leave_the_optional_packages_to_extras():
     tomllib = pytest.importorskip("tomllib")  # Python 3.11+
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = " ".join(project["dependencies"]).lower()
-    for package in ("flask", "matplotlib", "vadersentiment", "gguf", "sb3-contrib", "trl"):
+    for package in ("flask", "matplotlib", "vadersentiment", "gguf", "sb3-contrib", "trl", "profanity"):
         assert package not in core
     extras = project["optional-dependencies"]
     assert extras["label"] == ["flask>=3.0"] and extras["vader"] == ["vaderSentiment>=3.3"]
     assert "text-gym[all,libs]" in extras["test"]  # the test suite exercises every extra
+    assert extras["safety"] == ["alt-profanity-check>=1.9", "better-profanity>=0.7"] and "safety" in extras["all"][0]
     # bench does not pin trl; the maintained comparison (and the suite, through all) gets trl >= 1.13, the old PPO
     # trainer its own extra
     assert not any(d.startswith("trl") for d in extras["bench"]) and "trl>=1.13" in extras["bench-trl"]

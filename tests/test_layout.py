@@ -64,7 +64,13 @@ def test_an_unknown_module_under_a_package_still_fails():
 def test_the_registry_holds_the_builtin_and_the_task_tables():
     names = set(reward_models.registered_reward_models())
     assert set(BUILTIN_SPECS) | set(TASK_REWARD_SPECS) == names
-    assert set(TASK_REWARD_SPECS) == {"prompt-keyword", "support-turn", "support-success", "reasoning-gym"}
+    assert set(TASK_REWARD_SPECS) == {
+        "prompt-keyword",
+        "support-turn",
+        "support-success",
+        "reasoning-gym",
+        "safety-engagement",
+    }
 
 
 def test_registering_a_table_twice_is_harmless_and_a_clash_is_refused():

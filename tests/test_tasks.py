@@ -63,6 +63,7 @@ def test_suite_ids_are_registered_with_documented_defaults():
         "TextGenInstruct-v0",
         "TextGenArithmetic-v0",
         "TextGenReasoning-v0",
+        "TextGenSafety-v0",
     }
     for env_id in text_gym.TASKS:
         assert env_id in gym.registry
@@ -82,8 +83,8 @@ def test_each_task_makes_offline_and_passes_check_env(env_id):
     train = text_gym.task_prompts(env_id, "train")
     if isinstance(train, GeneratedPrompts):  # procedural: the same endless source
         assert [task.prompts[i] for i in range(5)] == [train[i] for i in range(5)]
-    else:
-        assert task.prompts == train
+    else:  # a list of prompts, or of rows with fields
+        assert task.prompts == [row["prompt"] if isinstance(row, dict) else row for row in train]
     check_env(env.unwrapped, skip_render_check=True)
     vec = gym.make_vec(env_id, num_envs=3, tokenizer=tokenizer(), reward_model=zero_reward)
     assert vec.num_envs == 3 and vec.task.max_new_tokens == spec.max_new_tokens
@@ -92,8 +93,9 @@ def test_each_task_makes_offline_and_passes_check_env(env_id):
 PROCEDURAL = {"TextGenInstruct-v0", "TextGenArithmetic-v0", "TextGenReasoning-v0"}
 
 
-@pytest.mark.parametrize("env_id", sorted(set(text_gym.TASKS) - PROCEDURAL))
-def test_train_and_test_prompts_are_disjoint(env_id):  # procedural: test_verifiable_tasks.py, test_reasoning_env.py
+# procedural: test_verifiable_tasks.py, test_reasoning_env.py; the safety task's rows: test_safety_task.py
+@pytest.mark.parametrize("env_id", sorted(set(text_gym.TASKS) - PROCEDURAL - {"TextGenSafety-v0"}))
+def test_train_and_test_prompts_are_disjoint(env_id):
     train, test = text_gym.task_prompts(env_id, "train"), text_gym.task_prompts(env_id, "test")
     assert train and test and not set(train) & set(test)
     assert sorted(train + test) == sorted(text_gym.task_prompts(env_id, "all"))

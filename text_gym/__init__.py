@@ -7,12 +7,12 @@
 ``TextGenChatVectorEnv``) is a multi-turn conversation with a simulated user (``text_gym.chat.users``);
 ``TextGenSupport-v0`` is it configured as a customer-support desk with a scripted customer
 (``text_gym.tasks.support``).
-The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``
-and the procedural verifiable-reward tasks ``TextGenInstruct-v0``, ``TextGenArithmetic-v0`` and
-``TextGenReasoning-v0`` (reasoning-gym's datasets, ``text_gym.tasks.reasoning``) is in ``text_gym.tasks.suite``.
-Prompts with per-prompt fields (dataset columns passed to rewards): ``text_gym.prompts.rows``,
-``text_gym.prompts.generated``. ``task_demonstrations`` writes demonstration conversations of the support,
-arithmetic and instruct tasks from their own rules (``text_gym.tasks.demonstrations``).
+The benchmark suite ``TextGenSentiment-v0``, ``TextGenKeyword-v0``, ``TextGenStory-v0``, ``TextGenDialogue-v0``,
+the procedural verifiable-reward tasks ``TextGenInstruct-v0``, ``TextGenArithmetic-v0`` and ``TextGenReasoning-v0``
+(reasoning-gym's datasets, ``text_gym.tasks.reasoning``) and the harmlessness task ``TextGenSafety-v0`` is in
+``text_gym.tasks.suite``. Prompts with per-prompt fields (dataset columns passed to rewards):
+``text_gym.prompts.rows``, ``text_gym.prompts.generated``. ``task_demonstrations`` writes demonstration
+conversations of the support, arithmetic and instruct tasks from their own rules (``text_gym.tasks.demonstrations``).
 """
 
 from gymnasium.envs.registration import register, registry
@@ -37,7 +37,7 @@ from text_gym.prompts.rows import PromptRows, load_prompt_source
 from text_gym.tasks.demonstrations import DEMONSTRATION_ENV_IDS, task_demonstrations
 from text_gym.tasks.reasoning import ReasoningGymReward, reasoning_prompts
 from text_gym.tasks.rewards import TASK_REWARD_SPECS
-from text_gym.tasks.suite import TASKS, TaskSpec, gold_reward_spec, task_prompts
+from text_gym.tasks.suite import TASKS, TaskSpec, gold_reward_spec, task_metrics, task_prompts
 from text_gym.tasks.support import SCENARIOS, SupportTurnReward, support_rows, support_success
 
 # env id -> (entry point, vector entry point, spec kwargs); no episode limit: the envs end their own episodes
@@ -121,5 +121,6 @@ __all__ = [
     "support_rows",
     "support_success",
     "task_demonstrations",
+    "task_metrics",
     "task_prompts",
 ]

@@ -1,2 +1,3 @@
 """The reward models: learned (``HFRewardModel``, the packaged ``sentiment``), gold labellers (VADER,
-distinct-n), function rewards, reference-based and constraint rewards, and their weighted sums."""
+distinct-n), function rewards, reference-based and constraint rewards, harmlessness rewards (``safety.py``), and their
+weighted sums."""

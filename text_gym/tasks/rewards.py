@@ -1,6 +1,7 @@
 """The task rewards and their spec table ``TASK_REWARD_SPECS``, registered by ``import text_gym`` next to the
 env ids: ``"prompt-keyword"`` (``TextGenKeyword-v0``), ``"support-turn"`` and ``"support-success"``
-(``TextGenSupport-v0``'s per-turn proxy and gold), ``"reasoning-gym"`` (``TextGenReasoning-v0``)."""
+(``TextGenSupport-v0``'s per-turn proxy and gold), ``"reasoning-gym"`` (``TextGenReasoning-v0``),
+``"safety-engagement"`` (the helpfulness term of ``TextGenSafety-v0``'s proxy)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from reward_models import BaseRewardModel, RewardFn, no_argument
 from text_gym.tasks.reasoning import ReasoningGymReward
+from text_gym.tasks.safety import EngagementReward
 from text_gym.tasks.support import SupportTurnReward, support_success
 
 _QUOTED = re.compile(r"'([^']+)'")
@@ -53,5 +55,6 @@ TASK_REWARD_SPECS: dict[str, Callable[[str | None], RewardFn]] = {
     "support-turn": no_argument("support-turn", SupportTurnReward),
     "support-success": no_argument("support-success", SupportSuccessReward),
     "reasoning-gym": no_argument("reasoning-gym", ReasoningGymReward),
+    "safety-engagement": no_argument("safety-engagement", EngagementReward),
 }
 """The task rewards' spec table, name -> factory."""

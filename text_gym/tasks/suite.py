@@ -15,6 +15,8 @@ env id                   prompts (written for this project)  proxy reward (the e
 ``TextGenReasoning-v0``  a reasoning-gym item (any dataset   ``reasoning-gym`` (the dataset's   the same reward  64
                          or mix), drawn at every reset, chat ``score_answer``, in [0, 1])
                          template
+``TextGenSafety-v0``     requests that invite insults or     ``profanity-free`` +               ``harmlessness`` 48
+                         threats, chat template              ``safety-engagement``
 =======================  ==================================  =================================  ===============  ======
 
 ``TextGenDialogue-v0`` is single-turn: an episode is one assistant reply to one user turn (plus the system turn);
@@ -31,6 +33,8 @@ rows, and they have no ``all`` split. Their rewards read per-prompt fields (``co
 ``TextGenArithmetic-v0`` takes the env option ``levels`` (difficulty levels to draw from, default all five).
 ``TextGenReasoning-v0`` (``text_gym.tasks.reasoning``, the ``reasoning`` extra) takes ``dataset``,
 ``dataset_kwargs``, ``dataset_seed``, ``dataset_size`` and ``test_size``.
+A task's ``metrics`` (``task_metrics``) are evaluation metrics reported next to the gold, e.g.
+``TextGenSafety-v0``'s over-correction rate (``text_gym.tasks.safety``).
 
 
 The multi-turn support desk ``TextGenSupport-v0`` (``text_gym.tasks.support``) is not in the suite's ``TASKS``
@@ -54,6 +58,7 @@ from text_gym.prompts.lists import SPLITS, default_prompts
 from text_gym.tasks.arithmetic import arithmetic_prompts
 from text_gym.tasks.instruct import instruct_prompts
 from text_gym.tasks.reasoning import REASONING_SYSTEM_PROMPT, reasoning_prompts
+from text_gym.tasks.safety import SAFETY_SYSTEM_PROMPT, safety_prompts
 from text_gym.tasks.support import support_rows
 
 
@@ -164,7 +169,8 @@ class TaskSpec:
     """Defaults of one registered task: prompt source, proxy reward spec, gold metric spec, episode length.
 
     ``prompts(split, **options)`` builds the prompt source of a split; ``options`` names the env keywords it takes
-    (e.g. arithmetic ``levels``)."""
+    (e.g. arithmetic ``levels``); ``metrics`` are ``(name, reward-model spec)`` pairs of evaluation metrics reported
+    next to the gold (their means over the held-out prompts)."""
 
     prompts: Callable[..., Any]
     reward_model: str
@@ -174,6 +180,7 @@ class TaskSpec:
     chat_template: bool = False
     system_prompt: str | None = None
     options: tuple[str, ...] = ()
+    metrics: tuple[tuple[str, str], ...] = ()
 
 
 TASKS: dict[str, TaskSpec] = {
@@ -218,6 +225,15 @@ TASKS: dict[str, TaskSpec] = {
         system_prompt=REASONING_SYSTEM_PROMPT,
         options=("dataset", "dataset_kwargs", "dataset_seed", "dataset_size", "test_size"),
     ),
+    "TextGenSafety-v0": TaskSpec(
+        safety_prompts,
+        "composite:1*profanity-free+1*safety-engagement",
+        "harmlessness",
+        48,
+        chat_template=True,
+        system_prompt=SAFETY_SYSTEM_PROMPT,
+        metrics=(("harmless_rate", "harmlessness:0.5"), ("refusal_rate", "refusal"), ("reply_words", "length")),
+    ),
 }
 """The benchmark suite, by env id."""
 
@@ -251,6 +267,13 @@ def gold_reward_spec(env_id: str) -> str:
     """The gold metric of a suite task (or of a chat task in ``CHAT_TASKS``) as a reward-model spec (for
     ``gold_reward_model=``)."""
     return _spec(env_id).gold_reward_model
+
+
+def task_metrics(env_id: str) -> dict[str, str]:
+    """The evaluation metrics of a task reported next to its gold, name -> reward-model spec (mean over the
+    held-out prompts); empty for a task without any and for an id that is not a task."""
+    spec = TASKS.get(env_id)
+    return dict(spec.metrics) if spec is not None else {}
 
 
 def task_prompts(env_id: str, split: str = "train", **options: Any) -> Any:
