@@ -31,6 +31,7 @@ import torch
 
 from agents.common.action_masks import RolloutMasks
 from agents.common.policy import LMPolicy, position_ids_from_mask
+from agents.common.prefix_sharing import shared_prompt_rows
 
 
 @dataclass
@@ -143,6 +144,33 @@ def _compact_cache(cache: object, cache_mask: torch.Tensor) -> torch.Tensor:
     return cache_mask.gather(1, order)
 
 
+def _prefill(
+    policy: LMPolicy,
+    query_ids: torch.Tensor,
+    query_mask: torch.Tensor,
+    cache: object,
+    temperature: float,
+    with_values: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None, object]:
+    """The rollout's first forward, of the prompts ``[B, Q]``: ``LMPolicy.next_token_logprobs``'s results. With the
+    policy's ``share_prompt`` and a dynamic cache, each distinct prompt runs once and its cache, log-probs and value
+    are expanded to the rows that hold it (agents/common/prefix_sharing.py); a static cache, preallocated for ``B``
+    rows, prefills every row."""
+    shared = None
+    if policy.share_prompt and policy.rollout_cache == "dynamic":
+        shared = shared_prompt_rows(query_ids, query_mask)
+    if shared is None:
+        positions = position_ids_from_mask(query_mask)
+        return policy.next_token_logprobs(query_ids, query_mask, positions, cache, temperature, with_values)
+    rows, inverse = shared
+    mask = query_mask[rows]
+    logprobs, values, cache = policy.next_token_logprobs(
+        query_ids[rows], mask, position_ids_from_mask(mask), cache, temperature, with_values
+    )
+    cache.reorder_cache(inverse)
+    return logprobs[inverse], None if values is None else values[inverse], cache
+
+
 @torch.no_grad()
 def collect_rollout(
     policy: LMPolicy,
@@ -157,7 +185,8 @@ def collect_rollout(
 
     With an env that restricts its vocabulary (``allowed_tokens``, ``mask_top_k``) every action is sampled from the
     policy's distribution renormalised over the env's mask of that step, and the log-probs (policy and reference)
-    are under those masks (``RolloutBuffer.action_mask``); an unrestricted env makes no mask.
+    are under those masks (``RolloutBuffer.action_mask``); an unrestricted env makes no mask. With the policy's
+    ``share_prompt`` the sub-envs that share a prompt (a group) prefill it once (agents/common/prefix_sharing.py).
 
     Args:
         policy: the acting policy; its log-probs ``[B, V]`` at ``temperature`` are sampled with ``generator``.
@@ -200,8 +229,8 @@ def collect_rollout(
         )
     # The cache's length is fixed per task (not trimmed with `first`), so a static cache keeps its shapes.
     cache = policy.new_rollout_cache(B, task.seq_len)
-    step_logprobs, step_values, cache = policy.next_token_logprobs(
-        input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), cache, temperature, shared_values
+    step_logprobs, step_values, cache = _prefill(
+        policy, input_ids[:, first:P], query_mask, cache, temperature, shared_values
     )
     for _ in range(N):  # every step of a running episode writes at least one of its N tokens
         if masks is not None:
