@@ -210,3 +210,16 @@ def test_share_prompt_field_is_a_bool_switch_on_by_default():
     with torch.no_grad():
         policy(*distinct)
     assert shapes == [(3, 11)]  # no repeated prompt: one forward, as without sharing
+
+
+def test_bench_prefix_times_both_sides_of_each_prompt_length(tiny_policy_dir, capsys):
+    from scripts.bench.prefix import BenchPrefixConfig, run_benchmark
+
+    config = BenchPrefixConfig(tiny_policy_dir, prompts=2, group_size=3, prompt_tokens=[4, 8], new_tokens=3, repeats=1)
+    rows = run_benchmark(config)
+    assert [(row["prompt_tokens"], row["rows"]) for row in rows] == [(4, 6), (8, 6)]
+    for row in rows:
+        for phase in ("reference", "update"):
+            assert row[f"{phase}_s"] > 0 and row[f"{phase}_shared_s"] > 0
+            assert row[f"{phase}_ratio"] == pytest.approx(row[f"{phase}_shared_s"] / row[f"{phase}_s"])
+    assert capsys.readouterr().out.count("| 6 |") == 2
