@@ -150,13 +150,20 @@ def _assert_same_rollout(unshared, shared):
     assert shared.completions == unshared.completions
 
 
-def test_grouped_rollout_prefills_each_prompt_once_and_samples_the_same_episodes():
+@pytest.mark.parametrize("masked", [False, True], ids=["unmasked", "mask_top_k"])
+def test_grouped_rollout_prefills_each_prompt_once_and_samples_the_same_episodes(masked):
     prompt_index = np.repeat([5, 0, 2, 5], 4)  # uneven prompt lengths; a prompt drawn by two groups
-    (unshared, shared), prefills = _rollouts(lambda: tiny_env(16, max_new_tokens=6), tiny_model, prompt_index)
+    env_kwargs = {"mask_top_k": 4, "mask_model": tiny_model(seed=5).eval()} if masked else {}
+    (unshared, shared), prefills = _rollouts(
+        lambda: tiny_env(16, max_new_tokens=6, **env_kwargs), tiny_model, prompt_index
+    )
     assert prefills == [16, 3]
     lengths = shared.response_mask.sum(1)
     assert lengths.min() < lengths.max()  # episodes that end at different steps
     _assert_same_rollout(unshared, shared)
+    assert (shared.action_mask is None) != masked
+    if masked:  # the reference log-probs (compared above) are under these masks
+        assert torch.equal(shared.action_mask, unshared.action_mask)
 
 
 def test_chat_rollout_shares_the_first_prompt_only_and_matches_unshared():
