@@ -80,7 +80,16 @@ def test_bfloat16_autocast_trains_float32_weights():
 def test_gradient_checkpointing_gives_the_same_update():
     weights = []
     for checkpointing in (False, True):
-        agent = PPO(tiny_model(), tiny_env(4), seed=0, learning_rate=1e-2, gradient_checkpointing=checkpointing)
+        # share_prompt off: the update shares no prompt under checkpointing, so with it on the two runs would take
+        # different (equally exact) paths whose float rounding Adam at lr 1e-2 amplifies past this tolerance.
+        agent = PPO(
+            tiny_model(),
+            tiny_env(4),
+            seed=0,
+            learning_rate=1e-2,
+            gradient_checkpointing=checkpointing,
+            share_prompt=False,
+        )
         assert any(getattr(m, "gradient_checkpointing", False) for m in agent.policy.modules()) == checkpointing
         agent.learn(4 * 4 * 2, progress_bar=False)
         weights.append(agent.policy.state_dict())

@@ -123,3 +123,46 @@ def test_rollout_uses_the_supported_cache_api_without_deprecation_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         agent.collect_rollouts()
+
+
+def test_single_turn_steps_build_no_block():
+    """Per token the loop adds to the policy's forward and the env's step only sampling and recording (20 aten ops,
+    views included): none of the block building of an env that inserts tokens (36 before it was skipped)."""
+    from collections import Counter
+
+    from torch.utils._python_dispatch import TorchDispatchMode
+
+    class OpCounter(TorchDispatchMode):
+        def __init__(self) -> None:
+            super().__init__()
+            self.counting, self.ops = True, Counter()
+
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            self.ops[func.overloadpacket.__name__] += self.counting
+            return func(*args, **(kwargs or {}))
+
+    counter = OpCounter()
+
+    def uncounted(method):
+        def call(*args, **kwargs):
+            counter.counting = False
+            try:
+                return method(*args, **kwargs)
+            finally:
+                counter.counting = True
+
+        return call
+
+    policy = LMPolicy(tiny_model(n_positions=64))
+    policy.next_token_logprobs = uncounted(policy.next_token_logprobs)
+    ops = {}
+    for steps in (8, 24):
+        env = tiny_env(4, max_new_tokens=steps, eos_token_ids=[])
+        env.reset_tensors, env.step_tensors = uncounted(env.reset_tensors), uncounted(env.step_tensors)
+        counter.ops.clear()
+        with counter:
+            collect_rollout(policy, env, np.arange(4), torch.Generator().manual_seed(0))
+        ops[steps] = Counter(counter.ops)
+    per_step = ops[24] - ops[8]
+    assert not {"arange", "cumsum", "masked_fill", "clamp"} & set(per_step), per_step
+    assert sum(per_step.values()) <= 20 * 16, per_step

@@ -5,7 +5,8 @@
 - ``model_setup.py``: the construction steps (config merge, LoRA config, policy, KL reference, optimizer, KL
   controller, gold-model checks); ``config.py``: ``AlgorithmConfig``, the shared settings.
 - ``rollout.py``: the rollout collector and ``RolloutBuffer``; ``policy.py``: ``LMPolicy`` and the KL references;
-  ``static_decode.py``: the static / compiled rollout KV cache.
+  ``static_decode.py``: the static / compiled rollout KV cache; ``prefix_sharing.py``: rows with the same prompt
+  run it once (rollout prefill, training and reference forwards).
 - ``reward_shaping.py``: KL penalty, missing-EOS penalty, score normalisation (pure functions);
   ``advantages.py``: GAE, group advantages, whitening; ``losses.py``: the policy and value losses; ``kl.py``: KL
   estimators and controllers.

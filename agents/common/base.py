@@ -104,6 +104,7 @@ class BaseAlgorithm:
         self.compute_dtype = resolve_dtype(cfg.compute_dtype)
         torch.manual_seed(cfg.seed)
         self.policy = load_policy(policy, cfg, peft_config, self.uses_values).to(self.device)
+        self.policy.share_prompt = cfg.share_prompt  # before reference_for: a reference copy keeps it
         self.ref_policy = reference_for(self.policy, cfg)
         optimizer = optimizer_for(self.policy.trainable_parameters(), cfg, self.num_processes)
         self.model, self.optimizer = self.accelerator.prepare(self.policy, optimizer)

@@ -179,6 +179,16 @@ class AlgorithmConfig:
             "tokens, static-compiled avoids the GPU's per-token kernel-launch overhead (docs/agents.md)"
         ),
     )
+    share_prompt: bool = field(
+        default=True,
+        metadata=_help(
+            "rows of a rollout that hold the same prompt (each group of group_size > 1) run it once: the rollout's "
+            "prefill (dynamic rollout_cache), the reference forward and the update, their tokens after it on its "
+            "expanded KV cache (same log-probs and gradients to float rounding; not in the update with "
+            "gradient_checkpointing); with group_size 1 only prompts drawn twice share; false: every row forwards "
+            "its own copy"
+        ),
+    )
     gradient_checkpointing: bool = field(
         default=False,
         metadata=_help(

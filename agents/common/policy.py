@@ -26,6 +26,7 @@ from torch.utils.checkpoint import checkpoint
 
 from agents.common.action_masks import mask_positions, masked_token_logprobs
 from agents.common.merged_adapters import restore_adapters
+from agents.common.prefix_sharing import response_hidden
 from agents.common.static_decode import (
     RolloutCache,
     StaticRolloutCache,
@@ -125,6 +126,9 @@ class LMPolicy(nn.Module):
             ``"static"`` or ``"static-compiled"`` (see agents/common/static_decode.py); a static one is refused for a
             model
             type that cannot use transformers' ``StaticCache``.
+        share_prompt: rows that hold the same prompt run it once in ``forward`` (training, reference, critic) and in
+            the rollout's prefill, their tokens after it on its expanded KV cache (agents/common/prefix_sharing.py;
+            the same results to float rounding); False: every row forwards its own copy.
     """
 
     def __init__(
@@ -137,6 +141,7 @@ class LMPolicy(nn.Module):
         dropout: bool = False,
         logprob_chunk_size: int = 256,
         rollout_cache: RolloutCache = "dynamic",
+        share_prompt: bool = True,
     ) -> None:
         super().__init__()
         self.model = model
@@ -163,6 +168,7 @@ class LMPolicy(nn.Module):
         self._cache_keyword = _cache_keyword(self.backbone)
         self._takes_cache_position = takes_cache_position(self.backbone)
         self.rollout_cache = rollout_cache
+        self.share_prompt = bool(share_prompt)
 
     @property
     def rollout_cache(self) -> RolloutCache:
@@ -288,7 +294,9 @@ class LMPolicy(nn.Module):
 
     def reference_copy(self) -> LMPolicy:
         """A frozen copy of the LM alone (no value head): the KL reference of full fine-tuning."""
-        reference = LMPolicy(copy.deepcopy(self.model), None, num_actions=self.num_actions)
+        reference = LMPolicy(
+            copy.deepcopy(self.model), None, num_actions=self.num_actions, share_prompt=self.share_prompt
+        )
         reference.requires_grad_(False)
         return reference.eval()
 
@@ -393,13 +401,12 @@ class LMPolicy(nn.Module):
         after an episode ended) of the response tokens at temperature ``temperature``, computed without the full
         ``[B, T, V]`` logits (``selective_logprobs``), and their values ``[B, T]`` (value of the state before
         each token) when ``with_values``. ``action_mask`` (the rollout's ``RolloutBuffer.action_mask`` of these
-        rows) gives the log-probs under the env's action masks.
+        rows) gives the log-probs under the env's action masks. With ``share_prompt`` rows that repeat a prompt
+        (``input_ids[:, :response_start]`` and its mask) run it once (``prefix_sharing.response_hidden``).
         """
         position_ids = position_ids_from_mask(attention_mask)
-        hidden = self.backbone(
-            input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
-        ).last_hidden_state
-        hidden = hidden[:, response_start - 1 : -1]
+        sequences = (input_ids, attention_mask, position_ids, response_start, self._cache_keyword, self.share_prompt)
+        hidden = response_hidden(self.backbone, *sequences)
         actions = input_ids[:, response_start:]
         outside = attention_mask[:, response_start:] == 0
         logprobs = selective_logprobs(
@@ -415,10 +422,7 @@ class LMPolicy(nn.Module):
         values = None
         if with_values:
             if self.critic is not None:
-                critic_hidden = self.critic(
-                    input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids, use_cache=False
-                ).last_hidden_state
-                hidden = critic_hidden[:, response_start - 1 : -1]
+                hidden = response_hidden(self.critic, *sequences)
             values = self._values(hidden)
         return logprobs, values
 

@@ -17,7 +17,8 @@ steps it grows several times longer than the longest conversation), so a ``Dynam
 is more than ``COMPACT_CACHE_RATIO`` times the longest row: the holes are dropped, which changes no result. The
 buffer holds each conversation compact (the holes removed, as in the env's observation), so training forwards no
 holes; its log-probs match the rollout's to float32 rounding, as a single-turn rollout's cached log-probs match a
-full forward. With a single-turn env every block is one column wide and this is the one-token-per-step loop above.
+full forward. A single-turn env builds no block: each step forwards the sampled actions themselves (an ended row's
+masked out), as the one-token-per-step loop above, with no more per-token work than ``generate``'s.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import torch
 
 from agents.common.action_masks import RolloutMasks
 from agents.common.policy import LMPolicy, position_ids_from_mask
+from agents.common.prefix_sharing import shared_prompt_rows
 
 
 @dataclass
@@ -143,6 +145,49 @@ def _compact_cache(cache: object, cache_mask: torch.Tensor) -> torch.Tensor:
     return cache_mask.gather(1, order)
 
 
+def _inserted_block(
+    input_ids: torch.Tensor, ends: torch.Tensor, counts: torch.Tensor, attended: torch.Tensor, task: object
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The next forward's block of an env that inserts tokens: every row's ``counts`` ``[B]`` new tokens (those
+    before column ``ends`` ``[B]`` of the env's ``input_ids``), left-padded to the widest row (all padding in an
+    ended episode), at positions continuing each row's ``attended`` ``[B]`` tokens. Returns ``block_ids``,
+    ``positions`` and the block's attention mask (long), each ``[B, width]``."""
+    width = int(counts.max())
+    columns = torch.arange(width, device=input_ids.device)
+    real = columns >= (width - counts).unsqueeze(1)  # [B, width]
+    source = ends.unsqueeze(1) - width + columns
+    block_ids = input_ids.gather(1, source.clamp(0, input_ids.shape[1] - 1)).masked_fill(~real, task.pad_token_id)
+    real = real.long()
+    return block_ids, attended.unsqueeze(1) + real.cumsum(1) - 1, real
+
+
+def _prefill(
+    policy: LMPolicy,
+    query_ids: torch.Tensor,
+    query_mask: torch.Tensor,
+    cache: object,
+    temperature: float,
+    with_values: bool,
+) -> tuple[torch.Tensor, torch.Tensor | None, object]:
+    """The rollout's first forward, of the prompts ``[B, Q]``: ``LMPolicy.next_token_logprobs``'s results. With the
+    policy's ``share_prompt`` and a dynamic cache, each distinct prompt runs once and its cache, log-probs and value
+    are expanded to the rows that hold it (agents/common/prefix_sharing.py); a static cache, preallocated for ``B``
+    rows, prefills every row."""
+    shared = None
+    if policy.share_prompt and policy.rollout_cache == "dynamic":
+        shared = shared_prompt_rows(query_ids, query_mask)
+    if shared is None:
+        positions = position_ids_from_mask(query_mask)
+        return policy.next_token_logprobs(query_ids, query_mask, positions, cache, temperature, with_values)
+    rows, inverse = shared
+    mask = query_mask[rows]
+    logprobs, values, cache = policy.next_token_logprobs(
+        query_ids[rows], mask, position_ids_from_mask(mask), cache, temperature, with_values
+    )
+    cache.reorder_cache(inverse)
+    return logprobs[inverse], None if values is None else values[inverse], cache
+
+
 @torch.no_grad()
 def collect_rollout(
     policy: LMPolicy,
@@ -157,7 +202,8 @@ def collect_rollout(
 
     With an env that restricts its vocabulary (``allowed_tokens``, ``mask_top_k``) every action is sampled from the
     policy's distribution renormalised over the env's mask of that step, and the log-probs (policy and reference)
-    are under those masks (``RolloutBuffer.action_mask``); an unrestricted env makes no mask.
+    are under those masks (``RolloutBuffer.action_mask``); an unrestricted env makes no mask. With the policy's
+    ``share_prompt`` the sub-envs that share a prompt (a group) prefill it once (agents/common/prefix_sharing.py).
 
     Args:
         policy: the acting policy; its log-probs ``[B, V]`` at ``temperature`` are sampled with ``generator``.
@@ -200,8 +246,8 @@ def collect_rollout(
         )
     # The cache's length is fixed per task (not trimmed with `first`), so a static cache keeps its shapes.
     cache = policy.new_rollout_cache(B, task.seq_len)
-    step_logprobs, step_values, cache = policy.next_token_logprobs(
-        input_ids[:, first:P], query_mask, position_ids_from_mask(query_mask), cache, temperature, shared_values
+    step_logprobs, step_values, cache = _prefill(
+        policy, input_ids[:, first:P], query_mask, cache, temperature, shared_values
     )
     for _ in range(N):  # every step of a running episode writes at least one of its N tokens
         if masks is not None:
@@ -230,18 +276,16 @@ def collect_rollout(
                     conversations[row] = info["conversation"][row]
         if env.ended.all():
             break
-        # Forward every row's new tokens as one block, left-padded to the widest row (padding in ended episodes);
-        # positions continue each row's attended tokens.
-        width = int(counts.max()) if inserts else 1
-        columns = torch.arange(width, device=device)
-        real = columns >= (width - counts).unsqueeze(1)  # [B, width]
-        source = (P + env.num_tokens).unsqueeze(1) - width + columns
-        block_ids = input_ids.gather(1, source.clamp(0, input_ids.shape[1] - 1)).masked_fill(~real, task.pad_token_id)
-        positions = attended.unsqueeze(1) + real.long().cumsum(1) - 1
-        attended = attended + counts
-        if inserts and cache_mask.shape[1] > COMPACT_CACHE_RATIO * int(attended.max()):
-            cache_mask = _compact_cache(cache, cache_mask)
-        cache_mask = torch.cat([cache_mask, real.long()], dim=1)
+        if inserts:
+            block_ids, positions, real = _inserted_block(input_ids, P + env.num_tokens, counts, attended, task)
+            attended = attended + counts
+            if cache_mask.shape[1] > COMPACT_CACHE_RATIO * int(attended.max()):
+                cache_mask = _compact_cache(cache, cache_mask)
+            cache_mask = torch.cat([cache_mask, real], dim=1)
+        else:  # the new token of a running row is its action (counts 1); an ended row's is masked out (counts 0)
+            block_ids, positions = actions, attended.unsqueeze(1)
+            attended = attended + counts
+            cache_mask = torch.cat([cache_mask, counts.unsqueeze(1)], dim=1)
         step_logprobs, step_values, cache = policy.next_token_logprobs(
             block_ids, cache_mask, positions, cache, temperature, shared_values
         )

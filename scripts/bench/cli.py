@@ -21,6 +21,7 @@ BENCHMARKS = [
     "scripts.bench.env",
     "scripts.bench.sb3",
     "scripts.bench.rollout",
+    "scripts.bench.prefix",
     "scripts.bench.algos",
     "scripts.bench.speed",
     "scripts.bench.gpu",
