@@ -258,7 +258,8 @@ def test_a_missing_extra_names_the_install_command(monkeypatch):
     extras = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["project"][
         "optional-dependencies"
     ]
-    assert extras["reasoning"] == ["reasoning-gym>=0.1.25"] and "reasoning" in extras["all"][0].split("[")[1].rstrip("]").split(",")
+    assert extras["reasoning"] == ["reasoning-gym>=0.1.25"]
+    assert "reasoning" in extras["all"][0].split("[")[1].rstrip("]").split(",")
     monkeypatch.setitem(sys.modules, "reasoning_gym", None)  # as if reasoning-gym were not installed
     message = r'TextGenReasoning-v0 \(reasoning-gym datasets\) needs .*pip install "text-gym\[reasoning\]"'
     with pytest.raises(MissingExtraError, match=message):
