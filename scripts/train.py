@@ -151,12 +151,11 @@ CHAT_FIELDS = ("user", "max_turns", "max_turn_tokens")
 
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "TextGenSupport-v0": {
-        # The policy the support desk starts from: the packaged SmolLM2 until a support SFT policy ships.
-        "policy": "smollm2",
-        "total_timesteps": 6000,
+        "policy": "smollm2",  # the policy the support desk starts from (a support SFT policy, once one ships)
+        "total_timesteps": 8000,
         "n_envs": 8,
         "minibatch_size": 8,
-        "gradient_accumulation_steps": 4,
+        "gradient_accumulation_steps": 2,
         "n_epochs": 1,
         "eval_batch_size": 30,
     },
@@ -164,11 +163,11 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 """Per-env training defaults of ``text-gym train``: ``ENV_DEFAULTS[env_id][field]`` replaces the generic default of
 ``field`` (a ``TrainArgs`` or algorithm config field) when ``--env env_id`` is trained and the flag is not given.
 
-``TextGenSupport-v0`` (docs/agents.md, "Training on the support desk"): 8 conversations per update, micro-batches of
-2 conversations in the update (``minibatch_size / gradient_accumulation_steps``: the update's activations are those
-of 2 conversations of up to 544 tokens), one epoch, and the 30 held-out rows sampled in one batch; about 6,000 agent
-tokens is at least 5 updates (an update is at most about 1,200 agent tokens: 8 conversations of at most 6 turns in
-448 tokens, customer turns included).
+``TextGenSupport-v0`` (docs/agents.md, "Training on the support desk"): 8 conversations per update, trained in
+micro-batches of 4 (``minibatch_size / gradient_accumulation_steps``: the update holds the activations of 4
+conversations of up to 544 tokens, not 8), one epoch, and the 30 held-out rows sampled in one batch. 8,000 agent
+tokens is at least 5 updates whatever the policy: a conversation has at most 5 agent turns of 48 tokens (the
+customers' patience is 4 or 5 turns), so an update has at most 1,920.
 """
 
 
