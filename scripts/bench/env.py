@@ -244,7 +244,7 @@ def report(config: BenchEnvConfig, results: dict[str, list[dict]]) -> str:
     ]
     if results["agents"]:
         parts += [
-            f"PPO on TextGenSupport-v0 ({config.agent_batch} conversations x at most {config.agent_turns} turns x "
+            f"PPO on TextGenSupport-v0 ({config.agent_batch} conversations x at most {config.agent_turns} turn(s) x "
             f"{config.agent_turn_tokens} tokens per iteration, policy {config.agent_policy}, no KL penalty, "
             f"{config.agent_iterations - 1} timed iterations after a warm-up; sb3: stock SB3 PPO without a KV cache):",
             agents_table(results["agents"]),
