@@ -5,6 +5,10 @@ Evaluates the policy on held-out prompts before and after training (the env's re
 under ``--output-dir``. ``--resume`` continues from the latest checkpoint there. Defaults: the packaged SmolLM2
 against the env's default reward model, sized for about 7 minutes on a 2-core CPU (docs/agents.md).
 
+Per-env defaults (``ENV_DEFAULTS``): on ``TextGenSupport-v0`` a flag left unset takes the support desk's training
+default instead of the generic one (``--help`` shows both), sized for at least 5 updates and the held-out success
+before and after in under 10 minutes on a 2-core CPU; a flag given on the command line always wins.
+
 Env settings left at ``none`` are the env's own (its prompts, episode length, reward model); the held-out
 evaluation env is built like the training env (same id and settings) with the held-out prompts, and the gold
 metric defaults to the env's (``env``: the task's gold metric, ``support-success`` on ``TextGenSupport-v0``,
@@ -75,6 +79,13 @@ class TrainArgs:
     prompts: str | None = field(
         default=None, metadata={"help": "training prompts: file or default:<split>; none: the env's own"}
     )
+    eval_batch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "held-out prompts sampled together in the evaluation (sub-envs of the evaluation env; its "
+            "rollout memory grows with it); none: --n-envs"
+        },
+    )
     eval_prompts: str | None = field(
         default="test",
         metadata={
@@ -125,7 +136,7 @@ class TrainArgs:
         if self.algo not in ALGORITHMS:
             raise ValueError(f"algo must be one of {sorted(ALGORITHMS)}, got {self.algo!r}")
         check_positive_int("total_timesteps", self.total_timesteps)
-        for name in ("max_new_tokens", "max_prompt_tokens", "max_turns", "max_turn_tokens"):
+        for name in ("eval_batch_size", "max_new_tokens", "max_prompt_tokens", "max_turns", "max_turn_tokens"):
             if getattr(self, name) is not None:
                 check_positive_int(name, getattr(self, name))
 
@@ -138,6 +149,64 @@ class TrainArgs:
 
 CHAT_FIELDS = ("user", "max_turns", "max_turn_tokens")
 """TrainArgs fields of the chat envs only."""
+
+ENV_DEFAULTS: dict[str, dict[str, Any]] = {
+    "TextGenSupport-v0": {
+        "policy": "smollm2",  # the policy the support desk starts from (a support SFT policy, once one ships)
+        "total_timesteps": 8000,
+        "n_envs": 8,
+        "minibatch_size": 8,
+        "gradient_accumulation_steps": 2,
+        "n_epochs": 1,
+        "eval_batch_size": 30,
+    },
+}
+"""Per-env training defaults of ``text-gym train``: ``ENV_DEFAULTS[env_id][field]`` replaces the generic default of
+``field`` (a ``TrainArgs`` or algorithm config field) when ``--env env_id`` is trained and the flag is not given.
+
+``TextGenSupport-v0`` (docs/agents.md, "Training on the support desk"): 8 conversations per update, trained in
+micro-batches of 4 (``minibatch_size / gradient_accumulation_steps``: the update holds the activations of 4
+conversations of up to 544 tokens, not 8), one epoch, and the 30 held-out rows sampled in one batch. 8,000 agent
+tokens is at least 5 updates whatever the policy: a conversation has at most 5 agent turns of 48 tokens (the
+customers' patience is 4 or 5 turns), so an update has at most 1,920.
+"""
+
+
+@dataclass(frozen=True)
+class EnvDefault:
+    """The parsed value of flag ``name`` when it is not given: ``generic`` (the field's default), or the trained
+    env's own from ``ENV_DEFAULTS`` (``resolve``); ``--help`` shows both."""
+
+    name: str
+    generic: Any
+
+    def resolve(self, env_id: str) -> Any:
+        return ENV_DEFAULTS.get(env_id, {}).get(self.name, self.generic)
+
+    def __str__(self) -> str:
+        own = [f"{env}: {values[self.name]}" for env, values in ENV_DEFAULTS.items() if self.name in values]
+        return "; ".join([str(self.generic), *own])
+
+
+class TrainParser(ConfigParser):
+    """The parser of ``text-gym train <algo>``: the flags of ``ENV_DEFAULTS`` that are not given take the default
+    of ``--env`` (the generic one for an env without its own)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        names = {name for values in ENV_DEFAULTS.values() for name in values}
+        for action in self._actions:
+            if action.dest in names and action.option_strings:
+                action.default = EnvDefault(action.dest, action.default)
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> tuple[argparse.Namespace, list[str]]:
+        namespace, extras = super().parse_known_args(args, namespace)
+        for name, value in vars(namespace).items():
+            if isinstance(value, EnvDefault):
+                setattr(namespace, name, value.resolve(namespace.env))
+        return namespace, extras
+
+
 GOLD_OF_ENV = "env"
 """``--gold-reward-model`` value (the default) for the env's gold metric (``_env_gold``)."""
 
@@ -255,7 +324,8 @@ def run(args: argparse.Namespace) -> int:
             "reward_model": env.task.reward_model,
             "tokenizer": env.task.tokenizer,
         }
-        eval_env = make_vector_env(train.env, agent.n_envs, agent.policy.vocab_size, str(agent.device), held_out_kwargs)
+        eval_batch = train.eval_batch_size or agent.n_envs
+        eval_env = make_vector_env(train.env, eval_batch, agent.policy.vocab_size, str(agent.device), held_out_kwargs)
         before = held_out("before")
     resume_from = checkpoint_to_resume(config.checkpoint_dir) if train.resume else None
     agent.learn(train.total_timesteps, progress_bar=train.progress_bar, resume_from=resume_from)
@@ -291,7 +361,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         description=f"{__doc__}\nALGO is one of {', '.join(ALGORITHMS)}; each takes only its own flags (text-gym "
         "train ppo --help),\nand a flag of another algorithm is refused.",
     )
-    algorithms = parser.add_subparsers(dest="algo", required=True, metavar="ALGO", parser_class=ConfigParser)
+    algorithms = parser.add_subparsers(dest="algo", required=True, metavar="ALGO", parser_class=TrainParser)
     commands = {}
     for algo, (cls, fixed) in ALGORITHMS.items():
         help_text = ALGORITHM_HELP.get(algo, cls.__name__)

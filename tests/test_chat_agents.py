@@ -295,3 +295,28 @@ def test_a_static_rollout_cache_is_refused_on_an_env_that_inserts_tokens():
     policy = LMPolicy(chat_model(), rollout_cache="static")
     with pytest.raises(ValueError, match=r"rollout_cache='static' needs an env that writes only the agent's tokens"):
         collect_rollout(policy, chat_env(2), np.zeros(2, dtype=np.int64))
+
+
+def test_the_training_forward_skips_the_columns_padded_in_every_row():
+    env = chat_env(4, max_new_tokens=18)
+    policy, buffer = _rollout(env)
+    input_ids, attention_mask, start = buffer.sequences()
+    input_ids = torch.nn.functional.pad(input_ids, (0, 5))  # 5 more columns of padding in every row
+    attention_mask = torch.nn.functional.pad(attention_mask, (0, 5))
+    shortest = int(attention_mask.sum(1).argmin())
+    widths = []
+    policy.backbone.register_forward_pre_hook(
+        lambda module, args, kwargs: widths.append(kwargs["input_ids"].shape[1]), with_kwargs=True
+    )
+    for rows in (slice(None), slice(shortest, shortest + 1)):  # the batch, and a micro-batch of its shortest row
+        ids, mask = input_ids[rows], attention_mask[rows]
+        with torch.no_grad():
+            logprobs, values = policy(ids, mask, start, temperature=1.3, with_values=True)
+            untrimmed, untrimmed_values = policy._forward(ids, mask, start, 1.3, True, None)
+        attended_width = int(mask.nonzero()[:, 1].max()) + 1
+        assert widths[-2:] == [attended_width, ids.shape[1]] and attended_width < ids.shape[1]
+        assert logprobs.shape == values.shape == untrimmed.shape == (ids.shape[0], ids.shape[1] - start)
+        torch.testing.assert_close(logprobs, untrimmed, atol=1e-5, rtol=0)
+        kept = attended_width - start
+        torch.testing.assert_close(values[:, :kept], untrimmed_values[:, :kept], atol=1e-5, rtol=0)
+        assert (values[:, kept:] == 0).all() and (logprobs[:, kept:] == 0).all()

@@ -80,6 +80,7 @@ def test_train_on_the_support_desk_uses_its_defaults_held_out_rows_and_gold(poli
         rows = support_rows("test")
         assert env.task.prompts == [row["prompt"] for row in rows] and env.max_turns == 6
         assert env.task.system_prompt is not None and env.task.max_prompt_tokens == 96
+        assert env.num_envs == 30  # the support desk's eval_batch_size: every held-out row in one batch
         fields = {name: [row[name] for row in rows] for name in ("facts", "required", "solution", "patience")}
         assert result.gold_scores.tolist() == support_success(result.conversations, **fields).tolist()
     assert (

@@ -170,3 +170,27 @@ def test_train_cli_grpo_builds_a_grpo_agent_config():
     config = _config(args, config_from_args(TrainArgs, args))
     assert type(config) is GRPOConfig and GRPO.config_class is GRPOConfig
     assert (config.group_size, config.num_iterations) == (2, 3)
+
+
+def test_train_cli_per_env_defaults_apply_to_the_flags_not_given(capsys):
+    from scripts.cli import build_parser
+    from scripts.train import ENV_DEFAULTS
+
+    support = ENV_DEFAULTS["TextGenSupport-v0"]
+    names = ["policy", "total_timesteps", "n_envs", "minibatch_size", "gradient_accumulation_steps", "n_epochs"]
+    parser = build_parser()
+    generic = parser.parse_args(["train", "ppo"])
+    assert [getattr(generic, name) for name in names] == ["smollm2", 8000, 16, 8, 1, 2]
+    assert generic.eval_batch_size is None
+    args = parser.parse_args(["train", "ppo", "--n-envs", "4", "--env", "TextGenSupport-v0"])
+    assert args.n_envs == 4  # given: the flag wins
+    assert {name: getattr(args, name) for name in support if name != "n_envs"} == {
+        name: value for name, value in support.items() if name != "n_envs"
+    }
+    grpo = parser.parse_args(["train", "grpo", "--env", "TextGenSupport-v0"])
+    assert grpo.n_envs == support["n_envs"] and not hasattr(grpo, "n_epochs")  # only the algorithm's own flags
+    with pytest.raises(SystemExit):
+        main(["train", "ppo", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(default: 16; TextGenSupport-v0: {support['n_envs']})" in text
+    assert f"none: --n-envs (default: None; TextGenSupport-v0: {support['eval_batch_size']})" in text

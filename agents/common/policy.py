@@ -403,7 +403,37 @@ class LMPolicy(nn.Module):
         each token) when ``with_values``. ``action_mask`` (the rollout's ``RolloutBuffer.action_mask`` of these
         rows) gives the log-probs under the env's action masks. With ``share_prompt`` rows that repeat a prompt
         (``input_ids[:, :response_start]`` and its mask) run it once (``prefix_sharing.response_hidden``).
+
+        The columns after the last attended token of every row (the right padding a batch of conversations of
+        different lengths has, e.g. a micro-batch of the shorter ones) are not forwarded: with causal attention they
+        change nothing before them; their log-probs are 0 as always, and their values 0.
         """
+        T = input_ids.shape[1] - response_start
+        kept = _attended_width(attention_mask, response_start + 1) - response_start
+        if kept < T:
+            input_ids, attention_mask = (
+                input_ids[:, : response_start + kept],
+                attention_mask[:, : response_start + kept],
+            )
+            if action_mask is not None and action_mask.dtype != torch.bool:
+                action_mask = action_mask[:, :kept]
+        logprobs, values = self._forward(
+            input_ids, attention_mask, response_start, temperature, with_values, action_mask
+        )
+        if kept < T:
+            logprobs = nn.functional.pad(logprobs, (0, T - kept))
+            values = None if values is None else nn.functional.pad(values, (0, T - kept))
+        return logprobs, values
+
+    def _forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        response_start: int,
+        temperature: float,
+        with_values: bool,
+        action_mask: torch.Tensor | None,
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
         position_ids = position_ids_from_mask(attention_mask)
         sequences = (input_ids, attention_mask, position_ids, response_start, self._cache_keyword, self.share_prompt)
         hidden = response_hidden(self.backbone, *sequences)
@@ -462,6 +492,12 @@ class AdapterDisabledReference:
         finally:
             self.policy.train(was_training)
         return logprobs, None
+
+
+def _attended_width(attention_mask: torch.Tensor, minimum: int) -> int:
+    """Columns of ``attention_mask`` ``[B, S]`` up to the last attended one of any row (at least ``minimum``)."""
+    columns = torch.arange(1, attention_mask.shape[1] + 1, device=attention_mask.device)
+    return max(int((attention_mask.ne(0) * columns).max()), minimum)
 
 
 def is_adapter_folder(policy: object) -> bool:
