@@ -216,7 +216,8 @@ def test_share_prompt_field_is_a_bool_switch_on_by_default():
     shapes = _backbone_batches(policy)
     with torch.no_grad():
         policy(*distinct)
-    assert shapes == [(3, 11)]  # no repeated prompt: one forward, as without sharing
+    attended = int(distinct[1].sum(0).nonzero().max()) + 1  # trailing all-padding columns are not forwarded
+    assert shapes == [(3, attended)]  # no repeated prompt: one forward, as without sharing
 
 
 def test_bench_prefix_times_both_sides_of_each_prompt_length(tiny_policy_dir, capsys):
