@@ -22,6 +22,7 @@ BENCHMARKS = [
     "scripts.bench.sb3",
     "scripts.bench.rollout",
     "scripts.bench.algos",
+    "scripts.bench.credit",
     "scripts.bench.speed",
     "scripts.bench.gpu",
 ]
