@@ -146,3 +146,41 @@ def test_an_env_id_without_a_recipe_is_refused(tmp_path, monkeypatch, capsys):
     with pytest.raises(ValueError, match=r"sft must not set \['seed'\]"):
         task_sft_policy(TASK, TaskSFTRecipe(demos=1, imperfect=0.0, sft={"seed": 3}))
     assert not any(tmp_path.iterdir())  # nothing built
+
+
+def test_bench_algos_warm_starts_a_task_from_its_sft_policy(cache, tmp_path):
+    """``text-gym bench algos`` with ``warm_start='sft'`` builds the task's policy once (here: the module's tiny
+    recipe) and evaluates and trains from it: the shared before-evaluation is the SFT folder's own evaluation."""
+    from agents import evaluate_lm
+    from agents.common.envs import make_vector_env
+    from scripts.bench.algos import BenchAlgosConfig, eval_prompts, run_benchmark
+    from text_gym import gold_reward_spec
+
+    recipe, runs, _ = cache
+    config = BenchAlgosConfig(
+        algos=["reinforce"],
+        tasks=[TASK],
+        seeds=[0],
+        policy=recipe.policy,
+        total_timesteps=8,
+        n_envs=2,
+        eval_rows=2,
+        workers=1,
+        device="cpu",
+        output_dir=str(tmp_path),
+        progress_bar=False,
+    )
+    results = run_benchmark(config)
+    folder = task_sft_policy(TASK)
+    (before,) = results["before_eval"]["evals"]
+    assert before["initial_policy"] == f"sft:{TASK}" and before["eval_rows"] == 2
+    policy = LMPolicy.from_pretrained(str(folder))
+    kwargs = {"tokenizer": policy.tokenizer, "vocab_size": policy.vocab_size, "prompts": eval_prompts(config, TASK)}
+    expected = evaluate_lm(policy, make_vector_env(TASK, 2, policy.vocab_size, "cpu", kwargs), gold_reward_spec(TASK))
+    assert (before["proxy"], before["gold"]) == (expected.score_mean, expected.gold_mean)
+    (run,) = results["runs"]
+    assert run["algo"] == "reinforce" and run["updates"] >= 1
+    none = BenchAlgosConfig(**{**config.__dict__, "warm_start": "none", "output_dir": str(tmp_path / "none")})
+    built = len(runs)
+    (cold,) = run_benchmark(none)["before_eval"]["evals"]
+    assert cold["initial_policy"] == recipe.policy and len(runs) == built

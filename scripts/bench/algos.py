@@ -69,6 +69,14 @@ SCALES: dict[str, dict[str, Any]] = {
 """What ``--scale`` gives the fields left at None. cpu: about 90 minutes per task on 2 cores with one-thread
 workers (the support desk's 5 seeds x 4 algorithms, 3-6 updates per run); gpu: hundreds of updates per run on the
 single-turn tasks (about 100 on the support desk), every held-out row."""
+
+
+def _scaled(text: str, name: str) -> dict[str, str]:
+    """The help of a field that ``--scale`` fills when it is None, with each scale's value."""
+    values = ", ".join(f"{scale} {settings[name]}" for scale, settings in SCALES.items())
+    return {"help": f"{text} (None: the scale's; {values})"}
+
+
 BEFORE_EVAL_NOTE = (
     "computed once per (task, seed) with the initial policy and eval seed = seed, on the task's "
     "held-out test prompts, and shared by every algorithm of that (task, seed)"
@@ -120,26 +128,18 @@ class BenchAlgosConfig:
             "one-thread workers, few held-out rows; gpu: hundreds of updates, every held-out row"
         },
     )
-    total_timesteps: int | None = field(
-        default=None, metadata={"help": "generated tokens per run (None: the scale's; cpu 3072, gpu 262144)"}
-    )
-    n_envs: int | None = field(
-        default=None, metadata={"help": "episodes per update (None: the scale's; cpu 8, gpu 32)"}
-    )
+    total_timesteps: int | None = field(default=None, metadata=_scaled("generated tokens per run", "total_timesteps"))
+    n_envs: int | None = field(default=None, metadata=_scaled("episodes per update", "n_envs"))
     eval_rows: int | None = field(
         default=None,
-        metadata={
-            "help": "held-out rows evaluated per task, evenly spaced over its test split (None: the scale's; cpu 16, "
-            "gpu 0); 0: all"
-        },
+        metadata=_scaled("held-out rows evaluated per task, evenly spaced over its test split; 0: all", "eval_rows"),
     )
     max_new_tokens: int | None = field(
         default=None,
         metadata={"help": "episode length for every single-turn task (None: each task's own); not the support task's"},
     )
     support_max_turns: int | None = field(
-        default=None,
-        metadata={"help": "TextGenSupport-v0: agent turns per conversation (None: the scale's; cpu 4, gpu 6)"},
+        default=None, metadata=_scaled("TextGenSupport-v0: agent turns per conversation", "support_max_turns")
     )
     support_max_turn_tokens: int = field(
         default=48, metadata={"help": "TextGenSupport-v0: tokens per agent turn (48: the env's, the demonstrations')"}
@@ -165,10 +165,11 @@ class BenchAlgosConfig:
     )
     workers: int | None = field(
         default=None,
-        metadata={
-            "help": "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers "
-            "torch threads unless OMP_NUM_THREADS is set); 1: in this process (None: the scale's; cpu 2, gpu 1)"
-        },
+        metadata=_scaled(
+            "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers torch "
+            "threads unless OMP_NUM_THREADS is set); 1: in this process",
+            "workers",
+        ),
     )
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
 
