@@ -10,6 +10,7 @@ import torch
 from test_bench_algos import SUPPORT_SCENARIOS, SUPPORT_WORDS, tiny_support_policy
 from tiny_chat import tiny_chat_tokenizer
 
+from scripts.bench.algos import SCALES
 from scripts.bench.credit import CREDIT_ARMS, BenchCreditConfig, credit_arms, no_turn_reward, run_study
 from scripts.bench.report import doc_markers
 
@@ -86,7 +87,7 @@ def test_the_arms_and_bad_arguments():
     assert no_turn_reward(["a", "b"], ["c", "d"]).tolist() == [0.0, 0.0]
     harness = BenchCreditConfig(arms=["grpo-conversation", "ppo-turn", "ppo-conversation"]).algos_config()
     assert harness.algos == ["grpo", "ppo"] and harness.tasks == ["TextGenSupport-v0"]
-    assert harness.support_seeds == [0, 1, 2, 3, 4] and harness.total_timesteps == 3072
+    assert harness.support_seeds == [0, 1, 2, 3, 4] and harness.total_timesteps == SCALES["cpu"]["total_timesteps"]
     with pytest.raises(ValueError, match="arms must be a non-empty list of distinct names"):
         BenchCreditConfig(arms=["ppo-gold"])
     with pytest.raises(ValueError, match="seeds must be a non-empty list of distinct seeds, got \\[\\]"):

@@ -63,12 +63,14 @@ SUPPORT_REPLY_TOKENS = 64
 """Context budget per customer reply in the short support configuration (the longest replies, with the chat
 template's turn markers, are about 40 SmolLM2 tokens)."""
 SCALES: dict[str, dict[str, Any]] = {
-    "cpu": {"total_timesteps": 3072, "n_envs": 8, "eval_rows": 16, "workers": 2, "support_max_turns": 4},
-    "gpu": {"total_timesteps": 262144, "n_envs": 32, "eval_rows": 0, "workers": 1, "support_max_turns": 6},
+    "cpu": {"total_timesteps": 2048, "n_envs": 8, "eval_rows": 16, "workers": 2, "support_max_turns": 4},
+    "gpu": {"total_timesteps": 524288, "n_envs": 32, "eval_rows": 0, "workers": 1, "support_max_turns": 6},
 }
-"""What ``--scale`` gives the fields left at None. cpu: about 90 minutes per task on 2 cores with one-thread
-workers (the support desk's 5 seeds x 4 algorithms, 3-6 updates per run); gpu: hundreds of updates per run on the
-single-turn tasks (about 100 on the support desk), every held-out row."""
+"""What ``--scale`` gives the fields left at None. cpu: sized for at most 90 minutes per task on 2 cores with
+one-thread workers (an estimate from the per-token costs in docs/benchmarks.md): 2048 tokens per run, 5-10 updates
+of 8 episodes on the single-turn tasks, 2-5 of 8 conversations on the support desk (those that end early cost
+fewer tokens), 16 held-out rows. gpu: 340-820 updates of 32 episodes on the single-turn tasks, at least 57 on the
+support desk, every held-out row."""
 
 
 def _scaled(text: str, name: str) -> dict[str, str]:
