@@ -103,6 +103,9 @@ def test_a_changed_recipe_builds_a_new_folder(cache, monkeypatch):
 def test_two_concurrent_builders_train_once_and_share_the_folder(cache):
     recipe, runs, _ = cache
     fresh = dataclasses.replace(recipe, seed=2)  # not built yet
+    target = task_sft_folder(TASK, fresh)
+    stale = target.parent / f".{target.name}.tmp-killed00"  # what a killed build leaves
+    (stale / "final").mkdir(parents=True)
     built = len(runs)
     results, errors = [], []
 
@@ -118,7 +121,7 @@ def test_two_concurrent_builders_train_once_and_share_the_folder(cache):
     for thread in threads:
         thread.join()
     assert not errors and len(results) == 2 and results[0] == results[1] == task_sft_folder(TASK, fresh) / "final"
-    assert len(runs) == built + 1
+    assert len(runs) == built + 1 and not stale.exists()
 
 
 def test_the_sft_spec_loads_wherever_a_policy_is_asked_for(cache, capsys):

@@ -5,7 +5,8 @@ only), fine-tunes the recipe's base policy on them (``train_sft``) and keeps the
 cache (``reward_models.common.packaged.cache_dir()``, like the SmolLM2 conversion), in a folder keyed by a hash of
 the recipe and ``RECIPE_CODE_VERSION``: a changed recipe builds a new folder, an unchanged one is reused. The folder
 is written atomically (``write_folder_atomically``), and a file lock makes a second process that asks for the same
-policy while it is being built wait and reuse the first one's, instead of training it again.
+policy while it is being built wait and reuse the first one's, instead of training it again; the holder of the lock
+removes what a killed build left (its temporary folder) first.
 
 The policy spec ``"sft:<env id>"`` (``SFT_SPEC_PREFIX``) names it wherever a policy is asked for (``--policy
 sft:TextGenSupport-v0``, ``PPO("sft:TextGenSupport-v0", env)``): ``agents.common.policy.resolve_policy`` builds or
@@ -128,6 +129,8 @@ def task_sft_policy(env_id: str, recipe: TaskSFTRecipe | None = None, progress: 
     if not target.is_dir():
         recipe.sft_config("unused")  # a bad field fails before anything is built
         with _build_lock(target):
+            for stale in target.parent.glob(f".{target.name}.tmp-*"):  # a killed build's; none runs now
+                shutil.rmtree(stale, ignore_errors=True)
             write_folder_atomically(target, lambda folder: _build(env_id, recipe, folder, progress), replace=False)
     return target / "final"
 
