@@ -127,7 +127,7 @@ def task_sft_policy(env_id: str, recipe: TaskSFTRecipe | None = None, progress: 
     recipe = _recipe_of(env_id, recipe)
     target = task_sft_folder(env_id, recipe)
     if not target.is_dir():
-        recipe.sft_config("unused")  # a bad field fails before anything is built
+        recipe.sft_config(target)  # a bad field fails before anything is built (nothing is written here)
         with _build_lock(target):
             for stale in target.parent.glob(f".{target.name}.tmp-*"):  # a killed build's; none runs now
                 shutil.rmtree(stale, ignore_errors=True)
