@@ -19,7 +19,16 @@ from agents.common.policy import AdapterDisabledReference, LMPolicy, selective_l
 from agents.common.rollout import RolloutBuffer, collect_rollout
 from agents.ppo.ppo import PPO, PPOConfig
 from agents.reinforce import GRPO, REINFORCE, GRPOConfig, REINFORCEConfig
-from agents.sft import SFTConfig, SFTResult, assistant_labels, load_conversations, train_sft
+from agents.sft import (
+    TASK_SFT_RECIPES,
+    SFTConfig,
+    SFTResult,
+    TaskSFTRecipe,
+    assistant_labels,
+    load_conversations,
+    task_sft_policy,
+    train_sft,
+)
 from reward_models.common import resolve_device
 from reward_models.common.moved_modules import alias_moved_modules
 
@@ -56,6 +65,7 @@ __all__ = [
     "GRPO",
     "PPO",
     "REINFORCE",
+    "TASK_SFT_RECIPES",
     "AdapterDisabledReference",
     "AdaptiveKLController",
     "AlgorithmConfig",
@@ -70,6 +80,7 @@ __all__ = [
     "RolloutBuffer",
     "SFTConfig",
     "SFTResult",
+    "TaskSFTRecipe",
     "assistant_labels",
     "check_kl_coef",
     "clipped_policy_loss",
@@ -87,6 +98,7 @@ __all__ = [
     "reinforce_loss",
     "resolve_device",
     "selective_logprobs",
+    "task_sft_policy",
     "token_mean",
     "train_sft",
     "whiten",

@@ -16,7 +16,7 @@ import importlib
 
 from scripts.args import ConfigParser, add_config_command, config_from_args
 
-SFT_SUBCOMMANDS = ["scripts.demos"]
+SFT_SUBCOMMANDS = ["scripts.demos", "scripts.sft_build"]
 """Modules that add a ``text-gym sft <action>`` besides this module's ``train``: each defines
 ``add_parser(actions)``, which registers its parser on ``actions`` (the ``sft`` group's sub-parsers, whose parsers
 are ``ConfigParser`` instances: ``scripts.args.add_config_command``) and sets ``func`` on it, as the top-level

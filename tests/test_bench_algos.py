@@ -55,6 +55,8 @@ def toy_config(output_dir, **overrides) -> BenchAlgosConfig:
         total_timesteps=32,
         n_envs=4,
         max_new_tokens=4,
+        eval_rows=0,
+        workers=1,
         device="cpu",
         output_dir=str(output_dir),
         progress_bar=False,
@@ -112,7 +114,8 @@ def test_bench_algos_writes_results_table_plots_and_doc_section(toy):
     assert saved["summary"] == results["summary"] and saved["machine"]["device"] == "cpu"
     assert saved["before_eval"]["shared"] is True
     assert [(e["task"], e["seed"]) for e in saved["before_eval"]["evals"]] == [(t, s) for t in TASKS for s in [0, 1]]
-    assert (out / "results.md").read_text().count("\n") == 2 + 6
+    table = (out / "results.md").read_text().split("\n\n")[0].splitlines()
+    assert len(table) == 2 + 6 and table[0].startswith("| task | algo | seeds | gold before | gold after | gold gain")
     for name in ("curves_TextGenSentiment-v0.png", "curves_TextGenKeyword-v0.png", "overoptimisation.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         assert (root / name).is_file()  # copied next to the doc
@@ -121,6 +124,38 @@ def test_bench_algos_writes_results_table_plots_and_doc_section(toy):
     text = (root / "benchmarks.md").read_text()
     assert "kept above" in text and "kept below" in text and "old results" not in text
     assert "| TextGenKeyword-v0 | sb3-ppo | 2 |" in text and "![overoptimisation](overoptimisation.png)" in text
+
+
+def test_the_report_gives_iqm_intervals_improvement_probabilities_and_rankings(toy):
+    from scripts.bench.statistics import probability_of_improvement
+
+    config, results, root = toy
+    runs = results["runs"]
+    for row in results["summary"]:
+        group = [r for r in runs if (r["task"], r["algo"]) == (row["task"], row["algo"])]
+        gains = [r["gold_after"] - r["gold_before"] for r in group]
+        assert row["gold_gain"]["mean"] == pytest.approx(sum(gains) / 2)
+        rollout = [sum(r["curve"]["gold"]) / len(r["curve"]["gold"]) for r in group]
+        assert row["rollout_gold"]["mean"] == pytest.approx(sum(rollout) / 2)
+        for key in ("gold_before", "gold_after", "gold_gain", "rollout_gold"):
+            stat = row[key]
+            assert stat["iqm"] == pytest.approx(stat["mean"])  # two seeds: nothing trimmed
+            assert stat["low"] <= stat["iqm"] + 1e-12 and stat["iqm"] <= stat["high"] + 1e-12
+    comparisons = results["comparisons"]
+    assert [c["task"] for c in comparisons] == config.tasks
+    for c in comparisons:
+        assert [(p["x"], p["y"]) for p in c["pairs"]] == [("ppo", "rloo"), ("ppo", "sb3-ppo"), ("rloo", "sb3-ppo")]
+        after = {a: [r["gold_after"] for r in runs if (r["task"], r["algo"]) == (c["task"], a)] for a in config.algos}
+        for pair in c["pairs"]:
+            assert pair["p"] == pytest.approx(probability_of_improvement(after[pair["x"]], after[pair["y"]]))
+            assert 0.0 <= pair["low"] <= pair["p"] <= pair["high"] <= 1.0
+        assert sorted(r["algo"] for r in c["ranking"]) == sorted(config.algos)
+        assert [r["rank"] for r in c["ranking"]] == [1, 2, 3] and c["ranking_text"].startswith("1. ")
+    keyword = next(c for c in comparisons if c["task"] == "TextGenKeyword-v0")
+    assert "overlap" in keyword["ranking_text"]  # tiny runs: the intervals cannot separate the algorithms
+    text = (root / "benchmarks.md").read_text()
+    assert "**TextGenKeyword-v0** (ranked by held-out gold after" in text and "| X | Y | P(X > Y) [95 % CI] |" in text
+    assert "95 % stratified-bootstrap intervals" in text
 
 
 def test_before_evaluation_is_shared_and_equals_a_separate_evaluation_of_each_algorithm(toy):
@@ -203,8 +238,36 @@ def test_bench_algos_rejects_bad_arguments(tmp_path):
         run_benchmark(BenchAlgosConfig(kl_coef=-1.0, output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
         run_benchmark(BenchAlgosConfig(workers=0, output_dir=str(tmp_path)))
-    with pytest.raises(ValueError, match="policy_factory and env_kwargs must be picklable"):
+    with pytest.raises(ValueError, match="policy_factory, env_kwargs and the arms must be picklable"):
         run_benchmark(BenchAlgosConfig(workers=2, output_dir=str(tmp_path)), lambda seed: tiny_policy(seed))
+    with pytest.raises(ValueError, match="support_seeds must be a non-empty list"):
+        BenchAlgosConfig(support_seeds=[])
+    with pytest.raises(ValueError, match="eval_rows must be an integer >= 0"):
+        BenchAlgosConfig(eval_rows=-1)
+    with pytest.raises(ValueError, match="scale must be one of"):
+        BenchAlgosConfig(scale="tpu")
+    with pytest.raises(ValueError, match="warm_start='sft' starts TextGenInstruct-v0 from its SFT policy"):
+        BenchAlgosConfig(policy="gpt2")
+    assert BenchAlgosConfig(policy="gpt2", tasks=["TextGenSentiment-v0"]).policy == "gpt2"  # no recipe: no warm start
+
+
+def test_the_scale_fills_the_fields_left_at_none_and_the_task_decides_seeds_and_start():
+    from agents import TASK_SFT_RECIPES
+    from scripts.bench.algos import SCALES, eval_prompts, initial_policy, task_seeds
+    from text_gym import task_prompts
+
+    cpu, gpu = BenchAlgosConfig(), BenchAlgosConfig(scale="gpu", n_envs=4)
+    assert {name: getattr(cpu, name) for name in SCALES["cpu"]} == SCALES["cpu"]
+    assert gpu.n_envs == 4 and gpu.total_timesteps == SCALES["gpu"]["total_timesteps"] > 100 * 32 * 24
+    assert len(task_seeds(cpu, "TextGenSupport-v0")) >= 5 and len(task_seeds(cpu, "TextGenArithmetic-v0")) >= 3
+    assert "TextGenSupport-v0" in TASK_SFT_RECIPES
+    assert initial_policy(cpu, "TextGenSupport-v0") == "sft:TextGenSupport-v0"
+    assert initial_policy(cpu, "TextGenSentiment-v0") == "smollm2"
+    assert initial_policy(BenchAlgosConfig(warm_start="none"), "TextGenSupport-v0") == "smollm2"
+    rows = eval_prompts(cpu, "TextGenArithmetic-v0")
+    test = task_prompts("TextGenArithmetic-v0", "test")
+    assert len(rows) == 16 and rows[0] == test[0] and rows[-1] == test[-1] and len({str(r) for r in rows}) == 16
+    assert eval_prompts(gpu, "TextGenArithmetic-v0") == test
 
 
 def test_bench_algos_on_the_verifiable_tasks_passes_the_fields_to_proxy_and_gold(tmp_path):
@@ -255,7 +318,7 @@ def test_bench_algos_on_the_support_desk_scores_conversations_in_its_short_confi
         tmp_path,
         algos=["ppo", "grpo"],
         tasks=["TextGenSupport-v0"],
-        seeds=[0],
+        support_seeds=[0],
         total_timesteps=40,
         max_new_tokens=2,  # the single-turn tasks' length: not applied to the support desk
         support_max_turns=turns,

@@ -193,9 +193,10 @@ class LMPolicy(nn.Module):
         peft_config: Any | None = None,
         **kwargs: Any,
     ) -> LMPolicy:
-        """Load ``policy``: a hub id, a local folder, ``"smollm2"`` (the packaged SmolLM2-135M-Instruct), or a
-        ``PreTrainedModel``. A folder written by ``save_pretrained`` also restores the value head / critic, and
-        a LoRA one (``adapter_config.json``) its base and trainable adapters.
+        """Load ``policy``: a hub id, a local folder, ``"smollm2"`` (the packaged SmolLM2-135M-Instruct),
+        ``"sft:<env id>"`` (a task's cached SFT policy, ``resolve_policy``), or a ``PreTrainedModel``. A folder
+        written by ``save_pretrained`` also restores the value head / critic, and a LoRA one
+        (``adapter_config.json``) its base and trainable adapters.
 
         ``dtype`` is the dtype of the LM's weights (a ``PreTrainedModel`` of another dtype is cast in place);
         ``peft_config`` (e.g. ``peft.LoraConfig``) wraps the LM in
@@ -203,6 +204,7 @@ class LMPolicy(nn.Module):
         """
         from transformers import PreTrainedModel
 
+        policy = resolve_policy(policy)
         folder = None
         if isinstance(policy, PreTrainedModel) or _is_peft(policy):
             model, tokenizer = policy, None
@@ -500,9 +502,20 @@ def _attended_width(attention_mask: torch.Tensor, minimum: int) -> int:
     return max(int((attention_mask.ne(0) * columns).max()), minimum)
 
 
+def resolve_policy(policy: Any) -> Any:
+    """``policy`` with a task SFT spec ``"sft:<env id>"`` replaced by its policy folder (built and cached on first
+    use: ``agents.sft.task_policies``); anything else unchanged. ``ValueError`` for an env id without a recipe."""
+    if not isinstance(policy, str):
+        return policy
+    from agents.sft.task_policies import resolve_sft_spec
+
+    return resolve_sft_spec(policy)
+
+
 def is_adapter_folder(policy: object) -> bool:
     """True if ``policy`` is a local folder holding a PEFT adapter (what ``LMPolicy.save_pretrained`` writes for
-    a LoRA policy)."""
+    a LoRA policy), or an ``"sft:<env id>"`` spec whose policy is one (``resolve_policy``)."""
+    policy = resolve_policy(policy)
     return isinstance(policy, (str, os.PathLike)) and (Path(policy) / ADAPTER_CONFIG_FILE).is_file()
 
 

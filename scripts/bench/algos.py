@@ -1,27 +1,38 @@
 """``text-gym bench algos``: PPO, REINFORCE, RLOO, GRPO (and, opt-in, stock SB3 PPO) on the task suite
-(text_gym.tasks.suite) and the multi-turn support desk ``TextGenSupport-v0`` over several seeds.
+(text_gym.tasks.suite) and the multi-turn support desk ``TextGenSupport-v0`` over several seeds, each task warm-started
+from its SFT policy.
 
-Every (task, algorithm, seed) run trains a fresh copy of the initial policy for ``--total-timesteps`` generated tokens
-with the algorithm's default config (``--n-envs`` episodes per update) and the task's proxy reward, logs to
-tensorboard under ``<output-dir>/tensorboard/<task>/<algo>_s<seed>``, and records after every update the rollout's
-mean proxy and gold reward, KL to the reference (k1, nats per episode) and generated tokens. Before and after
-training the policy is scored on the task's held-out test prompts (proxy and gold); the before-evaluation depends
-only on (task, seed) and is computed once and shared by every algorithm. ``sb3-ppo`` is stable-baselines3's ``PPO``
-with ``agents.sb3.LMActorCriticPolicy`` and ``KLPenaltyCallback`` on ``SB3VecEnv`` (no KV cache: slow with real LMs
-on a CPU, so not in the default list). ``--workers N`` runs the (task, seed) groups in ``N`` processes.
+Every (task, algorithm, seed) run trains a fresh copy of the task's initial policy for ``--total-timesteps``
+generated tokens with the algorithm's default config (``--n-envs`` episodes per update) and the task's proxy reward,
+logs to tensorboard under ``<output-dir>/tensorboard/<task>/<algo>_s<seed>``, and records after every update the
+rollout's mean proxy and gold reward, KL to the reference (k1, nats per episode) and generated tokens. The initial
+policy is the task's SFT policy (``--warm-start sft``, the default, for the tasks of ``agents.TASK_SFT_RECIPES``:
+built once from ``--policy`` by the task's recipe and cached, ``text-gym sft build``), else ``--policy``. Before
+and after training the policy is scored on ``--eval-rows`` of the task's held-out test rows (proxy and gold); the
+before-evaluation depends only on (task, seed) and is computed once and shared by every algorithm. ``sb3-ppo`` is
+stable-baselines3's ``PPO`` with ``agents.sb3.LMActorCriticPolicy`` and ``KLPenaltyCallback`` on ``SB3VecEnv`` (no
+KV cache: slow with real LMs on a CPU, so not in the default list). ``--workers N`` runs the (task, seed) groups in
+``N`` processes. ``--scale cpu`` (default) or ``gpu`` sizes the budget, the episodes per update, the held-out rows
+and the workers left unset (``SCALES``); the support desk runs ``--support-seeds`` (5), the other tasks ``--seeds``
+(3).
+
+The statistics follow the rliable protocol (scripts/bench/statistics.py): per task and algorithm the held-out gold
+before, after and the gain as the interquartile mean over seeds with 95 % stratified-bootstrap intervals, learning
+curves with bootstrap bands, the probability of improvement ``P(X > Y)`` of every pair of algorithms with its
+interval, and a ranking per task that says where the intervals overlap.
 
 Writes to ``--output-dir``: ``results.json`` (config, machine, versions, the shared before-evaluations, every curve
-and final score) and ``results.md`` (mean ± std over seeds), rewritten after every (task, seed) group (a run stopped
-part-way keeps what it measured, marked partial), and at the end ``curves_<task>.png`` (proxy and gold reward vs tokens)
-and, for ``TextGenSentiment-v0``, ``overoptimisation.png`` (gold and proxy reward vs √KL, per algorithm; Gao et al.
-2022). ``--doc`` also replaces the generated section of that markdown file (between the ``bench-algos`` markers) and
-copies the plots next to it.
+and final score, the summary and comparisons) and ``results.md``, rewritten after every (task, seed) group (a run
+stopped part-way keeps what it measured, marked partial), and at the end ``curves_<task>.png`` (proxy and gold reward
+vs tokens) and, for ``TextGenSentiment-v0``, ``overoptimisation.png`` (gold and proxy reward vs √KL, per algorithm;
+Gao et al. 2022). ``--doc`` also replaces the generated section of that markdown file (between the ``bench-algos``
+markers) and copies the plots next to it.
 
-``TextGenSupport-v0`` runs in a short-horizon configuration of its own (``--support-*`` flags, not
-``--max-new-tokens``): conversations of at most ``--support-max-turns`` agent turns of ``--support-max-turn-tokens``
-tokens, the scenarios ``--support-scenarios`` (default all ten; train rows to train, held-out test rows to evaluate),
-proxy = the per-turn ``support-turn`` reward only (the env's conversation reward, which is the gold, is switched
-off), gold = ``support-success`` (1 when the scripted customer was satisfied) over the episodes' conversations.
+``TextGenSupport-v0`` runs in a configuration of its own (``--support-*`` flags, not ``--max-new-tokens``):
+conversations of at most ``--support-max-turns`` agent turns of ``--support-max-turn-tokens`` tokens, the scenarios
+``--support-scenarios`` (default all ten; train rows to train, held-out test rows to evaluate), proxy = the per-turn
+``support-turn`` reward only (the env's conversation reward, which is the gold, is switched off), gold =
+``support-success`` (1 when the scripted customer was satisfied) over the episodes' conversations.
 
 The tasks ``TextGenReasoning-v0:<dataset>`` (``REASONING_TASKS``) are ``TextGenReasoning-v0`` on one small
 reasoning-gym configuration each, ``REASONING_MAX_NEW_TOKENS`` tokens per episode unless ``--max-new-tokens``, and
@@ -40,8 +51,9 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
+from agents.common.config import check_literal_fields
 from reward_models.common import check_positive_int
 from scripts.bench.cli import Benchmark, run_as_script
 from scripts.bench.report import doc_markers, finish_figure, machine_info, pyplot
@@ -79,6 +91,23 @@ REASONING_MAX_NEW_TOKENS = 16
 REASONING_MAX_PROMPT_TOKENS = 128
 """Prompt slots of the reasoning tasks (the env's default is 512): their test prompts, with the chat template and the
 system turn, are 55-94 SmolLM2 tokens."""
+SCALES: dict[str, dict[str, Any]] = {
+    "cpu": {"total_timesteps": 2048, "n_envs": 8, "eval_rows": 16, "workers": 2, "support_max_turns": 4},
+    "gpu": {"total_timesteps": 524288, "n_envs": 32, "eval_rows": 0, "workers": 1, "support_max_turns": 6},
+}
+"""What ``--scale`` gives the fields left at None. cpu: sized for at most 90 minutes per task on 2 cores with
+one-thread workers (an estimate from the per-token costs in docs/benchmarks.md): 2048 tokens per run, 5-10 updates
+of 8 episodes on the single-turn tasks, 2-5 of 8 conversations on the support desk (those that end early cost
+fewer tokens), 16 held-out rows. gpu: 340-820 updates of 32 episodes on the single-turn tasks, at least 57 on the
+support desk, every held-out row."""
+
+
+def _scaled(text: str, name: str) -> dict[str, str]:
+    """The help of a field that ``--scale`` fills when it is None, with each scale's value."""
+    values = ", ".join(f"{scale} {settings[name]}" for scale, settings in SCALES.items())
+    return {"help": f"{text} (None: the scale's; {values})"}
+
+
 BEFORE_EVAL_NOTE = (
     "computed once per (task, seed) with the initial policy and eval seed = seed, on the task's "
     "held-out test prompts, and shared by every algorithm of that (task, seed)"
@@ -112,16 +141,44 @@ class BenchAlgosConfig:
             f"reasoning-gym tasks {', '.join(REASONING_TASKS)}"
         },
     )
-    seeds: list[int] = field(default_factory=lambda: [0, 1, 2], metadata={"help": "seeds; one run per seed"})
+    seeds: list[int] = field(
+        default_factory=lambda: [0, 1, 2],
+        metadata={"help": "seeds of every task but the support desk; one run per seed"},
+    )
+    support_seeds: list[int] = field(
+        default_factory=lambda: [0, 1, 2, 3, 4], metadata={"help": "TextGenSupport-v0's seeds; one run per seed"}
+    )
     policy: str = field(default="smollm2", metadata={"help": "hub id, local folder or 'smollm2'"})
-    total_timesteps: int = field(default=4096, metadata={"help": "generated tokens per run"})
-    n_envs: int = field(default=16, metadata={"help": "episodes per update"})
+    warm_start: Literal["sft", "none"] = field(
+        default="sft",
+        metadata={
+            "help": "sft: each task with an SFT recipe (agents.TASK_SFT_RECIPES) starts from its SFT policy (built "
+            "from --policy once and cached; text-gym sft build); none: every task starts from --policy"
+        },
+    )
+    scale: Literal["cpu", "gpu"] = field(
+        default="cpu",
+        metadata={
+            "help": "the size the fields left at None take (SCALES): cpu: a few updates per run in parallel "
+            "one-thread workers, few held-out rows; gpu: hundreds of updates, every held-out row"
+        },
+    )
+    total_timesteps: int | None = field(default=None, metadata=_scaled("generated tokens per run", "total_timesteps"))
+    n_envs: int | None = field(default=None, metadata=_scaled("episodes per update", "n_envs"))
+    eval_rows: int | None = field(
+        default=None,
+        metadata=_scaled("held-out rows evaluated per task, evenly spaced over its test split; 0: all", "eval_rows"),
+    )
     max_new_tokens: int | None = field(
         default=None,
         metadata={"help": "episode length for every single-turn task (None: each task's own); not the support task's"},
     )
-    support_max_turns: int = field(default=3, metadata={"help": "TextGenSupport-v0: agent turns per conversation"})
-    support_max_turn_tokens: int = field(default=24, metadata={"help": "TextGenSupport-v0: tokens per agent turn"})
+    support_max_turns: int | None = field(
+        default=None, metadata=_scaled("TextGenSupport-v0: agent turns per conversation", "support_max_turns")
+    )
+    support_max_turn_tokens: int = field(
+        default=48, metadata={"help": "TextGenSupport-v0: tokens per agent turn (48: the env's, the demonstrations')"}
+    )
     support_scenarios: list[str] = field(
         default_factory=list,
         metadata={"help": "TextGenSupport-v0: scenario names (text_gym.SCENARIOS) to train and test on; empty: all"},
@@ -141,19 +198,24 @@ class BenchAlgosConfig:
             "the policy drift and show over-optimisation"
         },
     )
-    workers: int = field(
-        default=1,
-        metadata={
-            "help": "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers "
-            "torch threads unless OMP_NUM_THREADS is set); 1: in this process"
-        },
+    workers: int | None = field(
+        default=None,
+        metadata=_scaled(
+            "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers torch "
+            "threads unless OMP_NUM_THREADS is set); 1: in this process",
+            "workers",
+        ),
     )
     progress_bar: bool = field(default=True, metadata={"help": "show progress bars"})
 
     def __post_init__(self) -> None:
-        from agents import ALGORITHMS
+        from agents import ALGORITHMS, TASK_SFT_RECIPES
         from text_gym import SCENARIOS, TASKS
 
+        check_literal_fields(self)
+        for name, value in SCALES[self.scale].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
         tasks = [*TASKS, SUPPORT_TASK, *REASONING_TASKS]
         for name, values, valid in (("algos", self.algos, [*ALGORITHMS, SB3_PPO]), ("tasks", self.tasks, tasks)):
             unknown = [v for v in values if v not in valid]
@@ -161,14 +223,26 @@ class BenchAlgosConfig:
                 raise ValueError(
                     f"{name} must be a non-empty list of distinct names from {sorted(valid)}, got {values}"
                 )
-        if not self.seeds or len(set(self.seeds)) < len(self.seeds):
-            raise ValueError(f"seeds must be a non-empty list of distinct seeds, got {self.seeds}")
+        for name in ("seeds", "support_seeds"):
+            seeds = getattr(self, name)
+            if not seeds or len(set(seeds)) < len(seeds):
+                raise ValueError(f"{name} must be a non-empty list of distinct seeds, got {seeds}")
         if self.kl_coef is not None and not self.kl_coef >= 0:
             raise ValueError(f"kl_coef must be None or >= 0, got {self.kl_coef}")
         for name in ("total_timesteps", "n_envs", "workers", "support_max_turns", "support_max_turn_tokens"):
             check_positive_int(name, getattr(self, name))
         if self.max_new_tokens is not None:
             check_positive_int("max_new_tokens", self.max_new_tokens)
+        if isinstance(self.eval_rows, bool) or not isinstance(self.eval_rows, int) or self.eval_rows < 0:
+            raise ValueError(f"eval_rows must be an integer >= 0 (0: all), got {self.eval_rows!r}")
+        if self.warm_start == "sft":
+            for task in self.tasks:
+                recipe = TASK_SFT_RECIPES.get(task)
+                if recipe is not None and recipe.policy != self.policy:
+                    raise ValueError(
+                        f"warm_start='sft' starts {task} from its SFT policy, fine-tuned from {recipe.policy!r}, "
+                        f"not from policy={self.policy!r}; pass warm_start='none' to start from {self.policy!r}"
+                    )
         names = [scenario.name for scenario in SCENARIOS]
         unknown = sorted(set(self.support_scenarios) - set(names))
         if unknown:
@@ -215,6 +289,50 @@ class _Trained(NamedTuple):
     kl_coef: float
 
 
+@dataclass(frozen=True)
+class Arm:
+    """One compared configuration of a (task, seed) group: an algorithm and what its training env changes.
+
+    Attributes:
+        name: its name in the results and the report (``algo`` of its runs).
+        algo: ``agents.ALGORITHMS`` name or ``sb3-ppo``.
+        train_env_kwargs: env arguments of the training env only (e.g. another ``reward_model`` or
+            ``conversation_reward``), over the task's; the held-out evaluation is the same for every arm.
+    """
+
+    name: str
+    algo: str
+    train_env_kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+def task_seeds(config: BenchAlgosConfig, task: str) -> list[int]:
+    """The seeds of ``task``: ``support_seeds`` on the support desk, ``seeds`` elsewhere."""
+    return config.support_seeds if task == SUPPORT_TASK else config.seeds
+
+
+def initial_policy(config: BenchAlgosConfig, task: str) -> str:
+    """What a run of ``task`` starts from: its SFT policy spec ``sft:<task>`` under ``warm_start='sft'`` when the
+    task has a recipe (``agents.TASK_SFT_RECIPES``), else ``config.policy``."""
+    from agents import TASK_SFT_RECIPES
+
+    if config.warm_start == "sft" and task in TASK_SFT_RECIPES:
+        return f"sft:{task}"
+    return config.policy
+
+
+def eval_prompts(config: BenchAlgosConfig, task: str, **options: Any) -> list[Any]:
+    """The held-out rows of ``task`` the benchmark evaluates: ``eval_rows`` of them evenly spaced over the test
+    split (all for 0 or more than there are)."""
+    import numpy as np
+
+    from text_gym import task_prompts
+
+    rows = task_prompts(_env_id(task), "test", **options)
+    if config.eval_rows == 0 or config.eval_rows >= len(rows):
+        return rows
+    return [rows[int(i)] for i in np.linspace(0, len(rows) - 1, config.eval_rows).round()]
+
+
 def _curve(rows: list[dict[str, float]], kl_key: str) -> dict[str, list[float]]:
     """The benchmark's per-update keys from the dumped logger rows (``kl_key``: the algorithm's KL per episode)."""
     keys = {
@@ -243,8 +361,10 @@ def _train_agent(
     policy: Any,
     env_kwargs: dict[str, Any],
     progress_bar: bool,
+    name: str,
 ) -> _Trained:
-    """One of our agents (agents.ALGORITHMS) with its default config."""
+    """One of our agents (agents.ALGORITHMS) with its default config (``name``: the arm's, for its tensorboard
+    run)."""
     from agents import ALGORITHMS
     from text_gym import gold_reward_spec
 
@@ -265,7 +385,7 @@ def _train_agent(
     )
     recorder = _recorder()
     start = time.perf_counter()
-    agent.learn(config.total_timesteps, callback=recorder, progress_bar=progress_bar, tb_log_name=f"{algo}_s{seed}")
+    agent.learn(config.total_timesteps, callback=recorder, progress_bar=progress_bar, tb_log_name=f"{name}_s{seed}")
     learn_s = time.perf_counter() - start
     return _Trained(
         agent.policy,
@@ -395,10 +515,11 @@ def _run_group(
     policy_factory: Callable[[int], Any] | None,
     env_kwargs: dict[str, Any],
     progress_bar: bool,
+    arms: list[Arm],
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Every algorithm of one (task, seed): the held-out evaluation of the initial policy once, then one training
-    run per algorithm from a copy of the same initial weights, each evaluated after training on the same env with
-    the same eval seed. Returns the before-evaluation record and the runs."""
+    """Every arm of one (task, seed): the held-out evaluation of the initial policy once, then one training run per
+    arm from a copy of the same initial weights, each evaluated after training on the same env with the same eval
+    seed. Returns the before-evaluation record and the runs."""
     import torch
 
     from agents import LMPolicy, evaluate_lm, resolve_device
@@ -406,7 +527,7 @@ def _run_group(
     from reward_models import make_reward_model
     from text_gym import gold_reward_spec, task_prompts
 
-    initial = policy_factory(seed) if policy_factory is not None else config.policy
+    initial = policy_factory(seed) if policy_factory is not None else initial_policy(config, task)
     device = resolve_device(config.device)
     start = time.perf_counter()
     policy = LMPolicy.from_pretrained(initial).to(device)
@@ -423,7 +544,7 @@ def _run_group(
         config.n_envs,
         policy.vocab_size,
         str(device),
-        {**kwargs, "prompts": task_prompts(env_id, "test", **prompt_options)},
+        {**kwargs, "prompts": eval_prompts(config, task, **prompt_options)},
     )
     kwargs["reward_model"] = eval_env.task.reward_model  # one proxy model instance for every env of the group
     gold = make_reward_model(gold_reward_spec(env_id))
@@ -435,19 +556,25 @@ def _run_group(
         "gold": before.gold_mean,
         "wall_s": time.perf_counter() - start,
         "torch_threads": torch.get_num_threads(),
+        "initial_policy": initial if isinstance(initial, str) else type(initial).__name__,
+        "eval_rows": len(eval_env.task.prompts),
     }
     runs = []
-    for algo in config.algos:
+    for arm in arms:
         start = time.perf_counter()
-        if algo == SB3_PPO:
-            trained = _train_sb3_ppo(config, task, seed, copy.deepcopy(initial), kwargs, gold, progress_bar)
+        train_kwargs = {**kwargs, **arm.train_env_kwargs}
+        if arm.algo == SB3_PPO:
+            trained = _train_sb3_ppo(config, task, seed, copy.deepcopy(initial), train_kwargs, gold, progress_bar)
         else:
-            trained = _train_agent(config, task, algo, seed, copy.deepcopy(initial), kwargs, progress_bar)
+            trained = _train_agent(
+                config, task, arm.algo, seed, copy.deepcopy(initial), train_kwargs, progress_bar, arm.name
+            )
         after = evaluate_lm(trained.policy, eval_env, gold, seed=seed)
         runs.append(
             {
                 "task": task,
-                "algo": algo,
+                "algo": arm.name,
+                "algorithm": arm.algo,
                 "seed": seed,
                 "curve": trained.curve,
                 "tokens": trained.tokens,
@@ -465,9 +592,27 @@ def _run_group(
     return before_record, runs
 
 
+STAT_KEYS = ("proxy_before", "gold_before", "proxy_after", "gold_after", "gold_gain", "rollout_gold", "kl_final")
+"""The per-run numbers ``summarize`` gives a mean, std, IQM and 95 % interval: ``gold_gain`` is gold after minus
+before (held-out), ``rollout_gold`` the mean gold of the run's rollouts over all its updates (the area under its
+learning curve per update: sample efficiency at a fixed token budget)."""
+
+
+def _run_value(run: dict[str, Any], key: str) -> float:
+    if key == "gold_gain":
+        return run["gold_after"] - run["gold_before"]
+    if key == "rollout_gold":
+        return float(sum(run["curve"]["gold"]) / len(run["curve"]["gold"]))
+    return run[key]
+
+
 def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Mean and (population) std over seeds of each (task, algorithm)'s final numbers."""
+    """Per (task, algorithm) over its seeds: for each of ``STAT_KEYS`` the mean and (population) std, and the IQM
+    with its 95 % stratified-bootstrap interval (``iqm``, ``low``, ``high``; NaN bounds for one seed); the mean
+    tokens and training time."""
     import numpy as np
+
+    from scripts.bench.statistics import iqm_interval
 
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for run in runs:
@@ -475,58 +620,120 @@ def summarize(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     rows = []
     for (task, algo), group in groups.items():
         row: dict[str, Any] = {"task": task, "algo": algo, "seeds": len(group)}
-        for key in ("proxy_before", "gold_before", "proxy_after", "gold_after", "kl_final", "tokens", "learn_s"):
-            values = np.array([run[key] for run in group], dtype=np.float64)
+        for key in (*STAT_KEYS, "tokens", "learn_s"):
+            values = np.array([_run_value(run, key) for run in group], dtype=np.float64)
             row[key] = {"mean": float(values.mean()), "std": float(values.std())}
+            if key in STAT_KEYS:
+                interval = iqm_interval(values)
+                row[key].update(iqm=interval.point, low=interval.low, high=interval.high)
         rows.append(row)
     return rows
 
 
+def _interval(stat: dict[str, float]):
+    from scripts.bench.statistics import Interval
+
+    return Interval(stat["iqm"], stat["low"], stat["high"])
+
+
+def compare(runs: list[dict[str, Any]], summary: list[dict[str, Any]], key: str = "gold_after") -> list[dict]:
+    """Per task: the probability of improvement ``P(X > Y)`` of ``key`` (one value per seed) for every pair of
+    algorithms, with its 95 % bootstrap interval, and the ranking by ``key``'s IQM with the overlapping intervals
+    (``scripts.bench.statistics.ranking``) in words."""
+    from scripts.bench.statistics import improvement_interval, ranking, ranking_text
+
+    out = []
+    for task in dict.fromkeys(row["task"] for row in summary):
+        rows = [row for row in summary if row["task"] == task]
+        algos = [row["algo"] for row in rows]
+        values = {a: [_run_value(r, key) for r in runs if (r["task"], r["algo"]) == (task, a)] for a in algos}
+        pairs = []
+        for i, x in enumerate(algos):
+            for y in algos[i + 1 :]:
+                interval = improvement_interval(values[x], values[y])
+                pairs.append({"x": x, "y": y, "p": interval.point, "low": interval.low, "high": interval.high})
+        ranked = ranking({row["algo"]: _interval(row[key]) for row in rows})
+        out.append(
+            {
+                "task": task,
+                "key": key,
+                "pairs": pairs,
+                "ranking": [{"rank": r.rank, "algo": r.name, "overlaps": list(r.overlaps)} for r in ranked],
+                "ranking_text": ranking_text(ranked),
+            }
+        )
+    return out
+
+
 def markdown_table(summary: list[dict[str, Any]]) -> str:
+    """The summary table: held-out gold before, after and the gain as IQM [95 % CI] over seeds; proxy after, KL
+    and training time as mean ± std."""
+
     def cell(stat: dict[str, float], digits: int = 3) -> str:
         return f"{stat['mean']:.{digits}f} ± {stat['std']:.{digits}f}"
 
     lines = [
-        "| task | algo | seeds | proxy before | proxy after | gold before | gold after | KL (nats) | tokens "
+        "| task | algo | seeds | gold before | gold after | gold gain | proxy after | KL (nats) | tokens "
         "| train time (s) |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r['task']} | {r['algo']} | {r['seeds']} | {cell(r['proxy_before'])} | {cell(r['proxy_after'])} "
-        f"| {cell(r['gold_before'])} | {cell(r['gold_after'])} | {cell(r['kl_final'], 2)} "
-        f"| {r['tokens']['mean']:.0f} | {cell(r['learn_s'], 1)} |"
+        f"| {r['task']} | {r['algo']} | {r['seeds']} | {_interval(r['gold_before']).cell()} "
+        f"| {_interval(r['gold_after']).cell()} | {_interval(r['gold_gain']).cell()} | {cell(r['proxy_after'])} "
+        f"| {cell(r['kl_final'], 2)} | {r['tokens']['mean']:.0f} | {cell(r['learn_s'], 1)} |"
         for r in summary
     ]
     return "\n".join(lines)
 
 
-def _mean_curve(runs: list[dict[str, Any]], key: str):
-    """Per-update mean and std over seeds, truncated to the shortest run; x is the mean token count."""
+def comparison_markdown(comparisons: list[dict[str, Any]]) -> str:
+    """Per task: the ranking in words and the probability-of-improvement table."""
+    from scripts.bench.statistics import Interval
+
+    lines = []
+    for c in comparisons:
+        lines += [
+            f"**{c['task']}** (ranked by held-out {c['key'].replace('_', ' ')}, IQM [95 % CI]): {c['ranking_text']}",
+            "",
+        ]
+        if c["pairs"]:
+            lines += ["| X | Y | P(X > Y) [95 % CI] |", "|---|---|---:|"]
+            lines += [f"| {p['x']} | {p['y']} | {Interval(p['p'], p['low'], p['high']).cell(2)} |" for p in c["pairs"]]
+            lines.append("")
+    return "\n".join(lines).rstrip("\n")
+
+
+def _aligned_curves(runs: list[dict[str, Any]], key: str):
+    """The runs' ``key`` curves ``[seeds, updates]`` truncated to the shortest run, and x = the mean token count."""
     import numpy as np
 
     n = min(len(run["curve"][key]) for run in runs)
     x = np.mean([run["curve"]["tokens"][:n] for run in runs], axis=0)
-    y = np.array([run["curve"][key][:n] for run in runs], dtype=np.float64)
-    return x, y.mean(0), y.std(0)
+    return x, np.array([run["curve"][key][:n] for run in runs], dtype=np.float64)
 
 
-def plot_curves(runs: list[dict[str, Any]], task: str, path: Path) -> None:
-    """Proxy and gold reward (rollout means) vs generated tokens, mean ± std over seeds, one line per algorithm."""
+def plot_curves(runs: list[dict[str, Any]], task: str, path: Path, keys: tuple[str, ...] = ("proxy", "gold")) -> None:
+    """Rollout ``keys`` (default proxy and gold reward) vs generated tokens: the IQM over seeds with its 95 %
+    bootstrap band, one line per algorithm."""
+    from scripts.bench.statistics import curve_band
+
     plt = pyplot()
 
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8), sharex=True)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.8), sharex=True, squeeze=False)
+    axes = axes[0]
     for algo in dict.fromkeys(run["algo"] for run in runs if run["task"] == task):
         group = [run for run in runs if run["task"] == task and run["algo"] == algo]
-        for ax, key in zip(axes, ("proxy", "gold"), strict=False):
-            x, mean, std = _mean_curve(group, key)
-            ax.plot(x, mean, label=algo)
-            ax.fill_between(x, mean - std, mean + std, alpha=0.2)
+        for ax, key in zip(axes, keys, strict=True):
+            x, curves = _aligned_curves(group, key)
+            mid, low, high = curve_band(curves)
+            ax.plot(x, mid, label=algo)
+            ax.fill_between(x, low, high, alpha=0.2)
     finish_figure(
         fig,
         axes,
         "generated tokens",
-        ("proxy reward", "gold reward"),
-        f"{task}: rollout reward vs tokens (mean ± std over seeds)",
+        tuple(f"{key} reward" for key in keys),
+        f"{task}: rollout reward vs tokens (IQM over seeds, 95 % bootstrap band)",
         path,
     )
 
@@ -564,14 +771,15 @@ def _run_groups(
     config: BenchAlgosConfig,
     policy_factory: Callable[[int], Any] | None,
     env_kwargs: dict[str, Any],
+    arms: list[Arm],
     on_group: Callable[[dict[str, Any], list[dict[str, Any]]], None],
 ) -> None:
     """Every (task, seed) group (``_run_group``), in this process (``workers=1``) or in ``workers`` spawned
     processes; ``on_group(before_eval, runs)`` gets each group's before-evaluation and runs as it finishes."""
     from tqdm.auto import tqdm
 
-    groups = [(task, seed) for task in config.tasks for seed in config.seeds]
-    bar = tqdm(total=len(groups) * len(config.algos), unit="run", desc="bench algos", disable=not config.progress_bar)
+    groups = [(task, seed) for task in config.tasks for seed in task_seeds(config, task)]
+    bar = tqdm(total=len(groups) * len(arms), unit="run", desc="bench", disable=not config.progress_bar)
 
     def finished(result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
         for run in result[1]:
@@ -585,7 +793,7 @@ def _run_groups(
 
     if config.workers == 1:
         for task, seed in groups:
-            finished(_run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar))
+            finished(_run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar, arms))
     else:
         with ProcessPoolExecutor(
             min(config.workers, len(groups)),
@@ -594,94 +802,166 @@ def _run_groups(
             initargs=(config.workers,),
         ) as pool:
             futures = [
-                pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False) for task, seed in groups
+                pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False, arms)
+                for task, seed in groups
             ]
             for future in as_completed(futures):
                 finished(future.result())
     bar.close()
 
 
-def _derive(config: BenchAlgosConfig, results: dict[str, Any]) -> None:
-    """The before-evaluations in (task, seed) order, the runs in (task, algo, seed) order (whatever order the groups
-    finish in) and their summary."""
-    tasks, algos, seeds = config.tasks, config.algos, config.seeds
-    results["before_eval"]["evals"].sort(key=lambda e: (tasks.index(e["task"]), seeds.index(e["seed"])))
-    results["runs"].sort(key=lambda r: (tasks.index(r["task"]), algos.index(r["algo"]), seeds.index(r["seed"])))
+def _derive(config: BenchAlgosConfig, arms: list[Arm], key: str, results: dict[str, Any]) -> None:
+    """The before-evaluations in (task, seed) order, the runs in (task, arm, seed) order (whatever order the groups
+    finish in), their summary and the comparisons by ``key``."""
+    tasks, names = config.tasks, [arm.name for arm in arms]
+
+    def seed_order(row: dict[str, Any]) -> int:
+        return task_seeds(config, row["task"]).index(row["seed"])
+
+    results["before_eval"]["evals"].sort(key=lambda e: (tasks.index(e["task"]), seed_order(e)))
+    results["runs"].sort(key=lambda r: (tasks.index(r["task"]), names.index(r["algo"]), seed_order(r)))
     results["summary"] = summarize(results["runs"])
+    results["comparisons"] = compare(results["runs"], results["summary"], key)
+
+
+def setting_line(config: BenchAlgosConfig, results: dict[str, Any]) -> str:
+    """The machine, the models, the budget and the seeds of a run, in one paragraph."""
+    m = results["machine"]
+    evals = results["before_eval"]["evals"]
+    threads = evals[0]["torch_threads"] if evals else m["torch_threads"]
+    starts = {e["task"]: e["initial_policy"] for e in evals}
+    warm = [task for task, policy in starts.items() if policy.startswith("sft:")]
+    seeds = "; ".join(
+        dict.fromkeys(
+            f"{'support' if t == SUPPORT_TASK else 'other tasks'}: {task_seeds(config, t)}" for t in config.tasks
+        )
+    )
+    return (
+        f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of {threads} torch "
+        f"threads), torch {m['torch']}, transformers {m['transformers']}, Python {m['python']}; scale "
+        f"`{config.scale}`; policy `{config.policy}`"
+        + (f", warm-started from the task SFT policy (`sft:<task>`) on {', '.join(warm)}" if warm else "")
+        + f"; {config.total_timesteps} tokens per run, episodes of at most "
+        f"{config.max_new_tokens or 'the task default number of'} tokens"
+        + (
+            f" (support: {config.support_max_turns} agent turns of at most {config.support_max_turn_tokens} "
+            f"tokens, scenarios {config.support_scenarios or 'all'})"
+            if SUPPORT_TASK in config.tasks
+            else ""
+        )
+        + f", {config.n_envs} episodes per update, {config.eval_rows or 'all'} held-out rows per task, seeds "
+        f"({seeds}), KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
+        f"{results['total_wall_s'] / 60:.1f} min."
+    )
 
 
 def report(config: BenchAlgosConfig, results: dict[str, Any], plots: list[Path]) -> str:
-    """The doc section: the setting, the summary table and the plots."""
-    m = results["machine"]
-    evals = results["before_eval"]["evals"]
+    """The doc section: the setting, the summary table, the rankings and probabilities of improvement, the plots."""
     return "\n".join(
         [
-            f"Measured on {m['machine']} ({m['device']}, {config.workers} worker process(es) of "
-            f"{evals[0]['torch_threads']} torch threads), torch {m['torch']}, "
-            f"transformers {m['transformers']}, Python {m['python']}; policy `{config.policy}`, "
-            f"{config.total_timesteps} tokens per run, episodes of at most "
-            f"{config.max_new_tokens or 'the task default number of'} tokens"
-            + (
-                f" (support: {config.support_max_turns} agent turns of at most {config.support_max_turn_tokens} "
-                f"tokens, scenarios {config.support_scenarios or 'all'})"
-                if SUPPORT_TASK in config.tasks
-                else ""
-            )
-            + f", {config.n_envs} episodes per update, "
-            f"seeds "
-            f"{config.seeds}, KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
-            f"{results['total_wall_s'] / 60:.1f} min. Proxy / gold before and after are means "
-            "over the task's held-out test prompts (before: one evaluation per task and seed, shared by the "
-            "algorithms); KL is the last update's k1 estimate (nats per episode).",
+            setting_line(config, results)
+            + " Gold before / after / gain are the interquartile mean over seeds of the held-out means, with 95 % "
+            "stratified-bootstrap intervals (rliable protocol; before: one evaluation per task and seed, shared by "
+            "the algorithms); proxy after, KL (the last update's k1 estimate, nats per episode) and time are mean "
+            "± std.",
             "",
             *partial_line(results["measured_cases"], results["planned_cases"]),
             markdown_table(results["summary"]),
+            "",
+            comparison_markdown(results["comparisons"]),
             "",
             *[f"![{p.stem}]({p.name})" for p in plots],
         ]
     )
 
 
+def _algos_plots(config: BenchAlgosConfig, runs: list[dict[str, Any]], out: Path) -> list[Path]:
+    plots = []
+    for task in config.tasks:
+        plots.append(out / f"curves_{task}.png")
+        plot_curves(runs, task, plots[-1])
+    if OVEROPT_TASK in config.tasks:
+        plots.append(out / "overoptimisation.png")
+        plot_overoptimisation([run for run in runs if run["task"] == OVEROPT_TASK], plots[-1])
+    return plots
+
+
+def build_warm_starts(config: BenchAlgosConfig) -> None:
+    """Build (or find) the SFT policy of every warm-started task once, in this process, before the workers start
+    (``agents.task_sft_policy``)."""
+    from agents import task_sft_policy
+
+    for task in config.tasks:
+        policy = initial_policy(config, task)
+        if policy.startswith("sft:"):
+            task_sft_policy(task, progress=config.progress_bar)
+
+
 def run_benchmark(
     config: BenchAlgosConfig,
     policy_factory: Callable[[int], Any] | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    *,
+    arms: list[Arm] | None = None,
+    doc_name: str = "algos",
+    compare_key: str = "gold_after",
+    render_doc: Callable[[dict[str, Any], list[Path]], str] | None = None,
+    make_plots: Callable[[list[dict[str, Any]], Path], list[Path]] | None = None,
 ) -> dict[str, Any]:
-    """Run every (task, algorithm, seed) and write the outputs (after every (task, seed) group); returns what
+    """Run every (task, arm, seed) and write the outputs (after every (task, seed) group); returns what
     ``results.json`` holds.
 
-    ``policy_factory(seed)`` builds the initial policy of a (task, seed) (default: ``config.policy``); it is called
-    once per (task, seed), evaluated, and each algorithm trains a deep copy of it. ``env_kwargs`` are extra env
-    arguments for every task (e.g. ``tokenizer``). With ``config.workers > 1`` both are pickled to spawned worker
-    processes, so ``policy_factory`` must be a module-level function (``ValueError`` otherwise).
+    ``policy_factory(seed)`` builds the initial policy of a (task, seed) (default: ``initial_policy``: the task's SFT
+    policy under ``warm_start='sft'``, else ``config.policy``); it is called once per (task, seed), evaluated, and
+    each arm trains a deep copy of it. ``env_kwargs`` are extra env arguments for every task (e.g. ``tokenizer``).
+    With ``config.workers > 1`` both are pickled to spawned worker processes, so ``policy_factory`` must be a
+    module-level function (``ValueError`` otherwise).
+
+    The keyword arguments let another study reuse the harness (``text-gym bench credit``): ``arms`` (default one
+    per ``config.algos``, the task's env), the doc section ``doc_name``, the run value the comparisons rank
+    (``compare_key``, one of ``STAT_KEYS``), the doc section's markdown ``render_doc(results, plots)`` (default
+    ``report``) and the plots ``make_plots(runs, out) -> paths`` (default: curves per task, over-optimisation).
     """
     env_kwargs = env_kwargs or {}
+    arms = arms if arms is not None else [Arm(algo, algo) for algo in config.algos]
     if config.workers > 1:
         try:
-            pickle.dumps((policy_factory, env_kwargs))
+            pickle.dumps((policy_factory, env_kwargs, arms))
         except Exception as error:
             raise ValueError(
-                "workers > 1 runs in spawned processes, so policy_factory and env_kwargs must be "
+                "workers > 1 runs in spawned processes, so policy_factory, env_kwargs and the arms must be "
                 "picklable (policy_factory a module-level function, not a lambda or closure); "
                 "use workers=1 to run in this process"
             ) from error
+    if policy_factory is None:
+        build_warm_starts(config)
     out = Path(config.output_dir)
     results: dict[str, Any] = {
         "config": asdict(config),
+        "arms": [{"name": arm.name, "algo": arm.algo, "train_env": sorted(arm.train_env_kwargs)} for arm in arms],
         "machine": machine_info(config.device),
         "summary": [],
+        "comparisons": [],
         "before_eval": {"shared": True, "note": BEFORE_EVAL_NOTE, "evals": []},
         "runs": [],
     }
+    render_doc = render_doc or functools.partial(report, config)
     writer = ResultsWriter(
         out,
         results,
-        len(config.tasks) * len(config.seeds) * len(config.algos),
-        lambda r: "\n".join([*partial_line(r["measured_cases"], r["planned_cases"]), markdown_table(r["summary"])]),
+        sum(len(task_seeds(config, task)) for task in config.tasks) * len(arms),
+        lambda r: "\n".join(
+            [
+                *partial_line(r["measured_cases"], r["planned_cases"]),
+                markdown_table(r["summary"]),
+                "",
+                comparison_markdown(r["comparisons"]),
+            ]
+        ),
         config.doc,
-        "algos",
-        functools.partial(_derive, config),
-        render_doc=lambda r: report(config, r, writer.plots),
+        doc_name,
+        functools.partial(_derive, config, arms, compare_key),
+        render_doc=lambda r: render_doc(r, writer.plots),
     )
 
     def add_group(before_eval: dict[str, Any], runs: list[dict[str, Any]]) -> None:
@@ -689,14 +969,9 @@ def run_benchmark(
         for run in runs:
             writer.add("runs", run)
 
-    _run_groups(config, policy_factory, env_kwargs, add_group)
-    runs = results["runs"]
-    for task in config.tasks:
-        writer.plots.append(out / f"curves_{task}.png")
-        plot_curves(runs, task, writer.plots[-1])
-    if OVEROPT_TASK in config.tasks:
-        writer.plots.append(out / "overoptimisation.png")
-        plot_overoptimisation([run for run in runs if run["task"] == OVEROPT_TASK], writer.plots[-1])
+    _run_groups(config, policy_factory, env_kwargs, arms, add_group)
+    make_plots = make_plots or functools.partial(_algos_plots, config)
+    writer.plots.extend(make_plots(results["runs"], out))
     writer.write()
     return results
 
@@ -705,6 +980,7 @@ def main(config: BenchAlgosConfig) -> int:
     """Run the benchmark and print its table."""
     results = run_benchmark(config)
     print(markdown_table(results["summary"]))
+    print(comparison_markdown(results["comparisons"]))
     print(f"outputs in {config.output_dir}" + (f"; {config.doc} updated" if config.doc else ""))
     return 0
 

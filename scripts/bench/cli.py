@@ -23,6 +23,7 @@ BENCHMARKS = [
     "scripts.bench.rollout",
     "scripts.bench.prefix",
     "scripts.bench.algos",
+    "scripts.bench.credit",
     "scripts.bench.speed",
     "scripts.bench.gpu",
 ]
