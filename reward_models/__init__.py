@@ -29,6 +29,7 @@ from reward_models.models.reference import (
     SacreBleuReward,
 )
 from reward_models.models.sentiment import sentiment_model_path, sentiment_reward_model
+from reward_models.preferences.conversation import Conversation, as_conversation, render_context, render_pairs
 from reward_models.preferences.labelling import LabelConfig, label_preferences, rank_pairs
 from reward_models.preferences.pairs import (
     PreferenceDataError,
@@ -89,6 +90,7 @@ __all__ = [
     "AnswerFormatReward",
     "BaseRewardModel",
     "CompositeReward",
+    "Conversation",
     "DistinctNGrams",
     "ExactMatchReward",
     "HFRewardModel",
@@ -112,6 +114,7 @@ __all__ = [
     "SacreBleuReward",
     "VaderSentiment",
     "append_preferences",
+    "as_conversation",
     "bradley_terry_loss",
     "cache_dir",
     "call_reward",
@@ -138,6 +141,8 @@ __all__ = [
     "register_reward_model",
     "register_reward_models",
     "registered_reward_models",
+    "render_context",
+    "render_pairs",
     "require_extra",
     "required_fields",
     "resolve_device",

@@ -18,9 +18,35 @@ def run_label(args: argparse.Namespace) -> int:
     from text_gym import load_prompts
 
     config = config_from_args(LabelConfig, args)
-    written = label_preferences(config, load_prompts(config.prompts))
+    if config.env is not None:
+        written = _label_chat_env(config)
+        print(f"wrote {written} conversation preference pairs to {config.output}")
+        return 0
+    written = label_preferences(config, load_prompts(config.prompts or "default:train"))
     print(f"wrote {written} preference pairs to {config.output}")
     return 0
+
+
+def _label_chat_env(config) -> int:
+    """``reward label --env``: the chat env built with the policy's tokenizer, the gold labeller as its reward model
+    and ``max_new_tokens`` as its ``max_turn_tokens``; one conversation per prompt and repeat."""
+    import gymnasium as gym
+
+    from reward_models.common.devices import resolve_device
+    from reward_models.preferences.labelling import load_policy
+    from text_gym import TextGenChatEnv, load_prompts
+    from text_gym.chat.labelling import label_conversations
+
+    model, tokenizer = load_policy(config.policy, resolve_device(config.device))
+    options = {} if config.prompts is None else {"prompts": load_prompts(config.prompts)}
+    env = gym.make(
+        config.env, tokenizer=tokenizer, reward_model=config.gold, max_turn_tokens=config.max_new_tokens, **options
+    ).unwrapped
+    if not isinstance(env, TextGenChatEnv):
+        raise ValueError(
+            f"env={config.env!r} is not a chat env (TextGenChat-v0, TextGenSupport-v0 or one built like them)"
+        )
+    return label_conversations(env, model, config, len(env.task.prompts) * config.repeats)
 
 
 def run_train(args: argparse.Namespace) -> int:
