@@ -178,3 +178,29 @@ def test_the_trainer_refuses_conversation_pairs_without_a_chat_tokenizer(tmp_pat
     config = RewardTrainerConfig(model="unused", train_file=str(path), eval_fraction=0.0, output_dir=str(tmp_path))
     with pytest.raises(ValueError, match="pass chat_tokenizer"):
         train_reward_model(config)
+
+
+def test_label_serve_env_samples_conversation_items_and_saves_them_for_a_restart(tmp_path, chat_policy_dir):
+    from reward_models.human import LabelServerConfig, build_items, load_candidates, resolve_candidates
+    from scripts.label import _conversation_candidates
+
+    config = LabelServerConfig(
+        output=str(tmp_path / "prefs.jsonl"),
+        env="TextGenChat-v0",
+        policy=chat_policy_dir,
+        max_new_tokens=5,
+        completions_per_prompt=3,
+        device="cpu",
+    )
+    candidates = resolve_candidates(
+        config, lambda: pytest.fail("no text prompts"), lambda: _conversation_candidates(config)
+    )
+    assert len(candidates) == 16  # one conversation per prompt of TextGenChat-v0
+    assert all(c.prompt[-1][0] == "user" and 1 <= len(c.completions) <= 3 for c in candidates)
+    assert any(sum(role == "assistant" for role, _ in c.prompt) for c in candidates)  # played turns
+    assert load_candidates(tmp_path / "prefs.jsonl.candidates.jsonl") == candidates
+    assert _conversation_candidates(config) == candidates  # deterministic in the seed
+    item = build_items(candidates)["pair"][0]
+    assert item.to_dict()["prompt"] == [{"role": r, "content": c} for r, c in item.prompt]
+    with pytest.raises(ValueError, match="not a chat env"):
+        _conversation_candidates(LabelServerConfig(env="TextGen-v0", policy=chat_policy_dir, device="cpu"))

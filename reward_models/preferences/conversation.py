@@ -104,6 +104,21 @@ def reply_message(text: str) -> list[dict[str, str]]:
     return [{"role": "assistant", "content": text}]
 
 
+def row_fields(prompt: str | Conversation, fields: dict) -> dict:
+    """The JSONL fields of a label of ``prompt``: ``{"prompt", **fields}`` with ``fields`` holding ``chosen`` /
+    ``rejected`` or ``ranking`` as texts; for a conversation prompt its messages and each completion as one assistant
+    message (the module docstring's format). Other keys of ``fields`` are kept as they are."""
+    if not isinstance(prompt, tuple):
+        return {"prompt": prompt, **fields}
+    row = {"prompt": conversation_messages(prompt), **fields}
+    for key in ("chosen", "rejected"):
+        if key in row:
+            row[key] = reply_message(row[key])
+    if "ranking" in row:
+        row["ranking"] = [reply_message(text) for text in row["ranking"]]
+    return row
+
+
 def as_conversation(messages: Sequence[dict[str, str]]) -> Conversation:
     """A list of ``{"role", "content"}`` messages (e.g. ``TextGenChatEnv.conversation``) as a validated
     ``Conversation``."""

@@ -42,13 +42,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reward_models.common.jsonl import decode_line, parse_json_object
-from reward_models.preferences.conversation import (
-    Conversation,
-    conversation_messages,
-    parse_conversation,
-    parse_reply,
-    reply_message,
-)
+from reward_models.preferences.conversation import Conversation, parse_conversation, parse_reply, row_fields
 
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")
 
@@ -64,14 +58,7 @@ class PreferencePair:
     margin: float | None = None
 
     def to_json(self) -> str:
-        if isinstance(self.prompt, tuple):
-            row = {
-                "prompt": conversation_messages(self.prompt),
-                "chosen": reply_message(self.chosen),
-                "rejected": reply_message(self.rejected),
-            }
-        else:
-            row = {"prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
+        row = row_fields(self.prompt, {"chosen": self.chosen, "rejected": self.rejected})
         if self.margin is not None:
             row["margin"] = self.margin
         return json.dumps(row, ensure_ascii=False)

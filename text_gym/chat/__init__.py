@@ -14,7 +14,7 @@ from text_gym.chat.labelling import TurnCandidates, label_conversations, sample_
 from text_gym.chat.settings import TextGenChatSettings
 from text_gym.chat.template import ChatTemplate
 from text_gym.chat.users import LMUser, ReplayUser, ScriptedUser, SimulatedUser, make_user
-from text_gym.chat.vector import TextGenChatVectorEnv
+from text_gym.chat.vector import TextGenChatVectorEnv, is_chat_env
 
 __all__ = [
     "ChatTemplate",
@@ -26,6 +26,7 @@ __all__ = [
     "TextGenChatSettings",
     "TextGenChatVectorEnv",
     "TurnCandidates",
+    "is_chat_env",
     "label_conversations",
     "make_user",
     "sample_turn_candidates",

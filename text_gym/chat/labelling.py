@@ -15,14 +15,49 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from reward_models import Conversation, as_conversation, check_scores, rank_pairs
+from reward_models import Conversation, RewardFn, as_conversation, check_scores, rank_pairs
+from reward_models.human.items import Candidates
 from reward_models.preferences.pairs import PreferenceWriter
 from text_gym.chat.env import TextGenChatEnv
+from text_gym.chat.vector import is_chat_env
+
+
+def _no_reward(prompts: Sequence[str], completions: Sequence[str]) -> np.ndarray:
+    """Zeros: the played turns of the labelling page need no reward."""
+    return np.zeros(len(completions))
+
+
+def labelling_env(
+    env_id: str,
+    tokenizer: Any,
+    max_turn_tokens: int,
+    reward_model: str | RewardFn | None = None,
+    prompts: Sequence[str] | None = None,
+) -> TextGenChatEnv:
+    """The chat env ``env_id`` to label turns in: the policy's ``tokenizer``, ``max_turn_tokens`` agent tokens per
+    turn, ``reward_model`` (the gold labeller; None: no reward) and ``prompts`` (None: the env's own).
+
+    Raises:
+        ValueError: ``env_id`` is not a registered id, or not a chat env.
+    """
+    import gymnasium as gym
+
+    if not is_chat_env(env_id):
+        raise ValueError(f"env {env_id!r} is not a chat env (TextGenChat-v0, TextGenSupport-v0 or one built like them)")
+    options = {} if prompts is None else {"prompts": list(prompts)}
+    return gym.make(
+        env_id,
+        tokenizer=tokenizer,
+        reward_model=_no_reward if reward_model is None else reward_model,
+        max_turn_tokens=max_turn_tokens,
+        **options,
+    ).unwrapped
 
 
 @dataclass(frozen=True)
@@ -125,6 +160,20 @@ def sample_turn_candidates(
         render = env.vector_env.template.render(conversation, add_generation_prompt=True)
         result.append(TurnCandidates(as_conversation(conversation), render, int(info["prompt_index"]), texts))
     return result
+
+
+def conversation_candidates(
+    env: TextGenChatEnv,
+    model: torch.nn.Module,
+    num_conversations: int,
+    completions_per_turn: int = 4,
+    temperature: float = 1.0,
+    top_p: float = 1.0,
+    seed: int = 0,
+) -> list[Candidates]:
+    """``sample_turn_candidates`` as the labelling page's ``Candidates`` (the conversation as the prompt)."""
+    sampled = sample_turn_candidates(env, model, num_conversations, completions_per_turn, temperature, top_p, seed)
+    return [Candidates(entry.conversation, entry.completions) for entry in sampled]
 
 
 def label_conversations(env: TextGenChatEnv, model: torch.nn.Module, config, num_conversations: int) -> int:

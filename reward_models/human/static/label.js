@@ -64,7 +64,7 @@ function render() {
   $("submit").hidden = !(item && state.mode !== "pair");
   $("submit").disabled = false;
   $("clear").hidden = !(item && state.mode === "rank");
-  $("prompt").textContent = item ? item.prompt : "";
+  renderPrompt(item ? item.prompt : "");
   if (!item) return;
   if (state.mode === "edit") {
     $("original").textContent = item.completions[0];
@@ -82,6 +82,26 @@ function render() {
     $("submit").textContent = "Submit ranking (Enter)";
     renderRanking();
   }
+}
+
+// A conversation prompt (a list of {role, content} messages) shows turn by turn; a text prompt as text.
+function renderPrompt(prompt) {
+  const conversation = Array.isArray(prompt);
+  $("prompt-title").textContent = conversation ? "Conversation so far" : "Prompt";
+  $("prompt").className = conversation ? "conversation" : "text";
+  if (!conversation) { $("prompt").textContent = prompt; return; }
+  $("prompt").replaceChildren(...prompt.map((message) => {
+    const turn = document.createElement("div");
+    turn.className = `message ${message.role}`;
+    const role = document.createElement("div");
+    role.className = "role";
+    role.textContent = message.role;
+    const text = document.createElement("div");
+    text.className = "text";
+    text.textContent = message.content;
+    turn.append(role, text);
+    return turn;
+  }));
 }
 
 function renderRanking() {
