@@ -36,10 +36,10 @@ CONVERSATION = [
 
 @pytest.fixture(scope="module")
 def chat_policy_dir(tmp_path_factory):
-    """A tiny random GPT-2 (512 positions) with the tiny chat tokenizer, for ``reward label --env``."""
+    """A tiny random GPT-2 (640 positions) with the tiny chat tokenizer, for ``reward label --env``."""
     tokenizer = tiny_chat_tokenizer()
     folder = tmp_path_factory.mktemp("chat_policy")
-    tiny_model(vocab_size=len(tokenizer), n_positions=512).save_pretrained(folder)
+    tiny_model(vocab_size=len(tokenizer), n_positions=640).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return str(folder)
 
@@ -104,7 +104,7 @@ def test_render_pairs_needs_a_chat_tokenizer():
 
 
 def test_reward_label_on_a_chat_env_writes_conversation_pairs_and_the_trainer_scores_them_as_the_env(
-    tmp_path, chat_policy_dir, capsys
+    tmp_path, chat_policy_dir, capfd
 ):
     def label(output):
         args = ["reward", "label", "--env", "TextGenChat-v0", "--policy", chat_policy_dir, "--gold", "vader"]
@@ -112,7 +112,9 @@ def test_reward_label_on_a_chat_env_writes_conversation_pairs_and_the_trainer_sc
 
     output = tmp_path / "prefs.jsonl"
     assert label(output) == 0
-    assert "conversation preference pairs" in capsys.readouterr().out
+    console = capfd.readouterr()
+    assert "conversation preference pairs" in console.out
+    assert "attention_mask" not in console.err  # transformers' padding warning of cached decoding is silenced
     rows = [json.loads(line) for line in output.read_text().splitlines()]
     assert rows and all(isinstance(r["prompt"], list) and r["prompt"][-1]["role"] == "user" for r in rows)
     assert all(len(r["chosen"]) == 1 and r["chosen"][0]["role"] == "assistant" for r in rows)

@@ -159,6 +159,7 @@ def test_a_conversation_item_shows_the_turns_and_stores_a_conversation_pair(brow
         page.goto(url + "/")
         expect(page.locator("#progress")).to_have_text("0 / 2 labelled")
         expect(page.locator("#prompt-title")).to_have_text("Conversation so far")
+        expect(page.locator("#instructions")).to_contain_text("Which next reply is better?")
         turns = page.locator("#prompt .message")
         expect(turns).to_have_count(4)
         assert [turns.nth(i).get_attribute("class") for i in range(4)] == [f"message {m['role']}" for m in messages]

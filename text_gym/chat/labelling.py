@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from reward_models import Conversation, RewardFn, as_conversation, check_scores, rank_pairs
+from reward_models.common.quiet import padding_warning_silenced
 from reward_models.human.items import Candidates
 from reward_models.preferences.pairs import PreferenceWriter
 from text_gym.chat.env import TextGenChatEnv
@@ -94,17 +95,18 @@ def _sample_turns(
     stops = [env.end_of_turn_id, *task.eos_token_ids]
     device = next(model.parameters()).device
     budget = min(env.vector_env.max_turn_tokens, task.max_new_tokens - int(context.shape[1] - task.max_prompt_tokens))
-    output = model.generate(
-        input_ids=context.repeat(count, 1).to(device),
-        attention_mask=torch.ones((count, context.shape[1]), dtype=torch.long, device=device),
-        do_sample=True,
-        temperature=temperature,
-        top_p=top_p,
-        top_k=0,
-        max_new_tokens=max(1, budget),
-        eos_token_id=stops,
-        pad_token_id=task.pad_token_id,
-    )
+    with padding_warning_silenced():
+        output = model.generate(
+            input_ids=context.repeat(count, 1).to(device),
+            attention_mask=torch.ones((count, context.shape[1]), dtype=torch.long, device=device),
+            do_sample=True,
+            temperature=temperature,
+            top_p=top_p,
+            top_k=0,
+            max_new_tokens=max(1, budget),
+            eos_token_id=stops,
+            pad_token_id=task.pad_token_id,
+        )
     turns = []
     for row in output[:, context.shape[1] :].tolist():
         end = next((i for i, token in enumerate(row) if token in stops), None)

@@ -57,7 +57,9 @@ function render() {
   const item = state.item;
   document.querySelectorAll("#modes button")
     .forEach((b) => b.classList.toggle("active", b.dataset.mode === state.mode));
-  $("instructions").textContent = INSTRUCTIONS[state.mode];
+  const instructions = INSTRUCTIONS[state.mode];
+  $("instructions").textContent = item && Array.isArray(item.prompt)
+    ? instructions.replaceAll("continuation", "next reply") : instructions;
   $("done").hidden = item !== null;
   $("candidates").replaceChildren();
   $("edit-area").hidden = !(item && state.mode === "edit");
