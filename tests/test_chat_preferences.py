@@ -20,8 +20,10 @@ from reward_models import (
     parse_row,
     render_context,
     render_pairs,
+    score_pairs,
     train_reward_model,
 )
+from reward_models.human import LabelServerConfig, label_stats
 from reward_models.training.bradley_terry_trainer import PreferenceCollator
 from scripts.cli import main
 from text_gym import TextGenChatEnv
@@ -173,6 +175,19 @@ def test_reward_label_on_a_chat_env_writes_conversation_pairs_and_the_trainer_sc
     assert render_context(pair.prompt, tokenizer) == env.vector_env.template.render(messages, True)
     np.testing.assert_allclose(reward, trained, rtol=1e-5, atol=1e-6)
 
+    # reward eval and label stats read the conversation pairs too
+    capfd.readouterr()
+    evaluate = ["reward", "eval", "--data", str(output), "--reward-model", f"hf:{result.output_dir}", "--gold", "vader"]
+    assert main([*evaluate, "--chat-tokenizer", chat_policy_dir]) == 0
+    metrics = json.loads(capfd.readouterr().out)
+    assert metrics["num_pairs"] == len(pairs) and metrics["gold_accuracy"] == 1.0  # gold labelled them
+    assert main(evaluate) != 0
+    assert "has conversation pairs (a 'prompt' list of messages); pass chat_tokenizer" in capfd.readouterr().err
+    with pytest.raises(ValueError, match="conversation prompts; render them"):
+        score_pairs(result.reward_model, pairs)
+    stats = label_stats(output)
+    assert stats["pairs"] == len(pairs) and stats["prompts"] == len({p.prompt for p in pairs})
+
 
 def test_the_trainer_refuses_conversation_pairs_without_a_chat_tokenizer(tmp_path):
     path = tmp_path / "prefs.jsonl"
@@ -183,7 +198,7 @@ def test_the_trainer_refuses_conversation_pairs_without_a_chat_tokenizer(tmp_pat
 
 
 def test_label_serve_env_samples_conversation_items_and_saves_them_for_a_restart(tmp_path, chat_policy_dir):
-    from reward_models.human import LabelServerConfig, build_items, load_candidates, resolve_candidates
+    from reward_models.human import build_items, load_candidates, resolve_candidates
     from scripts.label import _conversation_candidates
 
     config = LabelServerConfig(
@@ -206,3 +221,14 @@ def test_label_serve_env_samples_conversation_items_and_saves_them_for_a_restart
     assert item.to_dict()["prompt"] == [{"role": r, "content": c} for r, c in item.prompt]
     with pytest.raises(ValueError, match="not a chat env"):
         _conversation_candidates(LabelServerConfig(env="TextGen-v0", policy=chat_policy_dir, device="cpu"))
+
+
+def test_flags_that_do_not_apply_to_a_chat_env_are_refused():
+    from reward_models import LabelConfig
+
+    with pytest.raises(ValueError, match="batch_size=8 does not apply with env='TextGenChat-v0'"):
+        LabelConfig(env="TextGenChat-v0", batch_size=8)
+    with pytest.raises(ValueError, match="batch_size=8 does not apply"):
+        LabelServerConfig(env="TextGenChat-v0", batch_size=8)
+    with pytest.raises(ValueError, match="pass one of them"):
+        LabelServerConfig(env="TextGenChat-v0", candidates="c.jsonl")

@@ -84,7 +84,9 @@ class LabelServerConfig:
     )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (> 0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus-sampling mass in (0, 1]"})
-    batch_size: int = field(default=32, metadata={"help": "sequences generated per forward pass"})
+    batch_size: int = field(
+        default=32, metadata={"help": "sequences generated per forward pass (text prompts only, not with env)"}
+    )
     device: str = field(default="auto", metadata={"help": "'cpu', 'cuda' or 'auto' (sampling)"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to bind; anything but loopback requires a token"})
@@ -120,6 +122,15 @@ class LabelServerConfig:
             raise ValueError(f"annotator must be 1-64 of letters, digits and _.@-, got {self.annotator!r}")
         if self.token is not None and len(self.token) < 8:
             raise ValueError("token must be at least 8 characters")
+        if self.env is not None and self.candidates is not None:
+            raise ValueError(
+                f"env={self.env!r} samples the candidates, candidates={self.candidates!r} reads them; pass one of them"
+            )
+        if self.env is not None and self.batch_size != 32:
+            raise ValueError(
+                f"batch_size={self.batch_size} does not apply with env={self.env!r}: a chat env's candidate turns are "
+                "sampled one conversation at a time"
+            )
 
 
 def is_loopback(host: str) -> bool:

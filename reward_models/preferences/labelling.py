@@ -66,7 +66,9 @@ class LabelConfig:
         default=False,
         metadata={"help": "store the gold-score gap as the row's 'margin' (used by the Bradley-Terry loss if enabled)"},
     )
-    batch_size: int = field(default=32, metadata={"help": "sequences generated per forward pass"})
+    batch_size: int = field(
+        default=32, metadata={"help": "sequences generated per forward pass (text prompts only, not with env)"}
+    )
     device: str = field(default="auto", metadata={"help": "'cpu', 'cuda', or 'auto'"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
 
@@ -79,6 +81,11 @@ class LabelConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.min_gold_gap < 0:
             raise ValueError(f"min_gold_gap must be >= 0, got {self.min_gold_gap}")
+        if self.env is not None and self.batch_size != 32:
+            raise ValueError(
+                f"batch_size={self.batch_size} does not apply with env={self.env!r}: a chat env's candidate turns are "
+                "sampled one conversation at a time"
+            )
 
 
 def load_policy(policy: str | object, device: torch.device) -> tuple[torch.nn.Module, object]:
