@@ -232,3 +232,31 @@ def test_flags_that_do_not_apply_to_a_chat_env_are_refused():
         LabelServerConfig(env="TextGenChat-v0", batch_size=8)
     with pytest.raises(ValueError, match="pass one of them"):
         LabelServerConfig(env="TextGenChat-v0", candidates="c.jsonl")
+
+
+def test_rank_and_edit_labels_of_a_conversation_item_are_conversation_rows(tmp_path):
+    from label_server import call, running_server
+
+    from reward_models.human import Candidates, load_candidates
+
+    conversation = as_conversation(CONVERSATION)
+    path = tmp_path / "prefs.jsonl"
+    with running_server(path, [Candidates(conversation, ("good", "ok", "bad"))]) as url:
+        for mode, fields in (("rank", {"ranking": [2, 0, 1]}), ("edit", {"text": "great"})):
+            status, body = call(f"{url}/api/next?annotator=alice&mode={mode}")
+            assert status == 200 and body["item"]["prompt"] == CONVERSATION
+            assert call(f"{url}/api/label", {"annotator": "alice", "item": body["item"]["key"], **fields})[0] == 200
+    rank, edit = (json.loads(line) for line in path.read_text().splitlines())
+    assert rank["prompt"] == edit["prompt"] == CONVERSATION
+    assert rank["ranking"] == [[{"role": "assistant", "content": text}] for text in ("bad", "good", "ok")]
+    assert edit["chosen"] == [{"role": "assistant", "content": "great"}]
+    assert load_preferences(path) == [
+        PreferencePair(conversation, "bad", "good"),
+        PreferencePair(conversation, "bad", "ok"),
+        PreferencePair(conversation, "good", "ok"),
+        PreferencePair(conversation, "great", "good"),
+    ]
+    bad = tmp_path / "candidates.jsonl"
+    bad.write_text(json.dumps({"prompt": [{"role": "robot", "content": "x"}], "completions": ["a"]}) + "\n")
+    with pytest.raises(ValueError, match=r"candidates\.jsonl, line 1: field 'prompt', message 0: unknown role 'robot'"):
+        load_candidates(bad)

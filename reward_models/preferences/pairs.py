@@ -93,7 +93,7 @@ def _is_finite_float(number: int | float) -> bool:
         return False
 
 
-def is_conversation_row(row: dict) -> bool:
+def _is_conversation_row(row: dict) -> bool:
     """Whether a pair or ranking row is a conversation pair (its ``prompt`` is a list of messages)."""
     return isinstance(row.get("prompt"), list)
 
@@ -101,7 +101,7 @@ def is_conversation_row(row: dict) -> bool:
 def _texts(row: dict, key: str) -> list[str]:
     """The completion texts of a validated row's ``key`` (``"ranking"``) or ``[row[key]]`` (``chosen``/``rejected``)."""
     values = row[key] if key == "ranking" else [row[key]]
-    if is_conversation_row(row):
+    if _is_conversation_row(row):
         return [value[0]["content"] for value in values]
     return list(values)
 
@@ -113,7 +113,7 @@ def parse_row(line: str) -> dict:
     Raises ``ValueError`` saying what is wrong.
     """
     row = parse_json_object(line)
-    conversation = is_conversation_row(row)
+    conversation = _is_conversation_row(row)
     if conversation:
         parse_conversation(row["prompt"])
     if "id" in row and (not isinstance(row["id"], str) or not row["id"]):
@@ -159,7 +159,7 @@ def parse_row(line: str) -> dict:
 def expand_row(row: dict) -> list[PreferencePair]:
     """The pairs a validated pair or ranking row stands for (a ranking of k: k(k−1)/2 pairs, better one chosen); a
     conversation row's prompt as a ``Conversation``, its completions as their text."""
-    prompt = parse_conversation(row["prompt"]) if is_conversation_row(row) else row["prompt"]
+    prompt = parse_conversation(row["prompt"]) if _is_conversation_row(row) else row["prompt"]
     if "ranking" in row:
         ranking = _texts(row, "ranking")
         return [
