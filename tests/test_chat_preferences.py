@@ -260,3 +260,14 @@ def test_rank_and_edit_labels_of_a_conversation_item_are_conversation_rows(tmp_p
     bad.write_text(json.dumps({"prompt": [{"role": "robot", "content": "x"}], "completions": ["a"]}) + "\n")
     with pytest.raises(ValueError, match=r"candidates\.jsonl, line 1: field 'prompt', message 0: unknown role 'robot'"):
         load_candidates(bad)
+
+
+def test_with_the_smollm2_tokenizer_the_trainer_renders_the_context_the_chat_env_scores_in():
+    from reward_models.common.packaged import load_tokenizer
+    from text_gym import ChatTemplate
+
+    tokenizer = load_tokenizer("smollm2")
+    for messages in (CONVERSATION, CONVERSATION[1:]):  # with a system message, and with SmolLM2's default one
+        text = render_context(as_conversation(messages), tokenizer)
+        assert text == ChatTemplate(tokenizer).render(messages, add_generation_prompt=True)
+        assert text.endswith("<|im_start|>assistant\n") and messages[-1]["content"] in text
