@@ -30,6 +30,7 @@ from reward_models.models.reference import (
 )
 from reward_models.models.safety import HarmlessnessReward, ProfanityFreeReward, RefusalReward
 from reward_models.models.sentiment import sentiment_model_path, sentiment_reward_model
+from reward_models.preferences.conversation import Conversation, as_conversation, render_context, render_pairs
 from reward_models.preferences.labelling import LabelConfig, label_preferences, rank_pairs
 from reward_models.preferences.pairs import (
     PreferenceDataError,
@@ -90,6 +91,7 @@ __all__ = [
     "AnswerFormatReward",
     "BaseRewardModel",
     "CompositeReward",
+    "Conversation",
     "DistinctNGrams",
     "ExactMatchReward",
     "HFRewardModel",
@@ -116,6 +118,7 @@ __all__ = [
     "SacreBleuReward",
     "VaderSentiment",
     "append_preferences",
+    "as_conversation",
     "bradley_terry_loss",
     "cache_dir",
     "call_reward",
@@ -142,6 +145,8 @@ __all__ = [
     "register_reward_model",
     "register_reward_models",
     "registered_reward_models",
+    "render_context",
+    "render_pairs",
     "require_extra",
     "required_fields",
     "resolve_device",

@@ -1,5 +1,9 @@
 """``text-gym label serve|stats``: label completions in a local web page; statistics of the labels.
 
+``label serve --env TextGenChat-v0`` (or another chat env) labels the next agent turn of conversations played
+through the env with the policy: the page shows the conversation and the candidate turns, and the labels are
+conversation pairs.
+
 Thin wrappers: every flag is a field of ``reward_models.human.LabelServerConfig`` or
 ``LabelStatsConfig``. See docs/labelling.md.
 """
@@ -20,7 +24,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
     config = config_from_args(LabelServerConfig, args)
     require_extra("flask", "label", "the labelling page")  # before sampling the candidates, not after
-    candidates = resolve_candidates(config, lambda: load_prompts(config.prompts))
+    sample = None if config.env is None else lambda: _conversation_candidates(config)
+    candidates = resolve_candidates(config, lambda: load_prompts(config.prompts or "default:test"), sample)
     token = resolve_token(config)
     server = make_server(config, candidates, token)
     host = f"[{config.host}]" if ":" in config.host else config.host
@@ -38,6 +43,22 @@ def run_serve(args: argparse.Namespace) -> int:
         server.server_close()
         server.app.extensions["label_store"].close()
     return 0
+
+
+def _conversation_candidates(config) -> list:
+    """``label serve --env``: one conversation per prompt of the chat env, played with the policy, and
+    ``completions_per_prompt`` candidate next turns of each."""
+    from reward_models.common.devices import resolve_device
+    from reward_models.preferences.labelling import load_policy
+    from text_gym import load_prompts
+    from text_gym.chat.labelling import conversation_candidates, labelling_env
+
+    model, tokenizer = load_policy(config.policy, resolve_device(config.device))
+    prompts = None if config.prompts is None else load_prompts(config.prompts)
+    env = labelling_env(config.env, tokenizer, config.max_new_tokens, prompts=prompts)
+    return conversation_candidates(
+        env, model, len(env.task.prompts), config.completions_per_prompt, config.temperature, config.top_p, config.seed
+    )
 
 
 def run_stats(args: argparse.Namespace) -> int:

@@ -18,9 +18,27 @@ def run_label(args: argparse.Namespace) -> int:
     from text_gym import load_prompts
 
     config = config_from_args(LabelConfig, args)
-    written = label_preferences(config, load_prompts(config.prompts))
+    if config.env is not None:
+        written = _label_chat_env(config)
+        print(f"wrote {written} conversation preference pairs to {config.output}")
+        return 0
+    written = label_preferences(config, load_prompts(config.prompts or "default:train"))
     print(f"wrote {written} preference pairs to {config.output}")
     return 0
+
+
+def _label_chat_env(config) -> int:
+    """``reward label --env``: the chat env with the policy's tokenizer, the gold labeller as its reward model and
+    ``max_new_tokens`` as its ``max_turn_tokens``; one conversation per prompt and repeat."""
+    from reward_models.common.devices import resolve_device
+    from reward_models.preferences.labelling import load_policy
+    from text_gym import load_prompts
+    from text_gym.chat.labelling import label_conversations, labelling_env
+
+    model, tokenizer = load_policy(config.policy, resolve_device(config.device))
+    prompts = None if config.prompts is None else load_prompts(config.prompts)
+    env = labelling_env(config.env, tokenizer, config.max_new_tokens, config.gold, prompts)
+    return label_conversations(env, model, config, len(env.task.prompts) * config.repeats)
 
 
 def run_train(args: argparse.Namespace) -> int:
@@ -36,13 +54,15 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
-    from reward_models import evaluate_preferences, load_preferences, make_reward_model
+    from reward_models import evaluate_preferences, load_preferences, make_reward_model, render_pairs
+    from reward_models.common.packaged import load_tokenizer
     from reward_models.training.evaluation import EvalConfig
 
     config = config_from_args(EvalConfig, args)
+    chat_tokenizer = None if config.chat_tokenizer is None else load_tokenizer(config.chat_tokenizer)
     metrics = evaluate_preferences(
         make_reward_model(config.reward_model),
-        load_preferences(config.data),
+        render_pairs(load_preferences(config.data), chat_tokenizer),
         gold=None if config.gold is None else make_reward_model(config.gold),
         min_gold_gap=config.min_gold_gap,
         use_margin=config.use_margin,

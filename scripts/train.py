@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import time
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -211,22 +210,6 @@ GOLD_OF_ENV = "env"
 """``--gold-reward-model`` value (the default) for the env's gold metric (``_env_gold``)."""
 
 
-def _is_chat_env(env_id: str) -> bool:
-    """Whether the registered ``env_id`` builds a chat vector env (``ValueError`` naming the ids if unknown)."""
-    import gymnasium as gym
-    from gymnasium.envs.registration import load_env_creator
-
-    from text_gym import TextGenChatVectorEnv
-
-    if env_id not in gym.registry:
-        known = sorted(name for name in gym.registry if name.startswith("TextGen"))
-        raise ValueError(f"env {env_id!r} is not a registered env id; the TextGen envs: {', '.join(known)}")
-    creator = gym.spec(env_id).vector_entry_point
-    creator = load_env_creator(creator) if isinstance(creator, str) else creator
-    built = creator if isinstance(creator, type) else typing.get_type_hints(creator).get("return")
-    return isinstance(built, type) and issubclass(built, TextGenChatVectorEnv)
-
-
 def _env_gold(env_id: str) -> str:
     """The gold metric of ``env_id`` as a reward-model spec: the task's (``text_gym.gold_reward_spec``) for the suite
     tasks and TextGenSupport-v0, VADER for the others."""
@@ -276,9 +259,10 @@ def run(args: argparse.Namespace) -> int:
     from agents.common.checkpoint import checkpoint_to_resume
     from agents.common.envs import make_vector_env
     from text_gym import task_metrics
+    from text_gym.chat import is_chat_env
 
     train = config_from_args(TrainArgs, args)
-    chat = _is_chat_env(train.env)
+    chat = is_chat_env(train.env)
     if not chat:
         given = [name for name in CHAT_FIELDS if getattr(train, name) is not None]
         if given:

@@ -137,3 +137,41 @@ def test_page_works_when_a_token_is_required(browser, tmp_path):
         page.goto(url + "/")  # without the token: refused, and the API stays closed
         assert "missing or wrong token" in page.content()
     assert [row["chosen"] for row in read_preference_rows(path)] == [CANDIDATES[0].completions[1]]
+
+
+def test_a_conversation_item_shows_the_turns_and_stores_a_conversation_pair(browser, tmp_path):
+    from playwright.sync_api import expect
+
+    from reward_models import as_conversation
+    from reward_models.human import Candidates
+
+    messages = [
+        {"role": "system", "content": "be kind"},
+        {"role": "user", "content": f"the food was {SCRIPT}"},
+        {"role": "assistant", "content": "sad day"},
+        {"role": "user", "content": "and the movie?"},
+    ]
+    candidates = [Candidates(as_conversation(messages), (" great fun", " bad film", " ok", " so good"))]
+    path = tmp_path / "prefs.jsonl"
+    with running_server(path, candidates) as url:
+        page = browser.new_page(viewport={"width": 1100, "height": 800})
+        page.set_default_timeout(10_000)
+        page.goto(url + "/")
+        expect(page.locator("#progress")).to_have_text("0 / 2 labelled")
+        expect(page.locator("#prompt-title")).to_have_text("Conversation so far")
+        expect(page.locator("#instructions")).to_contain_text("Which next reply is better?")
+        turns = page.locator("#prompt .message")
+        expect(turns).to_have_count(4)
+        assert [turns.nth(i).get_attribute("class") for i in range(4)] == [f"message {m['role']}" for m in messages]
+        expect(turns.nth(1).locator(".text")).to_have_text(messages[1]["content"])  # shown as text, not run
+        expect(turns.nth(3).locator(".role")).to_have_text("user")
+        assert page.evaluate("window.__pwned") is None
+        page.keyboard.press("2")
+        expect(page.locator("#progress")).to_have_text("1 / 2 labelled")
+    (row,) = read_preference_rows(path)
+    assert row["prompt"] == messages
+    assert (row["chosen"], row["rejected"]) == (
+        [{"role": "assistant", "content": " bad film"}],
+        [{"role": "assistant", "content": " great fun"}],
+    )
+    assert load_preferences(path)[0].prompt == as_conversation(messages)

@@ -1,5 +1,6 @@
 """Keep the console to text-gym's own progress bars and messages while transformers loads or writes weights: its
-progress bars, peft's ``is_gradient_checkpointing`` FutureWarning, and the "LOAD REPORT" of an expected new head."""
+progress bars, peft's ``is_gradient_checkpointing`` FutureWarning, the "LOAD REPORT" of an expected new head, and the
+padding warning of ``generate`` calls that pass their attention mask."""
 
 from __future__ import annotations
 
@@ -34,9 +35,25 @@ def peft_checkpointing_warning_silenced() -> Iterator[None]:
         yield
 
 
-class _LoadReportFilter(logging.Filter):
+class _MessageFilter(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return "LOAD REPORT" not in record.getMessage()
+        return self.text not in record.getMessage()
+
+
+@contextlib.contextmanager
+def _transformers_message_dropped(text: str) -> Iterator[None]:
+    """Drop the ``transformers.modeling_utils`` log records containing ``text`` inside the block."""
+    logger = logging.getLogger("transformers.modeling_utils")
+    message_filter = _MessageFilter(text)
+    logger.addFilter(message_filter)
+    try:
+        yield
+    finally:
+        logger.removeFilter(message_filter)
 
 
 @contextlib.contextmanager
@@ -44,10 +61,15 @@ def expected_load_report_silenced() -> Iterator[None]:
     """Without transformers' "LOAD REPORT" table (a warning listing missing / unexpected weights) for the loads
     inside the block, for a caller that expects those weights to differ (a new scalar head on a causal LM's
     backbone). Only that record is dropped; every other transformers warning still shows."""
-    logger = logging.getLogger("transformers.modeling_utils")
-    report_filter = _LoadReportFilter()
-    logger.addFilter(report_filter)
-    try:
+    with _transformers_message_dropped("LOAD REPORT"):
         yield
-    finally:
-        logger.removeFilter(report_filter)
+
+
+@contextlib.contextmanager
+def padding_warning_silenced() -> Iterator[None]:
+    """Without transformers' "We strongly recommend passing in an `attention_mask`" warning inside the block, for
+    ``generate`` calls that pass the full mask: in its cached decoding steps transformers calls the model without
+    one, and warns when the last sampled token is the pad id (a token the policy chose, or the pad of a finished
+    row). Only that record is dropped."""
+    with _transformers_message_dropped("strongly recommend passing in an `attention_mask`"):
+        yield

@@ -60,10 +60,18 @@ class LabelServerConfig:
             "<output>.candidates.jsonl and reused on restart)"
         },
     )
-    prompts: str = field(
-        default="default:test",
+    prompts: str | None = field(
+        default=None,
         metadata={
-            "help": "prompts to sample candidates for: a .txt/.jsonl file or text_gym's 'default:train|test|all'"
+            "help": "prompts to sample candidates for: a .txt/.jsonl file or text_gym's 'default:train|test|all'; "
+            "none: default:test, or with env the env's own first messages"
+        },
+    )
+    env: str | None = field(
+        default=None,
+        metadata={
+            "help": "a chat env id (TextGenChat-v0, TextGenSupport-v0): show conversations played through it with "
+            "the policy (one per prompt) and candidate next agent turns; labels become conversation pairs"
         },
     )
     policy: str = field(
@@ -71,10 +79,14 @@ class LabelServerConfig:
         metadata={"help": "causal LM that writes the candidates: hub id, local folder or 'smollm2' (packaged)"},
     )
     completions_per_prompt: int = field(default=4, metadata={"help": "k completions sampled per prompt (>= 2)"})
-    max_new_tokens: int = field(default=24, metadata={"help": "tokens sampled per completion"})
+    max_new_tokens: int = field(
+        default=24, metadata={"help": "tokens sampled per completion (with env: the env's max_turn_tokens)"}
+    )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (> 0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus-sampling mass in (0, 1]"})
-    batch_size: int = field(default=32, metadata={"help": "sequences generated per forward pass"})
+    batch_size: int = field(
+        default=32, metadata={"help": "sequences generated per forward pass (text prompts only, not with env)"}
+    )
     device: str = field(default="auto", metadata={"help": "'cpu', 'cuda' or 'auto' (sampling)"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
     host: str = field(default="127.0.0.1", metadata={"help": "address to bind; anything but loopback requires a token"})
@@ -110,6 +122,15 @@ class LabelServerConfig:
             raise ValueError(f"annotator must be 1-64 of letters, digits and _.@-, got {self.annotator!r}")
         if self.token is not None and len(self.token) < 8:
             raise ValueError("token must be at least 8 characters")
+        if self.env is not None and self.candidates is not None:
+            raise ValueError(
+                f"env={self.env!r} samples the candidates, candidates={self.candidates!r} reads them; pass one of them"
+            )
+        if self.env is not None and self.batch_size != 32:
+            raise ValueError(
+                f"batch_size={self.batch_size} does not apply with env={self.env!r}: a chat env's candidate turns are "
+                "sampled one conversation at a time"
+            )
 
 
 def is_loopback(host: str) -> bool:
@@ -129,14 +150,24 @@ def resolve_token(config: LabelServerConfig) -> str | None:
     return config.token
 
 
-def resolve_candidates(config: LabelServerConfig, prompts: Callable[[], Sequence[str]]) -> list[Candidates]:
+def resolve_candidates(
+    config: LabelServerConfig,
+    prompts: Callable[[], Sequence[str]],
+    sample: Callable[[], list[Candidates]] | None = None,
+) -> list[Candidates]:
     """``config.candidates`` if given; else the candidates sampled earlier for ``config.output`` if they exist
-    (so a restart shows the same items); else sample them for ``prompts()`` from ``config.policy`` and save them."""
+    (so a restart shows the same items); else sample them and save them: ``sample()`` when given (the chat envs'
+    conversations, ``text_gym.chat.labelling.conversation_candidates``), else for ``prompts()`` from
+    ``config.policy``."""
     if config.candidates is not None:
         return load_candidates(config.candidates)
     cache = Path(config.output + ".candidates.jsonl")
     if cache.is_file():
         return load_candidates(cache)
+    if sample is not None:
+        candidates = sample()
+        save_candidates(cache, candidates)
+        return candidates
     candidates = sample_candidates(
         list(prompts()),
         config.policy,

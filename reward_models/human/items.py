@@ -5,6 +5,10 @@ Candidates file (JSONL, one object per line)::
 
     {"prompt": str, "completions": [str, ...]}
 
+``prompt`` may also be a conversation, a list of ``{"role", "content"}`` messages ending with a user turn (as in a
+conversation pair, ``reward_models.preferences.conversation``): the completions are then candidate next assistant
+turns, the page shows the conversation turn by turn, and the labels are conversation pairs.
+
 Items, per mode, for a prompt with distinct completions ``c0 … c(k-1)``:
 
 - ``pair``: disjoint pairs ``(c0, c1), (c2, c3), …`` (every completion compared once; an odd last one is left out);
@@ -26,6 +30,7 @@ from pathlib import Path
 from typing import Literal, get_args
 
 from reward_models.common.jsonl import read_jsonl_objects
+from reward_models.preferences.conversation import Conversation, conversation_messages, parse_conversation
 
 LabelMode = Literal["pair", "rank", "edit"]
 MODES: tuple[str, ...] = get_args(LabelMode)
@@ -33,9 +38,10 @@ MODES: tuple[str, ...] = get_args(LabelMode)
 
 @dataclass(frozen=True)
 class Candidates:
-    """Completions of one prompt offered for labelling."""
+    """Completions of one prompt (a text, or a conversation whose next assistant turn they are) offered for
+    labelling."""
 
-    prompt: str
+    prompt: str | Conversation
     completions: tuple[str, ...]
 
 
@@ -45,16 +51,28 @@ class Item:
 
     key: str
     mode: str
-    prompt: str
+    prompt: str | Conversation
     completions: tuple[str, ...]
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "mode": self.mode, "prompt": self.prompt, "completions": list(self.completions)}
+        """The item as the page gets it: a conversation prompt as its list of ``{"role", "content"}`` messages."""
+        return {
+            "key": self.key,
+            "mode": self.mode,
+            "prompt": _prompt_json(self.prompt),
+            "completions": list(self.completions),
+        }
 
 
-def item_key(mode: str, prompt: str, completions: Sequence[str]) -> str:
+def _prompt_json(prompt: str | Conversation) -> str | list[dict[str, str]]:
+    return conversation_messages(prompt) if isinstance(prompt, tuple) else prompt
+
+
+def item_key(mode: str, prompt: str | Conversation, completions: Sequence[str]) -> str:
     """Stable key ``"<mode>:<16 hex digits>"`` of an item (sha256 of its mode, prompt and completions)."""
-    digest = hashlib.sha256(json.dumps([mode, prompt, list(completions)], ensure_ascii=False).encode("utf-8"))
+    digest = hashlib.sha256(
+        json.dumps([mode, _prompt_json(prompt), list(completions)], ensure_ascii=False).encode("utf-8")
+    )
     return f"{mode}:{digest.hexdigest()[:16]}"
 
 
@@ -67,17 +85,23 @@ def load_candidates(path: str | os.PathLike) -> list[Candidates]:
     result = []
     for number, row in read_jsonl_objects(path, "candidates file"):
         completions = row.get("completions")
+        prompt = row.get("prompt")
+        if isinstance(prompt, list):
+            try:
+                prompt = parse_conversation(prompt)
+            except ValueError as error:
+                raise ValueError(f"candidates file {path}, line {number}: {error}") from None
         if (
-            not isinstance(row.get("prompt"), str)
+            not isinstance(prompt, (str, tuple))
             or not isinstance(completions, list)
             or not completions
             or not all(isinstance(c, str) for c in completions)
         ):
             raise ValueError(
-                f'candidates file {path}, line {number}: expected {{"prompt": str, '
+                f'candidates file {path}, line {number}: expected {{"prompt": str or [messages], '
                 '"completions": [str, ...]} with at least one completion'
             )
-        result.append(Candidates(row["prompt"], _distinct(completions)))
+        result.append(Candidates(prompt, _distinct(completions)))
     if not result:
         raise ValueError(f"candidates file {path} has no rows")
     return result
@@ -90,7 +114,8 @@ def save_candidates(path: str | os.PathLike, candidates: Sequence[Candidates]) -
     temporary = path.with_name(path.name + ".tmp")
     temporary.write_text(
         "".join(
-            json.dumps({"prompt": c.prompt, "completions": list(c.completions)}, ensure_ascii=False) + "\n"
+            json.dumps({"prompt": _prompt_json(c.prompt), "completions": list(c.completions)}, ensure_ascii=False)
+            + "\n"
             for c in candidates
         ),
         encoding="utf-8",
@@ -141,7 +166,7 @@ def build_items(candidates: Sequence[Candidates]) -> dict[str, list[Item]]:
     """The labelling queue of every mode (see the module docstring), in candidates order."""
     queues: dict[str, list[Item]] = {mode: [] for mode in MODES}
 
-    def add(mode: str, prompt: str, completions: tuple[str, ...]) -> None:
+    def add(mode: str, prompt: str | Conversation, completions: tuple[str, ...]) -> None:
         queues[mode].append(Item(item_key(mode, prompt, completions), mode, prompt, completions))
 
     for entry in candidates:

@@ -80,7 +80,7 @@ def label_stats(path: str | os.PathLike, reward_model: RewardFn | None = None) -
     stats = {
         "labels": len(rows),
         "pairs": len(labels),
-        "prompts": len({row["prompt"] for row in rows}),
+        "prompts": len({pair.prompt for _, pair in labels}),
         "by_mode": dict(sorted(Counter(row.get("mode", "pair") for row in rows).items())),
         "by_annotator": dict(sorted(Counter(row.get("annotator", NO_ANNOTATOR) for row in rows).items())),
         "annotator_agreement": annotator_agreement(labels),

@@ -8,6 +8,8 @@ start. Rows:
 - pick (``mode: "pair"``) and edit (``mode: "edit"``): a pair row ``prompt, chosen, rejected`` (an edit is chosen
   over the original completion);
 - rank (``mode: "rank"``): ``prompt, ranking`` (best first), expanded into pairs when loaded;
+- a conversation item's label is a conversation pair (its messages as ``prompt``, each completion as one assistant
+  message: ``reward_models.preferences.conversation``);
 - undo: ``{"undo": <id>}`` retracts the labeller's latest live label. The file is never rewritten.
 
 Label rows also carry ``id`` (unique), ``item`` (the item key), ``mode``, ``annotator`` and ``timestamp`` (UTC,
@@ -24,6 +26,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from reward_models.human.items import Item
+from reward_models.preferences.conversation import row_fields
 from reward_models.preferences.pairs import PreferenceWriter, read_preference_rows
 
 
@@ -62,8 +65,7 @@ class LabelStore:
         """Append the label ``fields`` (``chosen``/``rejected`` or ``ranking``) of ``item`` by ``annotator``; return
         the row as written. Raises ``LabelConflict`` if ``annotator`` already labelled ``item``."""
         row = {
-            "prompt": item.prompt,
-            **fields,
+            **row_fields(item.prompt, fields),
             "id": uuid.uuid4().hex,
             "item": item.key,
             "mode": item.mode,

@@ -1,5 +1,8 @@
 """Simulated preference labelling: sample k completions per prompt from a policy, rank them with a gold labeller.
 
+Conversations of a chat env (``env``): ``text_gym.chat.labelling.label_conversations``, called by ``text-gym reward
+label --env``.
+
 Stands in for human annotators (the "gold" labeller of Gao et al. 2022): every pair of the k completions whose
 gold scores differ by more than ``min_gold_gap`` becomes a row ``{"prompt", "chosen", "rejected"}`` with the
 higher-scored completion as ``chosen``, appended crash-safely with ``PreferenceWriter``.
@@ -29,11 +32,18 @@ class LabelConfig:
     """Simulated labelling: sample completions from a policy and write gold-ranked preference pairs."""
 
     output: str = field(default="preferences.jsonl", metadata={"help": "preference JSONL file to append to"})
-    prompts: str = field(
-        default="default:train",
+    prompts: str | None = field(
+        default=None,
         metadata={
             "help": "prompt source, resolved by the CLI: a .txt (one per line) or .jsonl ('prompt' field) file, or "
-            "text_gym's 'default:train|test|all'"
+            "text_gym's 'default:train|test|all'; none: default:train, or with env the env's own first messages"
+        },
+    )
+    env: str | None = field(
+        default=None,
+        metadata={
+            "help": "a chat env id (TextGenChat-v0, TextGenSupport-v0): label the next agent turn of conversations "
+            "played through it with the policy, one per prompt and repeat, written as conversation pairs"
         },
     )
     policy: str = field(
@@ -43,7 +53,9 @@ class LabelConfig:
     gold: str = field(default="vader", metadata={"help": "reward-model spec string of the gold labeller"})
     completions_per_prompt: int = field(default=4, metadata={"help": "k completions sampled per prompt (>= 2)"})
     repeats: int = field(default=1, metadata={"help": "passes over the prompt list (each samples k new completions)"})
-    max_new_tokens: int = field(default=24, metadata={"help": "tokens sampled per completion"})
+    max_new_tokens: int = field(
+        default=24, metadata={"help": "tokens sampled per completion (with env: the env's max_turn_tokens)"}
+    )
     temperature: float = field(default=1.0, metadata={"help": "sampling temperature (> 0)"})
     top_p: float = field(default=1.0, metadata={"help": "nucleus-sampling mass in (0, 1]"})
     min_gold_gap: float = field(
@@ -54,7 +66,9 @@ class LabelConfig:
         default=False,
         metadata={"help": "store the gold-score gap as the row's 'margin' (used by the Bradley-Terry loss if enabled)"},
     )
-    batch_size: int = field(default=32, metadata={"help": "sequences generated per forward pass"})
+    batch_size: int = field(
+        default=32, metadata={"help": "sequences generated per forward pass (text prompts only, not with env)"}
+    )
     device: str = field(default="auto", metadata={"help": "'cpu', 'cuda', or 'auto'"})
     seed: int = field(default=0, metadata={"help": "sampling seed"})
 
@@ -67,6 +81,11 @@ class LabelConfig:
             raise ValueError(f"top_p must be in (0, 1], got {self.top_p}")
         if self.min_gold_gap < 0:
             raise ValueError(f"min_gold_gap must be >= 0, got {self.min_gold_gap}")
+        if self.env is not None and self.batch_size != 32:
+            raise ValueError(
+                f"batch_size={self.batch_size} does not apply with env={self.env!r}: a chat env's candidate turns are "
+                "sampled one conversation at a time"
+            )
 
 
 def load_policy(policy: str | object, device: torch.device) -> tuple[torch.nn.Module, object]:

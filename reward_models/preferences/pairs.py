@@ -7,6 +7,9 @@ Schema (one JSON object per line, strict UTF-8: invalid bytes are an error of th
     {"prompt": str, "ranking": [str, str, ...]}                                         # a ranking, best first
     {"undo": str}                                                    # retracts the row whose "id" is that string
 
+A *conversation pair* has a list of ``{"role", "content"}`` messages as ``prompt`` and one-assistant-message lists as
+``chosen``/``rejected`` (and ranking entries): TRL's conversational preference format, ``conversation.py``.
+
 ``chosen`` is the completion the labeller preferred; ``margin`` is an optional offset for the Bradley–Terry loss
 (``-log σ(r⁺ − r⁻ − margin)``). A ranking of k distinct completions expands at load time into its k(k−1)/2 pairs
 (each earlier one chosen over each later one). Any row may carry an ``"id"`` (a string, unique in the file); an
@@ -39,21 +42,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reward_models.common.jsonl import decode_line, parse_json_object
+from reward_models.preferences.conversation import Conversation, parse_conversation, parse_reply, row_fields
 
 REQUIRED_FIELDS = ("prompt", "chosen", "rejected")
 
 
 @dataclass(frozen=True)
 class PreferencePair:
-    """One labelled comparison: ``chosen`` was preferred over ``rejected`` as a completion of ``prompt``."""
+    """One labelled comparison: ``chosen`` was preferred over ``rejected`` as a completion of ``prompt`` (a text, or
+    a ``Conversation`` whose next assistant turn the completions are)."""
 
-    prompt: str
+    prompt: str | Conversation
     chosen: str
     rejected: str
     margin: float | None = None
 
     def to_json(self) -> str:
-        row = {"prompt": self.prompt, "chosen": self.chosen, "rejected": self.rejected}
+        row = row_fields(self.prompt, {"chosen": self.chosen, "rejected": self.rejected})
         if self.margin is not None:
             row["margin"] = self.margin
         return json.dumps(row, ensure_ascii=False)
@@ -70,7 +75,8 @@ class PreferenceDataError(ValueError):
         super().__init__(
             f"{path}: {len(errors)} invalid preference row(s) (schema: one JSON object per line with "
             f"string fields {', '.join(REQUIRED_FIELDS)} and an optional finite number 'margin'; or "
-            f"'prompt' and a 'ranking' list; or 'undo'):\n"
+            f"'prompt' and a 'ranking' list; or 'undo'; conversation pairs: a 'prompt' list of messages and "
+            f"one-assistant-message lists):\n"
             f"{shown}{more}"
         )
 
@@ -87,12 +93,29 @@ def _is_finite_float(number: int | float) -> bool:
         return False
 
 
+def _is_conversation_row(row: dict) -> bool:
+    """Whether a pair or ranking row is a conversation pair (its ``prompt`` is a list of messages)."""
+    return isinstance(row.get("prompt"), list)
+
+
+def _texts(row: dict, key: str) -> list[str]:
+    """The completion texts of a validated row's ``key`` (``"ranking"``) or ``[row[key]]`` (``chosen``/``rejected``)."""
+    values = row[key] if key == "ranking" else [row[key]]
+    if _is_conversation_row(row):
+        return [value[0]["content"] for value in values]
+    return list(values)
+
+
 def parse_row(line: str) -> dict:
-    """Parse and validate one JSONL line of any kind (pair, ranking or undo); return the JSON object.
+    """Parse and validate one JSONL line of any kind (pair, ranking or undo, with a text or a conversation prompt);
+    return the JSON object.
 
     Raises ``ValueError`` saying what is wrong.
     """
     row = parse_json_object(line)
+    conversation = _is_conversation_row(row)
+    if conversation:
+        parse_conversation(row["prompt"])
     if "id" in row and (not isinstance(row["id"], str) or not row["id"]):
         raise ValueError(f"field 'id' must be a non-empty string, got {row['id']!r}")
     if "undo" in row:
@@ -102,10 +125,13 @@ def parse_row(line: str) -> dict:
     if "ranking" in row:
         if "prompt" not in row:
             raise ValueError("missing field(s) 'prompt'")
-        _check_string(row, "prompt")
+        if not conversation:
+            _check_string(row, "prompt")
         if "chosen" in row or "rejected" in row:
             raise ValueError("a row has either 'ranking' or 'chosen'/'rejected', not both")
         ranking = row["ranking"]
+        if conversation and isinstance(ranking, list):
+            ranking = [parse_reply(entry, f"ranking[{index}]") for index, entry in enumerate(ranking)]
         if not isinstance(ranking, list) or len(ranking) < 2 or not all(isinstance(text, str) for text in ranking):
             raise ValueError("field 'ranking' must be a list of at least 2 strings (best first)")
         if len(set(ranking)) != len(ranking):
@@ -114,9 +140,13 @@ def parse_row(line: str) -> dict:
     missing = [key for key in REQUIRED_FIELDS if key not in row]
     if missing:
         raise ValueError(f"missing field(s) {', '.join(map(repr, missing))}")
-    for key in REQUIRED_FIELDS:
-        _check_string(row, key)
-    if row["chosen"] == row["rejected"]:
+    if conversation:
+        chosen, rejected = parse_reply(row["chosen"], "chosen"), parse_reply(row["rejected"], "rejected")
+    else:
+        for key in REQUIRED_FIELDS:
+            _check_string(row, key)
+        chosen, rejected = row["chosen"], row["rejected"]
+    if chosen == rejected:
         raise ValueError("'chosen' and 'rejected' are identical, so the pair carries no preference")
     margin = row.get("margin")
     if margin is not None and (
@@ -127,16 +157,19 @@ def parse_row(line: str) -> dict:
 
 
 def expand_row(row: dict) -> list[PreferencePair]:
-    """The pairs a validated pair or ranking row stands for (a ranking of k: k(k−1)/2 pairs, better one chosen)."""
+    """The pairs a validated pair or ranking row stands for (a ranking of k: k(k−1)/2 pairs, better one chosen); a
+    conversation row's prompt as a ``Conversation``, its completions as their text."""
+    prompt = parse_conversation(row["prompt"]) if _is_conversation_row(row) else row["prompt"]
     if "ranking" in row:
-        ranking = row["ranking"]
+        ranking = _texts(row, "ranking")
         return [
-            PreferencePair(row["prompt"], better, worse)
+            PreferencePair(prompt, better, worse)
             for index, better in enumerate(ranking)
             for worse in ranking[index + 1 :]
         ]
     margin = row.get("margin")
-    return [PreferencePair(row["prompt"], row["chosen"], row["rejected"], None if margin is None else float(margin))]
+    chosen, rejected = _texts(row, "chosen")[0], _texts(row, "rejected")[0]
+    return [PreferencePair(prompt, chosen, rejected, None if margin is None else float(margin))]
 
 
 def read_preference_rows(path: str | os.PathLike, skip_invalid: bool = False) -> list[dict]:

@@ -42,6 +42,13 @@ class RewardTrainerConfig:
         default="reward_model",
         metadata={"help": "where the trained model is saved: an HF folder, or a peft adapter folder when lora_r > 0"},
     )
+    chat_tokenizer: str | None = field(
+        default=None,
+        metadata={
+            "help": "conversation pairs only: the chat env's (the policy's) tokenizer, hub id, folder or 'smollm2', "
+            "whose chat template renders each conversation into the context text the env scores a turn in"
+        },
+    )
     include_prompt: bool = field(
         default=True,
         metadata={"help": "score the (prompt, completion) text pair; --no-include-prompt scores the completion alone"},

@@ -15,8 +15,17 @@ from reward_models.training.losses import bradley_terry_loss, preference_metrics
 
 
 def score_pairs(reward_model: RewardFn, pairs: Sequence[PreferencePair]) -> tuple[np.ndarray, np.ndarray]:
-    """Scores ``[num_pairs]`` of the chosen and of the rejected completions (one reward-model call for each)."""
+    """Scores ``[num_pairs]`` of the chosen and of the rejected completions (one reward-model call for each).
+
+    Raises:
+        ValueError: a pair has a conversation prompt (render them first: ``reward_models.render_pairs``).
+    """
     prompts = [p.prompt for p in pairs]
+    if any(isinstance(prompt, tuple) for prompt in prompts):
+        raise ValueError(
+            "the pairs have conversation prompts; render them into the text a chat env scores a turn in first "
+            "(reward_models.render_pairs(pairs, chat_tokenizer), or --chat-tokenizer on the command line)"
+        )
     chosen = check_scores(reward_model(prompts, [p.chosen for p in pairs]), len(pairs))
     rejected = check_scores(reward_model(prompts, [p.rejected for p in pairs]), len(pairs))
     return chosen, rejected
@@ -75,3 +84,10 @@ class EvalConfig:
         default=0.5, metadata={"help": "a pair is 'clear' when gold(chosen) - gold(rejected) >= this"}
     )
     use_margin: bool = field(default=False, metadata={"help": "use the rows' 'margin' in the reported loss"})
+    chat_tokenizer: str | None = field(
+        default=None,
+        metadata={
+            "help": "conversation pairs only: the chat env's tokenizer whose chat template renders each conversation "
+            "(as in reward train)"
+        },
+    )

@@ -26,6 +26,7 @@ from reward_models.common.devices import resolve_device
 from reward_models.common.packaged import load_tokenizer, resolve_model_path
 from reward_models.common.quiet import hf_progress_bars_disabled, peft_checkpointing_warning_silenced
 from reward_models.models.hf import HFRewardModel
+from reward_models.preferences.conversation import render_pairs
 from reward_models.preferences.pairs import PreferencePair, load_preferences
 from reward_models.training.config import ALL_LINEAR, RewardTrainerConfig
 
@@ -190,6 +191,10 @@ def train_reward_model(
         config: the run's settings.
         train_pairs, eval_pairs: override ``config.train_file`` / ``config.eval_file`` (e.g. data built in code).
 
+    Conversation pairs (a list of messages as ``prompt``) are scored as the text pair (``config.chat_tokenizer``'s
+    chat-template render of the conversation with the generation prompt, the assistant turn's text): what a chat env
+    passes its ``reward_model`` for an agent turn (``reward_models.render_pairs``).
+
     Returns:
         The saved folder, the best evaluation's metrics (``loss``, ``accuracy``, ``margin``, ``num_pairs``, ``step``,
         ``epoch``; empty without held-out pairs), every evaluation's, the number of optimisation steps run, and the
@@ -207,13 +212,17 @@ def train_reward_model(
     )
 
     set_seed(config.seed)
+    chat_tokenizer = None if config.chat_tokenizer is None else load_tokenizer(config.chat_tokenizer)
     if train_pairs is None:
         train_pairs = _load_pairs("train_file", config.train_file)
+    train_pairs = render_pairs(train_pairs, chat_tokenizer)
     if eval_pairs is None:
         if config.eval_file is not None:
-            eval_pairs = _load_pairs("eval_file", config.eval_file)
+            eval_pairs = render_pairs(_load_pairs("eval_file", config.eval_file), chat_tokenizer)
         else:
             train_pairs, eval_pairs = split_by_prompt(train_pairs, config.eval_fraction, config.seed)
+    else:
+        eval_pairs = render_pairs(eval_pairs, chat_tokenizer)
     if not train_pairs:
         raise ValueError("no training pairs")
     if not eval_pairs and config.early_stopping_patience is not None:

@@ -489,3 +489,24 @@ class TextGenChatVectorEnv(TextGenVectorEnv):
             status = f"{self._count[row]}/{task.max_new_tokens} tokens, turn {turn}/{self.max_turns}"
             parts.append((task.scored_prompts[self.prompt_index[row]], text, status))
         return parts
+
+
+def is_chat_env(env_id: str) -> bool:
+    """Whether the registered ``env_id`` builds a chat vector env (``TextGenChat-v0``, ``TextGenSupport-v0`` and
+    envs built like them), from its vector entry point's type, without building it.
+
+    Raises:
+        ValueError: ``env_id`` is not a registered env id (the message lists the TextGen ids).
+    """
+    import typing
+
+    import gymnasium as gym
+    from gymnasium.envs.registration import load_env_creator
+
+    if env_id not in gym.registry:
+        known = sorted(name for name in gym.registry if name.startswith("TextGen"))
+        raise ValueError(f"env {env_id!r} is not a registered env id; the TextGen envs: {', '.join(known)}")
+    creator = gym.spec(env_id).vector_entry_point
+    creator = load_env_creator(creator) if isinstance(creator, str) else creator
+    built = creator if isinstance(creator, type) else typing.get_type_hints(creator).get("return")
+    return isinstance(built, type) and issubclass(built, TextGenChatVectorEnv)

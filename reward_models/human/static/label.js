@@ -57,14 +57,16 @@ function render() {
   const item = state.item;
   document.querySelectorAll("#modes button")
     .forEach((b) => b.classList.toggle("active", b.dataset.mode === state.mode));
-  $("instructions").textContent = INSTRUCTIONS[state.mode];
+  const instructions = INSTRUCTIONS[state.mode];
+  $("instructions").textContent = item && Array.isArray(item.prompt)
+    ? instructions.replaceAll("continuation", "next reply") : instructions;
   $("done").hidden = item !== null;
   $("candidates").replaceChildren();
   $("edit-area").hidden = !(item && state.mode === "edit");
   $("submit").hidden = !(item && state.mode !== "pair");
   $("submit").disabled = false;
   $("clear").hidden = !(item && state.mode === "rank");
-  $("prompt").textContent = item ? item.prompt : "";
+  renderPrompt(item ? item.prompt : "");
   if (!item) return;
   if (state.mode === "edit") {
     $("original").textContent = item.completions[0];
@@ -82,6 +84,26 @@ function render() {
     $("submit").textContent = "Submit ranking (Enter)";
     renderRanking();
   }
+}
+
+// A conversation prompt (a list of {role, content} messages) shows turn by turn; a text prompt as text.
+function renderPrompt(prompt) {
+  const conversation = Array.isArray(prompt);
+  $("prompt-title").textContent = conversation ? "Conversation so far" : "Prompt";
+  $("prompt").className = conversation ? "conversation" : "text";
+  if (!conversation) { $("prompt").textContent = prompt; return; }
+  $("prompt").replaceChildren(...prompt.map((message) => {
+    const turn = document.createElement("div");
+    turn.className = `message ${message.role}`;
+    const role = document.createElement("div");
+    role.className = "role";
+    role.textContent = message.role;
+    const text = document.createElement("div");
+    text.className = "text";
+    text.textContent = message.content;
+    turn.append(role, text);
+    return turn;
+  }));
 }
 
 function renderRanking() {
