@@ -70,3 +70,16 @@ def test_an_unavailable_device_or_an_unknown_name_is_refused(monkeypatch, machin
             make_accelerator("mps", "float32")
     with pytest.raises(ValueError, match="device must be 'auto', 'cpu', 'cuda' or 'mps', got 'tpu'"):
         make_accelerator("tpu", "float32")
+
+
+def test_a_trainer_on_another_device_than_the_one_asked_for_is_refused():
+    from reward_models.common.devices import check_trainer_device
+
+    check_trainer_device(torch.device("cpu"), torch.device("cpu"), "cpu")
+    check_trainer_device(torch.device("cuda", 0), torch.device("cuda"), "cuda")
+    with pytest.raises(
+        ValueError, match=r"device='cuda:1' is not a device transformers.Trainer trains on here \(cuda:0\)"
+    ):
+        check_trainer_device(torch.device("cuda", 0), torch.device("cuda", 1), "cuda:1")
+    with pytest.raises(ValueError, match=r"device='cuda' is not a device .* \(cpu\)"):
+        check_trainer_device(torch.device("cpu"), torch.device("cuda"), "cuda")

@@ -36,6 +36,7 @@ from agents.sft.config import SFTConfig
 from agents.sft.conversations import check_messages, read_conversations
 from agents.sft.masking import IGNORE_INDEX, assistant_labels
 from reward_models.common import load_tokenizer, resolve_device, resolve_dtype, write_folder_atomically
+from reward_models.common.devices import check_trainer_device
 from reward_models.common.quiet import hf_progress_bars_disabled
 from text_gym.chat.template import ChatTemplate
 from text_gym.chat.users import Message
@@ -243,10 +244,7 @@ def _training_arguments(config: SFTConfig, checkpoints: Path, device: torch.devi
         seed=config.seed,
         data_seed=config.seed,
     )
-    if args.device.type != device.type or device.index not in (None, args.device.index):
-        raise ValueError(
-            f"device={config.device!r} is not a device transformers.Trainer trains on here ({args.device})"
-        )
+    check_trainer_device(args.device, device, config.device)
     return args
 
 

@@ -40,3 +40,14 @@ def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
     if dtype not in _DTYPES:
         raise ValueError(f"dtype must be None, a torch.dtype or one of {list(_DTYPES)}, got {dtype!r}")
     return _DTYPES[dtype]
+
+
+def check_trainer_device(trained_on: torch.device, device: torch.device, requested: str) -> None:
+    """Refuse a ``transformers.TrainingArguments`` whose device (``trained_on``, its ``.device``) is not
+    ``device``, the one ``requested`` (the config's ``device`` value) resolved to.
+
+    Raises:
+        ValueError: naming ``requested`` and the device the Trainer would use.
+    """
+    if trained_on.type != device.type or device.index not in (None, trained_on.index):
+        raise ValueError(f"device={requested!r} is not a device transformers.Trainer trains on here ({trained_on})")

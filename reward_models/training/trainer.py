@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from reward_models.common.devices import resolve_device
+from reward_models.common.devices import check_trainer_device, resolve_device
 from reward_models.common.packaged import load_tokenizer, resolve_model_path
 from reward_models.common.quiet import hf_progress_bars_disabled, peft_checkpointing_warning_silenced
 from reward_models.models.hf import HFRewardModel
@@ -173,10 +173,7 @@ def _training_arguments(config: RewardTrainerConfig, checkpoints: str, device: t
         seed=config.seed,
         data_seed=config.seed,
     )
-    if args.device.type != device.type or device.index not in (None, args.device.index):
-        raise ValueError(
-            f"device={config.device!r} is not a device transformers.Trainer trains on here ({args.device})"
-        )
+    check_trainer_device(args.device, device, config.device)
     return args
 
 

@@ -209,31 +209,14 @@ def _train_ours(s: ChatAgentSettings, clock: PhaseClock, tokens: list[int]) -> N
 
 def _train_sb3(s: ChatAgentSettings, clock: PhaseClock, tokens: list[int]) -> None:
     import torch
-    from stable_baselines3 import PPO
 
-    from agents.sb3 import LMActorCriticPolicy, SB3VecEnv
+    from agents.sb3 import SB3VecEnv
+    from scripts.bench.iteration import matched_sb3_ppo
 
     torch.manual_seed(s.seed)
     env = SB3VecEnv("TextGenSupport-v0", num_envs=s.batch, device=s.device, **_support_kwargs(s))
     n_steps = s.turns * s.turn_tokens  # at most one conversation's agent tokens per sub-env and iteration
-    model = PPO(
-        LMActorCriticPolicy,
-        env,
-        n_steps=n_steps,
-        batch_size=s.minibatch_size * n_steps,
-        n_epochs=s.n_epochs,
-        learning_rate=s.learning_rate,
-        gamma=1.0,
-        gae_lambda=0.95,
-        clip_range=0.2,
-        clip_range_vf=0.2,
-        vf_coef=0.1,
-        ent_coef=0.0,
-        max_grad_norm=1.0,
-        seed=s.seed,
-        device=s.device,
-        policy_kwargs={"model": s.policy_dir},
-    )
+    model = matched_sb3_ppo(env, n_steps, s)
     model.learn(n_steps * s.batch * s.iterations, callback=clock.sb3_callback())
     tokens.extend([n_steps * s.batch] * s.iterations)
 

@@ -77,20 +77,21 @@ def _train_ours(s: IterationSettings, clock: PhaseClock, separate_critic: bool, 
     agent.learn(s.batch * s.new_tokens * s.iterations, callback=clock.sb3_callback(), progress_bar=False)
 
 
-def _train_sb3(s: IterationSettings, clock: PhaseClock) -> None:
-    import torch
+def matched_sb3_ppo(env: Any, n_steps: int, s: Any) -> Any:
+    """Stock ``stable_baselines3.PPO`` with our LM policy on ``env`` (an ``agents.sb3.SB3VecEnv``), set like our PPO
+    cases: ``n_steps`` steps per sub-env and rollout, minibatches of ``s.minibatch_size`` sub-envs' rollouts,
+    ``s.n_epochs`` epochs at ``s.learning_rate``, no discount, GAE lambda 0.95, clipping 0.2 (policy and value),
+    value coefficient 0.1, no entropy bonus, gradient norm 1. ``s`` also gives ``seed``, ``device`` and the policy
+    folder ``policy_dir``."""
     from stable_baselines3 import PPO
 
-    from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, SB3VecEnv
+    from agents.sb3 import LMActorCriticPolicy
 
-    torch.manual_seed(s.seed)
-    env_kwargs = textgen_env_kwargs(s.policy_dir, reward_model_spec(s.reward_dir), s.new_tokens)
-    env = SB3VecEnv("TextGen-v0", num_envs=s.batch, device=s.device, **env_kwargs)
-    model = PPO(
+    return PPO(
         LMActorCriticPolicy,
         env,
-        n_steps=s.new_tokens,
-        batch_size=s.minibatch_size * s.new_tokens,
+        n_steps=n_steps,
+        batch_size=s.minibatch_size * n_steps,
         n_epochs=s.n_epochs,
         learning_rate=s.learning_rate,
         gamma=1.0,
@@ -104,6 +105,17 @@ def _train_sb3(s: IterationSettings, clock: PhaseClock) -> None:
         device=s.device,
         policy_kwargs={"model": s.policy_dir},
     )
+
+
+def _train_sb3(s: IterationSettings, clock: PhaseClock) -> None:
+    import torch
+
+    from agents.sb3 import KLPenaltyCallback, SB3VecEnv
+
+    torch.manual_seed(s.seed)
+    env_kwargs = textgen_env_kwargs(s.policy_dir, reward_model_spec(s.reward_dir), s.new_tokens)
+    env = SB3VecEnv("TextGen-v0", num_envs=s.batch, device=s.device, **env_kwargs)
+    model = matched_sb3_ppo(env, s.new_tokens, s)
     callbacks = [KLPenaltyCallback(kl_coef=s.kl_coef), clock.sb3_callback()]
     model.learn(s.batch * s.new_tokens * s.iterations, callback=callbacks)
 
