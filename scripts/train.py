@@ -151,7 +151,7 @@ CHAT_FIELDS = ("user", "max_turns", "max_turn_tokens")
 
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "TextGenSupport-v0": {
-        "policy": "smollm2",  # the policy the support desk starts from (a support SFT policy, once one ships)
+        "policy": "sft:TextGenSupport-v0",  # the support SFT policy (agents.sft.task_policies; built once, cached)
         "total_timesteps": 8000,
         "n_envs": 8,
         "minibatch_size": 8,
@@ -163,7 +163,9 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 """Per-env training defaults of ``text-gym train``: ``ENV_DEFAULTS[env_id][field]`` replaces the generic default of
 ``field`` (a ``TrainArgs`` or algorithm config field) when ``--env env_id`` is trained and the flag is not given.
 
-``TextGenSupport-v0`` (docs/agents.md, "Training on the support desk"): 8 conversations per update, trained in
+``TextGenSupport-v0`` (docs/agents.md, "Training on the support desk"): starts from the support desk's SFT policy
+(``sft:TextGenSupport-v0``, built on first use from the task's demonstrations, about 5 minutes on 2 cores, then
+cached; ``text-gym sft build --env TextGenSupport-v0`` builds it ahead), 8 conversations per update, trained in
 micro-batches of 4 (``minibatch_size / gradient_accumulation_steps``: the update holds the activations of 4
 conversations of up to 544 tokens, not 8), one epoch, and the 30 held-out rows sampled in one batch. 8,000 agent
 tokens is at least 5 updates whatever the policy: a conversation has at most 5 agent turns of 48 tokens (the
