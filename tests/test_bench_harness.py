@@ -4,6 +4,7 @@ writer, the phase clock on a tiny TRL GRPOTrainer run, and the one CLI wiring of
 from __future__ import annotations
 
 import json
+import mmap
 import os
 
 import pytest
@@ -46,13 +47,16 @@ def test_the_fresh_process_runner_reports_a_crashing_case():
 def test_the_memory_sampler_sees_a_live_allocation_above_its_baseline():
     size = 64 * 2**20
     with PeakMemory("cpu") as memory:
-        block = bytearray(size)
-        block[:: 2**12] = b"x" * len(block[:: 2**12])  # touch every page
+        # An anonymous mapping: fresh pages, never memory the allocator already holds resident (a bytearray can
+        # reuse pages an earlier test freed, and then the RSS does not grow).
+        block = mmap.mmap(-1, size)
+        for offset in range(0, size, mmap.PAGESIZE):  # touch every page
+            block[offset] = 1
     figures = memory.figures()
     assert figures["peak_memory_gib"] >= 0.9 * size / 2**30
     assert figures["peak_rss_gib"] - figures["baseline_rss_gib"] == pytest.approx(figures["peak_memory_gib"])
     assert figures["memory_kind"].startswith("peak RSS above the import baseline")
-    del block
+    block.close()
 
 
 def test_the_results_writer_rewrites_after_every_case_and_marks_partial_runs(tmp_path):
