@@ -5,6 +5,12 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,6 +18,8 @@ from conftest import make_tiny_tokenizer
 from tiny_lm import tiny_model
 
 from scripts.bench.algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, run_benchmark
+
+ROOT = Path(__file__).resolve().parents[1]
 
 WORDS = [
     "the",
@@ -215,6 +223,47 @@ def test_two_workers_give_the_same_numbers_as_one_process(toy, tmp_path, monkeyp
     assert [e["proxy"] for e in parallel["before_eval"]["evals"]] == [
         e["proxy"] for e in results["before_eval"]["evals"] if e["seed"] == 0
     ]
+
+
+_ORPHAN_PARENT = """
+import multiprocessing, os, sys, time
+from concurrent.futures import ProcessPoolExecutor
+from scripts.bench.algos import _init_worker
+
+if __name__ == "__main__":
+    pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                               initargs=(1, os.getpid()))
+    print(pool.submit(os.getpid).result(), flush=True)
+    pool.submit(time.sleep, 60)
+    time.sleep(60)
+"""
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` exists and is not a zombie (an ended process nobody has reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_worker_ends_when_the_benchmark_process_is_killed(tmp_path):
+    script = tmp_path / "parent.py"
+    script.write_text(_ORPHAN_PARENT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+    worker = int(parent.stdout.readline())
+    assert _running(worker)  # its 60 s task
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if not _running(worker):
+            return
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    pytest.fail(f"worker {worker} still ran 20 s after its parent was killed")
 
 
 def test_kl_coef_overrides_every_algorithms_default(toy, tmp_path):

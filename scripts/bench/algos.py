@@ -46,6 +46,8 @@ import functools
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -686,6 +688,13 @@ def markdown_table(summary: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _ranked_by(key: str) -> str:
+    """What a ranking by the run value ``key`` ranks: ``gold_after`` -> "held-out gold after", ``rollout_gold`` ->
+    "rollout gold" (the training episodes, not the held-out rows)."""
+    words = key.replace("_", " ")
+    return f"held-out {words}" if key.startswith("gold") else words
+
+
 def comparison_markdown(comparisons: list[dict[str, Any]]) -> str:
     """Per task: the ranking in words and the probability-of-improvement table."""
     from scripts.bench.statistics import Interval
@@ -693,7 +702,7 @@ def comparison_markdown(comparisons: list[dict[str, Any]]) -> str:
     lines = []
     for c in comparisons:
         lines += [
-            f"**{c['task']}** (ranked by held-out {c['key'].replace('_', ' ')}, IQM [95 % CI]): {c['ranking_text']}",
+            f"**{c['task']}** (ranked by {_ranked_by(c['key'])}, IQM [95 % CI]): {c['ranking_text']}",
             "",
         ]
         if c["pairs"]:
@@ -733,7 +742,7 @@ def plot_curves(runs: list[dict[str, Any]], task: str, path: Path, keys: tuple[s
         axes,
         "generated tokens",
         tuple(f"{key} reward" for key in keys),
-        f"{task}: rollout reward vs tokens (IQM over seeds, 95 % bootstrap band)",
+        f"{task}: rollout reward vs tokens\n(IQM over seeds, 95 % bootstrap band)",
         path,
     )
 
@@ -759,8 +768,17 @@ def plot_overoptimisation(runs: list[dict[str, Any]], path: Path) -> None:
     )
 
 
-def _init_worker(workers: int) -> None:
-    """Give each of ``workers`` processes an equal share of the cores, unless ``OMP_NUM_THREADS`` is set."""
+def _init_worker(workers: int, parent_pid: int) -> None:
+    """Give each of ``workers`` processes an equal share of the cores, unless ``OMP_NUM_THREADS`` is set, and on
+    Linux end the worker with its parent ``parent_pid`` (``PR_SET_PDEATHSIG``): a benchmark stopped with a signal
+    leaves no worker running its group on."""
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+        if os.getppid() != parent_pid:  # the parent ended before the call
+            os._exit(1)
     if "OMP_NUM_THREADS" not in os.environ:
         import torch
 
@@ -799,7 +817,7 @@ def _run_groups(
             min(config.workers, len(groups)),
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
-            initargs=(config.workers,),
+            initargs=(config.workers, os.getpid()),
         ) as pool:
             futures = [
                 pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False, arms)
