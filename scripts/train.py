@@ -6,8 +6,9 @@ under ``--output-dir``. ``--resume`` continues from the latest checkpoint there.
 against the env's default reward model, sized for about 7 minutes on a 2-core CPU (docs/agents.md).
 
 Per-env defaults (``ENV_DEFAULTS``): on ``TextGenSupport-v0`` a flag left unset takes the support desk's training
-default instead of the generic one (``--help`` shows both), sized for at least 5 updates and the held-out success
-before and after in under 10 minutes on a 2-core CPU; a flag given on the command line always wins.
+default instead of the generic one (``--help`` shows both), sized for about 7 updates of the SFT policy and the
+held-out success before and after in under 10 minutes on a 2-core CPU (estimated from a measured run: docs/agents.md);
+a flag given on the command line always wins.
 
 Env settings left at ``none`` are the env's own (its prompts, episode length, reward model); the held-out
 evaluation env is built like the training env (same id and settings) with the held-out prompts, and the gold
@@ -152,7 +153,7 @@ CHAT_FIELDS = ("user", "max_turns", "max_turn_tokens")
 ENV_DEFAULTS: dict[str, dict[str, Any]] = {
     "TextGenSupport-v0": {
         "policy": "sft:TextGenSupport-v0",  # the support SFT policy (agents.sft.task_policies; built once, cached)
-        "total_timesteps": 8000,
+        "total_timesteps": 4000,
         "n_envs": 8,
         "minibatch_size": 8,
         "gradient_accumulation_steps": 2,
