@@ -226,7 +226,7 @@ def test_two_workers_give_the_same_numbers_as_one_process(toy, tmp_path, monkeyp
 
 
 _ORPHAN_PARENT = """
-import multiprocessing, os, sys, time
+import multiprocessing, os, time
 from concurrent.futures import ProcessPoolExecutor
 from scripts.bench.algos import _init_worker
 
