@@ -17,7 +17,7 @@ import torch
 from conftest import make_tiny_tokenizer
 from tiny_lm import tiny_model
 
-from scripts.bench.algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, run_benchmark
+from scripts.bench.algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, StartJoin, run_benchmark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -225,6 +225,38 @@ def test_two_workers_give_the_same_numbers_as_one_process(toy, tmp_path, monkeyp
     ]
 
 
+def _run(task: str, seed: int, algo: str) -> dict:
+    return {
+        "task": task,
+        "algo": algo,
+        "algorithm": algo,
+        "seed": seed,
+        "curve": {},
+        "tokens": 8,
+        "updates": 1,
+        "gold_after": 0.5,
+    }
+
+
+def test_a_run_is_joined_to_its_before_evaluation_whichever_finishes_first():
+    join = StartJoin()
+    early = _run("A", 0, "ppo")
+    assert join.add("run", early) == []  # its before-evaluation is not in yet
+    assert join.add("run", _run("A", 1, "ppo")) == []
+    assert join.add("before", {"task": "A", "seed": 0, "proxy": 0.25, "gold": 0.125}) == [
+        {**early, "proxy_before": 0.25, "gold_before": 0.125}
+    ]
+    late = join.add("run", _run("A", 0, "grpo"))
+    assert late == [{**_run("A", 0, "grpo"), "proxy_before": 0.25, "gold_before": 0.125}]
+    assert list(late[0])[7:9] == ["proxy_before", "gold_before"]  # after "updates", as in results.json
+    assert [r["algo"] for r in join.add("before", {"task": "A", "seed": 1, "proxy": 0.0, "gold": 0.0})] == ["ppo"]
+    assert join.add("before", {"task": "B", "seed": 0, "proxy": 1.0, "gold": 1.0}) == []
+    with pytest.raises(ValueError, match=r"a second before-evaluation of \(task, seed\) \('A', 0\)"):
+        join.add("before", {"task": "A", "seed": 0, "proxy": 0.0, "gold": 0.0})
+    with pytest.raises(ValueError, match="kind must be 'before' or 'run', got 'after'"):
+        join.add("after", _run("A", 0, "ppo"))
+
+
 _ORPHAN_PARENT = """
 import multiprocessing, os, time
 from concurrent.futures import ProcessPoolExecutor
@@ -266,14 +298,18 @@ def test_a_worker_ends_when_the_benchmark_process_is_killed(tmp_path):
     pytest.fail(f"worker {worker} still ran 20 s after its parent was killed")
 
 
-def test_kl_coef_overrides_every_algorithms_default(toy, tmp_path):
+def test_kl_coef_and_learning_rate_override_every_algorithms_default(toy, tmp_path):
     _, results, _ = toy
-    assert {run["kl_coef"] for run in results["runs"]} == {0.05}  # the agents' and the SB3 callback's default
-    free = run_benchmark(
-        toy_config(tmp_path, tasks=["TextGenKeyword-v0"], seeds=[0], kl_coef=0.0), tiny_policy, env_kwargs()
-    )
-    assert [(run["algo"], run["kl_coef"]) for run in free["runs"]] == [("ppo", 0.0), ("rloo", 0.0), ("sb3-ppo", 0.0)]
-    assert free["config"]["kl_coef"] == 0.0
+    assert {(run["kl_coef"], run["learning_rate"]) for run in results["runs"]} == {(0.05, 5e-5)}  # the defaults
+    config = toy_config(tmp_path, tasks=["TextGenKeyword-v0"], seeds=[0], kl_coef=0.0, learning_rate=1e-5)
+    free = run_benchmark(config, tiny_policy, env_kwargs())
+    assert [(run["algo"], run["kl_coef"], run["learning_rate"]) for run in free["runs"]] == [
+        ("ppo", 0.0, 1e-5),
+        ("rloo", 0.0, 1e-5),
+        ("sb3-ppo", 0.0, 1e-5),
+    ]
+    assert (free["config"]["kl_coef"], free["config"]["learning_rate"]) == (0.0, 1e-5)
+    assert "KL coefficient 0.0, learning rate 1e-05" in (tmp_path / "results.md").read_text()
 
 
 def test_bench_algos_rejects_bad_arguments(tmp_path):
@@ -285,6 +321,9 @@ def test_bench_algos_rejects_bad_arguments(tmp_path):
         run_benchmark(BenchAlgosConfig(seeds=[0, 0], output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="kl_coef must be None or >= 0, got -1"):
         run_benchmark(BenchAlgosConfig(kl_coef=-1.0, output_dir=str(tmp_path)))
+    for bad in (0.0, -1e-5, float("inf"), float("nan")):
+        with pytest.raises(ValueError, match=f"learning_rate must be None or a finite number > 0, got {bad}"):
+            BenchAlgosConfig(learning_rate=bad)
     with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
         run_benchmark(BenchAlgosConfig(workers=0, output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="policy_factory, env_kwargs and the arms must be picklable"):

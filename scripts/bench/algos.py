@@ -11,10 +11,10 @@ built once from ``--policy`` by the task's recipe and cached, ``text-gym sft bui
 and after training the policy is scored on ``--eval-rows`` of the task's held-out test rows (proxy and gold); the
 before-evaluation depends only on (task, seed) and is computed once and shared by every algorithm. ``sb3-ppo`` is
 stable-baselines3's ``PPO`` with ``agents.sb3.LMActorCriticPolicy`` and ``KLPenaltyCallback`` on ``SB3VecEnv`` (no
-KV cache: slow with real LMs on a CPU, so not in the default list). ``--workers N`` runs the (task, seed) groups in
-``N`` processes. ``--scale cpu`` (default) or ``gpu`` sizes the budget, the episodes per update, the held-out rows
-and the workers left unset (``SCALES``); the support desk runs ``--support-seeds`` (5), the other tasks ``--seeds``
-(3).
+KV cache: slow with real LMs on a CPU, so not in the default list). ``--workers N`` runs the units (each (task, seed)'s
+before-evaluation, then each (task, seed, algorithm) run) in ``N`` processes. ``--scale cpu`` (default) or ``gpu`` sizes
+the budget, the episodes per update, the held-out rows and the workers left unset (``SCALES``); the support desk runs
+``--support-seeds`` (5), the other tasks ``--seeds`` (3).
 
 The statistics follow the rliable protocol (scripts/bench/statistics.py): per task and algorithm the held-out gold
 before, after and the gain as the interquartile mean over seeds with 95 % stratified-bootstrap intervals, learning
@@ -22,7 +22,7 @@ curves with bootstrap bands, the probability of improvement ``P(X > Y)`` of ever
 interval, and a ranking per task that says where the intervals overlap.
 
 Writes to ``--output-dir``: ``results.json`` (config, machine, versions, the shared before-evaluations, every curve
-and final score, the summary and comparisons) and ``results.md``, rewritten after every (task, seed) group (a run
+and final score, the summary and comparisons) and ``results.md``, rewritten after every run (a run
 stopped part-way keeps what it measured, marked partial), and at the end ``curves_<task>.png`` (proxy and gold reward
 vs tokens) and, for ``TextGenSentiment-v0``, ``overoptimisation.png`` (gold and proxy reward vs √KL, per algorithm;
 Gao et al. 2022). ``--doc`` also replaces the generated section of that markdown file (between the ``bench-algos``
@@ -200,11 +200,19 @@ class BenchAlgosConfig:
             "the policy drift and show over-optimisation"
         },
     )
+    learning_rate: float | None = field(
+        default=None,
+        metadata={
+            "help": "AdamW learning rate for every algorithm (None: each algorithm's default, 5e-5); e.g. 1e-5 for a "
+            "slower drift from the SFT start"
+        },
+    )
     workers: int | None = field(
         default=None,
         metadata=_scaled(
-            "processes running the (task, seed) groups in parallel (spawned; each gets cpu_count // workers torch "
-            "threads unless OMP_NUM_THREADS is set); 1: in this process",
+            "processes running the units (each (task, seed)'s before-evaluation, each (task, seed, algorithm) run) "
+            "in parallel (spawned; each gets cpu_count // workers torch threads unless OMP_NUM_THREADS is set); 1: "
+            "in this process",
             "workers",
         ),
     )
@@ -231,6 +239,8 @@ class BenchAlgosConfig:
                 raise ValueError(f"{name} must be a non-empty list of distinct seeds, got {seeds}")
         if self.kl_coef is not None and not self.kl_coef >= 0:
             raise ValueError(f"kl_coef must be None or >= 0, got {self.kl_coef}")
+        if self.learning_rate is not None and not 0 < self.learning_rate < float("inf"):
+            raise ValueError(f"learning_rate must be None or a finite number > 0, got {self.learning_rate}")
         for name in ("total_timesteps", "n_envs", "workers", "support_max_turns", "support_max_turn_tokens"):
             check_positive_int(name, getattr(self, name))
         if self.max_new_tokens is not None:
@@ -289,6 +299,7 @@ class _Trained(NamedTuple):
     updates: int
     learn_s: float
     kl_coef: float
+    learning_rate: float
 
 
 @dataclass(frozen=True)
@@ -355,6 +366,18 @@ def _tensorboard_dir(config: BenchAlgosConfig, task: str) -> str:
     return str(Path(config.output_dir) / "tensorboard" / task)
 
 
+def _config_overrides(config: BenchAlgosConfig) -> dict[str, Any]:
+    """The algorithm config fields the benchmark sets for every algorithm: ``--kl-coef`` (with ``measure_kl``: the
+    KL curve is what a run without a penalty studies, so ``kl_coef=0`` keeps the reference) and
+    ``--learning-rate``, where given."""
+    overrides: dict[str, Any] = {}
+    if config.kl_coef is not None:
+        overrides.update(kl_coef=config.kl_coef, measure_kl=True)
+    if config.learning_rate is not None:
+        overrides["learning_rate"] = config.learning_rate
+    return overrides
+
+
 def _train_agent(
     config: BenchAlgosConfig,
     task: str,
@@ -371,8 +394,6 @@ def _train_agent(
     from text_gym import gold_reward_spec
 
     cls, fixed = ALGORITHMS[algo]
-    # measure_kl: the KL curve is what a run without a penalty studies, so kl_coef=0 keeps the reference
-    overrides = {} if config.kl_coef is None else {"kl_coef": config.kl_coef, "measure_kl": True}
     agent = cls(
         policy,
         _env_id(task),
@@ -383,7 +404,7 @@ def _train_agent(
         gold_reward_model=gold_reward_spec(_env_id(task)),
         tensorboard_log=_tensorboard_dir(config, task),
         **fixed,
-        **overrides,
+        **_config_overrides(config),
     )
     recorder = _recorder()
     start = time.perf_counter()
@@ -396,6 +417,7 @@ def _train_agent(
         agent.n_updates,
         learn_s,
         agent.kl_ctl.value,
+        agent.config.learning_rate,
     )
 
 
@@ -452,7 +474,7 @@ def _train_sb3_ppo(
     from agents.sb3 import KLPenaltyCallback, LMActorCriticPolicy, SB3VecEnv
     from text_gym import TextGenChatVectorEnv
 
-    cfg = PPOConfig() if config.kl_coef is None else PPOConfig(kl_coef=config.kl_coef)
+    cfg = PPOConfig(**_config_overrides(config))
     env = SB3VecEnv(_env_id(task), config.n_envs, device=str(resolve_device(config.device)), **env_kwargs)
     chat = isinstance(env.env, TextGenChatVectorEnv)
     n_steps = env.env.max_turns * env.env.max_turn_tokens if chat else env.env.task.max_new_tokens
@@ -488,6 +510,7 @@ def _train_sb3_ppo(
         model._n_updates // model.n_epochs,
         learn_s,
         kl_penalty.kl_coef,
+        cfg.learning_rate,
     )
 
 
@@ -510,29 +533,29 @@ def _task_kwargs(config: BenchAlgosConfig, task: str) -> dict[str, Any]:
     return {} if config.max_new_tokens is None else {"max_new_tokens": config.max_new_tokens}
 
 
-def _run_group(
-    config: BenchAlgosConfig,
-    task: str,
-    seed: int,
-    policy_factory: Callable[[int], Any] | None,
-    env_kwargs: dict[str, Any],
-    progress_bar: bool,
-    arms: list[Arm],
-) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """Every arm of one (task, seed): the held-out evaluation of the initial policy once, then one training run per
-    arm from a copy of the same initial weights, each evaluated after training on the same env with the same eval
-    seed. Returns the before-evaluation record and the runs."""
-    import torch
+class _Setup(NamedTuple):
+    """What the units of one (task, seed) share: the initial policy as given, the training env's arguments, the
+    held-out env and the gold model."""
 
-    from agents import LMPolicy, evaluate_lm, resolve_device
+    initial: Any
+    train_kwargs: dict[str, Any]
+    eval_env: Any
+    gold: Any
+
+
+def _setup(
+    config: BenchAlgosConfig, task: str, seed: int, policy_factory: Callable[[int], Any] | None, env_kwargs: dict
+) -> tuple[_Setup, Any]:
+    """The setup of (``task``, ``seed``) and the initial policy loaded (``LMPolicy``, on the device; its vocabulary
+    and tokenizer make the envs)."""
+    from agents import LMPolicy, resolve_device
     from agents.common.envs import make_vector_env
     from reward_models import make_reward_model
     from text_gym import gold_reward_spec, task_prompts
 
     initial = policy_factory(seed) if policy_factory is not None else initial_policy(config, task)
     device = resolve_device(config.device)
-    start = time.perf_counter()
-    policy = LMPolicy.from_pretrained(initial).to(device)
+    policy = LMPolicy.from_pretrained(copy.deepcopy(initial)).to(device)
     kwargs = dict(env_kwargs, vocab_size=policy.vocab_size, **_task_kwargs(config, task))
     if policy.tokenizer is not None:
         kwargs.setdefault("tokenizer", policy.tokenizer)
@@ -548,50 +571,107 @@ def _run_group(
         str(device),
         {**kwargs, "prompts": eval_prompts(config, task, **prompt_options)},
     )
-    kwargs["reward_model"] = eval_env.task.reward_model  # one proxy model instance for every env of the group
-    gold = make_reward_model(gold_reward_spec(env_id))
-    before = evaluate_lm(policy, eval_env, gold, seed=seed)
-    before_record = {
+    kwargs["reward_model"] = eval_env.task.reward_model  # one proxy model instance for the unit's envs
+    return _Setup(initial, kwargs, eval_env, make_reward_model(gold_reward_spec(env_id))), policy
+
+
+def _evaluate_start(
+    config: BenchAlgosConfig, task: str, seed: int, policy_factory: Callable[[int], Any] | None, env_kwargs: dict
+) -> dict[str, Any]:
+    """The before-evaluation unit of (``task``, ``seed``): the initial policy scored on the held-out rows with eval
+    seed ``seed``, once, for every arm."""
+    import torch
+
+    from agents import evaluate_lm
+
+    start = time.perf_counter()
+    setup, policy = _setup(config, task, seed, policy_factory, env_kwargs)
+    before = evaluate_lm(policy, setup.eval_env, setup.gold, seed=seed)
+    return {
         "task": task,
         "seed": seed,
         "proxy": before.score_mean,
         "gold": before.gold_mean,
         "wall_s": time.perf_counter() - start,
         "torch_threads": torch.get_num_threads(),
-        "initial_policy": initial if isinstance(initial, str) else type(initial).__name__,
-        "eval_rows": len(eval_env.task.prompts),
+        "initial_policy": setup.initial if isinstance(setup.initial, str) else type(setup.initial).__name__,
+        "eval_rows": len(setup.eval_env.task.prompts),
     }
-    runs = []
-    for arm in arms:
-        start = time.perf_counter()
-        train_kwargs = {**kwargs, **arm.train_env_kwargs}
-        if arm.algo == SB3_PPO:
-            trained = _train_sb3_ppo(config, task, seed, copy.deepcopy(initial), train_kwargs, gold, progress_bar)
-        else:
-            trained = _train_agent(
-                config, task, arm.algo, seed, copy.deepcopy(initial), train_kwargs, progress_bar, arm.name
-            )
-        after = evaluate_lm(trained.policy, eval_env, gold, seed=seed)
-        runs.append(
-            {
-                "task": task,
-                "algo": arm.name,
-                "algorithm": arm.algo,
-                "seed": seed,
-                "curve": trained.curve,
-                "tokens": trained.tokens,
-                "updates": trained.updates,
-                "proxy_before": before.score_mean,
-                "gold_before": before.gold_mean,
-                "proxy_after": after.score_mean,
-                "gold_after": after.gold_mean,
-                "kl_final": trained.curve["kl"][-1],
-                "kl_coef": trained.kl_coef,
-                "learn_s": trained.learn_s,
-                "wall_s": time.perf_counter() - start,
-            }
-        )
-    return before_record, runs
+
+
+def _run_arm(
+    config: BenchAlgosConfig,
+    task: str,
+    seed: int,
+    policy_factory: Callable[[int], Any] | None,
+    env_kwargs: dict,
+    progress_bar: bool,
+    arm: Arm,
+) -> dict[str, Any]:
+    """The training unit of (``task``, ``seed``, ``arm``): one run from the initial weights, evaluated after
+    training on the held-out rows with the before-evaluation's eval seed. The run's ``proxy_before`` and
+    ``gold_before`` come from ``_evaluate_start`` (``StartJoin``)."""
+    from agents import evaluate_lm
+
+    start = time.perf_counter()
+    setup, loaded = _setup(config, task, seed, policy_factory, env_kwargs)
+    del loaded  # the agent loads its own copy of the initial policy
+    train_kwargs = {**setup.train_kwargs, **arm.train_env_kwargs}
+    if arm.algo == SB3_PPO:
+        trained = _train_sb3_ppo(config, task, seed, setup.initial, train_kwargs, setup.gold, progress_bar)
+    else:
+        trained = _train_agent(config, task, arm.algo, seed, setup.initial, train_kwargs, progress_bar, arm.name)
+    after = evaluate_lm(trained.policy, setup.eval_env, setup.gold, seed=seed)
+    return {
+        "task": task,
+        "algo": arm.name,
+        "algorithm": arm.algo,
+        "seed": seed,
+        "curve": trained.curve,
+        "tokens": trained.tokens,
+        "updates": trained.updates,
+        "proxy_after": after.score_mean,
+        "gold_after": after.gold_mean,
+        "kl_final": trained.curve["kl"][-1],
+        "kl_coef": trained.kl_coef,
+        "learning_rate": trained.learning_rate,
+        "learn_s": trained.learn_s,
+        "wall_s": time.perf_counter() - start,
+    }
+
+
+class StartJoin:
+    """Joins each run to its (task, seed)'s before-evaluation, whichever of the two finishes first."""
+
+    def __init__(self) -> None:
+        self.befores: dict[tuple[str, int], dict[str, Any]] = {}
+        self.waiting: dict[tuple[str, int], list[dict[str, Any]]] = {}
+
+    def add(self, kind: str, record: dict[str, Any]) -> list[dict[str, Any]]:
+        """Take a finished unit's ``record`` (``kind`` "before" or "run"); returns the runs now complete, each with
+        its before-evaluation as ``proxy_before`` and ``gold_before`` (after ``updates``, as in the results): a run
+        alone when its before-evaluation is known, the runs that waited for a before-evaluation, or none.
+
+        Raises:
+            ValueError: a second before-evaluation of one (task, seed), or an unknown ``kind``.
+        """
+        key = (record["task"], record["seed"])
+        if kind == "before":
+            if key in self.befores:
+                raise ValueError(f"a second before-evaluation of (task, seed) {key}")
+            self.befores[key] = record
+            return [self._joined(run) for run in self.waiting.pop(key, [])]
+        if kind != "run":
+            raise ValueError(f"kind must be 'before' or 'run', got {kind!r}")
+        if key in self.befores:
+            return [self._joined(record)]
+        self.waiting.setdefault(key, []).append(record)
+        return []
+
+    def _joined(self, run: dict[str, Any]) -> dict[str, Any]:
+        before = self.befores[run["task"], run["seed"]]
+        head = {k: run[k] for k in ("task", "algo", "algorithm", "seed", "curve", "tokens", "updates")}
+        return {**head, "proxy_before": before["proxy"], "gold_before": before["gold"], **run}
 
 
 STAT_KEYS = ("proxy_before", "gold_before", "proxy_after", "gold_after", "gold_gain", "rollout_gold", "kl_final")
@@ -771,7 +851,7 @@ def plot_overoptimisation(runs: list[dict[str, Any]], path: Path) -> None:
 def _init_worker(workers: int, parent_pid: int) -> None:
     """Give each of ``workers`` processes an equal share of the cores, unless ``OMP_NUM_THREADS`` is set, and on
     Linux end the worker with its parent ``parent_pid`` (``PR_SET_PDEATHSIG``): a benchmark stopped with a signal
-    leaves no worker running its group on."""
+    leaves no worker running its unit on."""
     if sys.platform == "linux":
         import ctypes
 
@@ -785,51 +865,72 @@ def _init_worker(workers: int, parent_pid: int) -> None:
         torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
 
 
-def _run_groups(
+def _run_unit(
+    config: BenchAlgosConfig,
+    policy_factory: Callable[[int], Any] | None,
+    env_kwargs: dict[str, Any],
+    progress_bar: bool,
+    unit: tuple[str, int, Arm | None],
+) -> tuple[str, dict[str, Any]]:
+    """Run one unit ``(task, seed, arm)``: ``("before", record)`` for ``arm`` None (``_evaluate_start``), else
+    ``("run", run)`` (``_run_arm``)."""
+    task, seed, arm = unit
+    if arm is None:
+        return "before", _evaluate_start(config, task, seed, policy_factory, env_kwargs)
+    return "run", _run_arm(config, task, seed, policy_factory, env_kwargs, progress_bar, arm)
+
+
+def _run_units(
     config: BenchAlgosConfig,
     policy_factory: Callable[[int], Any] | None,
     env_kwargs: dict[str, Any],
     arms: list[Arm],
-    on_group: Callable[[dict[str, Any], list[dict[str, Any]]], None],
+    on_before: Callable[[dict[str, Any]], None],
+    on_run: Callable[[dict[str, Any]], None],
 ) -> None:
-    """Every (task, seed) group (``_run_group``), in this process (``workers=1``) or in ``workers`` spawned
-    processes; ``on_group(before_eval, runs)`` gets each group's before-evaluation and runs as it finishes."""
+    """Every unit, in this process (``workers=1``) or in ``workers`` spawned processes: per (task, seed) the
+    before-evaluation (``_evaluate_start``) and one training run per arm (``_run_arm``), submitted in (task, seed,
+    arm) order with every before-evaluation first, so that the pool stays busy to the end whatever the number of
+    seeds. ``on_before(record)`` gets each before-evaluation and ``on_run(run)`` each run, with its before-evaluation
+    (``StartJoin``), as soon as both have finished."""
     from tqdm.auto import tqdm
 
     groups = [(task, seed) for task in config.tasks for seed in task_seeds(config, task)]
     bar = tqdm(total=len(groups) * len(arms), unit="run", desc="bench", disable=not config.progress_bar)
+    join = StartJoin()
 
-    def finished(result: tuple[dict[str, Any], list[dict[str, Any]]]) -> None:
-        for run in result[1]:
+    def finished(outcome: tuple[str, dict[str, Any]]) -> None:
+        kind, record = outcome
+        if kind == "before":
+            on_before(record)
+        for run in join.add(kind, record):
             bar.write(
                 f"{run['task']} {run['algo']} seed {run['seed']}: proxy {run['proxy_before']:+.3f} -> "
                 f"{run['proxy_after']:+.3f}, gold {run['gold_before']:+.3f} -> {run['gold_after']:+.3f}, "
                 f"{run['learn_s']:.0f} s"
             )
-        bar.update(len(result[1]))
-        on_group(*result)
+            bar.update(1)
+            on_run(run)
 
+    units = [(task, seed, None) for task, seed in groups] + [(task, seed, arm) for task, seed in groups for arm in arms]
     if config.workers == 1:
-        for task, seed in groups:
-            finished(_run_group(config, task, seed, policy_factory, env_kwargs, config.progress_bar, arms))
+        for unit in units:
+            finished(_run_unit(config, policy_factory, env_kwargs, config.progress_bar, unit))
     else:
         with ProcessPoolExecutor(
-            min(config.workers, len(groups)),
+            min(config.workers, len(units)),
             mp_context=multiprocessing.get_context("spawn"),
             initializer=_init_worker,
             initargs=(config.workers, os.getpid()),
         ) as pool:
-            futures = [
-                pool.submit(_run_group, config, task, seed, policy_factory, env_kwargs, False, arms)
-                for task, seed in groups
-            ]
+            futures = [pool.submit(_run_unit, config, policy_factory, env_kwargs, False, unit) for unit in units]
             for future in as_completed(futures):
                 finished(future.result())
     bar.close()
 
 
 def _derive(config: BenchAlgosConfig, arms: list[Arm], key: str, results: dict[str, Any]) -> None:
-    """The before-evaluations in (task, seed) order, the runs in (task, arm, seed) order (whatever order the groups
+    """The before-evaluations in (task, seed) order, the runs in (task, arm, seed) order (whatever order the units
     finish in), their summary and the comparisons by ``key``."""
     tasks, names = config.tasks, [arm.name for arm in arms]
 
@@ -868,7 +969,8 @@ def setting_line(config: BenchAlgosConfig, results: dict[str, Any]) -> str:
             else ""
         )
         + f", {config.n_envs} episodes per update, {config.eval_rows or 'all'} held-out rows per task, seeds "
-        f"({seeds}), KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}; total "
+        f"({seeds}), KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}, learning rate "
+        f"{'each default' if config.learning_rate is None else config.learning_rate}; total "
         f"{results['total_wall_s'] / 60:.1f} min."
     )
 
@@ -926,14 +1028,13 @@ def run_benchmark(
     render_doc: Callable[[dict[str, Any], list[Path]], str] | None = None,
     make_plots: Callable[[list[dict[str, Any]], Path], list[Path]] | None = None,
 ) -> dict[str, Any]:
-    """Run every (task, arm, seed) and write the outputs (after every (task, seed) group); returns what
-    ``results.json`` holds.
+    """Run every (task, arm, seed) and write the outputs (after every run); returns what ``results.json`` holds.
 
-    ``policy_factory(seed)`` builds the initial policy of a (task, seed) (default: ``initial_policy``: the task's SFT
-    policy under ``warm_start='sft'``, else ``config.policy``); it is called once per (task, seed), evaluated, and
-    each arm trains a deep copy of it. ``env_kwargs`` are extra env arguments for every task (e.g. ``tokenizer``).
-    With ``config.workers > 1`` both are pickled to spawned worker processes, so ``policy_factory`` must be a
-    module-level function (``ValueError`` otherwise).
+    ``policy_factory(seed)`` builds the initial policy of a (task, seed) (default: ``initial_policy``: the task's
+    SFT policy under ``warm_start='sft'``, else ``config.policy``); it is called in every unit of a (task, seed)
+    (the before-evaluation, each arm's run), so it must give the same weights for the same seed. ``env_kwargs`` are
+    extra env arguments for every task (e.g. ``tokenizer``). With ``config.workers > 1`` both are pickled to spawned
+    worker processes, so ``policy_factory`` must be a module-level function (``ValueError`` otherwise).
 
     The keyword arguments let another study reuse the harness (``text-gym bench credit``): ``arms`` (default one
     per ``config.algos``, the task's env), the doc section ``doc_name``, the run value the comparisons rank
@@ -982,12 +1083,14 @@ def run_benchmark(
         render_doc=lambda r: render_doc(r, writer.plots),
     )
 
-    def add_group(before_eval: dict[str, Any], runs: list[dict[str, Any]]) -> None:
-        results["before_eval"]["evals"].append(before_eval)
-        for run in runs:
-            writer.add("runs", run)
-
-    _run_groups(config, policy_factory, env_kwargs, arms, add_group)
+    _run_units(
+        config,
+        policy_factory,
+        env_kwargs,
+        arms,
+        results["before_eval"]["evals"].append,
+        lambda run: writer.add("runs", run),
+    )
     make_plots = make_plots or functools.partial(_algos_plots, config)
     writer.plots.extend(make_plots(results["runs"], out))
     writer.write()

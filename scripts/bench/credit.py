@@ -60,6 +60,7 @@ _SHARED = (
     "support_scenarios",
     "device",
     "kl_coef",
+    "learning_rate",
     "workers",
     "progress_bar",
 )
@@ -111,6 +112,7 @@ class BenchCreditConfig:
     support_scenarios: list[str] = field_like(BenchAlgosConfig, "support_scenarios")
     device: str = field_like(BenchAlgosConfig, "device")
     kl_coef: float | None = field_like(BenchAlgosConfig, "kl_coef")
+    learning_rate: float | None = field_like(BenchAlgosConfig, "learning_rate")
     workers: int | None = field_like(BenchAlgosConfig, "workers")
     progress_bar: bool = field_like(BenchAlgosConfig, "progress_bar")
 
