@@ -17,7 +17,7 @@ import torch
 from conftest import make_tiny_tokenizer
 from tiny_lm import tiny_model
 
-from scripts.bench.algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, StartJoin, run_benchmark
+from scripts.bench.algos import DOC_BEGIN, DOC_END, BenchAlgosConfig, StartJoin, run_benchmark, setting_line
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -309,7 +309,7 @@ def test_kl_coef_and_learning_rate_override_every_algorithms_default(toy, tmp_pa
         ("sb3-ppo", 0.0, 1e-5),
     ]
     assert (free["config"]["kl_coef"], free["config"]["learning_rate"]) == (0.0, 1e-5)
-    assert "KL coefficient 0.0, learning rate 1e-05" in (tmp_path / "results.md").read_text()
+    assert "KL coefficient 0.0, learning rate 1e-05;" in setting_line(config, free)  # the doc section's setting
 
 
 def test_bench_algos_rejects_bad_arguments(tmp_path):
