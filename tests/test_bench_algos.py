@@ -312,6 +312,19 @@ def test_kl_coef_and_learning_rate_override_every_algorithms_default(toy, tmp_pa
     assert "KL coefficient 0.0, learning rate 1e-05;" in setting_line(config, free)  # the doc section's setting
 
 
+def test_the_setting_line_names_the_held_out_rows_evaluated_not_the_rows_asked_for(toy, tmp_path):
+    _, results, _ = toy
+    config = toy_config(tmp_path, eval_rows=48)  # more than a split holds: all its rows
+
+    def with_rows(*counts: int) -> dict:
+        evals = [dict(results["before_eval"]["evals"][0], task=f"T{i}", eval_rows=n) for i, n in enumerate(counts)]
+        return {**results, "before_eval": {"evals": evals}}
+
+    assert ", 30 held-out rows per task, " in setting_line(config, with_rows(30, 30))
+    assert ", held-out rows T0 30, T1 12, " in setting_line(config, with_rows(30, 12))
+    assert ", 48 held-out rows per task, " in setting_line(config, {**results, "before_eval": {"evals": []}})
+
+
 def test_bench_algos_rejects_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="algos must be a non-empty list"):
         run_benchmark(BenchAlgosConfig(algos=["dqn"], output_dir=str(tmp_path)))

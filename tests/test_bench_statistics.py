@@ -84,3 +84,5 @@ def test_ranking_orders_by_point_and_says_where_intervals_overlap():
     assert ranking_text(apart).endswith("No two intervals overlap: the order is resolved.")
     together = ranking({"a": Interval(0.2, 0.1, 0.5), "b": Interval(0.3, 0.2, 0.6)})
     assert ranking_text(together).endswith("All intervals overlap: these runs do not separate the entries.")
+    alone = ranking({"a": Interval(0.2, 0.1, 0.5)})  # one arm: no order to claim
+    assert ranking_text(alone) == "1. a 0.200 [0.100, 0.500]. One entry: nothing to rank it against."

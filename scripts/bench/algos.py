@@ -169,7 +169,10 @@ class BenchAlgosConfig:
     n_envs: int | None = field(default=None, metadata=_scaled("episodes per update", "n_envs"))
     eval_rows: int | None = field(
         default=None,
-        metadata=_scaled("held-out rows evaluated per task, evenly spaced over its test split; 0: all", "eval_rows"),
+        metadata=_scaled(
+            "held-out rows evaluated per task, evenly spaced over its test split; 0 or more than the split holds: all",
+            "eval_rows",
+        ),
     )
     max_new_tokens: int | None = field(
         default=None,
@@ -949,6 +952,11 @@ def setting_line(config: BenchAlgosConfig, results: dict[str, Any]) -> str:
     evals = results["before_eval"]["evals"]
     threads = evals[0]["torch_threads"] if evals else m["torch_threads"]
     starts = {e["task"]: e["initial_policy"] for e in evals}
+    rows = {e["task"]: e["eval_rows"] for e in evals}
+    if len(set(rows.values())) > 1:
+        held_out = "held-out rows " + ", ".join(f"{task} {count}" for task, count in rows.items())
+    else:
+        held_out = f"{next(iter(rows.values()), config.eval_rows or 'all')} held-out rows per task"
     warm = [task for task, policy in starts.items() if policy.startswith("sft:")]
     seeds = "; ".join(
         dict.fromkeys(
@@ -968,7 +976,7 @@ def setting_line(config: BenchAlgosConfig, results: dict[str, Any]) -> str:
             if SUPPORT_TASK in config.tasks
             else ""
         )
-        + f", {config.n_envs} episodes per update, {config.eval_rows or 'all'} held-out rows per task, seeds "
+        + f", {config.n_envs} episodes per update, {held_out}, seeds "
         f"({seeds}), KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}, learning rate "
         f"{'each default' if config.learning_rate is None else config.learning_rate}; total "
         f"{results['total_wall_s'] / 60:.1f} min."

@@ -157,6 +157,8 @@ def ranking_text(ranked: Sequence[Ranked]) -> str:
     """The ranking in words: ``1. a 0.5 [0.4, 0.6]; 2. b ...``, then which intervals overlap, said plainly."""
     line = "; ".join(f"{r.rank}. {r.name} {r.interval.cell()}" for r in ranked)
     pairs = sorted({tuple(sorted((r.name, o))) for r in ranked for o in r.overlaps})
+    if len(ranked) == 1:
+        return f"{line}. One entry: nothing to rank it against."
     if not pairs:
         return f"{line}. No two intervals overlap: the order is resolved."
     if len(ranked) > 1 and all(len(r.overlaps) == len(ranked) - 1 for r in ranked):
