@@ -156,12 +156,12 @@ def ranking(intervals: Mapping[str, Interval]) -> list[Ranked]:
 def ranking_text(ranked: Sequence[Ranked]) -> str:
     """The ranking in words: ``1. a 0.5 [0.4, 0.6]; 2. b ...``, then which intervals overlap, said plainly."""
     line = "; ".join(f"{r.rank}. {r.name} {r.interval.cell()}" for r in ranked)
-    pairs = sorted({tuple(sorted((r.name, o))) for r in ranked for o in r.overlaps})
     if len(ranked) == 1:
         return f"{line}. One entry: nothing to rank it against."
+    pairs = sorted({tuple(sorted((r.name, o))) for r in ranked for o in r.overlaps})
     if not pairs:
         return f"{line}. No two intervals overlap: the order is resolved."
-    if len(ranked) > 1 and all(len(r.overlaps) == len(ranked) - 1 for r in ranked):
+    if all(len(r.overlaps) == len(ranked) - 1 for r in ranked):
         return f"{line}. All intervals overlap: these runs do not separate the entries."
     overlapping = ", ".join(f"{a} and {b}" for a, b in pairs)
     return f"{line}. Intervals overlap for {overlapping}: the order within each such pair is not resolved."
