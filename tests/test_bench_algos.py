@@ -298,18 +298,26 @@ def test_a_worker_ends_when_the_benchmark_process_is_killed(tmp_path):
     pytest.fail(f"worker {worker} still ran 20 s after its parent was killed")
 
 
-def test_kl_coef_and_learning_rate_override_every_algorithms_default(toy, tmp_path):
+def test_kl_coef_learning_rate_and_minibatch_size_override_every_algorithms_default(toy, tmp_path):
     _, results, _ = toy
-    assert {(run["kl_coef"], run["learning_rate"]) for run in results["runs"]} == {(0.05, 5e-5)}  # the defaults
-    config = toy_config(tmp_path, tasks=["TextGenKeyword-v0"], seeds=[0], kl_coef=0.0, learning_rate=1e-5)
+    defaults = {(run["kl_coef"], run["learning_rate"], run["minibatch_size"]) for run in results["runs"]}
+    assert defaults == {(0.05, 5e-5, 4)}  # the defaults; minibatches of 8 hold the rollout's 4 episodes
+    config = toy_config(
+        tmp_path, tasks=["TextGenKeyword-v0"], seeds=[0], kl_coef=0.0, learning_rate=1e-5, minibatch_size=2
+    )
     free = run_benchmark(config, tiny_policy, env_kwargs())
-    assert [(run["algo"], run["kl_coef"], run["learning_rate"]) for run in free["runs"]] == [
-        ("ppo", 0.0, 1e-5),
-        ("rloo", 0.0, 1e-5),
-        ("sb3-ppo", 0.0, 1e-5),
+    assert [(run["algo"], run["kl_coef"], run["learning_rate"], run["minibatch_size"]) for run in free["runs"]] == [
+        ("ppo", 0.0, 1e-5, 2),
+        ("rloo", 0.0, 1e-5, 2),
+        ("sb3-ppo", 0.0, 1e-5, 2),
     ]
-    assert (free["config"]["kl_coef"], free["config"]["learning_rate"]) == (0.0, 1e-5)
-    assert "KL coefficient 0.0, learning rate 1e-05;" in setting_line(config, free)  # the doc section's setting
+    assert (free["config"]["kl_coef"], free["config"]["learning_rate"], free["config"]["minibatch_size"]) == (
+        0.0,
+        1e-5,
+        2,
+    )
+    assert "KL coefficient 0.0, learning rate 1e-05, minibatch 2 episodes;" in setting_line(config, free)
+    assert "learning rate each default, minibatch each default;" in setting_line(toy_config(tmp_path), results)
 
 
 def test_the_setting_line_names_the_held_out_rows_evaluated_not_the_rows_asked_for(toy, tmp_path):
@@ -337,6 +345,11 @@ def test_bench_algos_rejects_bad_arguments(tmp_path):
     for bad in (0.0, -1e-5, float("inf"), float("nan")):
         with pytest.raises(ValueError, match=f"learning_rate must be None or a finite number > 0, got {bad}"):
             BenchAlgosConfig(learning_rate=bad)
+    for bad in (0, 9, 2.0, True):
+        with pytest.raises(
+            ValueError, match=rf"minibatch_size must be None or an integer in \[1, n_envs=8\], got {bad}"
+        ):
+            BenchAlgosConfig(n_envs=8, minibatch_size=bad)
     with pytest.raises(ValueError, match="workers must be an integer >= 1, got 0"):
         run_benchmark(BenchAlgosConfig(workers=0, output_dir=str(tmp_path)))
     with pytest.raises(ValueError, match="policy_factory, env_kwargs and the arms must be picklable"):

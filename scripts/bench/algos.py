@@ -210,6 +210,13 @@ class BenchAlgosConfig:
             "slower drift from the SFT start"
         },
     )
+    minibatch_size: int | None = field(
+        default=None,
+        metadata={
+            "help": "episodes per optimizer step for every algorithm, at most --n-envs (None: each algorithm's "
+            "default, 8); e.g. 2 for four times the optimizer steps from the same rollouts"
+        },
+    )
     workers: int | None = field(
         default=None,
         metadata=_scaled(
@@ -246,6 +253,14 @@ class BenchAlgosConfig:
             raise ValueError(f"learning_rate must be None or a finite number > 0, got {self.learning_rate}")
         for name in ("total_timesteps", "n_envs", "workers", "support_max_turns", "support_max_turn_tokens"):
             check_positive_int(name, getattr(self, name))
+        if self.minibatch_size is not None and (
+            isinstance(self.minibatch_size, bool)
+            or not isinstance(self.minibatch_size, int)
+            or not 1 <= self.minibatch_size <= self.n_envs
+        ):
+            raise ValueError(
+                f"minibatch_size must be None or an integer in [1, n_envs={self.n_envs}], got {self.minibatch_size!r}"
+            )
         if self.max_new_tokens is not None:
             check_positive_int("max_new_tokens", self.max_new_tokens)
         if isinstance(self.eval_rows, bool) or not isinstance(self.eval_rows, int) or self.eval_rows < 0:
@@ -303,6 +318,8 @@ class _Trained(NamedTuple):
     learn_s: float
     kl_coef: float
     learning_rate: float
+    minibatch_size: int
+    """Episodes per optimizer step (the config's, at most the ``n_envs`` of a rollout)."""
 
 
 @dataclass(frozen=True)
@@ -371,13 +388,15 @@ def _tensorboard_dir(config: BenchAlgosConfig, task: str) -> str:
 
 def _config_overrides(config: BenchAlgosConfig) -> dict[str, Any]:
     """The algorithm config fields the benchmark sets for every algorithm: ``--kl-coef`` (with ``measure_kl``: the
-    KL curve is what a run without a penalty studies, so ``kl_coef=0`` keeps the reference) and
-    ``--learning-rate``, where given."""
+    KL curve is what a run without a penalty studies, so ``kl_coef=0`` keeps the reference), ``--learning-rate``
+    and ``--minibatch-size``, where given."""
     overrides: dict[str, Any] = {}
     if config.kl_coef is not None:
         overrides.update(kl_coef=config.kl_coef, measure_kl=True)
     if config.learning_rate is not None:
         overrides["learning_rate"] = config.learning_rate
+    if config.minibatch_size is not None:
+        overrides["minibatch_size"] = config.minibatch_size
     return overrides
 
 
@@ -421,6 +440,7 @@ def _train_agent(
         learn_s,
         agent.kl_ctl.value,
         agent.config.learning_rate,
+        min(agent.config.minibatch_size, config.n_envs),
     )
 
 
@@ -514,6 +534,7 @@ def _train_sb3_ppo(
         learn_s,
         kl_penalty.kl_coef,
         cfg.learning_rate,
+        min(cfg.minibatch_size, config.n_envs),
     )
 
 
@@ -638,6 +659,7 @@ def _run_arm(
         "kl_final": trained.curve["kl"][-1],
         "kl_coef": trained.kl_coef,
         "learning_rate": trained.learning_rate,
+        "minibatch_size": trained.minibatch_size,
         "learn_s": trained.learn_s,
         "wall_s": time.perf_counter() - start,
     }
@@ -978,7 +1000,8 @@ def setting_line(config: BenchAlgosConfig, results: dict[str, Any]) -> str:
         )
         + f", {config.n_envs} episodes per update, {held_out}, seeds "
         f"({seeds}), KL coefficient {'each default' if config.kl_coef is None else config.kl_coef}, learning rate "
-        f"{'each default' if config.learning_rate is None else config.learning_rate}; total "
+        f"{'each default' if config.learning_rate is None else config.learning_rate}, minibatch "
+        f"{'each default' if config.minibatch_size is None else f'{config.minibatch_size} episodes'}; total "
         f"{results['total_wall_s'] / 60:.1f} min."
     )
 

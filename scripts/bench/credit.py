@@ -61,6 +61,7 @@ _SHARED = (
     "device",
     "kl_coef",
     "learning_rate",
+    "minibatch_size",
     "workers",
     "progress_bar",
 )
@@ -113,6 +114,7 @@ class BenchCreditConfig:
     device: str = field_like(BenchAlgosConfig, "device")
     kl_coef: float | None = field_like(BenchAlgosConfig, "kl_coef")
     learning_rate: float | None = field_like(BenchAlgosConfig, "learning_rate")
+    minibatch_size: int | None = field_like(BenchAlgosConfig, "minibatch_size")
     workers: int | None = field_like(BenchAlgosConfig, "workers")
     progress_bar: bool = field_like(BenchAlgosConfig, "progress_bar")
 
