@@ -88,6 +88,9 @@ def test_the_arms_and_bad_arguments():
     harness = BenchCreditConfig(arms=["grpo-conversation", "ppo-turn", "ppo-conversation"]).algos_config()
     assert harness.algos == ["grpo", "ppo"] and harness.tasks == ["TextGenSupport-v0"]
     assert harness.support_seeds == [0, 1, 2, 3, 4] and harness.total_timesteps == SCALES["cpu"]["total_timesteps"]
+    assert BenchCreditConfig(minibatch_size=2, learning_rate=2e-5).algos_config().minibatch_size == 2
+    with pytest.raises(ValueError, match=r"minibatch_size must be None or an integer in \[1, n_envs=8\], got 9"):
+        BenchCreditConfig(minibatch_size=9)
     with pytest.raises(ValueError, match="arms must be a non-empty list of distinct names"):
         BenchCreditConfig(arms=["ppo-gold"])
     with pytest.raises(ValueError, match="seeds must be a non-empty list of distinct seeds, got \\[\\]"):
