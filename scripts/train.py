@@ -165,7 +165,7 @@ ENV_DEFAULTS: dict[str, dict[str, Any]] = {
 ``field`` (a ``TrainArgs`` or algorithm config field) when ``--env env_id`` is trained and the flag is not given.
 
 ``TextGenSupport-v0`` (docs/agents.md, "Training on the support desk"): starts from the support desk's SFT policy
-(``sft:TextGenSupport-v0``, built on first use from the task's demonstrations, about 5 minutes on 2 cores, then
+(``sft:TextGenSupport-v0``, built on first use from the task's demonstrations, about 10-15 minutes on 2 cores, then
 cached; ``text-gym sft build --env TextGenSupport-v0`` builds it ahead), 8 conversations per update, trained in
 micro-batches of 4 (``minibatch_size / gradient_accumulation_steps``: the update holds the activations of 4
 conversations of up to 544 tokens, not 8), one epoch, and the 30 held-out rows sampled in one batch. 4,000 agent
